@@ -1,0 +1,12 @@
+"""Numeric knobs shared by the kernels and estimators.
+
+Kernels take these as arguments (never read them as globals, which Numba
+would freeze into its on-disk cache).
+"""
+
+#: Rows per block of a statistics pass. Blocks, not threads, partition the
+#: work, so results do not depend on the thread count.
+BLOCK_ROWS = 1024
+
+#: Rows per chunk when a prediction is computed piecewise.
+PREDICT_CHUNK_ROWS = 65536
