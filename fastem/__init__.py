@@ -1,0 +1,5 @@
+"""fastem: compiled EM kernels; fast drop-ins for scikit-learn's mixtures and k-means."""
+from .mixture import GaussianMixture
+
+__all__ = ["GaussianMixture"]
+__version__ = "0.1.0"

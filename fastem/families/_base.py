@@ -1,0 +1,49 @@
+"""What a model family provides to the EM driver and the estimators.
+
+A family is a small object: the layout of its sufficient statistics, its
+statistics pass, its M-step, its initializer and its parameter count. The
+driver never looks inside parameters or statistics; it only calls these
+methods. Parameters are a dict of float64 arrays; statistics are a tuple of
+float64 arrays, additive across chunks of rows evaluated at the same
+parameters (which is what chunked, distributed and online fitting rely on).
+"""
+
+
+class Family:
+    """Interface of a mixture family (documentation and defaults only)."""
+
+    #: name of the main per-component parameter, for messages
+    name = "family"
+
+    def check_X(self, X, name="X"):
+        """Validate data for this family; return a C-ordered float array."""
+        raise NotImplementedError
+
+    def initialize(self, X, sample_weight, random_state):
+        """Initial parameters from data (honouring any user ``*_init``)."""
+        raise NotImplementedError
+
+    def statistics(self, X, sample_weight, params, serial=False):
+        """One pass over ``X``: ``(stats, loglik)`` with ``loglik = sum w log p(x)``."""
+        raise NotImplementedError
+
+    def maximize(self, stats, params):
+        """M-step: new parameters from ``stats`` accumulated at ``params``."""
+        raise NotImplementedError
+
+    def row_outputs(self, X, params, want_resp=False, serial=False):
+        """Per-row ``(log p(x), label, responsibilities or None)`` for predict."""
+        raise NotImplementedError
+
+    def n_parameters(self, params):
+        """Number of free parameters (for BIC/AIC)."""
+        raise NotImplementedError
+
+    def sample(self, params, n_samples, random_state):
+        """Draw ``(X, labels)`` from the mixture."""
+        raise NotImplementedError
+
+
+def add_statistics(a, b):
+    """Sum two statistics tuples of the same family (element-wise)."""
+    return tuple(x + y for x, y in zip(a, b))

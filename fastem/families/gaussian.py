@@ -1,0 +1,349 @@
+"""Gaussian family: statistics layout, pass, M-step, initialization, sampling.
+
+Parameters (all float64):
+
+- ``weights`` (K,), ``means`` (K, D)
+- ``covariances`` and ``precisions_cholesky`` shaped by covariance type as in
+  scikit-learn: full (K, D, D), tied (D, D), diag (K, D), spherical (K,).
+
+Statistics, accumulated around the means of the parameters of the pass:
+``nk`` (K,), ``sx`` (K, D) and ``sxx`` — (K, D) for diag/spherical, (K, D, D)
+for full/tied.
+"""
+import numpy as np
+from scipy import linalg
+
+from .. import _config
+from .._threads import parallel_region
+from ..kernels import gaussian as kernels
+from ._base import Family
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+_LOG_2PI = np.log(2 * np.pi)
+_EPS = 10 * np.finfo(np.float64).eps  # keeps empty components from dividing by 0
+
+
+class GaussianFamily(Family):
+    """Gaussian mixture family for one covariance type.
+
+    Parameters
+    ----------
+    n_components : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    reg_covar : float
+        Added to the diagonal of every covariance.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+    weights_init, means_init, precisions_init : arrays or None
+        Validated user initial values (float64).
+    n_jobs : int or None
+        Threads for the parallel pass.
+    """
+
+    name = "gaussian"
+
+    def __init__(self, n_components, covariance_type, reg_covar=1e-6,
+                 init_params="kmeans", weights_init=None, means_init=None,
+                 precisions_init=None, n_jobs=None, block_rows=_config.BLOCK_ROWS):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.n_jobs = n_jobs
+        self.block_rows = block_rows
+
+    @property
+    def _full_moments(self):
+        return self.covariance_type in ("full", "tied")
+
+    # ------------------------------------------------------------------ pass
+    def _kernel_args(self, params):
+        """Per-iteration constants: everything that depends only on parameters."""
+        ct = self.covariance_type
+        pc = params["precisions_cholesky"]
+        means = params["means"]
+        K, D = means.shape
+        with np.errstate(divide="ignore"):
+            log_w = np.log(params["weights"])
+        if ct == "diag":
+            log_det = np.log(pc).sum(axis=1)
+            second = pc ** 2
+        elif ct == "spherical":
+            log_det = D * np.log(pc)
+            second = np.repeat((pc ** 2)[:, None], D, axis=1)
+        elif ct == "full":
+            log_det = np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
+            second = np.ascontiguousarray(pc)
+        else:  # tied
+            log_det = np.full(K, np.log(np.diag(pc)).sum())
+            second = np.ascontiguousarray(pc[None])
+        log_norm = log_w + log_det - 0.5 * D * _LOG_2PI
+        return np.ascontiguousarray(means), second, np.ascontiguousarray(log_norm)
+
+    def _run_pass(self, X, w, params, want_stats, row_logp, labels, resp, serial):
+        means, second, log_norm = self._kernel_args(params)
+        if self._full_moments:
+            kernel = kernels.full_pass_serial if serial else kernels.full_pass
+        else:
+            kernel = kernels.diag_pass_serial if serial else kernels.diag_pass
+        args = (X, w, means, second, log_norm, self.block_rows, want_stats,
+                row_logp, labels, resp)
+        if serial:
+            out = kernel(*args)
+        else:
+            with parallel_region(self.n_jobs):
+                out = kernel(*args)
+        nk, sx, sxx, loglik, n_bad = out
+        return (nk, sx, sxx), loglik, n_bad
+
+    def statistics(self, X, sample_weight, params, serial=False):
+        empty = np.empty(0)
+        stats, loglik, n_bad = self._run_pass(
+            X, sample_weight, params, True, empty, np.empty(0, np.int64),
+            np.empty((0, self.n_components)), serial)
+        if n_bad:
+            raise ValueError(
+                f"{n_bad} sample(s) of X have zero probability under every component "
+                "(their squared distances overflow). Rescale X (e.g. standardize it).")
+        return stats, loglik
+
+    def row_outputs(self, X, params, want_resp=False, serial=False):
+        n = X.shape[0]
+        row_logp = np.empty(n)
+        labels = np.empty(n, dtype=np.int64)
+        resp = np.empty((n if want_resp else 0, self.n_components))
+        self._run_pass(X, np.ones(0), params, False, row_logp, labels, resp, serial)
+        return row_logp, labels, (resp if want_resp else None)
+
+    # ---------------------------------------------------------------- M-step
+    def maximize(self, stats, params):
+        """New parameters from statistics accumulated around ``params['means']``."""
+        nk, sx, sxx = stats
+        shift = params["means"]
+        nk = nk + _EPS
+        delta = sx / nk[:, None]
+        means = shift + delta
+        ct = self.covariance_type
+        if ct == "full":
+            cov = sxx / nk[:, None, None] - delta[:, :, None] * delta[:, None, :]
+            cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+            cov[:, np.arange(cov.shape[1]), np.arange(cov.shape[1])] += self.reg_covar
+        elif ct == "tied":
+            scatter = sxx - nk[:, None, None] * delta[:, :, None] * delta[:, None, :]
+            cov = scatter.sum(axis=0) / nk.sum()
+            cov = 0.5 * (cov + cov.T)
+            cov.flat[:: cov.shape[0] + 1] += self.reg_covar
+        else:
+            var = sxx / nk[:, None] - delta ** 2
+            cov = var + self.reg_covar if ct == "diag" else var.mean(axis=1) + self.reg_covar
+        return {
+            "weights": nk / nk.sum(),
+            "means": means,
+            "covariances": cov,
+            "precisions_cholesky": precision_cholesky(cov, ct),
+        }
+
+    # -------------------------------------------------------- initialization
+    def initialize(self, X, sample_weight, random_state):
+        """Initial parameters as scikit-learn's ``_initialize_parameters``.
+
+        Responsibilities come from ``init_params``; user ``weights_init``,
+        ``means_init`` and ``precisions_init`` then replace what they give.
+        When all three are given no data-driven initialization runs.
+        """
+        K = self.n_components
+        given = (self.weights_init, self.means_init, self.precisions_init)
+        if all(v is not None for v in given):
+            params = {"weights": self.weights_init, "means": self.means_init}
+            params["precisions_cholesky"] = precision_cholesky_from_precisions(
+                self.precisions_init, self.covariance_type)
+            params["covariances"] = covariances_from_precision_cholesky(
+                params["precisions_cholesky"], self.covariance_type)
+            return _copy(params)
+        stats, shift = self._initial_statistics(X, sample_weight, random_state)
+        params = self.maximize(stats, {"means": shift})
+        if self.weights_init is not None:
+            params["weights"] = self.weights_init.copy()
+        if self.means_init is not None:
+            params["means"] = self.means_init.copy()
+        if self.precisions_init is not None:
+            params["precisions_cholesky"] = precision_cholesky_from_precisions(
+                self.precisions_init, self.covariance_type)
+            params["covariances"] = covariances_from_precision_cholesky(
+                params["precisions_cholesky"], self.covariance_type)
+        assert params["means"].shape[0] == K
+        return params
+
+    def _initial_statistics(self, X, w, random_state):
+        """Statistics of the initial responsibilities, and the shift they are around."""
+        K = self.n_components
+        n = X.shape[0]
+        if self.init_params in ("k-means++", "random_from_data"):
+            if self.init_params == "random_from_data":
+                idx = random_state.choice(n, size=K, replace=False)
+            else:
+                from sklearn.cluster import kmeans_plusplus
+                _, idx = kmeans_plusplus(X, K, random_state=random_state)
+            # one-hot responsibilities on K chosen rows: each mean is its row
+            shift = np.asarray(X[idx], dtype=np.float64)
+            zeros = np.zeros((K, X.shape[1], X.shape[1])) if self._full_moments \
+                else np.zeros((K, X.shape[1]))
+            return (np.ones(K), np.zeros_like(shift), zeros), shift
+        if self.init_params == "kmeans":
+            from ..cluster import KMeans
+            labels = KMeans(n_clusters=K, n_init=1, random_state=random_state,
+                            n_jobs=self.n_jobs).fit(X, sample_weight=w).labels_
+            return self._label_statistics(X, w, labels)
+        return self._random_statistics(X, w, random_state)
+
+    def _label_statistics(self, X, w, labels):
+        """Statistics of one-hot responsibilities given by ``labels``."""
+        K, D = self.n_components, X.shape[1]
+        nk = np.bincount(labels, weights=w, minlength=K)
+        order = np.argsort(labels, kind="stable")
+        bounds = np.searchsorted(labels[order], np.arange(K + 1))
+        shift = np.zeros((K, D))
+        sxx = np.zeros((K, D, D)) if self._full_moments else np.zeros((K, D))
+        for k in range(K):
+            rows = order[bounds[k]:bounds[k + 1]]
+            if rows.size == 0:
+                continue
+            wk = w[rows]
+            xk = np.asarray(X[rows], dtype=np.float64)
+            shift[k] = wk @ xk / max(wk.sum(), _EPS)
+            d = xk - shift[k]
+            sxx[k] = (d * wk[:, None]).T @ d if self._full_moments else wk @ (d * d)
+        return (nk, np.zeros((K, D)), sxx), shift
+
+    def _random_statistics(self, X, w, random_state):
+        """Statistics of uniform-random responsibilities, drawn chunk by chunk.
+
+        Draws the same numbers, in the same order, as scikit-learn's single
+        ``uniform(size=(n_samples, n_components))`` call, without an N x K array.
+        """
+        K, D = self.n_components, X.shape[1]
+        center = (w @ X) / w.sum()
+        shift = np.repeat(center[None], K, axis=0)
+        nk = np.zeros(K)
+        sx = np.zeros((K, D))
+        sxx = np.zeros((K, D, D)) if self._full_moments else np.zeros((K, D))
+        step = _config.PREDICT_CHUNK_ROWS
+        for start in range(0, X.shape[0], step):
+            stop = min(start + step, X.shape[0])
+            r = random_state.uniform(size=(stop - start, K))
+            r /= r.sum(axis=1, keepdims=True)
+            r *= w[start:stop, None]
+            d = np.asarray(X[start:stop], dtype=np.float64) - center
+            nk += r.sum(axis=0)
+            sx += r.T @ d
+            if self._full_moments:
+                sxx += np.einsum("nk,nd,ne->kde", r, d, d, optimize=True)
+            else:
+                sxx += r.T @ (d * d)
+        return (nk, sx, sxx), shift
+
+    # ------------------------------------------------------------ the rest
+    def n_parameters(self, params):
+        K, D = params["means"].shape
+        cov_params = {"full": K * D * (D + 1) / 2, "diag": K * D,
+                      "tied": D * (D + 1) / 2, "spherical": K}[self.covariance_type]
+        return int(cov_params + K * D + K - 1)
+
+    def sample(self, params, n_samples, random_state):
+        """Draw ``n_samples`` points; returns ``(X, labels)`` as scikit-learn's ``sample``."""
+        weights, means, cov = params["weights"], params["means"], params["covariances"]
+        counts = random_state.multinomial(n_samples, weights)
+        ct = self.covariance_type
+        if ct == "full":
+            X = np.vstack([random_state.multivariate_normal(m, c, int(n))
+                           for m, c, n in zip(means, cov, counts)])
+        elif ct == "tied":
+            X = np.vstack([random_state.multivariate_normal(m, cov, int(n))
+                           for m, n in zip(means, counts)])
+        else:
+            X = np.vstack([m + random_state.standard_normal(size=(n, means.shape[1]))
+                           * np.sqrt(c) for m, c, n in zip(means, cov, counts)])
+        labels = np.concatenate([np.full(n, j, dtype=int) for j, n in enumerate(counts)])
+        return X, labels
+
+
+def precision_cholesky(cov, covariance_type):
+    """Cholesky factors of the precisions, refusing ill-defined covariances.
+
+    Parameters
+    ----------
+    cov : covariances shaped by ``covariance_type``
+
+    Returns
+    -------
+    precisions_cholesky : same shape; ``precision = L L^T`` (full/tied)
+
+    Raises
+    ------
+    ValueError
+        Naming the first component whose covariance is not positive
+        definite, and the remedy.
+    """
+    def fail(k):
+        where = "the shared (tied) covariance" if k is None else f"component {k}"
+        raise ValueError(
+            f"Fitting the mixture failed: {where} has an ill-defined covariance "
+            "(not positive definite: collapsed onto too few points, duplicated "
+            "points or a constant feature). Increase reg_covar, use fewer "
+            "components, or scale the input data.")
+
+    if covariance_type in ("diag", "spherical"):
+        bad = ~(cov > 0)
+        if bad.any():
+            fail(int(np.argwhere(bad)[0][0]))
+        return 1.0 / np.sqrt(cov)
+    covs = cov[None] if covariance_type == "tied" else cov
+    out = np.empty_like(covs)
+    eye = np.eye(covs.shape[-1])
+    for k, c in enumerate(covs):
+        try:
+            c_chol = linalg.cholesky(c, lower=True)
+        except linalg.LinAlgError:
+            fail(None if covariance_type == "tied" else k)
+        if not np.all(np.diag(c_chol) > 0):
+            fail(None if covariance_type == "tied" else k)
+        out[k] = linalg.solve_triangular(c_chol, eye, lower=True).T
+    return out[0] if covariance_type == "tied" else out
+
+
+def precision_cholesky_from_precisions(precisions, covariance_type):
+    """Cholesky factors of user-given precisions (as scikit-learn)."""
+    # flip, factor, flip back: an upper-triangular factor, like the one
+    # computed from covariances (and scikit-learn's)
+    def upper(p):
+        return linalg.cholesky(p[::-1, ::-1], lower=True)[::-1, ::-1]
+
+    if covariance_type == "full":
+        return np.stack([upper(p) for p in precisions])
+    if covariance_type == "tied":
+        return np.ascontiguousarray(upper(precisions))
+    return np.sqrt(precisions)
+
+
+def covariances_from_precision_cholesky(prec_chol, covariance_type):
+    """Covariances matching the given precision Cholesky factors."""
+    if covariance_type in ("diag", "spherical"):
+        return 1.0 / prec_chol ** 2
+    chols = prec_chol[None] if covariance_type == "tied" else prec_chol
+    covs = np.stack([np.linalg.inv(c @ c.T) for c in chols])
+    return covs[0] if covariance_type == "tied" else covs
+
+
+def precisions_from_cholesky(prec_chol, covariance_type):
+    """Precision matrices (or vectors) from their Cholesky factors."""
+    if covariance_type == "full":
+        return np.einsum("kij,klj->kil", prec_chol, prec_chol)
+    if covariance_type == "tied":
+        return prec_chol @ prec_chol.T
+    return prec_chol ** 2
+
+
+def _copy(params):
+    return {k: np.array(v, dtype=np.float64) for k, v in params.items()}

@@ -1,0 +1,364 @@
+"""Fused Gaussian-mixture statistics passes (Numba).
+
+One call reads every row of ``X`` once. For each row it computes the
+log-densities of all K components, a log-sum-exp, and either adds the row's
+weighted contribution to the sufficient statistics (fit) or writes the row's
+log-likelihood, label and optionally responsibilities (predict).
+
+Statistics are accumulated around a shift, the current component means
+``c_k``: ``nk = sum r``, ``sx = sum r (x - c_k)``, ``sxx = sum r (x - c_k)^2``
+(diagonal) or ``sum r (x - c_k)(x - c_k)^T`` (full). ``x - c_k`` is formed
+before any square or product, so data far from the origin loses no precision.
+
+Rows are split into fixed blocks of ``block`` rows; each block writes its own
+slot of partial statistics and the slots are summed in block order, so the
+result is bit-identical for any thread count. Each pass has a parallel and a
+serial variant (the serial one is for callers that are already parallel, such
+as Dask tasks); both run the same block function.
+
+Arguments marked IN are read, OUT are written. Outputs that a caller does not
+want are passed as zero-length arrays.
+"""
+import numpy as np
+from numba import njit, prange
+
+_NEG_INF = -np.inf
+
+
+@njit(cache=True, nogil=True)
+def _normalize_row(lp, w_i):
+    """Turn log-densities ``lp`` (K,) into weighted responsibilities in place.
+
+    Returns the row's log-likelihood ``log sum exp lp`` (-inf if every
+    component has zero density).
+    """
+    K = lp.shape[0]
+    m = lp[0]
+    for k in range(1, K):
+        if lp[k] > m:
+            m = lp[k]
+    if m == _NEG_INF or not np.isfinite(m):
+        return _NEG_INF
+    total = 0.0
+    for k in range(K):
+        e = np.exp(lp[k] - m)
+        lp[k] = e
+        total += e
+    scale = w_i / total
+    for k in range(K):
+        lp[k] *= scale
+    return m + np.log(total)
+
+
+@njit(cache=True, nogil=True)
+def _argmax(v):
+    best = 0
+    for k in range(1, v.shape[0]):
+        if v[k] > v[best]:
+            best = k
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _diag_block(X, w, meansT, precT, log_norm, start, stop, want_stats,
+                nk, sxT, sxxT, row_logp, labels, resp):
+    """Process rows ``start:stop`` for a diagonal-precision mixture.
+
+    Parameters
+    ----------
+    X : (N, D) float32/float64, IN
+    w : (N,) float64, IN — sample weights
+    meansT : (D, K) float64, IN — component means, transposed so the inner
+        loop runs over components (vectorizes without reassociation)
+    precT : (D, K) float64, IN — per-feature precisions, transposed
+    log_norm : (K,) float64, IN — log weight + log normalizer per component
+    want_stats : bool — accumulate statistics (fit) or not (predict)
+    nk : (K,) OUT, sxT, sxxT : (D, K) OUT — this block's statistics slot
+    row_logp : (N,) or (0,) OUT — per-row log-likelihood
+    labels : (N,) or (0,) OUT — per-row most probable component
+    resp : (N, K) or (0, K) OUT — per-row responsibilities
+
+    Returns
+    -------
+    loglik : float — sum of w * log p(x) over the block's rows
+    n_bad : int — rows whose log-likelihood is -inf or NaN
+    """
+    D, K = meansT.shape
+    acc = np.empty(K)
+    loglik = 0.0
+    n_bad = 0
+    for i in range(start, stop):
+        for k in range(K):
+            acc[k] = 0.0
+        for d in range(D):
+            xd = np.float64(X[i, d])
+            for k in range(K):
+                t = xd - meansT[d, k]
+                acc[k] += t * t * precT[d, k]
+        for k in range(K):
+            acc[k] = log_norm[k] - 0.5 * acc[k]
+        if labels.shape[0] > 0:
+            labels[i] = _argmax(acc)
+        ll_i = _normalize_row(acc, w[i] if want_stats else 1.0)
+        if not ll_i > _NEG_INF:
+            n_bad += 1
+            if row_logp.shape[0] > 0:
+                row_logp[i] = _NEG_INF
+            continue
+        if row_logp.shape[0] > 0:
+            row_logp[i] = ll_i
+        if resp.shape[0] > 0:
+            for k in range(K):
+                resp[i, k] = acc[k]
+        if want_stats:
+            loglik += w[i] * ll_i
+            for k in range(K):
+                nk[k] += acc[k]
+            for d in range(D):
+                xd = np.float64(X[i, d])
+                for k in range(K):
+                    t = xd - meansT[d, k]
+                    rt = acc[k] * t
+                    sxT[d, k] += rt
+                    sxxT[d, k] += rt * t
+    return loglik, n_bad
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def diag_pass(X, w, means, prec, log_norm, block, want_stats,
+              row_logp, labels, resp):
+    """Parallel diagonal-precision pass over all rows of ``X``.
+
+    Parameters
+    ----------
+    X : (N, D) IN; w : (N,) IN; means, prec : (K, D) IN; log_norm : (K,) IN
+    block : int — rows per block
+    want_stats : bool
+    row_logp, labels, resp : OUT, see ``_diag_block``
+
+    Returns
+    -------
+    nk : (K,), sx : (K, D), sxx : (K, D) float64 — statistics around ``means``
+    loglik : float — sum of w * log p(x)
+    n_bad : int — rows with zero likelihood under every component
+    """
+    N = X.shape[0]
+    K, D = means.shape
+    meansT = np.ascontiguousarray(means.T)
+    precT = np.ascontiguousarray(prec.T)
+    n_blocks = (N + block - 1) // block
+    n_slots = n_blocks if want_stats else 0
+    nk = np.zeros((n_slots, K))
+    sxT = np.zeros((n_slots, D, K))
+    sxxT = np.zeros((n_slots, D, K))
+    ll = np.zeros(n_blocks)
+    bad = np.zeros(n_blocks, dtype=np.int64)
+    for b in prange(n_blocks):
+        start = b * block
+        stop = min(start + block, N)
+        s = min(np.int64(b), n_slots - 1)
+        if want_stats:
+            ll[b], bad[b] = _diag_block(X, w, meansT, precT, log_norm, start, stop,
+                                        True, nk[s], sxT[s], sxxT[s],
+                                        row_logp, labels, resp)
+        else:
+            scratch = np.zeros((1, D, K))
+            ll[b], bad[b] = _diag_block(X, w, meansT, precT, log_norm, start, stop,
+                                        False, scratch[0, 0], scratch[0], scratch[0],
+                                        row_logp, labels, resp)
+    return _sum_diag_slots(nk, sxT, sxxT, ll, bad)
+
+
+@njit(cache=True, nogil=True)
+def diag_pass_serial(X, w, means, prec, log_norm, block, want_stats,
+                     row_logp, labels, resp):
+    """Serial twin of :func:`diag_pass` (same blocks, same result, one thread)."""
+    N = X.shape[0]
+    K, D = means.shape
+    meansT = np.ascontiguousarray(means.T)
+    precT = np.ascontiguousarray(prec.T)
+    n_blocks = (N + block - 1) // block
+    n_slots = n_blocks if want_stats else 0
+    nk = np.zeros((n_slots, K))
+    sxT = np.zeros((n_slots, D, K))
+    sxxT = np.zeros((n_slots, D, K))
+    ll = np.zeros(n_blocks)
+    bad = np.zeros(n_blocks, dtype=np.int64)
+    scratch = np.zeros((1, D, K))
+    for b in range(n_blocks):
+        start = b * block
+        stop = min(start + block, N)
+        if want_stats:
+            ll[b], bad[b] = _diag_block(X, w, meansT, precT, log_norm, start, stop,
+                                        True, nk[b], sxT[b], sxxT[b],
+                                        row_logp, labels, resp)
+        else:
+            ll[b], bad[b] = _diag_block(X, w, meansT, precT, log_norm, start, stop,
+                                        False, scratch[0, 0], scratch[0], scratch[0],
+                                        row_logp, labels, resp)
+    return _sum_diag_slots(nk, sxT, sxxT, ll, bad)
+
+
+@njit(cache=True, nogil=True)
+def _sum_diag_slots(nk, sxT, sxxT, ll, bad):
+    """Sum per-block slots in block order and return (K,)-leading statistics."""
+    K = nk.shape[1]
+    D = sxT.shape[1]
+    nk_tot = np.zeros(K)
+    sx_tot = np.zeros((K, D))
+    sxx_tot = np.zeros((K, D))
+    for b in range(nk.shape[0]):
+        for k in range(K):
+            nk_tot[k] += nk[b, k]
+            for d in range(D):
+                sx_tot[k, d] += sxT[b, d, k]
+                sxx_tot[k, d] += sxxT[b, d, k]
+    loglik = 0.0
+    n_bad = 0
+    for b in range(ll.shape[0]):
+        loglik += ll[b]
+        n_bad += bad[b]
+    return nk_tot, sx_tot, sxx_tot, loglik, n_bad
+
+
+@njit(cache=True, nogil=True)
+def _full_block(X, w, means, chol, log_norm, start, stop, want_stats,
+                nk, sx, sxx, row_logp, labels, resp):
+    """Process rows ``start:stop`` for a full (or tied) precision mixture.
+
+    Mahalanobis terms and second moments are small matrix products done with
+    ``np.dot`` per component, on a block that stays in cache.
+
+    Parameters
+    ----------
+    X : (N, D) IN; w : (N,) IN
+    means : (K, D) float64 IN
+    chol : (K, D, D) or (1, D, D) float64 IN — precision Cholesky factors
+        ``L_k`` with ``precision_k = L_k L_k^T``; one shared factor for tied
+    log_norm : (K,) IN — log weight + log normalizer per component
+    nk : (K,) OUT, sx : (K, D) OUT, sxx : (K, D, D) OUT — this block's slot
+    row_logp, labels, resp : OUT, see ``_diag_block``
+
+    Returns
+    -------
+    loglik : float, n_bad : int — as ``_diag_block``
+    """
+    K, D = means.shape
+    n = stop - start
+    diff = np.empty((n, D))
+    lp = np.empty((n, K))
+    for k in range(K):
+        for i in range(n):
+            for d in range(D):
+                diff[i, d] = X[start + i, d] - means[k, d]
+        y = np.dot(diff, chol[k if chol.shape[0] > 1 else 0])
+        for i in range(n):
+            q = 0.0
+            for d in range(D):
+                q += y[i, d] * y[i, d]
+            lp[i, k] = log_norm[k] - 0.5 * q
+    loglik = 0.0
+    n_bad = 0
+    for i in range(n):
+        row = lp[i]
+        if labels.shape[0] > 0:
+            labels[start + i] = _argmax(row)
+        ll_i = _normalize_row(row, w[start + i] if want_stats else 1.0)
+        if not ll_i > _NEG_INF:
+            n_bad += 1
+            for k in range(K):
+                row[k] = 0.0
+            if row_logp.shape[0] > 0:
+                row_logp[start + i] = _NEG_INF
+            continue
+        if row_logp.shape[0] > 0:
+            row_logp[start + i] = ll_i
+        if resp.shape[0] > 0:
+            for k in range(K):
+                resp[start + i, k] = row[k]
+        loglik += w[start + i] * ll_i
+    if want_stats:
+        weighted = np.empty((n, D))
+        for k in range(K):
+            total = 0.0
+            for i in range(n):
+                r = lp[i, k]
+                total += r
+                for d in range(D):
+                    t = X[start + i, d] - means[k, d]
+                    diff[i, d] = t
+                    weighted[i, d] = r * t
+                    sx[k, d] += r * t
+            nk[k] += total
+            sxx[k] += np.dot(weighted.T, diff)
+    return loglik, n_bad
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def full_pass(X, w, means, chol, log_norm, block, want_stats,
+              row_logp, labels, resp):
+    """Parallel full/tied-precision pass; see :func:`diag_pass` for arguments.
+
+    Returns
+    -------
+    nk : (K,), sx : (K, D), sxx : (K, D, D) float64; loglik : float; n_bad : int
+    """
+    N = X.shape[0]
+    K, D = means.shape
+    n_blocks = (N + block - 1) // block
+    n_slots = n_blocks if want_stats else 1
+    nk = np.zeros((n_slots, K))
+    sx = np.zeros((n_slots, K, D))
+    sxx = np.zeros((n_slots, K, D, D))
+    ll = np.zeros(n_blocks)
+    bad = np.zeros(n_blocks, dtype=np.int64)
+    for b in prange(n_blocks):
+        start = b * block
+        stop = min(start + block, N)
+        s = min(np.int64(b), n_slots - 1)
+        ll[b], bad[b] = _full_block(X, w, means, chol, log_norm, start, stop,
+                                    want_stats, nk[s], sx[s], sxx[s],
+                                    row_logp, labels, resp)
+    return _sum_full_slots(nk, sx, sxx, ll, bad, want_stats)
+
+
+@njit(cache=True, nogil=True)
+def full_pass_serial(X, w, means, chol, log_norm, block, want_stats,
+                     row_logp, labels, resp):
+    """Serial twin of :func:`full_pass`."""
+    N = X.shape[0]
+    K, D = means.shape
+    n_blocks = (N + block - 1) // block
+    n_slots = n_blocks if want_stats else 1
+    nk = np.zeros((n_slots, K))
+    sx = np.zeros((n_slots, K, D))
+    sxx = np.zeros((n_slots, K, D, D))
+    ll = np.zeros(n_blocks)
+    bad = np.zeros(n_blocks, dtype=np.int64)
+    for b in range(n_blocks):
+        start = b * block
+        stop = min(start + block, N)
+        s = min(np.int64(b), n_slots - 1)
+        ll[b], bad[b] = _full_block(X, w, means, chol, log_norm, start, stop,
+                                    want_stats, nk[s], sx[s], sxx[s],
+                                    row_logp, labels, resp)
+    return _sum_full_slots(nk, sx, sxx, ll, bad, want_stats)
+
+
+@njit(cache=True, nogil=True)
+def _sum_full_slots(nk, sx, sxx, ll, bad, want_stats):
+    K, D = sx.shape[1], sx.shape[2]
+    nk_tot = np.zeros(K)
+    sx_tot = np.zeros((K, D))
+    sxx_tot = np.zeros((K, D, D))
+    if want_stats:
+        for b in range(nk.shape[0]):
+            nk_tot += nk[b]
+            sx_tot += sx[b]
+            sxx_tot += sxx[b]
+    loglik = 0.0
+    n_bad = 0
+    for b in range(ll.shape[0]):
+        loglik += ll[b]
+        n_bad += bad[b]
+    return nk_tot, sx_tot, sxx_tot, loglik, n_bad
