@@ -154,7 +154,9 @@ def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     n_samples = X.shape[0]
     n_blocks = _n_blocks(n_samples, block_rows)
     n_clusters, n_features = centers.shape
+    # predict writes no sums: every block shares one untouched slot
     slots = n_blocks if update_centers else 1
+    stride = 1 if update_centers else 0
     block_sums = np.empty((slots, n_clusters, n_features))
     block_weights = np.empty((slots, n_clusters))
     block_inertia = np.empty(n_blocks)
@@ -162,7 +164,7 @@ def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     for b in prange(n_blocks):
         start = b * block_rows
         stop = min(start + block_rows, n_samples)
-        slot = b if update_centers else 0
+        slot = b * stride
         inertia, changed = _lloyd_block(
             X, sample_weight, shift, centers, centers_sq, labels, start, stop,
             update_centers, block_sums[slot], block_weights[slot])
@@ -181,7 +183,9 @@ def lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
     n_samples = X.shape[0]
     n_blocks = _n_blocks(n_samples, block_rows)
     n_clusters, n_features = centers.shape
+    # predict writes no sums: every block shares one untouched slot
     slots = n_blocks if update_centers else 1
+    stride = 1 if update_centers else 0
     block_sums = np.empty((slots, n_clusters, n_features))
     block_weights = np.empty((slots, n_clusters))
     block_inertia = np.empty(n_blocks)
@@ -189,7 +193,7 @@ def lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
     for b in range(n_blocks):
         start = b * block_rows
         stop = min(start + block_rows, n_samples)
-        slot = b if update_centers else 0
+        slot = b * stride
         inertia, changed = _lloyd_block(
             X, sample_weight, shift, centers, centers_sq, labels, start, stop,
             update_centers, block_sums[slot], block_weights[slot])

@@ -1,0 +1,333 @@
+"""fastem.cluster.KMeans against scikit-learn, a naive reference, and properties."""
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.cluster import KMeans as SKKMeans
+from sklearn.datasets import load_digits, load_iris, load_wine, make_blobs
+from sklearn.metrics import euclidean_distances
+
+from fastem.cluster import BLOCK_ROWS, KMeans
+from fastem.kernels import kmeans as kernels
+
+from naive_kmeans import naive_lloyd
+
+
+def _blobs(n=3000, d=5, centers=7, seed=1):
+    return make_blobs(n, d, centers=centers, random_state=seed)[0]
+
+
+DATASETS = {
+    "iris": lambda: load_iris().data,
+    "wine": lambda: load_wine().data,
+    "digits": lambda: load_digits().data,
+    "blobs": _blobs,
+}
+
+
+def _init_rows(X, k, seed=0):
+    return X[np.random.default_rng(seed).permutation(len(X))[:k]].copy()
+
+
+def _assert_same_as_sklearn(fk, sk):
+    assert_array_equal(fk.labels_, sk.labels_)
+    assert fk.n_iter_ == sk.n_iter_
+    scale = np.abs(sk.cluster_centers_).max()
+    assert_allclose(fk.cluster_centers_, sk.cluster_centers_, rtol=1e-7,
+                    atol=1e-7 * scale)
+    assert_allclose(fk.inertia_, sk.inertia_, rtol=1e-7)
+
+
+# ------------------------------------------------------------ vs scikit-learn
+@pytest.mark.parametrize("name", sorted(DATASETS))
+@pytest.mark.parametrize("tol", [0.0, 1e-4])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_equal_to_sklearn_same_init(name, tol, weighted):
+    X = DATASETS[name]()
+    k = 8
+    init = _init_rows(X, k)
+    w = np.random.default_rng(3).uniform(0.1, 3.0, len(X)) if weighted else None
+    params = dict(n_clusters=k, init=init, n_init=1, tol=tol, max_iter=300)
+    sk = SKKMeans(algorithm="lloyd", **params).fit(X, sample_weight=w)
+    fk = KMeans(**params).fit(X, sample_weight=w)
+    _assert_same_as_sklearn(fk, sk)
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+@pytest.mark.parametrize("max_iter", [1, 3])
+def test_equal_to_sklearn_capped_iterations(max_iter):
+    X = _blobs(5000, 8, 12)
+    init = _init_rows(X, 20)
+    sk = SKKMeans(20, init=init, n_init=1, max_iter=max_iter, tol=0).fit(X)
+    fk = KMeans(20, init=init, n_init=1, max_iter=max_iter, tol=0).fit(X)
+    _assert_same_as_sklearn(fk, sk)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_same_random_state_same_result_as_sklearn(init):
+    # the initializers consume the random state exactly as scikit-learn's
+    X = load_digits().data
+    sk = SKKMeans(10, init=init, n_init=2, random_state=0).fit(X)
+    fk = KMeans(10, init=init, n_init=2, random_state=0).fit(X)
+    _assert_same_as_sklearn(fk, sk)
+
+
+def test_empty_cluster_relocated_like_sklearn():
+    X = _blobs(2000, 3, 4)
+    init = _init_rows(X, 6)
+    init[2] = 1e4  # far from every row: empty after the first assignment
+    init[4] = -1e4
+    sk = SKKMeans(6, init=init, n_init=1).fit(X)
+    fk = KMeans(6, init=init, n_init=1).fit(X)
+    assert np.isfinite(fk.cluster_centers_).all()
+    assert np.unique(fk.labels_).size == 6
+    _assert_same_as_sklearn(fk, sk)
+
+
+def test_callable_init():
+    X = _blobs()
+
+    def init(X, n_clusters, random_state):
+        return X[:n_clusters] * 1.0
+
+    sk = SKKMeans(5, init=init, n_init=1).fit(X)
+    fk = KMeans(5, init=init, n_init=1).fit(X)
+    _assert_same_as_sklearn(fk, sk)
+
+
+# ------------------------------------------------------------ vs naive NumPy
+@pytest.mark.parametrize("weighted", [False, True])
+def test_matches_naive_lloyd(weighted):
+    X = _blobs(4000, 6, 5, seed=7)
+    init = _init_rows(X, 5, seed=2)
+    w = np.random.default_rng(0).uniform(0, 2, len(X)) if weighted else None
+    fk = KMeans(5, init=init, n_init=1, max_iter=4, tol=0).fit(X, sample_weight=w)
+    centers, labels, inertia = naive_lloyd(X, init, 4, w)
+    assert_allclose(fk.cluster_centers_, centers, rtol=1e-10, atol=1e-10)
+    assert_array_equal(fk.labels_, labels)
+    assert_allclose(fk.inertia_, inertia, rtol=1e-10)
+
+
+# ------------------------------------------------------------ properties
+def test_integer_weights_equal_repeated_rows():
+    X = _blobs(600, 4, 3)
+    init = _init_rows(X, 4)
+    reps = np.random.default_rng(1).integers(0, 4, len(X))
+    reps[:4] = 1
+    a = KMeans(4, init=init, n_init=1, tol=0).fit(X, sample_weight=reps)
+    b = KMeans(4, init=init, n_init=1, tol=0).fit(np.repeat(X, reps, axis=0))
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-10)
+    assert_allclose(a.inertia_, b.inertia_, rtol=1e-10)
+    assert_array_equal(np.repeat(a.labels_, reps), b.labels_)
+
+
+def test_zero_weight_equals_dropped_row():
+    X = _blobs(600, 4, 3)
+    init = _init_rows(X, 4)
+    w = np.ones(len(X))
+    w[::7] = 0
+    keep = w > 0
+    init = X[keep][:4].copy()
+    a = KMeans(4, init=init, n_init=1).fit(X, sample_weight=w)
+    b = KMeans(4, init=init, n_init=1).fit(X[keep])
+    assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-10)
+    assert_allclose(a.inertia_, b.inertia_, rtol=1e-10)
+    assert_array_equal(a.labels_[keep], b.labels_)
+
+
+def test_thread_count_does_not_change_bits():
+    X = _blobs(5 * BLOCK_ROWS + 17, 6, 9)
+    init = _init_rows(X, 9)
+    fits = [KMeans(9, init=init, n_init=1, tol=0, max_iter=5, n_jobs=j).fit(X)
+            for j in (1, 2)]
+    assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    assert_array_equal(fits[0].labels_, fits[1].labels_)
+    assert fits[0].inertia_ == fits[1].inertia_
+
+
+def test_parallel_kernel_bits_with_numba_threads():
+    X = _blobs(7 * 512 + 3, 5, 6)
+    centers = _init_rows(X, 6)
+    shift = X.mean(0)
+    w = np.random.default_rng(0).uniform(0, 2, len(X))
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for n in (1, 2):
+            numba.set_num_threads(n)
+            labels = np.full(len(X), -1, np.int32)
+            out = kernels.lloyd_pass(X, w, shift, centers, (centers ** 2).sum(1),
+                                     labels, 512, True)
+            results.append((labels,) + out)
+    finally:
+        numba.set_num_threads(previous)
+    serial_labels = np.full(len(X), -1, np.int32)
+    serial = (serial_labels,) + kernels.lloyd_pass_serial(
+        X, w, shift, centers, (centers ** 2).sum(1), serial_labels, 512, True)
+    for other in (results[1], serial):
+        for a, b in zip(results[0], other):
+            assert_array_equal(a, b)
+
+
+def test_random_state_reproducible_bit_for_bit():
+    X = _blobs()
+    a = KMeans(6, init="random", n_init=3, random_state=42).fit(X)
+    b = KMeans(6, init="random", n_init=3, random_state=42).fit(X)
+    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert_array_equal(a.labels_, b.labels_)
+    assert a.inertia_ == b.inertia_
+
+
+def test_float32_close_to_float64():
+    X = _blobs(3000, 5, 4)
+    init = _init_rows(X, 4)
+    a = KMeans(4, init=init, n_init=1).fit(X)
+    b = KMeans(4, init=init, n_init=1).fit(X.astype(np.float32))
+    assert b.cluster_centers_.dtype == np.float32
+    assert_allclose(b.cluster_centers_, a.cluster_centers_, rtol=1e-4, atol=1e-4)
+    assert_allclose(b.inertia_, a.inertia_, rtol=1e-4)
+    assert (a.labels_ == b.labels_).mean() > 0.999
+
+
+def test_inertia_history_non_increasing():
+    X = _blobs(3000, 5, 8)
+    fk = KMeans(8, init="random", n_init=1, random_state=0, tol=0).fit(X)
+    assert len(fk.inertias_) == fk.n_iter_
+    assert np.all(np.diff(fk.inertias_) <= 1e-9 * fk.inertias_[0])
+    assert fk.inertias_[-1] >= fk.inertia_ * (1 - 1e-9)
+
+
+def test_input_never_modified_and_layouts():
+    X = _blobs(1000, 4, 3)
+    init = _init_rows(X, 3)
+    ref = KMeans(3, init=init, n_init=1).fit(X)
+    ro = X.copy()
+    ro.setflags(write=False)
+    fortran = np.asfortranarray(X)
+    strided = np.repeat(X, 2, axis=1)[:, ::2]
+    for data in (ro, fortran, strided):
+        before = data.copy()
+        fk = KMeans(3, init=init, n_init=1, copy_x=False).fit(data)
+        assert_array_equal(data, before)
+        assert_array_equal(fk.labels_, ref.labels_)
+        assert_array_equal(fk.cluster_centers_, ref.cluster_centers_)
+
+
+def test_predict_transform_score():
+    X = _blobs(2000, 4, 5)
+    fk = KMeans(5, random_state=0).fit(X)
+    assert_array_equal(fk.predict(X), fk.labels_)
+    assert fk.predict(X).dtype == np.int32
+    assert_allclose(fk.score(X), -fk.inertia_, rtol=1e-10)
+    d = fk.transform(X)
+    assert d.shape == (len(X), 5)
+    assert_allclose(d, euclidean_distances(X, fk.cluster_centers_), rtol=1e-7, atol=1e-7)
+    assert_array_equal(fk.fit_predict(X), fk.labels_)
+    assert_allclose(KMeans(5, random_state=0).fit_transform(X), d, rtol=1e-12)
+    w = np.random.default_rng(0).uniform(0, 1, len(X))
+    sk = SKKMeans(5, init=fk.cluster_centers_, n_init=1).fit(X)
+    assert_allclose(fk.score(X, sample_weight=w), sk.score(X, sample_weight=w), rtol=1e-7)
+    # float32 rows against float64 centers
+    assert_array_equal(fk.predict(X.astype(np.float32)).shape, (len(X),))
+
+
+def test_params_and_clone():
+    km = KMeans(3, n_jobs=1, tol=0.5)
+    assert km.get_params()["n_clusters"] == 3
+    assert clone(km).get_params() == km.get_params()
+    km.set_params(n_clusters=4)
+    assert km.n_clusters == 4
+
+
+def test_gaussian_mixture_style_call():
+    X = _blobs(1500, 3, 4)
+    w = np.random.default_rng(0).uniform(0.5, 1.5, len(X))
+    rs = np.random.RandomState(0)
+    labels = KMeans(n_clusters=4, n_init=1, random_state=rs).fit(X, sample_weight=w).labels_
+    assert labels.shape == (len(X),)
+    assert np.unique(labels).size == 4
+
+
+def test_single_cluster():
+    X = _blobs(500, 3, 2)
+    fk = KMeans(1, n_init=1, random_state=0).fit(X)
+    assert_allclose(fk.cluster_centers_[0], X.mean(0), rtol=1e-12)
+    assert fk.n_iter_ <= 2
+
+
+def test_duplicate_points_warn_like_sklearn():
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 10, axis=0)
+    with pytest.warns(Warning, match="distinct clusters"):
+        KMeans(3, init=np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]), n_init=1).fit(X)
+
+
+def test_array_init_with_n_init_warns():
+    X = _blobs(300, 2, 2)
+    with pytest.warns(RuntimeWarning, match="n_init"):
+        KMeans(2, init=X[:2], n_init=3).fit(X)
+
+
+# ------------------------------------------------------------ bad input
+@pytest.mark.parametrize("X, match", [
+    (np.array([[0.0, 1.0], [np.nan, 1.0], [2.0, 2.0]]), "X contains NaN"),
+    (np.arange(10.0), "X must be 2-D"),
+    (np.ones((2, 2)), "n_samples=2 should be >= n_clusters=3"),
+])
+def test_bad_X(X, match):
+    with pytest.raises(ValueError, match=match):
+        KMeans(3).fit(X)
+
+
+@pytest.mark.parametrize("params, exc, match", [
+    (dict(n_clusters=0), ValueError, "n_clusters"),
+    (dict(n_clusters=2.5), TypeError, "n_clusters"),
+    (dict(max_iter=0), ValueError, "max_iter"),
+    (dict(tol=-1.0), ValueError, "tol"),
+    (dict(n_init="many"), ValueError, "n_init"),
+    (dict(n_init=0), ValueError, "n_init"),
+    (dict(init="kmeans"), ValueError, "init"),
+    (dict(init=5), TypeError, "init"),
+    (dict(algorithm="fast"), ValueError, "algorithm"),
+    (dict(n_jobs=0), ValueError, "n_jobs"),
+    (dict(init=np.zeros((2, 2))), ValueError, "init must have shape"),
+    (dict(init=np.zeros((3, 5))), ValueError, "init has 5 features"),
+    (dict(init=np.full((3, 2), np.nan)), ValueError, "init contains NaN"),
+])
+def test_bad_params(params, exc, match):
+    X = _blobs(100, 2, 3)
+    with pytest.raises(exc, match=match):
+        KMeans(**{"n_clusters": 3, **params}).fit(X)
+
+
+@pytest.mark.parametrize("w, match", [
+    (np.ones(5), r"sample_weight must have shape"),
+    (-np.ones(100), "non-negative"),
+    (np.zeros(100), "zero for every sample"),
+])
+def test_bad_sample_weight(w, match):
+    X = _blobs(100, 2, 3)
+    with pytest.raises(ValueError, match=match):
+        KMeans(3).fit(X, sample_weight=w)
+
+
+def test_predict_feature_mismatch_and_unfitted():
+    X = _blobs(100, 2, 3)
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        KMeans(3).predict(X)
+    fk = KMeans(3, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="X has 3 features"):
+        fk.predict(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="X has 3 features"):
+        fk.transform(np.ones((4, 3)))
+
+
+def test_no_warning_on_max_iter():
+    # scikit-learn issues no ConvergenceWarning when max_iter is hit
+    X = _blobs(1000, 3, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        KMeans(5, random_state=0, max_iter=1).fit(X)
