@@ -22,6 +22,8 @@ want are passed as zero-length arrays.
 import numpy as np
 from numba import njit, prange
 
+from ._math import exp_nonpositive
+
 _NEG_INF = -np.inf
 
 
@@ -39,11 +41,11 @@ def _normalize_row(lp, w_i):
             m = lp[k]
     if m == _NEG_INF or not np.isfinite(m):
         return _NEG_INF
+    for k in range(K):  # kept apart from the sum below so that it vectorizes
+        lp[k] = exp_nonpositive(lp[k] - m)
     total = 0.0
     for k in range(K):
-        e = np.exp(lp[k] - m)
-        lp[k] = e
-        total += e
+        total += lp[k]
     scale = w_i / total
     for k in range(K):
         lp[k] *= scale
@@ -85,13 +87,16 @@ def _diag_block(X, w, meansT, precT, log_norm, start, stop, want_stats,
     """
     D, K = meansT.shape
     acc = np.empty(K)
+    x = np.empty(D)
     loglik = 0.0
     n_bad = 0
     for i in range(start, stop):
+        for d in range(D):
+            x[d] = X[i, d]
         for k in range(K):
             acc[k] = 0.0
         for d in range(D):
-            xd = np.float64(X[i, d])
+            xd = x[d]
             for k in range(K):
                 t = xd - meansT[d, k]
                 acc[k] += t * t * precT[d, k]
@@ -115,7 +120,7 @@ def _diag_block(X, w, meansT, precT, log_norm, start, stop, want_stats,
             for k in range(K):
                 nk[k] += acc[k]
             for d in range(D):
-                xd = np.float64(X[i, d])
+                xd = x[d]
                 for k in range(K):
                     t = xd - meansT[d, k]
                     rt = acc[k] * t

@@ -1,0 +1,74 @@
+"""Scalar math helpers for the kernels, written so loops over them vectorize.
+
+This Numba build has no SVML, so ``np.exp`` in a loop is a scalar libm call.
+:func:`exp_nonpositive` is a branch-free exp for the arguments a log-sum-exp
+produces (``x <= 0`` after subtracting the row maximum); LLVM vectorizes a
+loop over it.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def _float_bits(typingctx, x):
+    """Reinterpret the bits of a float64 as an int64 (no conversion)."""
+    if not isinstance(x, types.Float) or x.bitwidth != 64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _bits_float(typingctx, x):
+    """Reinterpret the bits of an int64 as a float64 (no conversion)."""
+    if not isinstance(x, types.Integer) or x.bitwidth != 64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238  # ln 2 split so n * _LN2_HI is exact
+_LN2_LO = 1.9082149292705877e-10
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer
+
+#: below this, exp underflows into subnormals, which are slow and carry no
+#: information at double precision; the result is flushed to 0
+EXP_FLOOR = -700.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def exp_nonpositive(x):
+    """``exp(x)`` for ``x <= 0``; relative error below 1e-15, 0 below ``EXP_FLOOR``.
+
+    Range reduction ``x = n ln2 + r`` with ``|r| <= ln2 / 2``, a degree-12
+    Taylor polynomial for ``exp(r)`` and ``2**n`` assembled in the exponent
+    bits. ``-inf`` gives 0; the caller guarantees ``x`` is not NaN.
+    """
+    z = max(x, EXP_FLOOR)
+    y = z * _LOG2E + _ROUND
+    n = y - _ROUND
+    r = (z - n * _LN2_HI) - n * _LN2_LO
+    p = 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    scale = _bits_float((_float_bits(y) + 1023) << 52)
+    return p * scale if x >= EXP_FLOOR else 0.0
