@@ -1,0 +1,223 @@
+"""What the discrete families share: the row-constant cache, weights, init draws.
+
+Parameters are a dict of float64 arrays with ``weights`` (K,) and one
+per-component array named by the family. Statistics are ``(nk, s)`` with
+``nk = sum w r`` (K,) and ``s`` the family's weighted sums (``sum w r x``
+(K, D) for the linear families, per-category sums (C, K) for categorical).
+"""
+import weakref
+
+import numpy as np
+
+from .. import _config
+from .._threads import parallel_region
+from ..kernels import discrete as kernels
+from ._base import Family
+
+#: floor of the total responsibility of a component in the M-step: an empty
+#: component gets its parameters from the smoothing bound, never 0/0
+_EPS = 10 * np.finfo(np.float64).eps
+
+
+class DiscreteFamily(Family):
+    """Base of the discrete families.
+
+    Parameters
+    ----------
+    n_components : int
+    init_params : str
+        'random' (uniform random responsibilities, as scikit-learn),
+        'random_from_data' (K distinct random rows, shrunk half-way to the
+        data mean) or 'kmeans' (one-hot responsibilities of fastem.KMeans),
+        where the family supports it.
+    weights_init : (K,) float64 or None
+    param_init : float64 array or None — the family's user initial parameter
+    learn_weights : bool
+        When False the mixing weights stay at ``weights_init`` (uniform if
+        not given).
+    smoothing : float
+        Probabilities (rates) are kept in ``[smoothing, 1 - smoothing]``
+        (``>= smoothing``) by the M-step.
+    n_jobs : int or None
+    block_rows : int
+    """
+
+    #: name of the per-component parameter in ``params``
+    param_name = "probs"
+
+    def __init__(self, n_components, init_params="random_from_data",
+                 weights_init=None, param_init=None, learn_weights=True,
+                 smoothing=1e-10, n_jobs=None, block_rows=_config.BLOCK_ROWS):
+        self.n_components = n_components
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.param_init = param_init
+        self.learn_weights = learn_weights
+        self.smoothing = smoothing
+        self.n_jobs = n_jobs
+        self.block_rows = block_rows
+        self._const = None
+
+    # The sum of the parameter-free row constants (log binomial coefficients,
+    # log factorials) over the data of a fit is computed by the first pass
+    # and reused: it is cached against the identity of X and w (weak
+    # references, so the family never keeps the data alive).
+    def _cached_const(self, X, w):
+        if self._const is None:
+            return None
+        rx, rw, value = self._const
+        return value if rx() is X and rw() is w else None
+
+    def _store_const(self, X, w, value):
+        try:
+            self._const = (weakref.ref(X), weakref.ref(w), value)
+        except TypeError:  # not weak-referenceable: recompute every pass
+            self._const = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_const"] = None
+        return state
+
+    def _kernel_call(self, kernel, serial_kernel, args, serial):
+        if serial:
+            return serial_kernel(*args)
+        with parallel_region(self.n_jobs):
+            return kernel(*args)
+
+    @staticmethod
+    def _raise_bad(n_bad):
+        raise ValueError(
+            f"{n_bad} sample(s) of X have zero probability under every component "
+            "(log-likelihood -inf or NaN). Increase smoothing or check X.")
+
+    # --------------------------------------------------------------- M-step
+    def _weights(self, nk, params):
+        if self.learn_weights:
+            return nk / nk.sum()
+        return params["weights"].copy()
+
+    def _log_weights(self, params):
+        with np.errstate(divide="ignore"):
+            return np.log(params["weights"])
+
+    # ------------------------------------------------------- initialization
+    def initialize(self, X, sample_weight, random_state):
+        """Initial parameters (user ``*_init`` first, then ``init_params``).
+
+        With the family's parameter given, no data-driven initialization runs
+        and weights start at ``weights_init`` or uniform.
+        """
+        K = self.n_components
+        if self.param_init is not None:
+            weights = (self.weights_init.copy() if self.weights_init is not None
+                       else np.full(K, 1.0 / K))
+            return {"weights": weights, self.param_name: self.param_init.copy()}
+        if self.init_params == "random_from_data":
+            idx = random_state.choice(X.shape[0], size=K, replace=False)
+            params = {"weights": np.full(K, 1.0 / K),
+                      self.param_name: self._from_rows(X, sample_weight, idx)}
+        else:
+            if self.init_params == "kmeans":
+                stats = self._kmeans_statistics(X, sample_weight, random_state)
+            else:
+                stats = self._random_statistics(X, sample_weight, random_state)
+            params = self.maximize(stats, {"weights": np.full(K, 1.0 / K)})
+        if self.weights_init is not None:
+            params["weights"] = self.weights_init.copy()
+        elif not self.learn_weights:
+            params["weights"] = np.full(K, 1.0 / K)
+        return params
+
+    def _random_statistics(self, X, w, random_state):
+        """Statistics of uniform random responsibilities, chunk by chunk.
+
+        Draws the same numbers, in the same order, as scikit-learn's single
+        ``uniform(size=(n_samples, n_components))`` call.
+        """
+        K = self.n_components
+        stats = None
+        step = _config.PREDICT_CHUNK_ROWS
+        for start in range(0, X.shape[0], step):
+            stop = min(start + step, X.shape[0])
+            r = random_state.uniform(size=(stop - start, K))
+            r /= r.sum(axis=1, keepdims=True)
+            r *= w[start:stop, None]
+            part = self._resp_statistics(X[start:stop], r)
+            stats = part if stats is None else tuple(a + b for a, b in zip(stats, part))
+        return stats
+
+    def _kmeans_statistics(self, X, w, random_state):
+        from ..cluster import KMeans
+        K = self.n_components
+        labels = KMeans(n_clusters=K, n_init=1, random_state=random_state,
+                        n_jobs=self.n_jobs).fit(X, sample_weight=w).labels_
+        stats = None
+        step = _config.PREDICT_CHUNK_ROWS
+        for start in range(0, X.shape[0], step):
+            stop = min(start + step, X.shape[0])
+            r = np.zeros((stop - start, K))
+            r[np.arange(stop - start), labels[start:stop]] = w[start:stop]
+            part = self._resp_statistics(X[start:stop], r)
+            stats = part if stats is None else tuple(a + b for a, b in zip(stats, part))
+        return stats
+
+    # ----------------------------------------------------------- the rest
+    def _resp_statistics(self, X, r):
+        """Statistics ``(nk, s)`` of given (weighted) responsibilities ``r``."""
+        raise NotImplementedError
+
+    def _from_rows(self, X, w, idx):
+        """Per-component parameters centered on the rows ``idx``."""
+        raise NotImplementedError
+
+
+class LinearFamily(DiscreteFamily):
+    """A family whose log-density is linear in x (Binomial, Poisson).
+
+    Subclasses give ``_linear_terms(params) -> (A (D, K), b (K,))`` and the
+    row-constant ``_table`` (None when the constant is 0).
+    """
+
+    _table = None
+
+    def _run(self, X, w, params, want_stats, want_const, row_logp, labels,
+             resp, serial):
+        A, b = self._linear_terms(params)
+        table = self._table if self._table is not None else np.zeros(1)
+        args = (X, w, A, b, table, self.block_rows, want_stats, want_const,
+                row_logp, labels, resp)
+        return self._kernel_call(kernels.linear_pass, kernels.linear_pass_serial,
+                                 args, serial)
+
+    def statistics(self, X, sample_weight, params, serial=False):
+        const = 0.0
+        want_const = False
+        if self._table is not None:
+            const = self._cached_const(X, sample_weight)
+            want_const = const is None
+        nk, sx, loglik, c, n_bad = self._run(
+            X, sample_weight, params, True, want_const, np.empty(0),
+            np.empty(0, np.int64), np.empty((0, self.n_components)), serial)
+        if n_bad:
+            self._raise_bad(n_bad)
+        if want_const:
+            const = c
+            self._store_const(X, sample_weight, c)
+        return (nk, sx), loglik + const
+
+    def row_outputs(self, X, params, want_resp=False, serial=False):
+        n = X.shape[0]
+        row_logp = np.empty(n)
+        labels = np.empty(n, dtype=np.int64)
+        resp = np.empty((n if want_resp else 0, self.n_components))
+        self._run(X, np.ones(0), params, False, self._table is not None,
+                  row_logp, labels, resp, serial)
+        return row_logp, labels, (resp if want_resp else None)
+
+    def _resp_statistics(self, X, r):
+        return r.sum(axis=0), r.T @ np.asarray(X, dtype=np.float64)
+
+    def n_parameters(self, params):
+        K, D = params[self.param_name].shape
+        return int(K * D + (K - 1 if self.learn_weights else 0))

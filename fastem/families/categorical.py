@@ -1,0 +1,140 @@
+"""Categorical family (latent class analysis): one category code per feature.
+
+Feature ``d`` takes codes ``0 .. n_categories[d] - 1``. All features'
+categories are stacked into ``C = sum n_categories`` rows; feature ``d``
+starts at ``offsets[d]``.
+
+Parameters: ``weights`` (K,), ``probs`` (K, C) float64, each feature's block
+of a row summing to 1. Statistics: ``nk = sum w r`` (K,) and
+``counts`` (C, K), the per-category sums of ``w r``. The M-step maximizes
+``sum counts log p`` over the simplex with every probability
+``>= smoothing`` (exact, by iterative clipping), so the log-likelihood never
+decreases.
+"""
+import numpy as np
+
+from ..kernels import discrete as kernels
+from ._counts import DiscreteFamily
+
+#: bytes of per-block statistics slots allowed in one pass
+_SLOT_BUDGET = 64 * 2**20
+
+
+class CategoricalFamily(DiscreteFamily):
+    """Mixture of products of categoricals.
+
+    Parameters
+    ----------
+    n_components : int
+    n_categories : (D,) int array
+    **kwargs : see :class:`~fastem.families._counts.DiscreteFamily`;
+        ``param_init`` is a (K, C) stacked probability array.
+    """
+
+    name = "categorical"
+    param_name = "probs"
+
+    def __init__(self, n_components, n_categories, **kwargs):
+        super().__init__(n_components, **kwargs)
+        self.n_categories = np.asarray(n_categories, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.n_categories)[:-1]]).astype(
+            np.int64)
+
+    def _block_rows(self, n_samples):
+        """Rows per statistics slot: ``block_rows``, grown (by a factor fixed by
+        the data size, never by the thread count) so that all (C, K) slots
+        together stay under ``_SLOT_BUDGET`` bytes."""
+        slot_bytes = 8 * int(self.n_categories.sum()) * self.n_components
+        n_blocks = -(-n_samples // self.block_rows)
+        return self.block_rows * max(1, -(-n_blocks * slot_bytes // _SLOT_BUDGET))
+
+    def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
+        logpT = np.ascontiguousarray(np.log(params["probs"]).T)
+        args = (X, w, self.offsets, logpT, self._log_weights(params),
+                self._block_rows(X.shape[0]), want_stats, row_logp, labels, resp)
+        return self._kernel_call(kernels.categorical_pass,
+                                 kernels.categorical_pass_serial, args, serial)
+
+    def statistics(self, X, sample_weight, params, serial=False):
+        nk, counts, loglik, _, n_bad = self._run(
+            X, sample_weight, params, True, np.empty(0), np.empty(0, np.int64),
+            np.empty((0, self.n_components)), serial)
+        if n_bad:
+            self._raise_bad(n_bad)
+        return (nk, counts), loglik
+
+    def row_outputs(self, X, params, want_resp=False, serial=False):
+        n = X.shape[0]
+        row_logp = np.empty(n)
+        labels = np.empty(n, dtype=np.int64)
+        resp = np.empty((n if want_resp else 0, self.n_components))
+        self._run(X, np.ones(0), params, False, row_logp, labels, resp, serial)
+        return row_logp, labels, (resp if want_resp else None)
+
+    # ---------------------------------------------------------------- M-step
+    def maximize(self, stats, params):
+        nk, counts = stats
+        return {"weights": self._weights(nk, params),
+                "probs": self._project(counts.T)}
+
+    def _project(self, counts):
+        """Per feature and component: argmax of ``sum c log p`` with ``p >= eps``."""
+        eps = self.smoothing
+        probs = np.empty_like(counts, dtype=np.float64)
+        for off, n_cat in zip(self.offsets, self.n_categories):
+            c = counts[:, off:off + n_cat]
+            clipped = np.zeros(c.shape, dtype=bool)
+            for _ in range(n_cat):
+                n_free = n_cat - clipped.sum(axis=1, keepdims=True)
+                free_mass = 1.0 - eps * (n_cat - n_free)
+                free_total = np.where(clipped, 0.0, c).sum(axis=1, keepdims=True)
+                safe = np.where(free_total > 0, free_total, 1.0)
+                p = np.where(free_total > 0, c * free_mass / safe, free_mass / n_free)
+                p = np.where(clipped, eps, p)
+                new = (p < eps) & ~clipped
+                if not new.any():
+                    break
+                clipped |= new
+            probs[:, off:off + n_cat] = p
+        return probs
+
+    # -------------------------------------------------------- initialization
+    def _resp_statistics(self, X, r):
+        counts = np.zeros((int(self.n_categories.sum()), r.shape[1]))
+        for d, off in enumerate(self.offsets):
+            np.add.at(counts, off + X[:, d], r)
+        return r.sum(axis=0), counts
+
+    def _from_rows(self, X, w, idx):
+        K = len(idx)
+        freq = self._resp_statistics(X, w[:, None])[1][:, 0] / w.sum()
+        onehot = np.zeros((K, freq.shape[0]))
+        for d, off in enumerate(self.offsets):
+            onehot[np.arange(K), off + X[idx, d]] = 1.0
+        return self._project(0.5 * (onehot + freq))
+
+    # ------------------------------------------------------------ the rest
+    def n_parameters(self, params):
+        K = self.n_components
+        return int(K * (self.n_categories - 1).sum()
+                   + (K - 1 if self.learn_weights else 0))
+
+    def split(self, probs):
+        """Stacked (K, C) probabilities -> list of (K, n_categories[d]) arrays."""
+        return [probs[:, off:off + n] for off, n in zip(self.offsets, self.n_categories)]
+
+    def sample(self, params, n_samples, random_state):
+        weights, probs = params["weights"], params["probs"]
+        counts = random_state.multinomial(n_samples, weights)
+        D = self.n_categories.shape[0]
+        parts = []
+        for k, n in enumerate(counts):
+            x = np.empty((n, D), dtype=np.int64)
+            for d, p in enumerate(self.split(probs)):
+                cdf = np.cumsum(p[k])
+                x[:, d] = np.minimum(np.searchsorted(cdf, random_state.uniform(size=n)
+                                                     * cdf[-1], side="right"),
+                                     self.n_categories[d] - 1)
+            parts.append(x)
+        labels = np.concatenate([np.full(n, j, dtype=int) for j, n in enumerate(counts)])
+        return np.vstack(parts), labels
