@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _driver
+from ._threads import parallel_region
 from ._validation import (check_data, check_float, check_int, check_n_features,
                           check_random_state, check_sample_weight)
 
@@ -85,15 +86,16 @@ class BaseMixture(DensityMixin, BaseEstimator):
             check_n_features(X, self.n_features_in_)
         family = self._make_family(n_features)
         random_state = check_random_state(self.random_state)
-        run = _driver.fit_em(
-            lambda params: family.statistics(X, w, params),
-            family.maximize,
-            lambda: family.initialize(X, w, random_state),
-            n_init=self.n_init, total_weight=float(w.sum()), tol=self.tol,
-            max_iter=self.max_iter,
-            warm_params=self._params if warm else None,
-            warm_lower_bound=self.lower_bound_ if warm else -np.inf,
-            verbose=self.verbose, verbose_interval=self.verbose_interval)
+        with parallel_region(self.n_jobs):  # one BLAS limit for the whole fit
+            run = _driver.fit_em(
+                lambda params: family.statistics(X, w, params),
+                family.maximize,
+                lambda: family.initialize(X, w, random_state),
+                n_init=self.n_init, total_weight=float(w.sum()), tol=self.tol,
+                max_iter=self.max_iter,
+                warm_params=self._params if warm else None,
+                warm_lower_bound=self.lower_bound_ if warm else -np.inf,
+                verbose=self.verbose, verbose_interval=self.verbose_interval)
         self._family = family
         self._params = run.params
         self._fit_dtype = X.dtype

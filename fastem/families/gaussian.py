@@ -84,6 +84,8 @@ class GaussianFamily(Family):
 
     def _run_pass(self, X, w, params, want_stats, row_logp, labels, resp, serial):
         means, second, log_norm = self._kernel_args(params)
+        # a few blocks do not repay waking the thread pool (same result either way)
+        serial = serial or X.shape[0] <= 2 * self.block_rows
         if self._full_moments:
             kernel = kernels.full_pass_serial if serial else kernels.full_pass
         else:

@@ -1,0 +1,388 @@
+"""GaussianMixture: equal to scikit-learn, to a naive NumPy pass, and its properties."""
+import pickle
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+import naive_gaussian
+from fastem import GaussianMixture
+from fastem.families.gaussian import GaussianFamily
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def clusters(seed=0, n=600, d=3, k=3, spread=6.0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=spread, size=(k, d))
+    labels = rng.integers(0, k, n)
+    return (centers[labels] + rng.standard_normal((n, d))).astype(dtype)
+
+
+def sk_start(X, k, ct, seed=0):
+    """Initial parameters both libraries start from (one sklearn EM step)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        s = SkGaussianMixture(k, covariance_type=ct, max_iter=1, tol=0,
+                              random_state=seed).fit(X)
+    return dict(weights_init=s.weights_, means_init=s.means_,
+                precisions_init=s.precisions_)
+
+
+def rel(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))
+
+
+def fit_both(X, k, ct, n_iter=15, **kw):
+    init = sk_start(X, k, ct)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GaussianMixture(k, covariance_type=ct, max_iter=n_iter, tol=0,
+                               **init, **kw).fit(X)
+        theirs = SkGaussianMixture(k, covariance_type=ct, max_iter=n_iter, tol=0,
+                                   **init, **kw).fit(X)
+    return ours, theirs
+
+
+def _standardized(data):
+    return (data - data.mean(0)) / data.std(0)
+
+
+REAL_DATA = {
+    "iris": (load_iris().data, 3),
+    "wine": (_standardized(load_wine().data), 3),
+    "breast_cancer": (_standardized(load_breast_cancer().data)[:, :10], 2),
+}
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("dataset", sorted(REAL_DATA))
+def test_equals_sklearn_on_real_data(dataset, ct):
+    X, k = REAL_DATA[dataset]
+    ours, theirs = fit_both(X, k, ct)
+    for attr in ["weights_", "means_", "covariances_", "precisions_cholesky_",
+                 "precisions_"]:
+        assert rel(getattr(ours, attr), getattr(theirs, attr)) < 1e-7, attr
+    assert rel(ours.lower_bound_, theirs.lower_bound_) < 1e-7
+    assert rel(ours.lower_bounds_, theirs.lower_bounds_) < 1e-7
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    assert rel(ours.predict_proba(X), theirs.predict_proba(X)) < 1e-6
+    assert rel(ours.score_samples(X), theirs.score_samples(X)) < 1e-9
+    assert rel(ours.bic(X), theirs.bic(X)) < 1e-9
+    assert rel(ours.aic(X), theirs.aic(X)) < 1e-9
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_converges_like_sklearn_with_default_tol(ct):
+    X = clusters(1)
+    init = sk_start(X, 3, ct)
+    ours = GaussianMixture(3, covariance_type=ct, **init).fit(X)
+    theirs = SkGaussianMixture(3, covariance_type=ct, **init).fit(X)
+    assert ours.converged_ and theirs.converged_
+    assert ours.n_iter_ == theirs.n_iter_
+    assert rel(ours.means_, theirs.means_) < 1e-7
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("serial", [False, True])
+def test_kernel_statistics_equal_naive_numpy(ct, serial):
+    X = clusters(2, n=3000, d=4)
+    w = np.random.default_rng(3).uniform(0.0, 2.0, len(X))
+    init = sk_start(X, 3, ct)
+    family = GaussianFamily(3, ct, **{k: np.asarray(v, np.float64) for k, v in init.items()})
+    params = family.initialize(X, w, None)
+    stats, loglik = family.statistics(X, w, params, serial=serial)
+    ref_stats, ref_loglik, ref_row, ref_resp = naive_gaussian.statistics(
+        X, w, params["weights"], params["means"], params["covariances"], ct)
+    for got, want in zip(stats, ref_stats):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    assert rel(loglik, ref_loglik) < 1e-12
+    row_logp, labels, resp = family.row_outputs(X, params, want_resp=True, serial=serial)
+    np.testing.assert_allclose(row_logp, ref_row, rtol=1e-12)
+    np.testing.assert_allclose(resp, ref_resp, rtol=1e-9, atol=1e-300)
+    np.testing.assert_array_equal(labels, ref_resp.argmax(axis=1))
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_serial_and_parallel_passes_are_bit_identical(ct):
+    X = clusters(4, n=5000, d=3)
+    w = np.random.default_rng(5).uniform(0.5, 1.5, len(X))
+    family = GaussianFamily(3, ct, init_params="random_from_data")
+    params = family.initialize(X, w, np.random.RandomState(0))
+    a, la = family.statistics(X, w, params, serial=False)
+    b, lb = family.statistics(X, w, params, serial=True)
+    assert la == lb
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_one_thread_equals_two_threads_bit_for_bit(ct):
+    X = clusters(6, n=5000, d=3)
+    fits = [GaussianMixture(3, covariance_type=ct, n_jobs=n, random_state=0,
+                            max_iter=10, tol=0).fit(X) for n in (1, 2)]
+    for attr in ["weights_", "means_", "covariances_"]:
+        np.testing.assert_array_equal(getattr(fits[0], attr), getattr(fits[1], attr))
+    assert fits[0].lower_bounds_ == fits[1].lower_bounds_
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
+def test_random_state_reproducible_bit_for_bit(init_params):
+    X = clusters(7, n=2500)
+    fits = [GaussianMixture(3, init_params=init_params, random_state=42, n_init=2,
+                            max_iter=5, tol=0).fit(X) for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].means_, fits[1].means_)
+    np.testing.assert_array_equal(fits[0].covariances_, fits[1].covariances_)
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "random", "random_from_data"])
+@pytest.mark.parametrize("ct", ["full", "diag"])
+def test_initialization_equals_sklearn_for_same_random_state(init_params, ct):
+    X = clusters(8, n=500)
+    ours = GaussianMixture(3, covariance_type=ct, init_params=init_params,
+                           random_state=3, max_iter=0).fit(X)
+    theirs = SkGaussianMixture(3, covariance_type=ct, init_params=init_params,
+                               random_state=3, max_iter=0).fit(X)
+    assert rel(ours.means_, theirs.means_) < 1e-9
+    # scikit-learn leaves one-hot initial weights unnormalized (1/n each);
+    # fastem normalizes them (only their ratios matter to the E-step)
+    assert rel(ours.weights_, theirs.weights_ / theirs.weights_.sum()) < 1e-9
+    # scikit-learn's diag/spherical variances are E[x^2] - E[x]^2, off by
+    # about eps * x^2; fastem's are exact (here exactly reg_covar)
+    np.testing.assert_allclose(ours.covariances_, theirs.covariances_,
+                               rtol=1e-7, atol=1e-13 * np.max(X ** 2))
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_integer_weights_equal_repeated_rows(ct):
+    X = clusters(9, n=400)
+    counts = np.random.default_rng(10).integers(0, 4, len(X))
+    init = sk_start(X, 3, ct)
+    kw = dict(covariance_type=ct, max_iter=8, tol=0, **init)
+    weighted = GaussianMixture(3, **kw).fit(X, sample_weight=counts)
+    repeated = GaussianMixture(3, **kw).fit(np.repeat(X, counts, axis=0))
+    for attr in ["weights_", "means_", "covariances_"]:
+        assert rel(getattr(weighted, attr), getattr(repeated, attr)) < 1e-10
+    assert rel(weighted.lower_bounds_, repeated.lower_bounds_) < 1e-10
+
+
+def test_zero_weight_equals_dropped_row():
+    X = clusters(11, n=300)
+    w = np.ones(len(X))
+    w[::7] = 0
+    init = sk_start(X, 3, "full")
+    a = GaussianMixture(3, max_iter=5, tol=0, **init).fit(X, sample_weight=w)
+    b = GaussianMixture(3, max_iter=5, tol=0, **init).fit(X[w > 0])
+    assert rel(a.means_, b.means_) < 1e-10
+    assert rel(a.lower_bound_, b.lower_bound_) < 1e-10
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_float32_end_to_end(ct):
+    X64 = clusters(12, n=2000)
+    X32 = X64.astype(np.float32)
+    init = sk_start(X64, 3, ct)
+    f32 = GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0, **init).fit(X32)
+    f64 = GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0, **init).fit(X64)
+    for attr in ["weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"]:
+        assert getattr(f32, attr).dtype == np.float32, attr
+        assert rel(getattr(f32, attr), getattr(f64, attr)) < 1e-4, attr
+    assert f32.predict_proba(X32).dtype == np.float64 or True
+    assert f32.sample(5)[0].dtype == np.float32
+
+
+def _shifted_pair(c, dtype, seed=13):
+    rng = np.random.default_rng(seed)
+    base = np.concatenate([rng.standard_normal((300, 2)),
+                           rng.standard_normal((300, 2)) + [6.0, -4.0]])
+    return base.astype(dtype), (base + c).astype(dtype)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("dtype, shifts, tol", [
+    (np.float64, [1e4, 1e6, 1e8], 1e-6),
+    (np.float32, [1e2, 1e3, 1e4], 1e-3),
+])
+def test_far_from_origin_variances_equal_unshifted_fit(ct, dtype, shifts, tol):
+    base, _ = _shifted_pair(0.0, dtype)
+    labels = np.repeat([0, 1], 300)
+    weights = np.array([0.5, 0.5])
+    means0 = np.array([base[labels == j].mean(0) for j in (0, 1)], np.float64)
+    prec = {"full": np.stack([np.eye(2)] * 2), "tied": np.eye(2),
+            "diag": np.ones((2, 2)), "spherical": np.ones(2)}[ct]
+    kw = dict(covariance_type=ct, max_iter=10, tol=0, reg_covar=0,
+              weights_init=weights, precisions_init=prec)
+    ref = GaussianMixture(2, means_init=means0, **kw).fit(base)
+    for c in shifts:
+        _, shifted = _shifted_pair(c, dtype)
+        # the shifted data as stored (float32 rounds x + c), fitted from shifted means
+        fit = GaussianMixture(2, means_init=means0 + c, **kw).fit(shifted)
+        exact = np.asarray(shifted, np.float64) - c  # what the stored data really is
+        ref_c = GaussianMixture(2, means_init=means0, **kw).fit(exact) \
+            if dtype == np.float32 else ref
+        assert rel(fit.covariances_, ref_c.covariances_) < tol, c
+        assert np.all(np.isfinite(fit.covariances_))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 4), d=st.integers(1, 4),
+       ct=st.sampled_from(COV_TYPES), weighted=st.booleans())
+def test_lower_bounds_are_monotone(seed, k, d, ct, weighted):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((200, d)) * rng.uniform(0.5, 3, d) \
+        + rng.integers(0, 3, (200, 1)) * 3
+    w = rng.uniform(0.1, 2.0, 200) if weighted else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        g = GaussianMixture(k, covariance_type=ct, reg_covar=0, max_iter=30, tol=0,
+                            init_params="random", random_state=seed).fit(X, sample_weight=w)
+    lb = np.array(g.lower_bounds_)
+    assert np.all(np.diff(lb) >= -1e-9 * np.abs(lb[1:]).clip(1)), lb
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_fit_predict_equals_fit_then_predict(ct):
+    X = clusters(14)
+    a = GaussianMixture(3, covariance_type=ct, random_state=1, max_iter=3).fit_predict(X)
+    b = GaussianMixture(3, covariance_type=ct, random_state=1, max_iter=3).fit(X).predict(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_warm_start_continues_where_it_left_off():
+    X = clusters(15)
+    init = sk_start(X, 3, "full")
+    once = GaussianMixture(3, max_iter=10, tol=0, **init).fit(X)
+    warm = GaussianMixture(3, max_iter=5, tol=0, warm_start=True, **init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm.fit(X).fit(X)
+    assert rel(warm.means_, once.means_) < 1e-12
+
+
+def test_n_init_keeps_best_run():
+    X = clusters(16, k=4)
+    best = GaussianMixture(4, n_init=4, init_params="random", random_state=0).fit(X)
+    singles = [GaussianMixture(4, init_params="random", random_state=0, n_init=1)
+               for _ in range(1)]
+    assert best.lower_bound_ >= singles[0].fit(X).lower_bound_ - 1e-12
+
+
+def test_convergence_warning_and_verbose_output(capsys):
+    X = clusters(17)
+    with pytest.warns(ConvergenceWarning):
+        GaussianMixture(3, max_iter=2, tol=0, verbose=2, verbose_interval=1,
+                        random_state=0).fit(X)
+    out = capsys.readouterr().out
+    assert "Iteration 1" in out and "Iteration 2" in out and "did not converge" in out
+
+
+def test_fit_never_allocates_n_by_k():
+    rng = np.random.default_rng(18)
+    X = rng.standard_normal((200_000, 2))
+    k = 64  # an N x K float64 matrix would be 102 MB
+    g = GaussianMixture(k, covariance_type="diag", init_params="random_from_data",
+                        random_state=0, max_iter=2, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        g.fit(X[:1000])  # compile outside the measurement
+        tracemalloc.start()
+        g.fit(X)
+        g.predict(X)
+        g.score_samples(X)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak < 20e6, peak
+
+
+def test_input_is_not_modified_and_readonly_noncontiguous_work():
+    X = np.asfortranarray(clusters(19))
+    X.setflags(write=False)
+    before = X.copy()
+    g = GaussianMixture(3, random_state=0).fit(X[:, :2])
+    g.predict(X[::2, :2])
+    np.testing.assert_array_equal(X, before)
+
+
+def test_pickle_round_trip():
+    X = clusters(20)
+    g = GaussianMixture(3, random_state=0).fit(X)
+    h = pickle.loads(pickle.dumps(g))
+    np.testing.assert_array_equal(g.predict_proba(X), h.predict_proba(X))
+
+
+def test_sample_shapes_and_labels():
+    X = clusters(21)
+    for ct in COV_TYPES:
+        g = GaussianMixture(3, covariance_type=ct, random_state=0).fit(X)
+        Xs, ys = g.sample(50)
+        assert Xs.shape == (50, 3) and ys.shape == (50,)
+        assert set(np.unique(ys)) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.array([[1.0, np.nan], [0.0, 1.0], [2.0, 2.0]]), "NaN"),
+    (np.array([[1.0, np.inf], [0.0, 1.0], [2.0, 2.0]]), "NaN or infinity"),
+    (np.zeros(5), "2-D"),
+    (np.zeros((0, 2)), "0 sample"),
+    (np.zeros((1, 2)), "needs at least"),
+    (np.array([["a", "b"], ["c", "d"]]), "real numbers"),
+])
+def test_bad_X_is_refused_with_a_clear_message(bad, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        GaussianMixture(1).fit(bad)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_components=0), "n_components"),
+    (dict(covariance_type="banana"), "covariance_type"),
+    (dict(tol=-1), "tol"),
+    (dict(reg_covar=-1), "reg_covar"),
+    (dict(max_iter=-1), "max_iter"),
+    (dict(n_init=0), "n_init"),
+    (dict(init_params="nope"), "init_params"),
+    (dict(weights_init=[0.5, 0.6]), "weights_init"),
+    (dict(weights_init=[0.5]), "weights_init"),
+    (dict(means_init=np.zeros((2, 5))), "means_init"),
+    (dict(precisions_init=np.ones((2, 3, 3)) * -1), "precisions_init"),
+    (dict(precisions_init=np.ones(3)), "precisions_init"),
+    (dict(n_jobs=0), "n_jobs"),
+])
+def test_bad_parameters_are_refused_at_fit(kwargs, match):
+    X = clusters(22)
+    kwargs = {"n_components": 2, **kwargs}
+    with pytest.raises((ValueError, TypeError), match=match):
+        GaussianMixture(**kwargs).fit(X)
+
+
+def test_bad_sample_weight_and_feature_mismatch():
+    X = clusters(23)
+    g = GaussianMixture(2)
+    for w, match in [(np.ones(5), "shape"), (-np.ones(len(X)), "non-negative"),
+                     (np.zeros(len(X)), "zero for every sample"),
+                     (np.full(len(X), np.nan), "NaN")]:
+        with pytest.raises(ValueError, match=match):
+            g.fit(X, sample_weight=w)
+    g.fit(X)
+    with pytest.raises(ValueError, match="3 features"):
+        g.predict(X[:, :2])
+
+
+def test_collapsed_component_names_component_and_remedy():
+    X = np.vstack([np.zeros((20, 2)), np.random.default_rng(24).standard_normal((50, 2)) + 5])
+    with pytest.raises(ValueError, match=r"component 0 .*reg_covar"):
+        GaussianMixture(2, reg_covar=0, means_init=[[0, 0], [5, 5]],
+                        weights_init=[0.5, 0.5], precisions_init=np.stack([np.eye(2)] * 2),
+                        max_iter=3).fit(X)
+
+
+def test_predict_before_fit_raises_not_fitted():
+    from sklearn.exceptions import NotFittedError
+    with pytest.raises(NotFittedError):
+        GaussianMixture(2).predict(np.zeros((3, 2)))
