@@ -150,6 +150,7 @@ def _check_precisions_init(precisions, covariance_type, K, D):
 # ===================================================================
 from ._validation import check_data as _check_data  # noqa: E402
 from ._validation import check_int as _check_int  # noqa: E402
+from ._validation import check_n_features as _check_n_features  # noqa: E402
 from .families.binomial import BinomialFamily as _BinomialFamily  # noqa: E402
 from .families.categorical import CategoricalFamily as _CategoricalFamily  # noqa: E402
 from .families.poisson import PoissonFamily as _PoissonFamily  # noqa: E402
@@ -533,7 +534,7 @@ class CategoricalMixture(_DiscreteMixture):
             nc, source = self._resolve_n_categories(arr.shape[1], data_max)
             self._fit_n_categories = nc
         else:
-            check_n_features(arr, self.n_features_in_, name)
+            _check_n_features(arr, self.n_features_in_, name)
             nc, source = self.n_categories_, "n_categories_ of the fit"
         over = data_max >= nc
         if over.any():
