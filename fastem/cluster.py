@@ -18,6 +18,16 @@ from .kernels import kmeans as _k
 #: score matrix in L2 and amortizes the per-block BLAS call.
 BLOCK_ROWS = 2048
 
+
+
+def _score_roundoff(dtype, n_features):
+    """Safety factor 4 times the worst-case relative round-off of a score
+    ``||c||^2 - 2 x.c`` (a length-D dot product plus two operations): the
+    bound test keeps a row only when its label cannot differ from the one
+    scikit-learn's argmin of those scores gives."""
+    return 4.0 * (n_features + 2) * float(np.finfo(dtype).eps) / 2.0
+
+
 _INIT_METHODS = ("k-means++", "random")
 _ALGORITHMS = ("lloyd", "elkan")
 
@@ -153,6 +163,11 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             return _k.lloyd_pass_serial, _k.inertia_pass_serial
         return _k.lloyd_pass, _k.inertia_pass
 
+    def _bounded_kernel(self, n_threads):
+        if n_threads == 1:
+            return _k.bounded_lloyd_pass_serial
+        return _k.bounded_lloyd_pass
+
     def _init_centroids(self, Xc, sample_weight, init, random_state):
         """Initial centers in centered coordinates, drawn as scikit-learn does."""
         n_samples = Xc.shape[0]
@@ -175,25 +190,33 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def _run_lloyd(self, X, sample_weight, shift, centers, tol, n_threads):
         """One Lloyd run from ``centers`` (centered coordinates)."""
         lloyd, inertia_pass = self._kernels(n_threads)
+        bounded = self._bounded_kernel(n_threads)
         n_clusters = centers.shape[0]
         labels = np.full(X.shape[0], -1, dtype=np.int32)
+        lower = np.zeros(X.shape[0])
+        block_dense = np.zeros(-(-X.shape[0] // BLOCK_ROWS), dtype=np.int8)
+        drift = np.zeros(n_clusters)
+        eta = _score_roundoff(X.dtype, X.shape[1])
         inertias = []
+        n_scored = []
         strict = False
         with parallel_region(n_threads):
             for i in range(self.max_iter):
                 centers_sq = row_norms(centers, squared=True)
-                sums, weights, inertia, n_changed = lloyd(
-                    X, sample_weight, shift, centers, centers_sq, labels,
-                    BLOCK_ROWS, True)
+                sums, weights, inertia, n_changed, scored = bounded(
+                    X, sample_weight, shift, centers, centers_sq, labels, lower,
+                    block_dense, drift, eta, BLOCK_ROWS)
                 inertias.append(inertia)
+                n_scored.append(scored)
                 if self.verbose:
                     print(f"Iteration {i}, inertia {inertia}.")
                 if (weights == 0).any():
                     _relocate_empty_clusters(X, sample_weight, shift, centers,
                                              sums, weights, labels)
                 new_centers = _average_centers(sums, weights, X.dtype)
-                shift_tot = float(((np.sqrt(((new_centers.astype(np.float64)
-                                              - centers) ** 2).sum(axis=1))) ** 2).sum())
+                drift = np.sqrt(((new_centers.astype(np.float64) - centers) ** 2)
+                                .sum(axis=1))
+                shift_tot = float((drift ** 2).sum())
                 centers = new_centers
                 if n_changed == 0:
                     if self.verbose:
@@ -212,6 +235,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                       BLOCK_ROWS, False)
             inertia = inertia_pass(X, sample_weight, shift, centers, labels,
                                    BLOCK_ROWS)
+        self._n_scored = n_scored  # rows rescored per iteration (diagnostics)
         return labels, inertia, centers, i + 1, np.asarray(inertias)
 
     # ------------------------------------------------------------------ API

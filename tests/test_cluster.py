@@ -331,3 +331,41 @@ def test_no_warning_on_max_iter():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         KMeans(5, random_state=0, max_iter=1).fit(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bound_pruning_keeps_sklearn_labels_on_ties(dtype):
+    # integer grid data and centers: many rows exactly equidistant from two
+    # centers, where a bound-pruned decision could differ from an argmin
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 6, size=(6000, 3)).astype(dtype)
+    init = X[:: 600][:10].copy() + 0.5
+    sk = SKKMeans(10, init=init, n_init=1, tol=0, max_iter=30).fit(X)
+    fk = KMeans(10, init=init, n_init=1, tol=0, max_iter=30).fit(X)
+    if dtype == np.float64:
+        _assert_same_as_sklearn(fk, sk)
+    else:
+        assert_array_equal(fk.labels_, sk.labels_)
+        assert fk.n_iter_ == sk.n_iter_
+
+
+def test_bounded_pass_equals_dense_pass():
+    X = _blobs(6 * 512, 4, 5, seed=3)
+    centers = _init_rows(X, 8)
+    shift = X.mean(0)
+    w = np.ones(len(X))
+    lab_b = np.full(len(X), -1, np.int32)
+    lower = np.zeros(len(X))
+    mode = np.zeros(6, np.int8)
+    drift = np.zeros(8)
+    for _ in range(6):
+        sq = (centers ** 2).sum(1)
+        lab_d = lab_b.copy()
+        dense = kernels.lloyd_pass(X, w, shift, centers, sq, lab_d, 512, True)
+        out = kernels.bounded_lloyd_pass(X, w, shift, centers, sq, lab_b, lower,
+                                         mode, drift, 1e-14, 512)
+        assert_array_equal(lab_b, lab_d)
+        assert_allclose(out[0], dense[0], rtol=1e-12, atol=1e-9)
+        new = out[0] / out[1][:, None]
+        drift = np.sqrt(((new - centers) ** 2).sum(1))
+        centers = new

@@ -41,6 +41,60 @@ def _centered_block(X, shift, start, stop):
 
 
 @njit(**_JIT)
+def _row_sq_norm(xb, i):
+    """``||xb[i]||^2`` in float64 with four partial sums: a single running
+    sum is a chain of dependent adds that costs more than the row's share of
+    the ``gemm``."""
+    n_features = xb.shape[1]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    d = 0
+    while d + 4 <= n_features:
+        x0 = np.float64(xb[i, d])
+        x1 = np.float64(xb[i, d + 1])
+        x2 = np.float64(xb[i, d + 2])
+        x3 = np.float64(xb[i, d + 3])
+        s0 += x0 * x0
+        s1 += x1 * x1
+        s2 += x2 * x2
+        s3 += x3 * x3
+        d += 4
+    while d < n_features:
+        x0 = np.float64(xb[i, d])
+        s0 += x0 * x0
+        d += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(**_JIT)
+def _row_sq_dist(xb, i, centers, k):
+    """``||xb[i] - centers[k]||^2`` in float64, four partial sums."""
+    n_features = xb.shape[1]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    d = 0
+    while d + 4 <= n_features:
+        x0 = np.float64(xb[i, d]) - np.float64(centers[k, d])
+        x1 = np.float64(xb[i, d + 1]) - np.float64(centers[k, d + 1])
+        x2 = np.float64(xb[i, d + 2]) - np.float64(centers[k, d + 2])
+        x3 = np.float64(xb[i, d + 3]) - np.float64(centers[k, d + 3])
+        s0 += x0 * x0
+        s1 += x1 * x1
+        s2 += x2 * x2
+        s3 += x3 * x3
+        d += 4
+    while d < n_features:
+        x0 = np.float64(xb[i, d]) - np.float64(centers[k, d])
+        s0 += x0 * x0
+        d += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(**_JIT)
 def _assign_block(xb, centers, centers_sq, labels_out, best_out):
     """Label each row of a block with its closest center.
 
@@ -93,18 +147,11 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
             n_changed += 1
             labels[start + i] = k
         w = sample_weight[start + i]
-        sq = 0.0
         if update_centers:
             weights[k] += w
             for d in range(n_features):
-                x = np.float64(xb[i, d])
-                sq += x * x
-                sums[k, d] += x * w
-        else:
-            for d in range(n_features):
-                x = np.float64(xb[i, d])
-                sq += x * x
-        dist = sq + best[i]
+                sums[k, d] += np.float64(xb[i, d]) * w
+        dist = _row_sq_norm(xb, i) + best[i]
         if dist > 0.0:
             inertia += w * dist
     return inertia, n_changed
@@ -203,6 +250,236 @@ def lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
         block_sums[:] = 0.0
         block_weights[:] = 0.0
     return _sum_slots(block_sums, block_weights, block_inertia, block_changed)
+
+
+@njit(**_JIT)
+def _assign_block2(xb, centers, centers_sq, labels_out, best_out, second_out):
+    """:func:`_assign_block` that also keeps the second-best score."""
+    m = xb.shape[0]
+    n_clusters = centers.shape[0]
+    gram = np.empty((n_clusters, m), dtype=xb.dtype)
+    np.dot(centers, xb.T, gram)
+    c0 = centers_sq[0]
+    for i in range(m):
+        best_out[i] = c0 - (gram[0, i] + gram[0, i])
+        second_out[i] = np.inf
+        labels_out[i] = 0
+    for j in range(1, n_clusters):
+        cj = centers_sq[j]
+        for i in range(m):
+            # branch-free so that it vectorizes; ties keep the first label
+            v = cj - (gram[j, i] + gram[j, i])
+            b = best_out[i]
+            hi = v if v > b else b
+            second_out[i] = hi if hi < second_out[i] else second_out[i]
+            labels_out[i] = j if v < b else labels_out[i]
+            best_out[i] = v if v < b else b
+
+
+@njit(**_JIT)
+def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
+                   drift, drift_max1, drift_arg1, drift_max2, eta, center_norm_max,
+                   start, stop, dense, sums, weights):
+    """One block of a bounded Lloyd pass; returns (inertia, n_changed, n_scored).
+
+    Hamerly's test with an exact upper bound: ``d_a``, the distance to the
+    current center, is computed exactly (D flops, the row is read anyway for
+    the sums), ``lower`` (a bound on the distance to every other center) is
+    lowered by the largest drift of the other centers. A row keeps its label
+    when ``lower^2 - d_a^2 > 2 eta (||x|| + max ||c||)^2``: ``eta`` bounds
+    the relative round-off of the scores ``||c||^2 - 2 x.c``, so the label
+    is the one scikit-learn's argmin of those scores gives (lower bounds are
+    stored deflated by the same round-off, so they are true bounds). The
+    other rows are gathered and scored with one ``gemm``, exactly as the
+    dense pass does.
+
+    Per-block switch: when ``dense`` the bound tests are skipped and every
+    row is scored (bounds are still refreshed). The return value
+    ``next_dense`` says which way the block should go on the next pass: dense
+    if most of its rows failed the test, or (when dense) if most rows'
+    best-to-second-best gap would not survive another move of the centers
+    as large as this one.
+    """
+    xb = _centered_block(X, shift, start, stop)
+    m = stop - start
+    n_features = X.shape[1]
+    sums[:, :] = 0.0
+    weights[:] = 0.0
+    todo = np.empty(m, dtype=np.int64)
+    n_todo = 0
+    inertia = 0.0
+    for i in range(m):
+        r = start + i
+        a = labels[r]
+        if a < 0 or dense:
+            todo[n_todo] = i
+            n_todo += 1
+            continue
+        sq = _row_sq_dist(xb, i, centers, a)
+        xx = _row_sq_norm(xb, i)
+        low = lower[r] - (drift_max2 if a == drift_arg1 else drift_max1)
+        lower[r] = low
+        reach = np.sqrt(xx) + center_norm_max
+        if low > 0.0 and low * low - sq > 2.0 * eta * reach * reach:
+            w = sample_weight[r]
+            weights[a] += w
+            for d in range(n_features):
+                sums[a, d] += np.float64(xb[i, d]) * w
+            inertia += w * sq
+        else:
+            todo[n_todo] = i
+            n_todo += 1
+    n_changed = 0
+    n_stable = 0
+    if n_todo > 0:
+        if n_todo == m:
+            xg = xb
+        else:
+            xg = np.empty((n_todo, n_features), dtype=xb.dtype)
+            for t in range(n_todo):
+                src = todo[t]
+                for d in range(n_features):
+                    xg[t, d] = xb[src, d]
+        lab = np.empty(n_todo, dtype=np.int32)
+        best = np.empty(n_todo, dtype=xb.dtype)
+        second = np.empty(n_todo, dtype=xb.dtype)
+        _assign_block2(xg, centers, centers_sq, lab, best, second)
+        for t in range(n_todo):
+            r = start + todo[t]
+            k = lab[t]
+            if labels[r] != k:
+                n_changed += 1
+                labels[r] = k
+            w = sample_weight[r]
+            weights[k] += w
+            for d in range(n_features):
+                sums[k, d] += np.float64(xg[t, d]) * w
+            xx = _row_sq_norm(xg, t)
+            dist = xx + best[t]
+            if dist > 0.0:
+                inertia += w * dist
+            # deflated by the scores' round-off: a true lower bound
+            reach = np.sqrt(xx) + center_norm_max
+            low = xx + second[t] - eta * reach * reach
+            low = np.sqrt(low) if low > 0.0 else 0.0
+            lower[r] = low
+            if dense:
+                low -= 2.0 * drift_max1
+                if low > 0.0 and low * low - dist > 2.0 * eta * reach * reach:
+                    n_stable += 1
+    if dense:
+        next_dense = 2 * n_stable < m
+    else:
+        next_dense = 2 * n_todo > m
+    return inertia, n_changed, n_todo, next_dense
+
+
+@njit(parallel=True, **_JIT)
+def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
+                       lower, block_dense, drift, eta, block_rows):
+    """One Lloyd iteration that rescores only the rows whose label may change.
+
+    Same results as :func:`lloyd_pass` with ``update_centers=True`` (labels
+    bit for bit, sums to round-off); rows that provably keep their label
+    skip the ``gemm``.
+
+    Parameters
+    ----------
+    X, sample_weight, shift, centers, centers_sq : as :func:`lloyd_pass`   # IN
+    labels : ndarray (n_samples,), int32; -1 forces scoring the row        # INOUT
+    lower : ndarray (n_samples,), float64, lower bound on the distance
+        of each row to every center but its own (for the centers of the
+        previous pass; garbage where labels is -1)                         # INOUT
+    block_dense : ndarray (n_blocks,), int8, 1 to score a whole block
+        without bound tests; updated for the next pass                     # INOUT
+    drift : ndarray (n_clusters,), float64, how far each center moved
+        since the previous pass (zeros on the first)                       # IN
+    eta : float, bound on the round-off of a score relative to
+        ``(||x|| + max ||c||)^2`` (a few times ``(n_features + 2) * eps``)
+    block_rows : int
+
+    Returns
+    -------
+    sums, weights, inertia, n_changed : as :func:`lloyd_pass`
+    n_scored : int, rows that went through the ``gemm``
+    """
+    n_samples = X.shape[0]
+    n_blocks = _n_blocks(n_samples, block_rows)
+    n_clusters, n_features = centers.shape
+    drift_arg1, drift_max1, drift_max2 = _top2(drift)
+    cmax = 0.0
+    for k in range(n_clusters):
+        cmax = max(cmax, np.sqrt(np.float64(centers_sq[k])))
+    block_sums = np.empty((n_blocks, n_clusters, n_features))
+    block_weights = np.empty((n_blocks, n_clusters))
+    block_inertia = np.empty(n_blocks)
+    block_changed = np.empty(n_blocks, dtype=np.int64)
+    block_scored = np.empty(n_blocks, dtype=np.int64)
+    for b in prange(n_blocks):
+        start = b * block_rows
+        stop = min(start + block_rows, n_samples)
+        inertia, changed, scored, next_dense = _bounded_block(
+            X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
+            drift_max1, drift_arg1, drift_max2, eta, cmax, start, stop,
+            block_dense[b] != 0, block_sums[b], block_weights[b])
+        block_dense[b] = 1 if next_dense else 0
+        block_inertia[b] = inertia
+        block_changed[b] = changed
+        block_scored[b] = scored
+    sums, weights, inertia, n_changed = _sum_slots(
+        block_sums, block_weights, block_inertia, block_changed)
+    return sums, weights, inertia, n_changed, block_scored.sum()
+
+
+@njit(**_JIT)
+def bounded_lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq,
+                              labels, lower, block_dense, drift, eta, block_rows):
+    """Serial twin of :func:`bounded_lloyd_pass` (same blocks, same bits)."""
+    n_samples = X.shape[0]
+    n_blocks = _n_blocks(n_samples, block_rows)
+    n_clusters, n_features = centers.shape
+    drift_arg1, drift_max1, drift_max2 = _top2(drift)
+    cmax = 0.0
+    for k in range(n_clusters):
+        cmax = max(cmax, np.sqrt(np.float64(centers_sq[k])))
+    block_sums = np.empty((n_blocks, n_clusters, n_features))
+    block_weights = np.empty((n_blocks, n_clusters))
+    block_inertia = np.empty(n_blocks)
+    block_changed = np.empty(n_blocks, dtype=np.int64)
+    block_scored = np.empty(n_blocks, dtype=np.int64)
+    for b in range(n_blocks):
+        start = b * block_rows
+        stop = min(start + block_rows, n_samples)
+        inertia, changed, scored, next_dense = _bounded_block(
+            X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
+            drift_max1, drift_arg1, drift_max2, eta, cmax, start, stop,
+            block_dense[b] != 0, block_sums[b], block_weights[b])
+        block_dense[b] = 1 if next_dense else 0
+        block_inertia[b] = inertia
+        block_changed[b] = changed
+        block_scored[b] = scored
+    sums, weights, inertia, n_changed = _sum_slots(
+        block_sums, block_weights, block_inertia, block_changed)
+    return sums, weights, inertia, n_changed, block_scored.sum()
+
+
+@njit(**_JIT)
+def _top2(drift):
+    """(argmax, max, second max) of the center drifts."""
+    arg1 = 0
+    max1 = -np.inf
+    max2 = -np.inf
+    for k in range(drift.shape[0]):
+        v = drift[k]
+        if v > max1:
+            max2 = max1
+            max1 = v
+            arg1 = k
+        elif v > max2:
+            max2 = v
+    if max2 == -np.inf:  # a single center: no other center to approach
+        max2 = 0.0
+    return arg1, max1, max2
 
 
 @njit(**_JIT)
