@@ -57,6 +57,46 @@ def gaussian_blobs(n_samples, n_features, n_components, dtype="float64", seed=0)
     return X.astype(dtype, copy=False)
 
 
+def _latent_classes(n_samples, n_components, seed):
+    rng = np.random.default_rng(seed)
+    return rng, rng.integers(0, n_components, n_samples)
+
+
+def binary_data(n_samples, n_features, n_components, dtype="float64", seed=0):
+    """0/1 features from ``n_components`` latent classes."""
+    rng, z = _latent_classes(n_samples, n_components, seed)
+    probs = rng.uniform(0.05, 0.95, (n_components, n_features))
+    return (rng.random((n_samples, n_features)) < probs[z]).astype(dtype)
+
+
+def binomial_data(n_samples, n_features, n_components, dtype="float64", seed=0):
+    """Heads out of :data:`N_TRIALS` tosses per feature, from latent classes."""
+    rng, z = _latent_classes(n_samples, n_components, seed)
+    probs = rng.uniform(0.05, 0.95, (n_components, n_features))
+    return rng.binomial(N_TRIALS, probs[z]).astype(dtype)
+
+
+def count_data(n_samples, n_features, n_components, dtype="float64", seed=0):
+    """Poisson counts from latent classes."""
+    rng, z = _latent_classes(n_samples, n_components, seed)
+    rates = rng.uniform(0.5, 10.0, (n_components, n_features))
+    return rng.poisson(rates[z]).astype(dtype)
+
+
+def category_data(n_samples, n_features, n_components, dtype="float64", seed=0):
+    """Category codes ``0 .. N_CATEGORIES - 1`` per feature, from latent classes."""
+    rng, z = _latent_classes(n_samples, n_components, seed)
+    probs = rng.dirichlet(np.ones(N_CATEGORIES), (n_components, n_features))
+    cum = probs.cumsum(axis=2)[z]                      # (N, D, C)
+    codes = (rng.random((n_samples, n_features, 1)) > cum).sum(axis=2)
+    return np.minimum(codes, N_CATEGORIES - 1).astype(dtype)
+
+
+#: Tosses per feature of the binomial data; categories per feature of the categorical.
+N_TRIALS = 10
+N_CATEGORIES = 4
+
+
 def _random_rows(X, n_components, seed):
     rng = np.random.default_rng(seed)
     return X[rng.choice(X.shape[0], n_components, replace=False)].astype(np.float64)
@@ -81,6 +121,23 @@ def gmm_init(covariance_type):
         return {"weights_init": np.full(K, 1.0 / K),
                 "means_init": _random_rows(X, K, seed),
                 "precisions_init": precisions}
+    return make
+
+
+def discrete_init(kind):
+    """Initial-parameter maker for a discrete mixture: ``'probs'``, ``'rates'`` or ``'categorical'``."""
+    def make(X, n_components, seed=0):
+        rng = np.random.default_rng(seed)
+        K, D = n_components, X.shape[1]
+        init = {"weights_init": np.full(K, 1.0 / K)}
+        if kind == "probs":
+            init["probs_init"] = rng.uniform(0.25, 0.75, (K, D))
+        elif kind == "rates":
+            init["rates_init"] = X.mean(axis=0) * rng.uniform(0.5, 1.5, (K, D)) + 0.1
+        else:
+            init["probs_init"] = [rng.dirichlet(np.ones(N_CATEGORIES) * 5, K)
+                                  for _ in range(D)]
+        return init
     return make
 
 
@@ -154,10 +211,32 @@ def _sklearn_kmeans(k, init, max_iter):
     return KMeans(k, n_init=1, max_iter=max_iter, tol=0, algorithm="lloyd", **init)
 
 
+def _discrete(cls_name, **fixed):
+    """fastem builder for a discrete mixture (scikit-learn has no counterpart)."""
+    def build(k, init, max_iter, n_jobs):
+        import fastem
+        return getattr(fastem, cls_name)(k, max_iter=max_iter, tol=0, n_jobs=n_jobs,
+                                         **fixed, **init)
+    return build
+
+
 MODELS = {m.name: m for m in [
     *(_gmm(ct) for ct in ("full", "tied", "diag", "spherical")),
     Model("kmeans", "KMeans", gaussian_blobs, kmeans_init, _fastem_kmeans,
           _sklearn_kmeans, ("cluster_centers_",), "inertia_", None),
+    Model("bernoulli", "BernoulliMixture", binary_data, discrete_init("probs"),
+          _discrete("BernoulliMixture"), None, ("weights_", "probs_"),
+          history="lower_bounds_"),
+    Model("binomial", "BinomialMixture", binomial_data, discrete_init("probs"),
+          _discrete("BinomialMixture", n_trials=N_TRIALS), None,
+          ("weights_", "probs_"), history="lower_bounds_"),
+    Model("poisson", "PoissonMixture", count_data, discrete_init("rates"),
+          _discrete("PoissonMixture"), None, ("weights_", "rates_"),
+          history="lower_bounds_"),
+    Model("categorical", "CategoricalMixture", category_data,
+          discrete_init("categorical"),
+          _discrete("CategoricalMixture", n_categories=N_CATEGORIES), None,
+          ("weights_",), history="lower_bounds_"),
 ]}
 
 
@@ -363,16 +442,27 @@ def _rss_status():
         return None
 
 
+def _malloc_trim():
+    """Give freed heap pages back to the system (glibc only; no-op elsewhere)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class _PeakRSS:
     """Peak resident-set increase of a block of code, in bytes (``.added``).
 
-    On Linux the kernel's peak (VmHWM) is reset on entry through
-    /proc/self/clear_refs, so the figure is exact; elsewhere a thread polls
-    the RSS every millisecond with psutil.
+    On entry, freed heap memory is returned to the system (glibc's
+    ``malloc_trim``) so that reusing it counts again. On Linux the kernel's
+    peak (VmHWM) is then reset through /proc/self/clear_refs, so the figure
+    is exact; elsewhere a thread polls the RSS every millisecond with psutil.
     """
 
     def __enter__(self):
         gc.collect()
+        _malloc_trim()
         self._exact = False
         try:
             with open("/proc/self/clear_refs", "w") as f:
@@ -478,8 +568,10 @@ def machine_info():
 
 
 # ----------------------------------------------------------------- report
-def _fmt(value, spec):
-    return "n/a" if value is None or not np.isfinite(value) else format(value, spec)
+def _fmt(value, spec, unit=""):
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    return format(value, spec) + unit
 
 
 def format_table(results):
@@ -492,10 +584,10 @@ def format_table(results):
     for r in results:
         speed.append((r.label, _fmt(r.iter_time.get("fastem", nan), ".4f"),
                       _fmt(r.iter_time.get("sklearn", nan), ".4f"),
-                      _fmt(r.iter_speedup, ".1f") + "x",
+                      _fmt(r.iter_speedup, ".1f", "x"),
                       _fmt(r.fit_time.get("fastem", nan), ".3f"),
                       _fmt(r.fit_time.get("sklearn", nan), ".3f"),
-                      _fmt(r.fit_speedup, ".1f") + "x", _fmt(r.compile_time, ".2f")))
+                      _fmt(r.fit_speedup, ".1f", "x"), _fmt(r.compile_time, ".2f")))
         check.append((r.label, r.objective,
                       _fmt(r.final_objective.get("fastem", nan), ".10g"),
                       _fmt(r.final_objective.get("sklearn", nan), ".10g"),
