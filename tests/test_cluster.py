@@ -358,14 +358,16 @@ def test_bounded_pass_equals_dense_pass():
     lower = np.zeros(len(X))
     mode = np.zeros(6, np.int8)
     drift = np.zeros(8)
-    for _ in range(6):
+    for it in range(8):
         sq = (centers ** 2).sum(1)
         lab_d = lab_b.copy()
         dense = kernels.lloyd_pass(X, w, shift, centers, sq, lab_d, 512, True)
         out = kernels.bounded_lloyd_pass(X, w, shift, centers, sq, lab_b, lower,
-                                         mode, drift, 1e-14, 512)
+                                         mode, drift, 1e-14, it % 3 == 0, 512)
         assert_array_equal(lab_b, lab_d)
         assert_allclose(out[0], dense[0], rtol=1e-12, atol=1e-9)
-        new = out[0] / out[1][:, None]
+        full = out[1] > 0
+        new = centers.copy()
+        new[full] = out[0][full] / out[1][full, None]
         drift = np.sqrt(((new - centers) ** 2).sum(1))
         centers = new

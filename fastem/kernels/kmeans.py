@@ -279,7 +279,7 @@ def _assign_block2(xb, centers, centers_sq, labels_out, best_out, second_out):
 @njit(**_JIT)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
                    drift, drift_max1, drift_arg1, drift_max2, eta, center_norm_max,
-                   start, stop, dense, sums, weights):
+                   start, stop, dense, probe, sums, weights):
     """One block of a bounded Lloyd pass; returns (inertia, n_changed, n_scored).
 
     Hamerly's test with an exact upper bound: ``d_a``, the distance to the
@@ -294,7 +294,9 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
     dense pass does.
 
     Per-block switch: when ``dense`` the bound tests are skipped and every
-    row is scored (bounds are still refreshed). The return value
+    row is scored; bounds are refreshed only when ``probe`` (the second-best
+    score costs ~15%), otherwise zeroed and the block stays dense. The
+    return value
     ``next_dense`` says which way the block should go on the next pass: dense
     if most of its rows failed the test, or (when dense) if most rows'
     best-to-second-best gap would not survive another move of the centers
@@ -343,7 +345,11 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
         lab = np.empty(n_todo, dtype=np.int32)
         best = np.empty(n_todo, dtype=xb.dtype)
         second = np.empty(n_todo, dtype=xb.dtype)
-        _assign_block2(xg, centers, centers_sq, lab, best, second)
+        track = probe or not dense
+        if track:
+            _assign_block2(xg, centers, centers_sq, lab, best, second)
+        else:
+            _assign_block(xg, centers, centers_sq, lab, best)
         for t in range(n_todo):
             r = start + todo[t]
             k = lab[t]
@@ -358,6 +364,9 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
             dist = xx + best[t]
             if dist > 0.0:
                 inertia += w * dist
+            if not track:
+                lower[r] = 0.0
+                continue
             # deflated by the scores' round-off: a true lower bound
             reach = np.sqrt(xx) + center_norm_max
             low = xx + second[t] - eta * reach * reach
@@ -368,7 +377,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
                 if low > 0.0 and low * low - dist > 2.0 * eta * reach * reach:
                     n_stable += 1
     if dense:
-        next_dense = 2 * n_stable < m
+        next_dense = (not probe) or 2 * n_stable < m
     else:
         next_dense = 2 * n_todo > m
     return inertia, n_changed, n_todo, next_dense
@@ -376,7 +385,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
 
 @njit(parallel=True, **_JIT)
 def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
-                       lower, block_dense, drift, eta, block_rows):
+                       lower, block_dense, drift, eta, probe, block_rows):
     """One Lloyd iteration that rescores only the rows whose label may change.
 
     Same results as :func:`lloyd_pass` with ``update_centers=True`` (labels
@@ -396,6 +405,7 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
         since the previous pass (zeros on the first)                       # IN
     eta : float, bound on the round-off of a score relative to
         ``(||x|| + max ||c||)^2`` (a few times ``(n_features + 2) * eps``)
+    probe : bool, let dense blocks refresh their bounds and maybe switch back
     block_rows : int
 
     Returns
@@ -421,7 +431,7 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
         inertia, changed, scored, next_dense = _bounded_block(
             X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
             drift_max1, drift_arg1, drift_max2, eta, cmax, start, stop,
-            block_dense[b] != 0, block_sums[b], block_weights[b])
+            block_dense[b] != 0, probe, block_sums[b], block_weights[b])
         block_dense[b] = 1 if next_dense else 0
         block_inertia[b] = inertia
         block_changed[b] = changed
@@ -433,7 +443,8 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
 
 @njit(**_JIT)
 def bounded_lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq,
-                              labels, lower, block_dense, drift, eta, block_rows):
+                              labels, lower, block_dense, drift, eta, probe,
+                              block_rows):
     """Serial twin of :func:`bounded_lloyd_pass` (same blocks, same bits)."""
     n_samples = X.shape[0]
     n_blocks = _n_blocks(n_samples, block_rows)
@@ -453,7 +464,7 @@ def bounded_lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq,
         inertia, changed, scored, next_dense = _bounded_block(
             X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
             drift_max1, drift_arg1, drift_max2, eta, cmax, start, stop,
-            block_dense[b] != 0, block_sums[b], block_weights[b])
+            block_dense[b] != 0, probe, block_sums[b], block_weights[b])
         block_dense[b] = 1 if next_dense else 0
         block_inertia[b] = inertia
         block_changed[b] = changed
