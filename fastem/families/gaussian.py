@@ -59,38 +59,45 @@ class GaussianFamily(Family):
         return self.covariance_type in ("full", "tied")
 
     # ------------------------------------------------------------------ pass
-    def _kernel_args(self, params):
-        """Per-iteration constants: everything that depends only on parameters."""
+    def _kernel_args(self, params, dtype):
+        """Per-iteration constants: everything that depends only on parameters.
+
+        Diagonal types get the centered quadratic form of ``diag_pass``
+        (``center``, ``W``, ``const``, means); full types get the means, the
+        precision Cholesky factors and the log normalizers of ``full_pass``.
+        """
         ct = self.covariance_type
         pc = params["precisions_cholesky"]
         means = params["means"]
         K, D = means.shape
         with np.errstate(divide="ignore"):
             log_w = np.log(params["weights"])
-        if ct == "diag":
-            log_det = np.log(pc).sum(axis=1)
-            second = pc ** 2
-        elif ct == "spherical":
-            log_det = D * np.log(pc)
-            second = np.repeat((pc ** 2)[:, None], D, axis=1)
-        elif ct == "full":
+        if ct in ("diag", "spherical"):
+            prec = pc ** 2 if ct == "diag" else np.repeat((pc ** 2)[:, None], D, axis=1)
+            log_norm = log_w + 0.5 * np.log(prec).sum(axis=1) - 0.5 * D * _LOG_2PI
+            # center near the data, in the data's dtype so x - center is exact
+            center = (params["weights"] @ means).astype(dtype)
+            offset = means - center.astype(np.float64)
+            W = np.vstack([(prec * offset).T, -0.5 * prec.T]).astype(dtype)
+            const = log_norm - 0.5 * (prec * offset ** 2).sum(axis=1)
+            return center, np.ascontiguousarray(W), const, np.ascontiguousarray(means)
+        if ct == "full":
             log_det = np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
-            second = np.ascontiguousarray(pc)
-        else:  # tied
+            chol = np.ascontiguousarray(pc)
+        else:  # tied: one shared factor
             log_det = np.full(K, np.log(np.diag(pc)).sum())
-            second = np.ascontiguousarray(pc[None])
+            chol = np.ascontiguousarray(pc[None])
         log_norm = log_w + log_det - 0.5 * D * _LOG_2PI
-        return np.ascontiguousarray(means), second, np.ascontiguousarray(log_norm)
+        return np.ascontiguousarray(means), chol, log_norm
 
     def _run_pass(self, X, w, params, want_stats, row_logp, labels, resp, serial):
-        means, second, log_norm = self._kernel_args(params)
         # a few blocks do not repay waking the thread pool (same result either way)
         serial = serial or X.shape[0] <= 2 * self.block_rows
         if self._full_moments:
             kernel = kernels.full_pass_serial if serial else kernels.full_pass
         else:
             kernel = kernels.diag_pass_serial if serial else kernels.diag_pass
-        args = (X, w, means, second, log_norm, self.block_rows, want_stats,
+        args = (X, w, *self._kernel_args(params, X.dtype), self.block_rows, want_stats,
                 row_logp, labels, resp)
         if serial:
             out = kernel(*args)

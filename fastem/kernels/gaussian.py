@@ -62,18 +62,25 @@ def _argmax(v):
 
 
 @njit(cache=True, nogil=True)
-def _diag_block(X, w, meansT, precT, log_norm, start, stop, want_stats,
+def _diag_block(X, w, center, W, const, meansT, start, stop, want_stats,
                 nk, sxT, sxxT, row_logp, labels, resp):
     """Process rows ``start:stop`` for a diagonal-precision mixture.
+
+    Log-densities are one small matrix product per block: with ``y = x - g``
+    (``g`` a center near the data), ``-0.5 sum_d p_kd (y_d - m_kd)^2`` is
+    ``[y, y^2] @ W + const``. Statistics are accumulated directly around each
+    component's mean, ``x - c_k`` formed before squaring.
 
     Parameters
     ----------
     X : (N, D) float32/float64, IN
     w : (N,) float64, IN — sample weights
-    meansT : (D, K) float64, IN — component means, transposed so the inner
-        loop runs over components (vectorizes without reassociation)
-    precT : (D, K) float64, IN — per-feature precisions, transposed
-    log_norm : (K,) float64, IN — log weight + log normalizer per component
+    center : (D,) dtype of X, IN — the center ``g``
+    W : (2 D, K) dtype of X, IN — ``[p_k (m_k - g); -p_k / 2]`` per column
+    const : (K,) float64, IN — log weight + log normalizer
+        ``- 0.5 sum_d p_kd (m_kd - g_d)^2`` per component
+    meansT : (D, K) float64, IN — component means (the statistics' shift),
+        transposed so the inner loop runs over components and vectorizes
     want_stats : bool — accumulate statistics (fit) or not (predict)
     nk : (K,) OUT, sxT, sxxT : (D, K) OUT — this block's statistics slot
     row_logp : (N,) or (0,) OUT — per-row log-likelihood
@@ -86,57 +93,99 @@ def _diag_block(X, w, meansT, precT, log_norm, start, stop, want_stats,
     n_bad : int — rows whose log-likelihood is -inf or NaN
     """
     D, K = meansT.shape
+    n = stop - start
+    Z = np.empty((n, 2 * D), dtype=X.dtype)
+    for i in range(n):
+        for d in range(D):
+            y = X[start + i, d] - center[d]
+            Z[i, d] = y
+            Z[i, D + d] = y * y
+    L = np.dot(Z, W)  # (n, K) log-densities, turned into responsibilities below
     acc = np.empty(K)
-    x = np.empty(D)
     loglik = 0.0
     n_bad = 0
-    for i in range(start, stop):
-        for d in range(D):
-            x[d] = X[i, d]
+    for j in range(n):
+        i = start + j
         for k in range(K):
-            acc[k] = 0.0
-        for d in range(D):
-            xd = x[d]
-            for k in range(K):
-                t = xd - meansT[d, k]
-                acc[k] += t * t * precT[d, k]
-        for k in range(K):
-            acc[k] = log_norm[k] - 0.5 * acc[k]
+            acc[k] = L[j, k] + const[k]
         if labels.shape[0] > 0:
             labels[i] = _argmax(acc)
         ll_i = _normalize_row(acc, w[i] if want_stats else 1.0)
         if not ll_i > _NEG_INF:
             n_bad += 1
+            acc[:] = 0.0
             if row_logp.shape[0] > 0:
                 row_logp[i] = _NEG_INF
-            continue
-        if row_logp.shape[0] > 0:
-            row_logp[i] = ll_i
+        else:
+            loglik += (w[i] if want_stats else 1.0) * ll_i
+            if row_logp.shape[0] > 0:
+                row_logp[i] = ll_i
         if resp.shape[0] > 0:
             for k in range(K):
                 resp[i, k] = acc[k]
-        if want_stats:
-            loglik += w[i] * ll_i
-            for k in range(K):
-                nk[k] += acc[k]
-            for d in range(D):
-                xd = x[d]
-                for k in range(K):
-                    t = xd - meansT[d, k]
-                    rt = acc[k] * t
-                    sxT[d, k] += rt
-                    sxxT[d, k] += rt * t
+        for k in range(K):
+            L[j, k] = acc[k]
+    if want_stats:
+        _diag_moments(X, start, n, L, meansT, nk, sxT, sxxT)
     return loglik, n_bad
 
 
+@njit(cache=True, nogil=True)
+def _diag_moments(X, start, n, R, meansT, nk, sxT, sxxT):
+    """Add ``sum r``, ``sum r (x - c_k)`` and ``sum r (x - c_k)^2`` of a block.
+
+    Rows go four at a time so each loaded accumulator serves four rows (the
+    loop is bound by memory operations, not arithmetic).
+
+    Parameters
+    ----------
+    X : (N, D) IN; R : (n, K) float64 IN — weighted responsibilities of rows
+    ``start:start + n``; meansT : (D, K) IN; nk : (K,), sxT, sxxT : (D, K) OUT
+    """
+    D, K = meansT.shape
+    for j in range(n):
+        for k in range(K):
+            nk[k] += R[j, k]
+    n4 = n - n % 4
+    for j in range(0, n4, 4):
+        i = start + j
+        for d in range(D):
+            x0 = np.float64(X[i, d])
+            x1 = np.float64(X[i + 1, d])
+            x2 = np.float64(X[i + 2, d])
+            x3 = np.float64(X[i + 3, d])
+            for k in range(K):
+                m = meansT[d, k]
+                t0 = x0 - m
+                t1 = x1 - m
+                t2 = x2 - m
+                t3 = x3 - m
+                u0 = R[j, k] * t0
+                u1 = R[j + 1, k] * t1
+                u2 = R[j + 2, k] * t2
+                u3 = R[j + 3, k] * t3
+                sxT[d, k] += (u0 + u1) + (u2 + u3)
+                sxxT[d, k] += (u0 * t0 + u1 * t1) + (u2 * t2 + u3 * t3)
+    for j in range(n4, n):
+        for d in range(D):
+            xd = np.float64(X[start + j, d])
+            for k in range(K):
+                t = xd - meansT[d, k]
+                u = R[j, k] * t
+                sxT[d, k] += u
+                sxxT[d, k] += u * t
+
+
 @njit(parallel=True, cache=True, nogil=True)
-def diag_pass(X, w, means, prec, log_norm, block, want_stats,
+def diag_pass(X, w, center, W, const, means, block, want_stats,
               row_logp, labels, resp):
     """Parallel diagonal-precision pass over all rows of ``X``.
 
     Parameters
     ----------
-    X : (N, D) IN; w : (N,) IN; means, prec : (K, D) IN; log_norm : (K,) IN
+    X : (N, D) IN; w : (N,) IN
+    center, W, const : IN, see ``_diag_block``
+    means : (K, D) float64 IN — component means
     block : int — rows per block
     want_stats : bool
     row_logp, labels, resp : OUT, see ``_diag_block``
@@ -150,7 +199,6 @@ def diag_pass(X, w, means, prec, log_norm, block, want_stats,
     N = X.shape[0]
     K, D = means.shape
     meansT = np.ascontiguousarray(means.T)
-    precT = np.ascontiguousarray(prec.T)
     n_blocks = (N + block - 1) // block
     n_slots = n_blocks if want_stats else 0
     nk = np.zeros((n_slots, K))
@@ -163,25 +211,24 @@ def diag_pass(X, w, means, prec, log_norm, block, want_stats,
         stop = min(start + block, N)
         s = min(np.int64(b), n_slots - 1)
         if want_stats:
-            ll[b], bad[b] = _diag_block(X, w, meansT, precT, log_norm, start, stop,
+            ll[b], bad[b] = _diag_block(X, w, center, W, const, meansT, start, stop,
                                         True, nk[s], sxT[s], sxxT[s],
                                         row_logp, labels, resp)
         else:
             scratch = np.zeros((1, D, K))
-            ll[b], bad[b] = _diag_block(X, w, meansT, precT, log_norm, start, stop,
+            ll[b], bad[b] = _diag_block(X, w, center, W, const, meansT, start, stop,
                                         False, scratch[0, 0], scratch[0], scratch[0],
                                         row_logp, labels, resp)
     return _sum_diag_slots(nk, sxT, sxxT, ll, bad)
 
 
 @njit(cache=True, nogil=True)
-def diag_pass_serial(X, w, means, prec, log_norm, block, want_stats,
-                     row_logp, labels, resp):
+def diag_pass_serial(X, w, center, W, const, means, block, want_stats,
+                       row_logp, labels, resp):
     """Serial twin of :func:`diag_pass` (same blocks, same result, one thread)."""
     N = X.shape[0]
     K, D = means.shape
     meansT = np.ascontiguousarray(means.T)
-    precT = np.ascontiguousarray(prec.T)
     n_blocks = (N + block - 1) // block
     n_slots = n_blocks if want_stats else 0
     nk = np.zeros((n_slots, K))
@@ -194,11 +241,11 @@ def diag_pass_serial(X, w, means, prec, log_norm, block, want_stats,
         start = b * block
         stop = min(start + block, N)
         if want_stats:
-            ll[b], bad[b] = _diag_block(X, w, meansT, precT, log_norm, start, stop,
+            ll[b], bad[b] = _diag_block(X, w, center, W, const, meansT, start, stop,
                                         True, nk[b], sxT[b], sxxT[b],
                                         row_logp, labels, resp)
         else:
-            ll[b], bad[b] = _diag_block(X, w, meansT, precT, log_norm, start, stop,
+            ll[b], bad[b] = _diag_block(X, w, center, W, const, meansT, start, stop,
                                         False, scratch[0, 0], scratch[0], scratch[0],
                                         row_logp, labels, resp)
     return _sum_diag_slots(nk, sxT, sxxT, ll, bad)
