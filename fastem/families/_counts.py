@@ -8,6 +8,7 @@ per-component array named by the family. Statistics are ``(nk, s)`` with
 import weakref
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .. import _config
 from .._threads import parallel_region
@@ -80,8 +81,9 @@ class DiscreteFamily(Family):
         return state
 
     def _kernel_call(self, kernel, serial_kernel, args, serial):
-        if serial:
-            return serial_kernel(*args)
+        if serial:  # the kernels call BLAS on small blocks: one BLAS thread
+            with threadpool_limits(limits=1, user_api="blas"):
+                return serial_kernel(*args)
         with parallel_region(self.n_jobs):
             return kernel(*args)
 
@@ -175,7 +177,7 @@ class DiscreteFamily(Family):
 class LinearFamily(DiscreteFamily):
     """A family whose log-density is linear in x (Binomial, Poisson).
 
-    Subclasses give ``_linear_terms(params) -> (A (D, K), b (K,))`` and the
+    Subclasses give ``_linear_terms(params) -> (A^T (K, D), b (K,))`` and the
     row-constant ``_table`` (None when the constant is 0).
     """
 

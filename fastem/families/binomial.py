@@ -34,7 +34,7 @@ class BinomialFamily(LinearFamily):
         p = params["probs"]
         log_p, log_q = np.log(p), np.log1p(-p)
         b = self._log_weights(params) + self.n_trials * log_q.sum(axis=1)
-        return np.ascontiguousarray((log_p - log_q).T), b
+        return np.ascontiguousarray(log_p - log_q), b
 
     def maximize(self, stats, params):
         nk, sx = stats

@@ -49,8 +49,8 @@ class CategoricalFamily(DiscreteFamily):
         return self.block_rows * max(1, -(-n_blocks * slot_bytes // _SLOT_BUDGET))
 
     def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
-        logpT = np.ascontiguousarray(np.log(params["probs"]).T)
-        args = (X, w, self.offsets, logpT, self._log_weights(params),
+        logp = np.ascontiguousarray(np.log(params["probs"]).T)  # (C, K)
+        args = (X, w, self.offsets, logp, self._log_weights(params),
                 self._block_rows(X.shape[0]), want_stats, row_logp, labels, resp)
         return self._kernel_call(kernels.categorical_pass,
                                  kernels.categorical_pass_serial, args, serial)

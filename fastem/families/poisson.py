@@ -24,7 +24,7 @@ class PoissonFamily(LinearFamily):
     def _linear_terms(self, params):
         rates = params["rates"]
         b = self._log_weights(params) - rates.sum(axis=1)
-        return np.ascontiguousarray(np.log(rates).T), b
+        return np.ascontiguousarray(np.log(rates)), b
 
     def maximize(self, stats, params):
         nk, sx = stats

@@ -6,8 +6,10 @@ Two passes cover the four discrete families:
   ``log w_k + log p(x | k) = x . A[:, k] + b[k] + c(x)`` (Bernoulli, Binomial:
   ``A = log p - log(1-p)``, ``b = log w + n sum log(1-p)``, ``c = sum log C(n, x)``;
   Poisson: ``A = log rate``, ``b = log w - sum rate``, ``c = -sum log x!``).
-  Per block of rows the log-densities are one small GEMM ``X_b A`` and the
-  statistics ``sum r x`` a second one, ``R_b^T X_b``.
+  Per block of rows the log-densities are one small GEMM ``A^T X_b^T``
+  (component-major, (K, n)) and the statistics ``sum r x`` a second one,
+  ``R_b^T X_b``; the log-sum-exp runs along the block's rows so that it
+  vectorizes.
 - :func:`categorical_pass` — latent class analysis: per row, a gather of
   log-probabilities per (feature, code); statistics are per-(feature, code)
   sums of responsibilities.
@@ -25,58 +27,100 @@ caller does not want are zero-length arrays.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
 from ._math import exp_nonpositive
 
 _NEG_INF = -np.inf
 
 
-@njit(cache=True, nogil=True)
-def _normalize_row(lp, w_i):
-    """Log-densities ``lp`` (K,) -> responsibilities times ``w_i``, in place.
+def _float64_rows(X, start, stop):
+    """Rows ``start:stop`` of ``X`` as a C-ordered float64 (n, D) array."""
+    return np.ascontiguousarray(X[start:stop], dtype=np.float64)
 
-    Returns ``log sum exp lp`` (-inf when no component is finite, or NaN/inf
-    appeared).
+
+@overload(_float64_rows, jit_options={"cache": True, "nogil": True})
+def _float64_rows_impl(X, start, stop):
+    if X.dtype == types.float64:
+        def view(X, start, stop):  # no copy: a C-ordered slice
+            return X[start:stop]
+        return view
+
+    def copy(X, start, stop):
+        out = np.empty((stop - start, X.shape[1]))
+        for i in range(stop - start):
+            for d in range(X.shape[1]):
+                out[i, d] = X[start + i, d]
+        return out
+    return copy
+
+
+@njit(cache=True, nogil=True)
+def _normalize_block(lpT, b, w, start, use_w, ll, best):
+    """Log-densities of a block, component-major, into responsibilities.
+
+    Works along rows (the inner loops run over the block's rows), so every
+    loop vectorizes without reassociating a sum.
+
+    Parameters
+    ----------
+    lpT : (K, n) float64 IN/OUT — ``x . A_k`` (or gathered log-probabilities)
+        in; ``w_i r_ik`` out (0 for bad rows)
+    b : (K,) float64 IN — per-component constant added first (log weights...)
+    w : (N,) float64 IN — sample weights, row ``i`` of the block is
+        ``start + i`` (ignored unless ``use_w``)
+    ll : (n,) float64 OUT — ``log sum_k exp`` per row; -inf for a row with
+        zero (or undefined) likelihood under every component
+    best : (n,) int64 OUT — most probable component per row (first maximum)
     """
-    K = lp.shape[0]
-    m = lp[0]
+    K, n = lpT.shape
+    m = np.empty(n)
+    for i in range(n):
+        v = lpT[0, i] + b[0]
+        lpT[0, i] = v
+        m[i] = v
+        best[i] = 0
     for k in range(1, K):
-        if lp[k] > m:
-            m = lp[k]
-    if not np.isfinite(m):
-        return _NEG_INF
-    for k in range(K):  # apart from the sum so that it vectorizes
-        lp[k] = exp_nonpositive(lp[k] - m)
-    total = 0.0
+        bk = b[k]
+        for i in range(n):
+            v = lpT[k, i] + bk
+            lpT[k, i] = v
+            c = v > m[i]
+            m[i] = v if c else m[i]
+            best[i] = k if c else best[i]
+    for i in range(n):
+        ll[i] = m[i]
+        m[i] = m[i] if np.isfinite(m[i]) else 0.0
+    tot = np.zeros(n)
     for k in range(K):
-        total += lp[k]
-    scale = w_i / total
+        for i in range(n):
+            e = exp_nonpositive(lpT[k, i] - m[i])
+            lpT[k, i] = e
+            tot[i] += e
+    for i in range(n):
+        if np.isfinite(ll[i]) and np.isfinite(tot[i]):
+            ll[i] = m[i] + np.log(tot[i])
+            tot[i] = (w[start + i] if use_w else 1.0) / tot[i]
+        else:
+            ll[i] = _NEG_INF
+            tot[i] = 0.0
     for k in range(K):
-        lp[k] *= scale
-    return m + np.log(total)
-
-
-@njit(cache=True, nogil=True)
-def _argmax(v):
-    best = 0
-    for k in range(1, v.shape[0]):
-        if v[k] > v[best]:
-            best = k
-    return best
+        for i in range(n):
+            lpT[k, i] *= tot[i]
 
 
 # ----------------------------------------------------------------- linear
 @njit(cache=True, nogil=True)
-def _linear_block(X, w, A, b, table, start, stop, want_stats, want_const,
+def _linear_block(X, w, AT, b, table, start, stop, want_stats, want_const,
                   nk, sx, row_logp, labels, resp):
     """Rows ``start:stop`` of a family with log-density linear in x.
 
     Parameters
     ----------
-    X : (N, D) float32/float64 IN — validated counts
+    X : (N, D) float32/float64 IN — validated counts, C-ordered
     w : (N,) float64 IN — sample weights (unused unless ``want_stats``)
-    A : (D, K) float64 IN; b : (K,) float64 IN — see module docstring
+    AT : (K, D) float64 IN; b : (K,) float64 IN — see module docstring
     table : (T,) float64 IN — per-value row constant, see module docstring
     want_stats : bool — accumulate statistics (fit) or not (predict)
     want_const : bool — compute the row constants
@@ -89,25 +133,20 @@ def _linear_block(X, w, A, b, table, start, stop, want_stats, want_const,
     const : float — sum of w * c(x) (0 unless ``want_const``)
     n_bad : int — rows with zero likelihood under every component
     """
-    D, K = A.shape
+    K, D = AT.shape
     n = stop - start
-    xb = np.empty((n, D))
-    for i in range(n):
-        for d in range(D):
-            xb[i, d] = X[start + i, d]
-    lp = np.dot(xb, A)
+    xb = _float64_rows(X, start, stop)
+    lpT = np.dot(AT, xb.T)  # (K, n): one small GEMM
+    ll = np.empty(n)
+    best = np.empty(n, dtype=np.int64)
+    _normalize_block(lpT, b, w, start, want_stats, ll, best)
     T = table.shape[0]
     loglik = 0.0
     const = 0.0
     n_bad = 0
     for i in range(n):
-        row = lp[i]
-        for k in range(K):
-            row[k] += b[k]
         if labels.shape[0] > 0:
-            labels[start + i] = _argmax(row)
-        w_i = w[start + i] if want_stats else 1.0
-        ll_i = _normalize_row(row, w_i)
+            labels[start + i] = best[i]
         c_i = 0.0
         if want_const:
             for d in range(D):
@@ -116,38 +155,34 @@ def _linear_block(X, w, A, b, table, start, stop, want_stats, want_const,
                     c_i += table[np.int64(x)]
                 else:
                     c_i -= math.lgamma(x + 1.0)
-        if not ll_i > _NEG_INF:
+        if not ll[i] > _NEG_INF:
             n_bad += 1
-            for k in range(K):
-                row[k] = 0.0
             if row_logp.shape[0] > 0:
                 row_logp[start + i] = _NEG_INF
             continue
         if row_logp.shape[0] > 0:
-            row_logp[start + i] = ll_i + c_i
-        if resp.shape[0] > 0:
-            for k in range(K):
-                resp[start + i, k] = row[k]
-        loglik += w_i * ll_i
+            row_logp[start + i] = ll[i] + c_i
+        w_i = w[start + i] if want_stats else 1.0
+        loglik += w_i * ll[i]
         const += w_i * c_i
-    if want_stats:
-        for k in range(K):
-            nk[k] = 0.0
+    if resp.shape[0] > 0:
         for i in range(n):
             for k in range(K):
-                nk[k] += lp[i, k]
-        sx[:, :] = np.dot(lp.T, xb)
+                resp[start + i, k] = lpT[k, i]
+    if want_stats:
+        nk[:] = np.dot(lpT, np.ones(n))
+        sx[:, :] = np.dot(lpT, xb)  # (K, D): the second GEMM
     return loglik, const, n_bad
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def linear_pass(X, w, A, b, table, block, want_stats, want_const,
+def linear_pass(X, w, AT, b, table, block, want_stats, want_const,
                 row_logp, labels, resp):
     """Parallel pass for a linear family over all rows of ``X``.
 
     Parameters
     ----------
-    X : (N, D) IN; w : (N,) IN; A : (D, K) IN; b : (K,) IN; table : (T,) IN
+    X : (N, D) IN; w : (N,) IN; AT : (K, D) IN; b : (K,) IN; table : (T,) IN
     block : int — rows per block (fixes the summation order)
     want_stats, want_const : bool
     row_logp, labels, resp : OUT, see ``_linear_block``
@@ -160,7 +195,7 @@ def linear_pass(X, w, A, b, table, block, want_stats, want_const,
     n_bad : int
     """
     N = X.shape[0]
-    D, K = A.shape
+    K, D = AT.shape
     n_blocks = (N + block - 1) // block
     n_slots = n_blocks if want_stats else 1
     nk = np.zeros((n_slots, K))
@@ -173,17 +208,17 @@ def linear_pass(X, w, A, b, table, block, want_stats, want_const,
         stop = min(start + block, N)
         s = min(np.int64(bl), n_slots - 1)
         ll[bl], cs[bl], bad[bl] = _linear_block(
-            X, w, A, b, table, start, stop, want_stats, want_const,
+            X, w, AT, b, table, start, stop, want_stats, want_const,
             nk[s], sx[s], row_logp, labels, resp)
     return _sum_slots(nk, sx, ll, cs, bad, want_stats)
 
 
 @njit(cache=True, nogil=True)
-def linear_pass_serial(X, w, A, b, table, block, want_stats, want_const,
+def linear_pass_serial(X, w, AT, b, table, block, want_stats, want_const,
                        row_logp, labels, resp):
     """Serial twin of :func:`linear_pass` (same blocks, same result)."""
     N = X.shape[0]
-    D, K = A.shape
+    K, D = AT.shape
     n_blocks = (N + block - 1) // block
     n_slots = n_blocks if want_stats else 1
     nk = np.zeros((n_slots, K))
@@ -196,7 +231,7 @@ def linear_pass_serial(X, w, A, b, table, block, want_stats, want_const,
         stop = min(start + block, N)
         s = min(np.int64(bl), n_slots - 1)
         ll[bl], cs[bl], bad[bl] = _linear_block(
-            X, w, A, b, table, start, stop, want_stats, want_const,
+            X, w, AT, b, table, start, stop, want_stats, want_const,
             nk[s], sx[s], row_logp, labels, resp)
     return _sum_slots(nk, sx, ll, cs, bad, want_stats)
 
@@ -222,7 +257,7 @@ def _sum_slots(nk, s2, ll, cs, bad, want_stats):
 
 # ------------------------------------------------------------ categorical
 @njit(cache=True, nogil=True)
-def _categorical_block(codes, w, offsets, logpT, log_w, start, stop, want_stats,
+def _categorical_block(codes, w, offsets, logp, log_w, start, stop, want_stats,
                        nk, counts, row_logp, labels, resp):
     """Rows ``start:stop`` of a categorical (latent class) mixture.
 
@@ -230,8 +265,8 @@ def _categorical_block(codes, w, offsets, logpT, log_w, start, stop, want_stats,
     ----------
     codes : (N, D) int32 IN — validated category codes
     w : (N,) float64 IN
-    offsets : (D,) int64 IN — row of feature d's category 0 in ``logpT``
-    logpT : (C, K) float64 IN — log-probabilities, all features' categories
+    offsets : (D,) int64 IN — row of feature d's category 0 in ``logp``
+    logp : (C, K) float64 IN — log-probabilities, all features' categories
         stacked (C = total number of categories)
     log_w : (K,) float64 IN — log mixing weights
     nk : (K,) OUT, counts : (C, K) OUT — this block's slot (accumulated)
@@ -243,43 +278,47 @@ def _categorical_block(codes, w, offsets, logpT, log_w, start, stop, want_stats,
     """
     D = codes.shape[1]
     K = log_w.shape[0]
-    acc = np.empty(K)
+    n = stop - start
+    lp = np.zeros((n, K))
+    for i in range(n):  # gather: contiguous K-vectors per (feature, code)
+        for d in range(D):
+            j = offsets[d] + codes[start + i, d]
+            for k in range(K):
+                lp[i, k] += logp[j, k]
+    lpT = np.ascontiguousarray(lp.T)
+    ll = np.empty(n)
+    best = np.empty(n, dtype=np.int64)
+    _normalize_block(lpT, log_w, w, start, want_stats, ll, best)
     loglik = 0.0
     n_bad = 0
-    for i in range(start, stop):
-        for k in range(K):
-            acc[k] = log_w[k]
-        for d in range(D):
-            j = offsets[d] + codes[i, d]
-            for k in range(K):
-                acc[k] += logpT[j, k]
+    for i in range(n):
         if labels.shape[0] > 0:
-            labels[i] = _argmax(acc)
-        w_i = w[i] if want_stats else 1.0
-        ll_i = _normalize_row(acc, w_i)
-        if not ll_i > _NEG_INF:
-            n_bad += 1
-            if row_logp.shape[0] > 0:
-                row_logp[i] = _NEG_INF
-            continue
+            labels[start + i] = best[i]
         if row_logp.shape[0] > 0:
-            row_logp[i] = ll_i
+            row_logp[start + i] = ll[i]
+        if not ll[i] > _NEG_INF:
+            n_bad += 1
+        elif want_stats:
+            loglik += w[start + i] * ll[i]
+    if resp.shape[0] > 0 or want_stats:
+        r = np.ascontiguousarray(lpT.T)  # (n, K)
         if resp.shape[0] > 0:
-            for k in range(K):
-                resp[i, k] = acc[k]
-        if want_stats:
-            loglik += w_i * ll_i
-            for k in range(K):
-                nk[k] += acc[k]
-            for d in range(D):
-                j = offsets[d] + codes[i, d]
+            for i in range(n):
                 for k in range(K):
-                    counts[j, k] += acc[k]
+                    resp[start + i, k] = r[i, k]
+        if want_stats:
+            for i in range(n):
+                for k in range(K):
+                    nk[k] += r[i, k]
+                for d in range(D):
+                    j = offsets[d] + codes[start + i, d]
+                    for k in range(K):
+                        counts[j, k] += r[i, k]
     return loglik, n_bad
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def categorical_pass(codes, w, offsets, logpT, log_w, block, want_stats,
+def categorical_pass(codes, w, offsets, logp, log_w, block, want_stats,
                      row_logp, labels, resp):
     """Parallel categorical pass; see ``_categorical_block`` for arguments.
 
@@ -289,7 +328,7 @@ def categorical_pass(codes, w, offsets, logpT, log_w, block, want_stats,
     ``sum w r``; loglik : float; const : float (always 0); n_bad : int
     """
     N = codes.shape[0]
-    C, K = logpT.shape
+    C, K = logp.shape
     n_blocks = (N + block - 1) // block
     n_slots = n_blocks if want_stats else 1
     nk = np.zeros((n_slots, K))
@@ -302,17 +341,17 @@ def categorical_pass(codes, w, offsets, logpT, log_w, block, want_stats,
         stop = min(start + block, N)
         s = min(np.int64(bl), n_slots - 1)
         ll[bl], bad[bl] = _categorical_block(
-            codes, w, offsets, logpT, log_w, start, stop, want_stats,
+            codes, w, offsets, logp, log_w, start, stop, want_stats,
             nk[s], counts[s], row_logp, labels, resp)
     return _sum_slots(nk, counts, ll, cs, bad, want_stats)
 
 
 @njit(cache=True, nogil=True)
-def categorical_pass_serial(codes, w, offsets, logpT, log_w, block, want_stats,
+def categorical_pass_serial(codes, w, offsets, logp, log_w, block, want_stats,
                             row_logp, labels, resp):
     """Serial twin of :func:`categorical_pass`."""
     N = codes.shape[0]
-    C, K = logpT.shape
+    C, K = logp.shape
     n_blocks = (N + block - 1) // block
     n_slots = n_blocks if want_stats else 1
     nk = np.zeros((n_slots, K))
@@ -325,7 +364,7 @@ def categorical_pass_serial(codes, w, offsets, logpT, log_w, block, want_stats,
         stop = min(start + block, N)
         s = min(np.int64(bl), n_slots - 1)
         ll[bl], bad[bl] = _categorical_block(
-            codes, w, offsets, logpT, log_w, start, stop, want_stats,
+            codes, w, offsets, logp, log_w, start, stop, want_stats,
             nk[s], counts[s], row_logp, labels, resp)
     return _sum_slots(nk, counts, ll, cs, bad, want_stats)
 
