@@ -10,9 +10,15 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _driver
+from ._data import ArrayData, default_chunk_rows
 from ._threads import parallel_region
 from ._validation import (check_data, check_float, check_int, check_n_features,
-                          check_random_state, check_sample_weight)
+                          check_random_state)
+
+
+def _is_dask_array(X):
+    """True for a ``dask.array.Array`` (without importing Dask when it is unused)."""
+    return type(X).__module__.startswith("dask.") and hasattr(X, "to_delayed")
 
 
 class BaseMixture(DensityMixin, BaseEstimator):
@@ -20,6 +26,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     #: rows of X needed at the least, as scikit-learn's mixtures
     _min_samples = 2
+    # defaults of the streaming and online parameters for estimators that
+    # do not take them in their constructor
+    chunk_size = None
+    learning_decay = 0.7
+    learning_offset = 10.0
 
     # --------------------------------------------------------------- hooks
     def _make_family(self, n_features):
@@ -46,12 +57,40 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be a bool, got {self.warm_start!r}.")
 
+    def _source(self, X, sample_weight=None, reset=False):
+        """The rows of ``X`` as a data source: Dask, streamed in chunks, or in memory.
+
+        A ``dask.array.Array`` gives a distributed source; a ``np.memmap`` (or
+        any array when ``chunk_size`` is set) is streamed in row chunks; anything
+        else is validated and processed whole.
+        """
+        def check(chunk):
+            return self._check_X(chunk, reset=reset)
+
+        if _is_dask_array(X):
+            from .distributed import DaskData
+            source = DaskData(X, check)
+        else:
+            if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[0] > 0:
+                chunk_rows = self.chunk_size
+                if chunk_rows is None and isinstance(X, np.memmap):
+                    chunk_rows = default_chunk_rows(X.shape[1], X.dtype.itemsize)
+            else:
+                chunk_rows = None
+            source = ArrayData(X, check, chunk_rows)
+        if not reset:
+            check_n_features(source, self.n_features_in_)
+        source.set_weights(sample_weight)
+        return source
+
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters by EM (best of ``n_init`` runs).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A NumPy array, a ``np.memmap`` (streamed in chunks, bounded
+            memory) or a ``dask.array.Array`` (fitted on the Dask cluster).
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; an integer weight counts as that many
@@ -69,80 +108,141 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
         Equal to ``fit(X).predict(X)`` for any ``max_iter`` and ``tol``.
         """
-        X = self._fit(X, sample_weight)
-        return self._family.row_outputs(X, self._params)[1]
+        source = self._fit(X, sample_weight)
+        return source.row_outputs(self._family, self._params)[1]
 
     def _fit(self, X, sample_weight):
         self._check_common_params()
-        X = self._check_X(X, reset=True)
-        n_samples, n_features = X.shape
-        if n_samples < max(self._min_samples, self.n_components):
-            raise ValueError(
-                f"X has {n_samples} samples, but n_components={self.n_components} "
-                f"needs at least {max(self._min_samples, self.n_components)}.")
-        w = check_sample_weight(sample_weight, n_samples)
+        if self.chunk_size is not None:
+            check_int(self.chunk_size, "chunk_size", low=1)
+        source = self._source(X, sample_weight, reset=True)
+        needed = max(self._min_samples, self.n_components)
+        if source.n_samples < needed:
+            raise ValueError(f"X has {source.n_samples} samples, but n_components="
+                             f"{self.n_components} needs at least {needed}.")
         warm = self.warm_start and hasattr(self, "_params")
         if warm:
-            check_n_features(X, self.n_features_in_)
-        family = self._make_family(n_features)
+            check_n_features(source, self.n_features_in_)
+        family = self._make_family(source.n_features)
         random_state = check_random_state(self.random_state)
         with parallel_region(self.n_jobs):  # one BLAS limit for the whole fit
             run = _driver.fit_em(
-                lambda params: family.statistics(X, w, params),
+                lambda params: source.statistics(family, params),
                 family.maximize,
-                lambda: family.initialize(X, w, random_state),
-                n_init=self.n_init, total_weight=float(w.sum()), tol=self.tol,
+                lambda: family.initialize(*source.init_sample(random_state), random_state),
+                n_init=self.n_init, total_weight=source.total_weight, tol=self.tol,
                 max_iter=self.max_iter,
                 warm_params=self._params if warm else None,
                 warm_lower_bound=self.lower_bound_ if warm else -np.inf,
                 verbose=self.verbose, verbose_interval=self.verbose_interval)
-        self._family = family
-        self._params = run.params
-        self._fit_dtype = X.dtype
-        self.n_features_in_ = n_features
-        self._set_attributes(run.params, X.dtype)
+        self._store(family, run.params, source)
         self.converged_ = run.converged
         self.n_iter_ = run.n_iter
         self.lower_bound_ = run.lower_bound
         self.lower_bounds_ = list(run.lower_bounds)
-        return X
+        self._online = None
+        return source
+
+    def _store(self, family, params, source):
+        self._family = family
+        self._params = params
+        self._fit_dtype = source.dtype
+        self.n_features_in_ = source.n_features
+        self._set_attributes(params, source.dtype)
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One step of online (stepwise) EM on a batch of rows.
+
+        The batch's statistics, at the current parameters and per unit of
+        weight, are blended into running statistics with step size
+        ``(n_steps + learning_offset) ** -learning_decay`` (Cappé & Moulines
+        2009; Liang & Klein 2009), then the M-step runs on the running
+        statistics. The first call initializes from its batch (``init_params``,
+        ``*_init``). ``lower_bound_`` is the batch's mean log-likelihood before
+        the step, ``lower_bounds_`` its history, ``n_iter_`` the number of steps.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_batch, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_batch,), default=None
+
+        Returns
+        -------
+        self
+        """
+        self._check_common_params()
+        check_float(self.learning_decay, "learning_decay", low=0.5, high=1.0)
+        check_float(self.learning_offset, "learning_offset", low=1.0)
+        first = getattr(self, "_online", None) is None
+        source = self._source(X, sample_weight, reset=first)
+        if first:
+            family = self._make_family(source.n_features)
+            rows, w = source.init_sample(check_random_state(self.random_state))
+            if rows.shape[0] < self.n_components:
+                raise ValueError(f"The first batch has {rows.shape[0]} samples, but "
+                                 f"n_components={self.n_components} needs at least "
+                                 f"{self.n_components} to initialize.")
+            with parallel_region(self.n_jobs):
+                params = family.initialize(rows, w, check_random_state(self.random_state))
+            self._online = {"stats": None, "params": None, "steps": 0}
+            self.lower_bounds_ = []
+        else:
+            family, params = self._family, self._params
+        with parallel_region(self.n_jobs):
+            stats, loglik = source.statistics(family, params)
+        batch = tuple(s / source.total_weight for s in stats)
+        state = self._online
+        if state["stats"] is None:
+            running = batch
+        else:
+            step = (state["steps"] + self.learning_offset) ** -self.learning_decay
+            previous = family.rebase(state["stats"], state["params"], params)
+            running = tuple((1 - step) * a + step * b for a, b in zip(previous, batch))
+        new_params = family.maximize(running, params)
+        state.update(stats=running, params=params, steps=state["steps"] + 1)
+        self._store(family, new_params, source)
+        self.lower_bound_ = loglik / source.total_weight
+        self.lower_bounds_.append(self.lower_bound_)
+        self.n_iter_ = state["steps"]
+        self.converged_ = False
+        return self
 
     # -------------------------------------------------------- predictions
     def _checked(self, X):
         check_is_fitted(self, "_params")
-        X = self._check_X(X)
-        check_n_features(X, self.n_features_in_)
-        return X
+        return self._source(X)
 
     def score_samples(self, X):
-        """Log-likelihood of each row under the model, shape (n_samples,)."""
-        X = self._checked(X)
-        return self._family.row_outputs(X, self._params)[0]
+        """Log-likelihood of each row under the model, shape (n_samples,).
+
+        A Dask array in gives a lazy Dask array out.
+        """
+        return self._checked(X).row_outputs(self._family, self._params)[0]
 
     def score(self, X, y=None, sample_weight=None):
         """Mean (weighted, if ``sample_weight`` is given) log-likelihood of ``X``."""
-        log_p = self.score_samples(X)
-        w = check_sample_weight(sample_weight, log_p.shape[0])
-        return float(w @ log_p / w.sum())
+        source = self._checked(X)
+        source.set_weights(sample_weight)
+        return source.mean(source.row_outputs(self._family, self._params)[0])
 
     def predict(self, X):
         """Most probable component of each row, shape (n_samples,)."""
-        X = self._checked(X)
-        return self._family.row_outputs(X, self._params)[1]
+        return self._checked(X).row_outputs(self._family, self._params)[1]
 
     def predict_proba(self, X):
         """Posterior probability of each component, shape (n_samples, n_components)."""
-        X = self._checked(X)
-        return self._family.row_outputs(X, self._params, want_resp=True)[2]
+        source = self._checked(X)
+        return source.row_outputs(self._family, self._params, want_resp=True)[2]
 
     def bic(self, X):
         """Bayesian information criterion of ``X`` (lower is better)."""
-        n = self._checked(X).shape[0]
+        n = self._checked(X).n_samples
         return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
 
     def aic(self, X):
         """Akaike information criterion of ``X`` (lower is better)."""
-        n = self._checked(X).shape[0]
+        n = self._checked(X).n_samples
         return -2 * self.score(X) * n + 2 * self._n_parameters()
 
     def _n_parameters(self):

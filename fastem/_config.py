@@ -10,3 +10,9 @@ BLOCK_ROWS = 1024
 
 #: Rows per chunk when a prediction is computed piecewise.
 PREDICT_CHUNK_ROWS = 65536
+
+#: Bytes per chunk when a memory-mapped or Dask-backed array is streamed.
+STREAM_CHUNK_BYTES = 64 * 2**20
+
+#: Rows sampled to initialize a fit on data that is streamed or distributed.
+INIT_SAMPLE_ROWS = 100_000

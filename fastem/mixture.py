@@ -42,6 +42,12 @@ class GaussianMixture(BaseMixture):
     verbose_interval : int, default=10
     n_jobs : int or None, default=None
         Threads for the statistics pass (None: all cores).
+    chunk_size : int or None, default=None
+        Rows per chunk when streaming. None streams ``np.memmap`` input in
+        chunks of about 64 MB and processes other arrays whole.
+    learning_decay, learning_offset : float, default=0.7, 10.0
+        Step size ``(n_steps + learning_offset) ** -learning_decay`` of
+        online EM in :meth:`partial_fit`.
 
     Attributes
     ----------
@@ -71,7 +77,8 @@ class GaussianMixture(BaseMixture):
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, n_jobs=None):
+                 verbose_interval=10, n_jobs=None, chunk_size=None,
+                 learning_decay=0.7, learning_offset=10.0):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -87,6 +94,9 @@ class GaussianMixture(BaseMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     def _make_family(self, n_features):
         ct = check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
@@ -363,7 +373,8 @@ class BinomialMixture(_BinomialBase):
                  n_init=1, init_params="random_from_data", weights_init=None,
                  probs_init=None, learn_weights=True, smoothing=1e-10,
                  random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, n_jobs=None):
+                 verbose_interval=10, n_jobs=None, chunk_size=None,
+                 learning_decay=0.7, learning_offset=10.0):
         self.n_components = n_components
         self.n_trials = n_trials
         self.tol = tol
@@ -479,7 +490,8 @@ class CategoricalMixture(_DiscreteMixture):
                  n_init=1, init_params="random_from_data", weights_init=None,
                  probs_init=None, learn_weights=True, smoothing=1e-10,
                  random_state=None, warm_start=False, verbose=0,
-                 verbose_interval=10, n_jobs=None):
+                 verbose_interval=10, n_jobs=None, chunk_size=None,
+                 learning_decay=0.7, learning_offset=10.0):
         self.n_components = n_components
         self.n_categories = n_categories
         self.tol = tol

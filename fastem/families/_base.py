@@ -35,6 +35,15 @@ class Family:
         """Per-row ``(log p(x), label, responsibilities or None)`` for predict."""
         raise NotImplementedError
 
+    def rebase(self, stats, from_params, to_params):
+        """Express ``stats`` accumulated at ``from_params`` as if at ``to_params``.
+
+        Only families whose statistics are taken around a parameter-dependent
+        shift need this (online EM blends statistics of different steps);
+        raw statistics are returned unchanged.
+        """
+        return stats
+
     def n_parameters(self, params):
         """Number of free parameters (for BIC/AIC)."""
         raise NotImplementedError

@@ -154,6 +154,24 @@ class GaussianFamily(Family):
             "precisions_cholesky": precision_cholesky(cov, ct),
         }
 
+    def rebase(self, stats, from_params, to_params):
+        """Move statistics from the shift ``from_params['means']`` to ``to_params['means']``.
+
+        With ``delta = c_from - c_to``: ``x - c_to = (x - c_from) + delta``,
+        so ``sx' = sx + nk delta`` and ``sxx' = sxx + sx delta^T + delta sx^T
+        + nk delta delta^T`` (its diagonal for diag/spherical). Exact algebra.
+        """
+        nk, sx, sxx = stats
+        delta = from_params["means"] - to_params["means"]
+        sx_new = sx + nk[:, None] * delta
+        if self._full_moments:
+            cross = sx[:, :, None] * delta[:, None, :]
+            sxx_new = (sxx + cross + cross.transpose(0, 2, 1)
+                       + nk[:, None, None] * delta[:, :, None] * delta[:, None, :])
+        else:
+            sxx_new = sxx + 2 * sx * delta + nk[:, None] * delta ** 2
+        return nk, sx_new, sxx_new
+
     # -------------------------------------------------------- initialization
     def initialize(self, X, sample_weight, random_state):
         """Initial parameters as scikit-learn's ``_initialize_parameters``.

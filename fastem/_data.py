@@ -1,0 +1,139 @@
+"""Where the rows come from: one in-memory array, or row chunks of a larger one.
+
+The EM driver asks a data source for one statistics pass at given
+parameters. Sufficient statistics are additive, so a chunked source runs the
+same family pass on each chunk and adds the results; a memory-mapped file is
+streamed chunk by chunk and the pages of each processed chunk are handed back
+to the operating system, so memory stays bounded by the chunk size whatever
+the file size. (The Dask source lives in :mod:`fastem.distributed`.)
+"""
+import mmap
+
+import numpy as np
+
+from . import _config
+from ._validation import check_sample_weight
+from .families._base import add_statistics
+
+
+def default_chunk_rows(n_features, itemsize):
+    """Rows per chunk for streamed arrays: about ``STREAM_CHUNK_BYTES``, whole blocks."""
+    rows = _config.STREAM_CHUNK_BYTES // max(1, n_features * itemsize)
+    return max(_config.BLOCK_ROWS, rows - rows % _config.BLOCK_ROWS)
+
+
+class ArrayData:
+    """Rows of a NumPy array (or memmap), whole or in chunks of ``chunk_rows``.
+
+    Parameters
+    ----------
+    X : array-like or np.memmap of shape (n_samples, n_features)
+        Raw user data; it is validated once, here (chunk by chunk if chunked).
+    check : callable(chunk) -> ndarray
+        The estimator's validation; returns a C-ordered array of the kernel
+        dtype, or raises.
+    chunk_rows : int or None
+        None processes X whole.
+    """
+
+    def __init__(self, X, check, chunk_rows=None):
+        if chunk_rows is None or chunk_rows >= X.shape[0]:
+            self.X = check(X)
+            self.chunk_rows = None
+            self.dtype = self.X.dtype
+        else:
+            self.X = X
+            self.chunk_rows = int(chunk_rows)
+            self.n_samples = X.shape[0]
+            dtypes = {check(chunk).dtype for _, chunk in self._raw_chunks()}
+            self.dtype = np.result_type(*dtypes)
+        self.shape = self.n_samples, self.n_features = self.X.shape
+        self.set_weights(None)
+
+    def set_weights(self, sample_weight):
+        """Validate and attach sample weights (None: unit weights, not materialized)."""
+        self.sample_weight = None if sample_weight is None else \
+            check_sample_weight(sample_weight, self.n_samples)
+        self.total_weight = float(self.n_samples if sample_weight is None
+                                  else self.sample_weight.sum())
+
+    def mean(self, values):
+        """Sample-weighted mean of per-row ``values``, shape (n_samples,)."""
+        if self.sample_weight is None:
+            return float(values.mean())
+        return float(self.sample_weight @ values / self.total_weight)
+
+    # ----------------------------------------------------------- chunking
+    def _raw_chunks(self):
+        step = self.chunk_rows
+        for start in range(0, self.n_samples, step):
+            yield start, self.X[start:start + step]
+            _release_pages(self.X, start, min(start + step, self.n_samples))
+
+    def chunks(self):
+        """Yield ``(start, X_chunk, w_chunk)`` with X in the kernel dtype."""
+        if self.chunk_rows is None:
+            yield 0, self.X, self._weights(0, self.n_samples)
+            return
+        for start, raw in self._raw_chunks():
+            X = np.ascontiguousarray(raw, dtype=self.dtype)
+            yield start, X, self._weights(start, start + X.shape[0])
+
+    def _weights(self, start, stop):
+        if self.sample_weight is None:
+            return np.ones(stop - start)
+        return self.sample_weight[start:stop]
+
+    # ------------------------------------------------------------- passes
+    def statistics(self, family, params):
+        """One pass: summed statistics and ``sum w log p(x)``."""
+        total, loglik = None, 0.0
+        for _, X, w in self.chunks():
+            stats, ll = family.statistics(X, w, params)
+            total = stats if total is None else add_statistics(total, stats)
+            loglik += ll
+        return total, loglik
+
+    def row_outputs(self, family, params, want_resp=False):
+        """Per-row ``(log p(x), label, responsibilities or None)`` over all chunks."""
+        parts = [family.row_outputs(X, params, want_resp) for _, X, _ in self.chunks()]
+        if len(parts) == 1:
+            return parts[0]
+        return (np.concatenate([p[0] for p in parts]),
+                np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]) if want_resp else None)
+
+    def init_sample(self, random_state):
+        """Rows to initialize from: all of them in memory, a random sample if chunked.
+
+        Returns
+        -------
+        X : ndarray of shape (n, n_features); w : ndarray of shape (n,)
+        """
+        if self.chunk_rows is None:
+            return self.X, self._weights(0, self.n_samples)
+        n = min(self.n_samples, _config.INIT_SAMPLE_ROWS)
+        rows = np.sort(random_state.choice(self.n_samples, size=n, replace=False))
+        X = np.ascontiguousarray(self.X[rows], dtype=self.dtype)
+        _release_pages(self.X, 0, self.n_samples)
+        w = np.ones(n) if self.sample_weight is None else self.sample_weight[rows]
+        return X, w
+
+
+def _release_pages(X, start, stop):
+    """Tell the OS that rows ``start:stop`` of a memory-mapped ``X`` are done with.
+
+    Clean file-backed pages are dropped from this process (and read again
+    from the page cache or disk when next needed), so streaming a file larger
+    than memory does not grow the resident set. Anything else: no-op.
+    """
+    mm = getattr(X, "_mmap", None)
+    if not isinstance(mm, mmap.mmap) or not hasattr(mm, "madvise") or stop <= start:
+        return
+    base = np.frombuffer(mm, dtype=np.uint8).ctypes.data
+    first = X[start:stop]
+    lo = first.ctypes.data - base
+    hi = min(lo + first.strides[0] * (stop - start), len(mm))
+    lo -= lo % mmap.PAGESIZE
+    if 0 <= lo < hi:
+        mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)

@@ -1,0 +1,138 @@
+"""Streaming (chunked, memory-mapped) and online fitting of the mixtures."""
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from fastem import GaussianMixture
+from fastem.families.gaussian import GaussianFamily
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def clusters(seed=0, n=6000, d=3, k=3):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=6.0, size=(k, d))
+    return centers[rng.integers(0, k, n)] + rng.standard_normal((n, d))
+
+
+def start(X, k, ct):
+    g = GaussianMixture(k, covariance_type=ct, random_state=0, max_iter=1).fit(X[:500])
+    return dict(weights_init=g.weights_, means_init=g.means_,
+                precisions_init=g.precisions_)
+
+
+def quiet_fit(est, X, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, **kw)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_chunked_equals_in_memory(ct):
+    X = clusters(1)
+    w = np.random.default_rng(2).uniform(0, 2, len(X))
+    init = start(X, 3, ct)
+    kw = dict(covariance_type=ct, max_iter=8, tol=0, **init)
+    whole = quiet_fit(GaussianMixture(3, **kw), X, sample_weight=w)
+    chunked = quiet_fit(GaussianMixture(3, chunk_size=1500, **kw), X, sample_weight=w)
+    for attr in ["weights_", "means_", "covariances_"]:
+        np.testing.assert_allclose(getattr(chunked, attr), getattr(whole, attr),
+                                   rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(chunked.lower_bounds_, whole.lower_bounds_, rtol=1e-12)
+    np.testing.assert_array_equal(chunked.predict(X), whole.predict(X))
+    np.testing.assert_allclose(chunked.score_samples(X), whole.score_samples(X), rtol=1e-12)
+
+
+def test_memmap_is_streamed_and_equals_in_memory(tmp_path):
+    X = clusters(3, n=20_000).astype(np.float32)
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    mm = np.load(path, mmap_mode="r")
+    init = start(X.astype(np.float64), 3, "diag")
+    kw = dict(covariance_type="diag", max_iter=5, tol=0, chunk_size=4096, **init)
+    streamed = quiet_fit(GaussianMixture(3, **kw), mm)
+    whole = quiet_fit(GaussianMixture(3, **{**kw, "chunk_size": None}), X)
+    assert streamed.means_.dtype == np.float32
+    np.testing.assert_allclose(streamed.means_, whole.means_, rtol=1e-6)
+    np.testing.assert_array_equal(streamed.predict(mm), whole.predict(X))
+    proba = streamed.predict_proba(mm)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_memmap_default_chunks_and_random_init_from_a_sample(tmp_path):
+    X = clusters(4, n=5000)
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    mm = np.load(path, mmap_mode="r")
+    g = GaussianMixture(3, random_state=0).fit(mm)
+    assert g.converged_ and np.isfinite(g.means_).all()
+    assert g.score(mm) == pytest.approx(g.score(X), rel=1e-12)
+
+
+def test_memmap_with_nan_in_a_later_chunk_is_refused(tmp_path):
+    X = clusters(5, n=5000)
+    X[4321, 1] = np.nan
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    with pytest.raises(ValueError, match="NaN"):
+        GaussianMixture(2, chunk_size=1000).fit(np.load(path, mmap_mode="r"))
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_rebase_equals_statistics_taken_at_the_new_shift(ct):
+    X = clusters(6, n=3000)
+    w = np.ones(len(X))
+    family = GaussianFamily(3, ct, init_params="random_from_data")
+    p0 = family.initialize(X, w, np.random.RandomState(0))
+    p1 = family.maximize(family.statistics(X, w, p0)[0], p0)
+    # statistics of p0's responsibilities, around p1's means
+    at_p0 = family.statistics(X, w, p0)[0]
+    moved = family.rebase(at_p0, p0, p1)
+    direct = family.statistics(X, w, {**p0, "means": p0["means"]})[0]
+    nk, sx, sxx = direct
+    delta = p0["means"] - p1["means"]
+    np.testing.assert_allclose(moved[1], sx + nk[:, None] * delta, rtol=1e-12)
+    # and maximize on moved stats at p1 equals maximize on original stats at p0
+    a = family.maximize(moved, p1)
+    b = family.maximize(at_p0, p0)
+    for key in ["weights", "means", "covariances"]:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("ct", ["full", "diag"])
+def test_partial_fit_on_a_stream_reaches_the_batch_answer(ct):
+    X = clusters(7, n=30_000)
+    init = start(X, 3, ct)
+    batch = GaussianMixture(3, covariance_type=ct, **init).fit(X)
+    online = GaussianMixture(3, covariance_type=ct, **init)
+    rng = np.random.default_rng(8)
+    for epoch in range(3):
+        for rows in np.array_split(rng.permutation(len(X)), 30):
+            online.partial_fit(X[rows])
+    assert online.n_iter_ == 90 and len(online.lower_bounds_) == 90
+    # stated tolerance: means within 0.02 and covariances within 5% of the batch fit
+    order = [int(np.argmin(((batch.means_ - m) ** 2).sum(1))) for m in online.means_]
+    np.testing.assert_allclose(online.means_, batch.means_[order], atol=0.02)
+    np.testing.assert_allclose(online.covariances_, batch.covariances_[order],
+                               rtol=0.05, atol=0.02)
+    np.testing.assert_allclose(online.weights_, batch.weights_[order], atol=0.01)
+
+
+def test_partial_fit_refuses_a_batch_with_other_features():
+    X = clusters(9, n=600)
+    g = GaussianMixture(2).partial_fit(X)
+    with pytest.raises(ValueError, match="features"):
+        g.partial_fit(X[:, :2])
+    with pytest.raises(ValueError, match="needs at least"):
+        GaussianMixture(5).partial_fit(X[:3])
+
+
+def test_fit_resets_online_state():
+    X = clusters(10, n=600)
+    g = GaussianMixture(2, random_state=0).partial_fit(X).partial_fit(X)
+    g.fit(X)
+    g.partial_fit(X)
+    assert g.n_iter_ == 1
