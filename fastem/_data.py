@@ -84,6 +84,19 @@ class ArrayData:
             return np.ones(stop - start)
         return self.sample_weight[start:stop]
 
+    def map_reduce(self, func, combine, *args):
+        """``combine`` of ``func(X_chunk, w_chunk, start, *args)`` over the chunks.
+
+        Chunks are visited in row order and combined pairwise as they come, so
+        only one chunk and the running result are held. ``combine`` takes any
+        number of partial results (the Dask source calls it on groups).
+        """
+        total = None
+        for start, X, w in self.chunks():
+            part = func(X, w, start, *args)
+            total = part if total is None else combine(total, part)
+        return total
+
     # ------------------------------------------------------------- passes
     def statistics(self, family, params):
         """One pass: summed statistics and ``sum w log p(x)``."""

@@ -1,4 +1,11 @@
-"""KMeans: a drop-in for :class:`sklearn.cluster.KMeans` on compiled kernels."""
+"""KMeans: a drop-in for :class:`sklearn.cluster.KMeans` on compiled kernels.
+
+Data sources (see :mod:`fastem._data` and :mod:`fastem.distributed`): an
+in-memory array runs the bounds-accelerated Lloyd pass; a memory-mapped (or
+``chunk_size``-chunked) array and a Dask array run the dense Lloyd pass per
+chunk or block and add the per-cluster sums, weights and inertia.
+"""
+import contextlib
 import numbers
 import warnings
 
@@ -8,7 +15,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted
 
-from ._threads import parallel_region, resolve_n_jobs
+from ._base import _is_dask_array
+from ._data import ArrayData, default_chunk_rows
+from ._threads import _blas_controller, parallel_region, resolve_n_jobs
 from ._validation import (check_data, check_float, check_int, check_n_features,
                           check_random_state, check_sample_weight)
 from .kernels import kmeans as _k
@@ -72,6 +81,25 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         clustering as Lloyd).
     n_jobs : int or None, default=None
         Threads for the kernels (None: all cores; negative: all + 1 + n_jobs).
+    chunk_size : int or None, default=None
+        Rows per chunk when X is streamed. A ``np.memmap`` is always streamed
+        (by default in chunks of about 64 MB); any other array is streamed
+        when ``chunk_size`` is set. A streamed fit reads each chunk once per
+        Lloyd iteration with the dense pass (no per-row bounds: they would
+        cost 8 bytes per row), adds the per-cluster sums, and initializes
+        from a random sample of at most 100,000 rows. Results equal the
+        in-memory fit to round-off (labels identical) for the same init.
+
+    Scaling out
+    -----------
+    ``fit``, ``predict``, ``transform`` and ``score`` also accept a
+    ``dask.array.Array``: each row block runs the serial Lloyd pass, the
+    per-cluster sums are tree-reduced, one ``compute`` per iteration, the
+    update runs on the client; ``labels_``, ``predict`` and ``transform``
+    are lazy Dask arrays. Initialization runs on a random sample of rows.
+    An empty cluster takes the farthest row from its center, found by a
+    per-block top-k reduction (an extra pass, only in that iteration).
+    ``partial_fit`` gives scikit-learn ``MiniBatchKMeans`` online updates.
 
     Attributes
     ----------
@@ -85,11 +113,13 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Inertia of each iteration's assignment against the centers it was
         made with (non-increasing up to round-off), for the best run.
     n_features_in_ : int
+    n_steps_ : int
+        Number of ``partial_fit`` calls since the last initialization.
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto",
                  max_iter=300, tol=1e-4, verbose=0, random_state=None,
-                 copy_x=True, algorithm="lloyd", n_jobs=None):
+                 copy_x=True, algorithm="lloyd", n_jobs=None, chunk_size=None):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -100,6 +130,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self.copy_x = copy_x
         self.algorithm = algorithm
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
@@ -130,6 +161,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if not isinstance(self.copy_x, (bool, np.bool_)):
             raise TypeError(f"copy_x must be a bool, got {self.copy_x!r}.")
         resolve_n_jobs(self.n_jobs)
+        check_int(self.chunk_size, "chunk_size", low=1, allow_none=True)
 
     def _n_init_runs(self):
         init_is_array = not isinstance(self.init, str) and not callable(self.init)
@@ -243,6 +275,47 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self._n_scored = n_scored  # rows rescored per iteration (diagnostics)
         return labels, inertia, centers, i + 1, np.asarray(inertias)
 
+    # ------------------------------------------------------------ sources
+    def _source(self, X, sample_weight=None, reset=False):
+        """The rows of ``X``: a Dask source, a streamed (chunked) source or in memory.
+
+        A ``dask.array.Array`` gives a distributed source; a ``np.memmap`` (or
+        any array when ``chunk_size`` is set) is streamed in row chunks;
+        anything else is validated and held whole.
+        """
+        dtype = None if reset else self.cluster_centers_.dtype
+
+        def check(chunk):
+            return check_data(chunk, "X", dtype=dtype)
+
+        if _is_dask_array(X):
+            from .distributed import DaskData
+            source = DaskData(X, check)
+        else:
+            chunk_rows = None
+            if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[0] > 0:
+                chunk_rows = self.chunk_size
+                if chunk_rows is None and isinstance(X, np.memmap):
+                    chunk_rows = default_chunk_rows(X.shape[1], X.dtype.itemsize)
+            source = ArrayData(X, check, chunk_rows)
+        if not reset:
+            check_n_features(source, self.n_features_in_)
+        source.set_weights(sample_weight)
+        return source
+
+    @staticmethod
+    def _in_memory(source):
+        return isinstance(source, ArrayData) and source.chunk_rows is None
+
+    def _source_region(self, source):
+        """``(serial, context)``: Dask tasks run serial kernels and need no
+        thread region (the client runs no kernel); array sources run the
+        parallel kernels (serial for ``n_jobs=1``) inside one region."""
+        if not isinstance(source, ArrayData):
+            return True, contextlib.nullcontext()
+        n_threads = resolve_n_jobs(self.n_jobs)
+        return n_threads == 1, parallel_region(n_threads)
+
     # ------------------------------------------------------------------ API
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.
@@ -250,7 +323,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data; float32 stays float32. Never modified.
+            Training data; float32 stays float32. Never modified. A
+            ``np.memmap`` is streamed in chunks (bounded memory); a
+            ``dask.array.Array`` is fitted on the Dask cluster.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights (not used by an array or callable init).
@@ -260,11 +335,27 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self : KMeans
         """
         self._check_params()
-        X = check_data(X, "X")
-        n_samples = X.shape[0]
-        if n_samples < self.n_clusters:
-            raise ValueError(f"n_samples={n_samples} should be >= "
+        source = self._source(X, sample_weight, reset=True)
+        if source.n_samples < self.n_clusters:
+            raise ValueError(f"n_samples={source.n_samples} should be >= "
                              f"n_clusters={self.n_clusters}.")
+        if self._in_memory(source):
+            weights = self._fit_in_memory(source.X, sample_weight)
+        else:
+            weights = self._fit_scaled(source)
+        distinct = int((weights > 0).sum())
+        if distinct < self.n_clusters:
+            warnings.warn(f"Number of distinct clusters ({distinct}) found smaller "
+                          f"than n_clusters ({self.n_clusters}). Possibly due to "
+                          f"duplicate points in X.", ConvergenceWarning,
+                          stacklevel=2)
+        # partial_fit continues from here, as MiniBatchKMeans after fit
+        self._counts = weights
+        self.n_steps_ = 0
+        return self
+
+    def _fit_in_memory(self, X, sample_weight):
+        n_samples = X.shape[0]
         sample_weight = check_sample_weight(sample_weight, n_samples)
         n_runs = self._n_init_runs()
         random_state = check_random_state(self.random_state)
@@ -297,41 +388,193 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         del Xc
         labels, inertia, centers, n_iter, inertias = best
         centers = centers + shift
+        self._set_fitted(centers, labels, inertia, n_iter, inertias, X.shape[1])
+        return np.bincount(labels, weights=sample_weight, minlength=self.n_clusters)
 
-        distinct = np.unique(labels).size
-        if distinct < self.n_clusters:
-            warnings.warn(f"Number of distinct clusters ({distinct}) found smaller "
-                          f"than n_clusters ({self.n_clusters}). Possibly due to "
-                          f"duplicate points in X.", ConvergenceWarning,
-                          stacklevel=2)
-
+    def _set_fitted(self, centers, labels, inertia, n_iter, inertias, n_features):
         self.cluster_centers_ = centers
         self._n_features_out = centers.shape[0]
         self.labels_ = labels
         self.inertia_ = float(inertia)
         self.n_iter_ = n_iter
         self.inertias_ = inertias
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = n_features
+
+    def _fit_scaled(self, source):
+        """Fit on a streamed or Dask source; returns the per-cluster weights."""
+        n_runs = self._n_init_runs()
+        random_state = check_random_state(self.random_state)
+        serial, region = self._source_region(source)
+        init = self.init
+        if not isinstance(init, str) and not callable(init):
+            init = self._check_centers(init, source, "init")
+        with region:
+            # column means (the centering shift) and variances (for tol), one pass
+            n, mean, m2 = source.map_reduce(_moments_part, _combine_moments)
+            shift = mean.astype(source.dtype)
+            tol = float(np.mean(m2 / n)) * self.tol if self.tol else 0.0
+            if not isinstance(init, str) and not callable(init):
+                init -= shift
+            sample = None
+            best = None
+            for _ in range(n_runs):
+                if isinstance(init, str) or callable(init):
+                    if sample is None:
+                        rows, w = source.init_sample(random_state)
+                        sample = rows - shift, w
+                    centers0 = self._init_centroids(sample[0], sample[1], init,
+                                                    random_state)
+                else:
+                    centers0 = init.copy()
+                if self.verbose:
+                    print("Initialization complete")
+                run = self._run_scaled(source, shift, centers0, tol, serial)
+                if n_runs > 1:
+                    inertia = source.map_reduce(
+                        _final_part, _add_parts, shift, run[0],
+                        row_norms(run[0], squared=True), None, serial)[1]
+                    if best is None or inertia < best[0]:
+                        best = inertia, run
+                else:
+                    best = None, run
+            centers, n_iter, inertias = best[1]
+            centers_sq = row_norms(centers, squared=True)
+            if serial and not isinstance(source, ArrayData):  # Dask: lazy labels
+                weights, inertia = source.map_reduce(
+                    _final_part, _add_parts, shift, centers, centers_sq, None, True)
+                labels = source.X.map_blocks(_labels_block, shift, centers, centers_sq,
+                                             drop_axis=1, dtype=np.int32)
+            else:
+                labels = np.empty(source.n_samples, dtype=np.int32)
+                weights, inertia = source.map_reduce(
+                    _final_part, _add_parts, shift, centers, centers_sq, labels, serial)
+        self._set_fitted(centers + shift, labels, inertia, n_iter, inertias,
+                         source.n_features)
+        return weights
+
+    def _run_scaled(self, source, shift, centers, tol, serial):
+        """One Lloyd run over the chunks/blocks of ``source`` (centered coordinates).
+
+        No per-row state is kept: a run stops strictly when the update leaves
+        the centers bit for bit unchanged, which is exactly when no label
+        changed (the in-memory criterion), one pass later at most never.
+        """
+        inertias = []
+        for i in range(self.max_iter):
+            centers_sq = row_norms(centers, squared=True)
+            sums, weights, inertia = source.map_reduce(
+                _lloyd_part, _add_parts, shift, centers, centers_sq, serial)
+            inertias.append(inertia)
+            if self.verbose:
+                print(f"Iteration {i}, inertia {inertia}.")
+            if (weights == 0).any():
+                empty = np.flatnonzero(weights == 0)
+                far = source.map_reduce(_farthest_part, _merge_farthest, shift,
+                                        centers, centers_sq, empty.size, serial)
+                _relocate_to_candidates(far, empty, sums, weights)
+            new_centers = _average_centers(sums, weights, source.dtype)
+            shift_tot = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+            unchanged = np.array_equal(new_centers, centers)
+            centers = new_centers
+            if unchanged:
+                if self.verbose:
+                    print(f"Converged at iteration {i}: strict convergence.")
+                break
+            if shift_tot <= tol:
+                if self.verbose:
+                    print(f"Converged at iteration {i}: center shift "
+                          f"{shift_tot} within tolerance {tol}.")
+                break
+        return centers, i + 1, np.asarray(inertias)
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the centers with one mini-batch (scikit-learn ``MiniBatchKMeans``).
+
+        The first call (on an unfitted estimator) initializes the centers from
+        its batch with ``init``; after ``fit``, updates start from the fitted
+        centers with the fitted cluster weights as counts. Each call assigns
+        the batch's rows to the current centers and moves each center to the
+        weighted running mean of every row ever assigned to it:
+        ``c_k <- (n_k c_k + sum_i w_i x_i) / (n_k + sum_i w_i)``. scikit-learn's
+        random reassignment of low-count centers is not done (as
+        ``MiniBatchKMeans(reassignment_ratio=0)``). ``labels_`` and
+        ``inertia_`` describe the batch against the updated centers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_batch, n_features)
+            A batch (a memmap or Dask array works too).
+        y : Ignored
+        sample_weight : array-like of shape (n_batch,), default=None
+
+        Returns
+        -------
+        self : KMeans
+        """
+        self._check_params()
+        first = not hasattr(self, "cluster_centers_")
+        source = self._source(X, sample_weight, reset=first)
+        serial, region = self._source_region(source)
+        with region:
+            if first:
+                if source.n_samples < self.n_clusters:
+                    raise ValueError(f"The first batch has {source.n_samples} samples, "
+                                     f"but n_clusters={self.n_clusters} needs at least "
+                                     f"{self.n_clusters} to initialize.")
+                self._random_state = check_random_state(self.random_state)
+                rows, w = source.init_sample(self._random_state)
+                init = self.init
+                if not isinstance(init, str) and not callable(init):
+                    centers = self._check_centers(init, source, "init")
+                else:
+                    shift = rows.mean(axis=0)
+                    centers = self._init_centroids(rows - shift, w, init,
+                                                   self._random_state) + shift
+                self._counts = np.zeros(self.n_clusters)
+                self.n_steps_ = 0
+                self.n_features_in_ = source.n_features
+                self._n_features_out = self.n_clusters
+            else:
+                centers = self.cluster_centers_
+            zero = np.zeros(source.n_features, dtype=centers.dtype)
+            sums, weights, _ = source.map_reduce(
+                _lloyd_part, _add_parts, zero, centers,
+                row_norms(centers, squared=True), serial)
+            hit = weights > 0
+            counts = self._counts + weights
+            new = centers.astype(np.float64)
+            new[hit] = ((new[hit] * self._counts[hit, None] + sums[hit])
+                        / counts[hit, None])
+            self.cluster_centers_ = np.ascontiguousarray(new, dtype=centers.dtype)
+            self._counts = counts
+            self.n_steps_ += 1
+            self.labels_, self.inertia_ = self._labels_inertia(source, serial)
         return self
 
-    def _check_test_data(self, X):
-        check_is_fitted(self)
-        X = check_data(X, "X", dtype=self.cluster_centers_.dtype)
-        check_n_features(X, self.n_features_in_)
-        return X
-
-    def _labels_inertia(self, X, sample_weight):
-        n_threads = resolve_n_jobs(self.n_jobs)
-        lloyd, inertia_pass = self._kernels(n_threads)
+    def _labels_inertia(self, source, serial=None):
+        """Labels (lazy for Dask) and inertia of ``source`` against the centers."""
+        if serial is None:
+            serial, region = self._source_region(source)
+        else:
+            region = contextlib.nullcontext()
         centers = self.cluster_centers_
-        shift = np.zeros(X.shape[1], dtype=X.dtype)
-        labels = np.full(X.shape[0], -1, dtype=np.int32)
-        with parallel_region(n_threads):
-            lloyd(X, sample_weight, shift, centers, row_norms(centers, squared=True),
-                  labels, BLOCK_ROWS, False)
-            inertia = inertia_pass(X, sample_weight, shift, centers, labels,
-                                   BLOCK_ROWS)
-        return labels, inertia
+        shift = np.zeros(source.n_features, dtype=centers.dtype)
+        centers_sq = row_norms(centers, squared=True)
+        with region:
+            if isinstance(source, ArrayData):
+                labels = np.empty(source.n_samples, dtype=np.int32)
+                inertia = source.map_reduce(_final_part, _add_parts, shift, centers,
+                                            centers_sq, labels, serial)[1]
+            else:
+                labels = source.X.map_blocks(_labels_block, shift, centers, centers_sq,
+                                             drop_axis=1, dtype=np.int32)
+                inertia = source.map_reduce(_final_part, _add_parts, shift, centers,
+                                            centers_sq, None, True)[1]
+        return labels, float(inertia)
+
+    def _check_test_data(self, X, sample_weight=None):
+        check_is_fitted(self)
+        return self._source(X, sample_weight)
 
     def predict(self, X):
         """Index of the closest center for each row.
@@ -339,20 +582,33 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A memmap is streamed; a Dask array gives a lazy Dask array.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,), int32
         """
-        X = self._check_test_data(X)
-        return self._labels_inertia(X, np.ones(X.shape[0]))[0]
+        source = self._check_test_data(X)
+        centers = self.cluster_centers_
+        shift = np.zeros(source.n_features, dtype=centers.dtype)
+        centers_sq = row_norms(centers, squared=True)
+        if not isinstance(source, ArrayData):
+            return source.X.map_blocks(_labels_block, shift, centers, centers_sq,
+                                       drop_axis=1, dtype=np.int32)
+        serial, region = self._source_region(source)
+        labels = np.empty(source.n_samples, dtype=np.int32)
+        with region:
+            for start, Xc, _ in source.chunks():
+                _assign(Xc, shift, centers, centers_sq,
+                        labels[start:start + Xc.shape[0]], serial)
+        return labels
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return ``labels_`` (same as ``fit(X).predict(X)``).
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,), int32
+        labels : ndarray of shape (n_samples,), int32 (lazy for a Dask array)
         """
         return self.fit(X, sample_weight=sample_weight).labels_
 
@@ -362,21 +618,31 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            A memmap is streamed; a Dask array gives a lazy Dask array.
 
         Returns
         -------
         distances : ndarray of shape (n_samples, n_clusters)
         """
-        X = self._check_test_data(X)
-        return self._transform(X)
+        return self._transform(self._check_test_data(X))
 
-    def _transform(self, X):
+    def _transform(self, source):
         centers = self.cluster_centers_
-        n_threads = resolve_n_jobs(self.n_jobs)
-        with parallel_region(n_threads):
-            return _k.distances_pass(X, centers,
-                                     row_norms(centers.astype(np.float64), squared=True),
-                                     BLOCK_ROWS)
+        centers_sq = row_norms(centers.astype(np.float64), squared=True)
+        if not isinstance(source, ArrayData):
+            X = source.X
+            return X.map_blocks(_distances_block, centers, centers_sq,
+                                chunks=(X.chunks[0], (centers.shape[0],)),
+                                dtype=centers.dtype)
+        serial, region = self._source_region(source)
+        with region:
+            if self._in_memory(source):
+                return _distances(source.X, centers, centers_sq, serial)
+            out = np.empty((source.n_samples, centers.shape[0]), dtype=centers.dtype)
+            for start, Xc, _ in source.chunks():
+                out[start:start + Xc.shape[0]] = _distances(Xc, centers, centers_sq,
+                                                            serial)
+        return out
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of X to the centers.
@@ -386,7 +652,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         distances : ndarray of shape (n_samples, n_clusters)
         """
         self.fit(X, sample_weight=sample_weight)
-        return self._transform(check_data(X, "X", dtype=self.cluster_centers_.dtype))
+        return self.transform(X)
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the (weighted) inertia of X against the fitted centers.
@@ -395,9 +661,135 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         -------
         score : float
         """
-        X = self._check_test_data(X)
-        sample_weight = check_sample_weight(sample_weight, X.shape[0])
-        return -float(self._labels_inertia(X, sample_weight)[1])
+        source = self._check_test_data(X, sample_weight)
+        return -self._labels_inertia(source)[1]
+
+
+# --------------------------------------------------- per-chunk / per-block work
+# Called by ``ArrayData.map_reduce`` (parallel kernels, in a thread region) or
+# ``DaskData.map_reduce`` (one task per block, serial kernels). Each returns
+# small partial results; ``_add_parts`` sums them.
+
+def _blas_one(serial):
+    """Serial kernels call BLAS on small blocks: hold it to one thread."""
+    if serial:
+        return _blas_controller().limit(limits=1, user_api="blas")
+    return contextlib.nullcontext()
+
+
+def _assign(X, shift, centers, centers_sq, labels, serial):
+    """Write the closest center of each row of ``X - shift`` into ``labels``."""
+    kernel = _k.lloyd_pass_serial if serial else _k.lloyd_pass
+    with _blas_one(serial):
+        # (the weights only enter the pass's inertia, unused here)
+        kernel(X, np.ones(X.shape[0]), shift, centers, centers_sq, labels,
+               BLOCK_ROWS, False)
+
+
+def _distances(X, centers, centers_sq, serial):
+    kernel = _k.distances_pass_serial if serial else _k.distances_pass
+    with _blas_one(serial):
+        return kernel(X, centers, centers_sq, BLOCK_ROWS)
+
+
+def _moments_part(X, w, start):
+    """Row count, column means and centered sums of squares (float64)."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    return X.shape[0], mean, ((X - mean) ** 2).sum(axis=0)
+
+
+def _combine_moments(*parts):
+    """Chan et al.'s pairwise update of (count, mean, centered sum of squares)."""
+    n, mean, m2 = parts[0]
+    for nb, mb, m2b in parts[1:]:
+        total = n + nb
+        delta = mb - mean
+        mean = mean + delta * (nb / total)
+        m2 = m2 + m2b + delta ** 2 * (n * nb / total)
+        n = total
+    return n, mean, m2
+
+
+def _lloyd_part(X, w, start, shift, centers, centers_sq, serial):
+    """Dense Lloyd pass on one chunk: (sums, weights, inertia) per cluster."""
+    labels = np.full(X.shape[0], -1, dtype=np.int32)
+    kernel = _k.lloyd_pass_serial if serial else _k.lloyd_pass
+    with _blas_one(serial):
+        sums, weights, inertia, _ = kernel(X, w, shift, centers, centers_sq, labels,
+                                           BLOCK_ROWS, True)
+    return sums, weights, inertia
+
+
+def _add_parts(*parts):
+    """Elementwise sum of tuples of arrays/floats (a new tuple; inputs untouched)."""
+    total = list(parts[0])
+    for part in parts[1:]:
+        for j, v in enumerate(part):
+            total[j] = total[j] + v
+    return tuple(total)
+
+
+def _final_part(X, w, start, shift, centers, centers_sq, labels_out, serial):
+    """Labels (into ``labels_out[start:]`` when given) and exact inertia of a chunk.
+
+    Returns (weight per cluster, inertia).
+    """
+    m = X.shape[0]
+    labels = (np.empty(m, dtype=np.int32) if labels_out is None
+              else labels_out[start:start + m])
+    _assign(X, shift, centers, centers_sq, labels, serial)
+    kernel = _k.inertia_pass_serial if serial else _k.inertia_pass
+    inertia = kernel(X, w, shift, centers, labels, BLOCK_ROWS)
+    return np.bincount(labels, weights=w, minlength=centers.shape[0]), inertia
+
+
+def _labels_block(X, shift, centers, centers_sq):
+    """Labels of one Dask block (serial kernel)."""
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    _assign(X, shift, centers, centers_sq, labels, True)
+    return labels
+
+
+def _distances_block(X, centers, centers_sq):
+    """Distances of one Dask block to the centers (serial kernel)."""
+    return _distances(X, centers, centers_sq, True)
+
+
+def _farthest_part(X, w, start, shift, centers, centers_sq, n, serial):
+    """The ``n`` rows of a chunk farthest from their assigned center.
+
+    Returns (n, squared distances, global row indices, centered rows as
+    float64, weights, labels).
+    """
+    m = X.shape[0]
+    labels = np.empty(m, dtype=np.int32)
+    _assign(X, shift, centers, centers_sq, labels, serial)
+    kernel = _k.assigned_sq_distances_serial if serial else _k.assigned_sq_distances
+    dist = kernel(X, shift, centers, labels)
+    top = np.arange(m) if n >= m else np.argpartition(dist, m - n)[m - n:]
+    return (n, dist[top], start + top, (X[top] - shift).astype(np.float64),
+            w[top], labels[top])
+
+
+def _merge_farthest(*parts):
+    """Keep the ``n`` farthest rows of several parts, farthest first."""
+    n = parts[0][0]
+    cat = [np.concatenate([p[j] for p in parts]) for j in range(1, 6)]
+    order = np.lexsort((cat[1], -cat[0]))[:n]  # by distance, then row index
+    return (n, *(c[order] for c in cat))
+
+
+def _relocate_to_candidates(far, empty, sums, weights):
+    """scikit-learn's relocation from precomputed farthest rows: the i-th empty
+    cluster takes the i-th farthest row, which leaves its old cluster."""
+    _, dist, _, rows, w, labels = far
+    if dist.size == 0 or dist.max() == 0:
+        return
+    for new_id, x, wi, old_id in zip(empty, rows, w, labels):
+        sums[old_id] -= x * wi
+        sums[new_id] = x * wi
+        weights[new_id] = wi
+        weights[old_id] -= wi
 
 
 def _tolerance(X, tol):

@@ -43,6 +43,10 @@ def tree_reduce(tasks, combine, split_every=SPLIT_EVERY):
     return tasks[0]
 
 
+def _call_block(func, X, w, start, args):
+    return func(X, np.ones(X.shape[0]) if w is None else w, start, *args)
+
+
 def _check_block(block, check):
     """Validate one block inside a task (errors surface at compute time)."""
     return check(block)
@@ -107,6 +111,25 @@ class DaskData:
         if self.sample_weight is None:
             return [(x, None) for x in xs]
         return list(zip(xs, self.sample_weight.to_delayed().ravel().tolist()))
+
+    def block_starts(self):
+        """Index of the first row of each row block."""
+        return np.concatenate([[0], np.cumsum(self.X.chunks[0])[:-1]]).astype(np.int64)
+
+    def map_reduce(self, func, combine, *args):
+        """``combine`` of ``func(X_block, w_block, start, *args)`` over the blocks.
+
+        One task per row block (``w_block`` is a float64 array, ones when
+        unweighted; ``start`` the block's first row), the partial results
+        tree-reduced ``SPLIT_EVERY`` at a time, one ``compute``. ``args`` are
+        shipped once, as one shared graph key.
+        """
+        import dask
+
+        shared = dask.delayed(list(args))
+        parts = [dask.delayed(_call_block)(func, x, w, int(s), shared)
+                 for (x, w), s in zip(self._blocks(), self.block_starts())]
+        return dask.compute(tree_reduce(parts, combine))[0]
 
     def statistics(self, family, params):
         """One distributed pass: summed statistics and ``sum w log p(x)``."""

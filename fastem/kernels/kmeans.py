@@ -606,3 +606,30 @@ def distances_pass(X, centers, centers_sq, block_rows):
         stop = min(start + block_rows, n_samples)
         _distances_block(X, centers, centers_sq, start, stop, out)
     return out
+
+
+@njit(**_JIT)
+def distances_pass_serial(X, centers, centers_sq, block_rows):
+    """Serial twin of :func:`distances_pass` (Dask tasks)."""
+    n_samples = X.shape[0]
+    out = np.empty((n_samples, centers.shape[0]), dtype=X.dtype)
+    for b in range(_n_blocks(n_samples, block_rows)):
+        start = b * block_rows
+        stop = min(start + block_rows, n_samples)
+        _distances_block(X, centers, centers_sq, start, stop, out)
+    return out
+
+
+@njit(**_JIT)
+def assigned_sq_distances_serial(X, shift, centers, labels):
+    """Serial twin of :func:`assigned_sq_distances` (Dask tasks)."""
+    n_samples, n_features = X.shape
+    out = np.empty(n_samples)
+    for i in range(n_samples):
+        k = labels[i]
+        sq = 0.0
+        for d in range(n_features):
+            diff = np.float64((X[i, d] - shift[d]) - centers[k, d])
+            sq += diff * diff
+        out[i] = sq
+    return out
