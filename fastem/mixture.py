@@ -201,8 +201,7 @@ _DISCRETE_COMMON_DOC = """
         Threads for the statistics pass (None: all cores).
 """
 
-_DISCRETE_ATTRS_DOC = """
-    converged_ : bool
+_DISCRETE_ATTRS_DOC = """converged_ : bool
     n_iter_ : int
     lower_bound_ : float
         Mean (sample-weighted) log-likelihood of the best run: the true
@@ -291,7 +290,7 @@ class _BinomialBase(_DiscreteMixture):
 
 
 class BernoulliMixture(_BinomialBase):
-    """Mixture of multivariate Bernoullis (binary features) fitted by EM.
+    __doc__ = """Mixture of multivariate Bernoullis (binary features) fitted by EM.
 
     ``p(x) = sum_k weights_k prod_d probs_kd^x_d (1 - probs_kd)^(1 - x_d)``.
 
@@ -332,7 +331,7 @@ class BernoulliMixture(_BinomialBase):
 
 
 class BinomialMixture(_BinomialBase):
-    """Mixture of products of binomials: heads out of ``n_trials`` tosses per feature.
+    __doc__ = """Mixture of products of binomials: heads out of ``n_trials`` tosses per feature.
 
     ``p(x) = sum_k weights_k prod_d C(n, x_d) probs_kd^x_d (1 - probs_kd)^(n - x_d)``
     with ``n = n_trials``; the log-likelihood includes the binomial
@@ -396,7 +395,7 @@ class BinomialMixture(_BinomialBase):
 
 
 class PoissonMixture(_DiscreteMixture):
-    """Mixture of products of Poissons (non-negative integer counts).
+    __doc__ = """Mixture of products of Poissons (non-negative integer counts).
 
     ``p(x) = sum_k weights_k prod_d rates_kd^x_d exp(-rates_kd) / x_d!``; the
     log-likelihood includes the ``log x_d!`` terms.
@@ -455,7 +454,7 @@ class PoissonMixture(_DiscreteMixture):
 
 
 class CategoricalMixture(_DiscreteMixture):
-    """Mixture of products of categoricals (latent class analysis).
+    __doc__ = """Mixture of products of categoricals (latent class analysis).
 
     Feature ``d`` holds integer category codes ``0 .. n_categories_[d] - 1``;
     ``p(x) = sum_k weights_k prod_d probs_[d][k, x_d]``.

@@ -136,6 +136,16 @@ def test_two_coin_example_do_batzoglou():
     assert np.all(np.diff(ten.lower_bounds_) >= 0)
 
 
+def test_two_coin_docstring_example():
+    import doctest
+    runner = doctest.DocTestRunner()
+    for test in doctest.DocTestFinder().find(BinomialMixture):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            runner.run(test)
+    assert runner.summarize().attempted >= 4 and runner.summarize().failed == 0
+
+
 # ----------------------------------------------- against the naive EM
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("weighted", [False, True])

@@ -10,6 +10,11 @@ of a row summing to 1. Statistics: ``nk = sum w r`` (K,) and
 ``sum counts log p`` over the simplex with every probability
 ``>= smoothing`` (exact, by iterative clipping), so the log-likelihood never
 decreases.
+
+The pass gathers consecutive features jointly (groups whose category counts
+multiply to at most ``_GROUP_CODES``): the kernel sees one table row per
+(group, joint code) holding the sum of its features' log-probabilities, and
+returns counts per joint code, which are summed back to per-feature counts.
 """
 import numpy as np
 
@@ -18,6 +23,10 @@ from ._counts import DiscreteFamily
 
 #: bytes of per-block statistics slots allowed in one pass
 _SLOT_BUDGET = 64 * 2**20
+
+#: consecutive features are gathered jointly while the product of their
+#: category counts stays at most this (one gather per group, not per feature)
+_GROUP_CODES = 64
 
 
 class CategoricalFamily(DiscreteFamily):
@@ -39,18 +48,64 @@ class CategoricalFamily(DiscreteFamily):
         self.n_categories = np.asarray(n_categories, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.n_categories)[:-1]]).astype(
             np.int64)
+        self._make_groups()
+
+    def _make_groups(self):
+        """Group consecutive features; joint code = sum code_d * stride_d."""
+        groups, current, size = [], [], 1
+        for d, c in enumerate(self.n_categories):
+            if current and size * c > _GROUP_CODES:
+                groups.append(current)
+                current, size = [], 1
+            current.append(d)
+            size *= int(c)
+        groups.append(current)
+        D = len(self.n_categories)
+        self._group = np.array([0] + [f[-1] + 1 for f in groups], dtype=np.int64)
+        self._stride = np.empty(D, dtype=np.int64)
+        sizes = []
+        for g, feats in enumerate(groups):
+            stride = 1
+            for d in reversed(feats):  # last feature of a group varies fastest
+                self._stride[d] = stride
+                stride *= int(self.n_categories[d])
+            sizes.append(stride)
+        self._groups = groups
+        self._group_offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        # per group: (joint codes, features) table of each feature's code
+        self._joint = [np.stack(np.unravel_index(np.arange(size), self.n_categories[feats]),
+                                axis=1) for feats, size in zip(groups, sizes)]
+
+    def _group_table(self, logp):
+        """(C, K) per-feature log-probabilities -> (C_joint, K) per joint code."""
+        parts = []
+        for feats, joint in zip(self._groups, self._joint):
+            t = np.zeros((joint.shape[0], logp.shape[1]))
+            for col, d in enumerate(feats):
+                t += logp[self.offsets[d] + joint[:, col]]
+            parts.append(t)
+        return np.ascontiguousarray(np.vstack(parts))
+
+    def _ungroup_counts(self, joint_counts):
+        """(C_joint, K) counts per joint code -> (C, K) counts per (feature, code)."""
+        out = np.zeros((int(self.n_categories.sum()), joint_counts.shape[1]))
+        for feats, joint, off in zip(self._groups, self._joint, self._group_offsets):
+            block = joint_counts[off:off + joint.shape[0]]
+            for col, d in enumerate(feats):
+                np.add.at(out, self.offsets[d] + joint[:, col], block)
+        return out
 
     def _block_rows(self, n_samples):
         """Rows per statistics slot: ``block_rows``, grown (by a factor fixed by
         the data size, never by the thread count) so that all (C, K) slots
         together stay under ``_SLOT_BUDGET`` bytes."""
-        slot_bytes = 8 * int(self.n_categories.sum()) * self.n_components
+        slot_bytes = 8 * sum(j.shape[0] for j in self._joint) * self.n_components
         n_blocks = -(-n_samples // self.block_rows)
         return self.block_rows * max(1, -(-n_blocks * slot_bytes // _SLOT_BUDGET))
 
     def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
-        logp = np.ascontiguousarray(np.log(params["probs"]).T)  # (C, K)
-        args = (X, w, self.offsets, logp, self._log_weights(params),
+        logp = self._group_table(np.log(params["probs"]).T)  # (C_joint, K)
+        args = (X, w, self._group, self._stride, self._group_offsets, logp, self._log_weights(params),
                 self._block_rows(X.shape[0]), want_stats, row_logp, labels, resp)
         return self._kernel_call(kernels.categorical_pass,
                                  kernels.categorical_pass_serial, args, serial)
@@ -61,7 +116,7 @@ class CategoricalFamily(DiscreteFamily):
             np.empty((0, self.n_components)), serial)
         if n_bad:
             self._raise_bad(n_bad)
-        return (nk, counts), loglik
+        return (nk, self._ungroup_counts(counts)), loglik
 
     def row_outputs(self, X, params, want_resp=False, serial=False):
         n = X.shape[0]

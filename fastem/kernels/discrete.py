@@ -11,8 +11,8 @@ Two passes cover the four discrete families:
   ``R_b^T X_b``; the log-sum-exp runs along the block's rows so that it
   vectorizes.
 - :func:`categorical_pass` — latent class analysis: per row, a gather of
-  log-probabilities per (feature, code); statistics are per-(feature, code)
-  sums of responsibilities.
+  log-probabilities per group of features (joint code); statistics are
+  per-(group, joint code) sums of responsibilities.
 
 The row constant ``c(x)`` does not depend on the parameters; it is computed
 only when asked (``want_const``), tabulated: ``table[x]`` for ``x <
@@ -257,32 +257,43 @@ def _sum_slots(nk, s2, ll, cs, bad, want_stats):
 
 # ------------------------------------------------------------ categorical
 @njit(cache=True, nogil=True)
-def _categorical_block(codes, w, offsets, logp, log_w, start, stop, want_stats,
-                       nk, counts, row_logp, labels, resp):
+def _categorical_block(codes, w, group, stride, offsets, logp, log_w, start, stop,
+                       want_stats, nk, counts, row_logp, labels, resp):
     """Rows ``start:stop`` of a categorical (latent class) mixture.
+
+    Features are gathered in groups: a group's joint code
+    ``offsets[g] + sum_{d in g} codes[i, d] * stride[d]`` indexes one row of
+    ``logp`` holding the sum of its features' log-probabilities, so a row
+    costs one K-vector gather (and one scatter) per group, not per feature.
 
     Parameters
     ----------
     codes : (N, D) int32 IN — validated category codes
     w : (N,) float64 IN
-    offsets : (D,) int64 IN — row of feature d's category 0 in ``logp``
-    logp : (C, K) float64 IN — log-probabilities, all features' categories
-        stacked (C = total number of categories)
+    group : (G + 1,) int64 IN — group g holds features ``group[g]:group[g+1]``
+    stride : (D,) int64 IN
+    offsets : (G,) int64 IN — first row of each group in ``logp``
+    logp : (C, K) float64 IN — per (group, joint code) log-probabilities
     log_w : (K,) float64 IN — log mixing weights
-    nk : (K,) OUT, counts : (C, K) OUT — this block's slot (accumulated)
+    nk : (K,) OUT, counts : (C, K) OUT — this block's slot (accumulated):
+        ``sum w r`` and per (group, joint code) ``sum w r``
     row_logp, labels, resp : OUT, zero-length when unwanted
 
     Returns
     -------
     loglik : float, n_bad : int
     """
-    D = codes.shape[1]
+    G = offsets.shape[0]
     K = log_w.shape[0]
     n = stop - start
+    idx = np.empty((n, G), dtype=np.int64)
     lp = np.zeros((n, K))
-    for i in range(n):  # gather: contiguous K-vectors per (feature, code)
-        for d in range(D):
-            j = offsets[d] + codes[start + i, d]
+    for i in range(n):
+        for g in range(G):
+            j = offsets[g]
+            for d in range(group[g], group[g + 1]):
+                j += codes[start + i, d] * stride[d]
+            idx[i, g] = j
             for k in range(K):
                 lp[i, k] += logp[j, k]
     lpT = np.ascontiguousarray(lp.T)
@@ -310,21 +321,22 @@ def _categorical_block(codes, w, offsets, logp, log_w, start, stop, want_stats,
             for i in range(n):
                 for k in range(K):
                     nk[k] += r[i, k]
-                for d in range(D):
-                    j = offsets[d] + codes[start + i, d]
+                for g in range(G):
+                    j = idx[i, g]
                     for k in range(K):
                         counts[j, k] += r[i, k]
     return loglik, n_bad
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def categorical_pass(codes, w, offsets, logp, log_w, block, want_stats,
+def categorical_pass(codes, w, group, stride, offsets, logp, log_w, block, want_stats,
                      row_logp, labels, resp):
     """Parallel categorical pass; see ``_categorical_block`` for arguments.
 
     Returns
     -------
-    nk : (K,), counts : (C, K) float64 — ``sum w r`` and per-category
+    nk : (K,), counts : (C, K) float64 — ``sum w r`` and per (group, joint
+    code)
     ``sum w r``; loglik : float; const : float (always 0); n_bad : int
     """
     N = codes.shape[0]
@@ -341,13 +353,14 @@ def categorical_pass(codes, w, offsets, logp, log_w, block, want_stats,
         stop = min(start + block, N)
         s = min(np.int64(bl), n_slots - 1)
         ll[bl], bad[bl] = _categorical_block(
-            codes, w, offsets, logp, log_w, start, stop, want_stats,
+            codes, w, group, stride, offsets, logp, log_w, start, stop, want_stats,
             nk[s], counts[s], row_logp, labels, resp)
     return _sum_slots(nk, counts, ll, cs, bad, want_stats)
 
 
 @njit(cache=True, nogil=True)
-def categorical_pass_serial(codes, w, offsets, logp, log_w, block, want_stats,
+def categorical_pass_serial(codes, w, group, stride, offsets, logp, log_w, block,
+                            want_stats,
                             row_logp, labels, resp):
     """Serial twin of :func:`categorical_pass`."""
     N = codes.shape[0]
@@ -364,7 +377,7 @@ def categorical_pass_serial(codes, w, offsets, logp, log_w, block, want_stats,
         stop = min(start + block, N)
         s = min(np.int64(bl), n_slots - 1)
         ll[bl], bad[bl] = _categorical_block(
-            codes, w, offsets, logp, log_w, start, stop, want_stats,
+            codes, w, group, stride, offsets, logp, log_w, start, stop, want_stats,
             nk[s], counts[s], row_logp, labels, resp)
     return _sum_slots(nk, counts, ll, cs, bad, want_stats)
 
