@@ -1,14 +1,19 @@
 """Compare fastem with scikit-learn: same data, same initial parameters, one process.
 
-The engine behind ``fastem compare`` and ``benchmarks/targets.py``. A model is
+The engine behind ``fastem compare``, ``benchmarks/targets.py``, the asv suite
+and the pytest-benchmark comparisons. It imports only the standard library and
+NumPy at module level and reaches fastem through its public API, because the
+asv suite loads this file from the source tree to benchmark older commits. A model is
 one :class:`Model` entry in :data:`MODELS`; adding a model (for example a
 discrete mixture) is one entry: how to make its data and initial parameters,
 and how to build the fastem estimator and, when one exists, the scikit-learn
 baseline from those initial parameters.
 
-Timing protocol (see :func:`compare_model`): compile time is measured first
-and excluded; then fits of ``max_iter`` and of one iteration, fastem and
-scikit-learn, are interleaved ``repeats`` times and the best of each is kept.
+Timing protocol (see :func:`compare_model`): a first fastem fit compiles the
+kernels (or loads them from Numba's on-disk cache); its excess over the best
+identical fit is reported as compile time and excluded. Then fits of
+``max_iter`` and of one iteration, fastem and scikit-learn, are interleaved
+``repeats`` times and the best of each is kept.
 Per-iteration time is ``(t[max_iter] - t[1]) / (n_iter - 1)``, which removes
 the fixed costs (validation, initialization: scikit-learn's GaussianMixture
 computes initial responsibilities and an M-step even when every ``*_init``
@@ -157,6 +162,8 @@ class Model:
         Command-line name, e.g. ``'gmm-full'``.
     label : str
         Name in tables.
+    estimator : str
+        Name of the fastem class (``fastem.<estimator>``).
     make_data : callable(n_samples, n_features, n_components, dtype, seed) -> X
     make_init : callable(X, n_components, seed) -> dict
         Initial parameters, passed as keyword arguments to both estimators.
@@ -173,6 +180,7 @@ class Model:
 
     name: str
     label: str
+    estimator: str
     make_data: Callable
     make_init: Callable
     fastem: Callable
@@ -196,7 +204,7 @@ def _gmm(covariance_type):
                                random_state=0, **init)
 
     return Model(f"gmm-{covariance_type}", f"GaussianMixture {covariance_type}",
-                 gaussian_blobs, gmm_init(covariance_type), fastem_gmm, sklearn_gmm,
+                 "GaussianMixture", gaussian_blobs, gmm_init(covariance_type), fastem_gmm, sklearn_gmm,
                  ("weights_", "means_", "covariances_"), "lower_bound_",
                  "lower_bounds_")
 
@@ -222,18 +230,18 @@ def _discrete(cls_name, **fixed):
 
 MODELS = {m.name: m for m in [
     *(_gmm(ct) for ct in ("full", "tied", "diag", "spherical")),
-    Model("kmeans", "KMeans", gaussian_blobs, kmeans_init, _fastem_kmeans,
+    Model("kmeans", "KMeans", "KMeans", gaussian_blobs, kmeans_init, _fastem_kmeans,
           _sklearn_kmeans, ("cluster_centers_",), "inertia_", None),
-    Model("bernoulli", "BernoulliMixture", binary_data, discrete_init("probs"),
-          _discrete("BernoulliMixture"), None, ("weights_", "probs_"),
-          history="lower_bounds_"),
-    Model("binomial", "BinomialMixture", binomial_data, discrete_init("probs"),
-          _discrete("BinomialMixture", n_trials=N_TRIALS), None,
+    Model("bernoulli", "BernoulliMixture", "BernoulliMixture", binary_data,
+          discrete_init("probs"), _discrete("BernoulliMixture"), None,
           ("weights_", "probs_"), history="lower_bounds_"),
-    Model("poisson", "PoissonMixture", count_data, discrete_init("rates"),
-          _discrete("PoissonMixture"), None, ("weights_", "rates_"),
-          history="lower_bounds_"),
-    Model("categorical", "CategoricalMixture", category_data,
+    Model("binomial", "BinomialMixture", "BinomialMixture", binomial_data,
+          discrete_init("probs"), _discrete("BinomialMixture", n_trials=N_TRIALS), None,
+          ("weights_", "probs_"), history="lower_bounds_"),
+    Model("poisson", "PoissonMixture", "PoissonMixture", count_data,
+          discrete_init("rates"), _discrete("PoissonMixture"), None,
+          ("weights_", "rates_"), history="lower_bounds_"),
+    Model("categorical", "CategoricalMixture", "CategoricalMixture", category_data,
           discrete_init("categorical"),
           _discrete("CategoricalMixture", n_categories=N_CATEGORIES), None,
           ("weights_",), history="lower_bounds_"),
@@ -298,12 +306,12 @@ def _sklearn_threads(n_jobs):
     from threadpoolctl import threadpool_limits
     if n_jobs is None:
         return contextlib.nullcontext()
-    from ._threads import resolve_n_jobs
-    return threadpool_limits(limits=resolve_n_jobs(n_jobs))
+    n_cpu = os.cpu_count() or 1
+    return threadpool_limits(limits=n_jobs if n_jobs > 0 else max(1, n_cpu + 1 + n_jobs))
 
 
-def _fit(model, lib, X, init, max_iter, n_jobs, n_components):
-    """Build and fit one estimator; return (estimator, seconds)."""
+def fit_timed(model, lib, X, init, max_iter, n_jobs, n_components):
+    """Build and fit one estimator of ``lib`` ('fastem' or 'sklearn'); return (estimator, seconds)."""
     with _quiet():
         if lib == "fastem":
             est = model.fastem(n_components, init, max_iter, n_jobs)
@@ -315,18 +323,6 @@ def _fit(model, lib, X, init, max_iter, n_jobs, n_components):
             start = time.perf_counter()
             est.fit(X)
             return est, time.perf_counter() - start
-
-
-def compile_time(model, X, init, n_components, n_jobs=None):
-    """Seconds the first fastem fit in this process spends compiling or loading kernels.
-
-    The first and a second fit of 2 iterations on a slice of X are timed;
-    the difference is the compile (or on-disk cache load) time.
-    """
-    small = X[: max(2000, n_components)]
-    first = _fit(model, "fastem", small, init, 2, n_jobs, n_components)[1]
-    second = _fit(model, "fastem", small, init, 2, n_jobs, n_components)[1]
-    return max(first - second, 0.0)
 
 
 def max_relative_difference(a, b, names):
@@ -389,14 +385,14 @@ def compare_model(model, X, n_components, *, max_iter=20, repeats=3, n_jobs=None
     res = Result(model.name, model.label, _OBJECTIVE_NAMES.get(model.objective,
                                                              model.objective))
     say("compiling")
-    res.compile_time = compile_time(model, X, init, n_components, n_jobs)
+    first = fit_timed(model, "fastem", X, init, max_iter, n_jobs, n_components)[1]
     best = {(lib, m): np.inf for lib in libs for m in (max_iter, 1)}
     fitted = {}
     for r in range(repeats):
         say(f"timing {r + 1}/{repeats}")
         for lib in libs:
             for m in (max_iter, 1):
-                est, t = _fit(model, lib, X, init, m, n_jobs, n_components)
+                est, t = fit_timed(model, lib, X, init, m, n_jobs, n_components)
                 best[lib, m] = min(best[lib, m], t)
                 if m == max_iter:
                     fitted[lib] = est
@@ -405,10 +401,12 @@ def compare_model(model, X, n_components, *, max_iter=20, repeats=3, n_jobs=None
     say("memory")
     for lib in libs:
         with _PeakRSS() as peak:
-            _fit(model, lib, X, init, 2, n_jobs, n_components)
+            fit_timed(model, lib, X, init, 2, n_jobs, n_components)
         res.peak_memory[lib] = float(peak.added)
         gc.collect()
     say("checking")
+    # First fit minus the best identical one: JIT compile or on-disk cache load.
+    res.compile_time = max(first - best["fastem", max_iter], 0.0)
     for lib in libs:
         n = int(fitted[lib].n_iter_)
         res.n_iter[lib] = n
@@ -503,10 +501,10 @@ def _memory_child(spec):
                         s["dtype"], s["seed"])
     init = model.make_init(X, s["n_components"], s["seed"])
     # Warm up: compile/load kernels and import lazily loaded modules first.
-    _fit(model, s["lib"], X[: max(2000, s["n_components"])], init, 2, s["n_jobs"],
+    fit_timed(model, s["lib"], X[: max(2000, s["n_components"])], init, 2, s["n_jobs"],
          s["n_components"])
     with _PeakRSS() as peak:
-        _fit(model, s["lib"], X, init, s["max_iter"], s["n_jobs"], s["n_components"])
+        fit_timed(model, s["lib"], X, init, s["max_iter"], s["n_jobs"], s["n_components"])
     print(json.dumps({"added": peak.added}))
 
 
@@ -539,10 +537,10 @@ def start_times(model_name="gmm-diag", dtype="float64"):
     """
     import tempfile
     code = ("import time; t = time.perf_counter(); "
-            "from fastem._compare import MODELS, _fit; "
+            "from fastem._compare import MODELS, fit_timed; "
             f"m = MODELS[{model_name!r}]; "
             f"X = m.make_data(2000, 4, 3, {dtype!r}, 0); "
-            "_fit(m, 'fastem', X, m.make_init(X, 3, 0), 2, None, 3); "
+            "fit_timed(m, 'fastem', X, m.make_init(X, 3, 0), 2, None, 3); "
             "print(time.perf_counter() - t)")
     times = []
     with tempfile.TemporaryDirectory() as cache:
@@ -596,7 +594,7 @@ def format_table(results):
                       _fmt(r.peak_memory.get("sklearn", nan) / 1e6, ".1f")))
     notes = ("speedup = scikit-learn time / fastem time. s/iter = (fit of max_iter - "
              "fit of 1 iteration) / (n_iter - 1): fixed costs excluded. compile s = "
-             "first fastem fit in this process minus the second (JIT compile or "
+             "first fastem fit in this process minus the best (JIT compile or "
              "cache load), excluded from all times. log-likelihood: mean per sample "
              "(lower_bound_). max rel diff = max |fastem - sklearn| / "
              "max |sklearn| over the fitted parameters; ARI of the labels. MB = "
