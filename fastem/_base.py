@@ -21,6 +21,13 @@ def _is_dask_array(X):
     return type(X).__module__.startswith("dask.") and hasattr(X, "to_delayed")
 
 
+def _reseeder(family):
+    """The family's re-seeding M-step when it was built with ``on_collapse='reseed'``."""
+    if getattr(family, "on_collapse", "raise") == "reseed":
+        return family.reseed
+    return None
+
+
 class BaseMixture(DensityMixin, BaseEstimator):
     """Mixture fitted by EM; subclasses bind a family (see module docstring)."""
 
@@ -79,7 +86,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 chunk_rows = None
             source = ArrayData(X, check, chunk_rows)
         if not reset:
-            check_n_features(source, self.n_features_in_)
+            check_n_features(source, self.n_features_in_,
+                             estimator=type(self).__name__)
         source.set_weights(sample_weight)
         return source
 
@@ -122,8 +130,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
                              f"{self.n_components} needs at least {needed}.")
         warm = self.warm_start and hasattr(self, "_params")
         if warm:
-            check_n_features(source, self.n_features_in_)
+            check_n_features(source, self.n_features_in_,
+                             estimator=type(self).__name__)
         family = self._make_family(source.n_features)
+        if warm and hasattr(family, "adopt_data_description"):
+            family.adopt_data_description(self._family)
         random_state = check_random_state(self.random_state)
         with parallel_region(self.n_jobs):  # one BLAS limit for the whole fit
             run = _driver.fit_em(
@@ -134,12 +145,14 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 max_iter=self.max_iter,
                 warm_params=self._params if warm else None,
                 warm_lower_bound=self.lower_bound_ if warm else -np.inf,
-                verbose=self.verbose, verbose_interval=self.verbose_interval)
+                verbose=self.verbose, verbose_interval=self.verbose_interval,
+                reseed=_reseeder(family))
         self._store(family, run.params, source)
         self.converged_ = run.converged
         self.n_iter_ = run.n_iter
         self.lower_bound_ = run.lower_bound
         self.lower_bounds_ = list(run.lower_bounds)
+        self.n_reseeds_ = len(run.reseeded)
         self._online = None
         return source
 
@@ -199,7 +212,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
             step = (state["steps"] + self.learning_offset) ** -self.learning_decay
             previous = family.rebase(state["stats"], state["params"], params)
             running = tuple((1 - step) * a + step * b for a, b in zip(previous, batch))
-        new_params = family.maximize(running, params)
+        new_params, _ = _driver.m_step(family.maximize, _reseeder(family), running,
+                                       params)
         state.update(stats=running, params=params, steps=state["steps"] + 1)
         self._store(family, new_params, source)
         self.lower_bound_ = loglik / source.total_weight

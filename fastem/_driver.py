@@ -7,6 +7,44 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 
+class ComponentCollapse(ValueError):
+    """An M-step found collapsed components (a ``ValueError`` naming the remedy).
+
+    Attributes
+    ----------
+    components : list
+        Indices of the collapsed components (``None`` for a shared parameter,
+        e.g. a tied covariance).
+    reseedable : bool
+        False when re-seeding cannot help (e.g. a feature constant in the data).
+    """
+
+    def __init__(self, message, components=(), reseedable=True):
+        super().__init__(message)
+        self.components = list(components)
+        self.reseedable = reseedable
+
+
+def m_step(maximize, reseed, stats, params):
+    """``maximize(stats, params)``; on :class:`ComponentCollapse`, re-seed or raise.
+
+    Parameters
+    ----------
+    reseed : callable(stats, params, components) -> params, or None
+        The family's re-seeding M-step (``on_collapse='reseed'``); None raises.
+
+    Returns
+    -------
+    params, reseeded : dict, bool
+    """
+    try:
+        return maximize(stats, params), False
+    except ComponentCollapse as exc:
+        if reseed is None or not exc.reseedable:
+            raise
+        return reseed(stats, params, exc.components), True
+
+
 @dataclass
 class EMRun:
     """Outcome of one EM run from one initialization."""
@@ -16,10 +54,12 @@ class EMRun:
     lower_bounds: list = field(default_factory=list)
     n_iter: int = 0
     converged: bool = False
+    reseeded: list = field(default_factory=list)
 
 
 def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
-           lower_bound=-np.inf, verbose=0, verbose_interval=10, callback=None):
+           lower_bound=-np.inf, verbose=0, verbose_interval=10, callback=None,
+           reseed=None):
     """Iterate statistics pass + M-step from ``params``.
 
     Parameters
@@ -41,6 +81,11 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
         Print per-iteration progress as scikit-learn does.
     callback : callable(n_iter, lower_bound, params) or None
         Called after every iteration.
+    reseed : callable(stats, params, components) -> params, or None
+        Re-seeding M-step used when ``maximize`` raises
+        :class:`ComponentCollapse` (None: the error propagates). An iteration
+        that re-seeds is listed in ``EMRun.reseeded`` and never counts as
+        converged (the log-likelihood may drop after it).
 
     Returns
     -------
@@ -53,7 +98,9 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
     for n_iter in range(1, max_iter + 1):
         previous = run.lower_bound
         stats, loglik = pass_fn(run.params)
-        run.params = maximize(stats, run.params)
+        run.params, reseeded = m_step(maximize, reseed, stats, run.params)
+        if reseeded:
+            run.reseeded.append(n_iter)
         run.lower_bound = loglik / total_weight
         run.lower_bounds.append(run.lower_bound)
         run.n_iter = n_iter
@@ -68,7 +115,7 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
             last_print = now
         if callback is not None:
             callback(n_iter, run.lower_bound, run.params)
-        if abs(change) < tol:
+        if abs(change) < tol and not reseeded:
             run.converged = True
             break
     if verbose >= 1:
@@ -80,7 +127,7 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
 
 def fit_em(pass_fn, maximize, initialize, *, n_init, total_weight, tol, max_iter,
            warm_params=None, warm_lower_bound=-np.inf, verbose=0,
-           verbose_interval=10, callback=None):
+           verbose_interval=10, callback=None, reseed=None):
     """Run EM from ``n_init`` initializations (or one warm start); keep the best.
 
     Parameters
@@ -107,7 +154,8 @@ def fit_em(pass_fn, maximize, initialize, *, n_init, total_weight, tol, max_iter
             params, lower_bound = initialize(), -np.inf
         run = run_em(pass_fn, maximize, params, total_weight=total_weight, tol=tol,
                      max_iter=max_iter, lower_bound=lower_bound, verbose=verbose,
-                     verbose_interval=verbose_interval, callback=callback)
+                     verbose_interval=verbose_interval, callback=callback,
+                     reseed=reseed)
         if best is None or run.lower_bound > best.lower_bound:
             best = run
     if not best.converged and max_iter > 0:

@@ -35,19 +35,18 @@ def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True):
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         raise TypeError(f"{name} is a sparse matrix; fastem needs a dense array "
                         f"(call {name}.toarray() if it fits in memory).")
-    arr = np.asarray(X)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
+    arr = _as_real_array(X, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), "
                          f"got {arr.ndim}-D array of shape {arr.shape}. Reshape "
-                         f"with {name}.reshape(-1, 1) for one feature or "
+                         f"your data with {name}.reshape(-1, 1) for one feature or "
                          f"{name}.reshape(1, -1) for one sample.")
     if arr.shape[0] < max(min_samples, 1):
-        raise ValueError(f"{name} has {arr.shape[0]} sample(s); at least "
-                         f"{max(min_samples, 1)} required.")
+        raise ValueError(f"{name} has {arr.shape[0]} sample(s) (shape={arr.shape}); "
+                         f"at least {max(min_samples, 1)} required.")
     if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 features; at least 1 required.")
+        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a "
+                         f"minimum of 1 is required.")
     if dtype is None:
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     arr = np.ascontiguousarray(arr, dtype=dtype)
@@ -55,6 +54,31 @@ def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name} contains NaN or infinity (first at row {bad[0]}, "
                          f"column {bad[1]}); remove or impute those values.")
+    return arr
+
+
+def _as_real_array(X, name):
+    """``np.asarray(X)`` refusing complex, string and non-numeric object data.
+
+    An object array of numbers is converted to float64 (as scikit-learn does);
+    one holding anything else is a ``TypeError`` naming ``name``.
+    """
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise ValueError(f"{name} could not be converted to a numeric array: {exc}") \
+            from None
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} holds complex numbers (dtype {arr.dtype}): Complex "
+                         f"data not supported; fastem needs real numbers.")
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold real numbers; its object array "
+                            f"could not be converted: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
     return arr
 
 
@@ -66,10 +90,10 @@ def check_sample_weight(sample_weight, n_samples):
     """
     if sample_weight is None:
         return np.ones(n_samples, dtype=np.float64)
-    w = np.asarray(sample_weight)
-    if w.dtype.kind not in "biuf":
-        raise TypeError(f"sample_weight must hold real numbers, got dtype {w.dtype}.")
+    w = _as_real_array(sample_weight, "sample_weight")
     if w.ndim == 0:
+        if not np.isfinite(w):
+            raise ValueError("sample_weight contains NaN or infinity.")
         return np.full(n_samples, float(w), dtype=np.float64) if float(w) > 0 else \
             _raise(ValueError(f"sample_weight must be positive, got {float(w)}."))
     if w.ndim != 1 or w.shape[0] != n_samples:
@@ -91,11 +115,17 @@ def _raise(exc):
     raise exc
 
 
-def check_n_features(X, n_features_in, name="X"):
-    """Refuse ``X`` whose column count differs from the fitted one."""
+def check_n_features(X, n_features_in, name="X", estimator="the estimator"):
+    """Refuse ``X`` whose column count differs from the fitted one.
+
+    ``estimator`` (e.g. the class name) is named in the message, which reads
+    as scikit-learn's: "X has 1 features, but KMeans is expecting 4 features
+    as input".
+    """
     if X.shape[1] != n_features_in:
-        raise ValueError(f"{name} has {X.shape[1]} features, but the estimator was "
-                         f"fitted with {n_features_in} features.")
+        raise ValueError(f"{name} has {X.shape[1]} features, but {estimator} is "
+                         f"expecting {n_features_in} features as input (the number "
+                         f"it was fitted with).")
 
 
 def check_int(value, name, *, low=None, high=None, allow_none=False):
@@ -139,9 +169,7 @@ def check_option(value, name, options):
 
 def check_init_array(value, name, shape, dtype=np.float64):
     """Return a user-given initial parameter array, checking shape and finiteness."""
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
+    arr = _as_real_array(value, name)
     if arr.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}.")
     arr = np.array(arr, dtype=dtype, order="C")  # a private copy

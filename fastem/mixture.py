@@ -4,7 +4,7 @@ import numpy as np
 from ._base import BaseMixture
 from ._threads import resolve_n_jobs
 from ._validation import check_float, check_init_array, check_option
-from .families.gaussian import (COVARIANCE_TYPES, GaussianFamily,
+from .families.gaussian import (COVARIANCE_TYPES, ON_COLLAPSE, GaussianFamily,
                                 precisions_from_cholesky)
 
 _GMM_INITS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -48,6 +48,20 @@ class GaussianMixture(BaseMixture):
     learning_decay, learning_offset : float, default=0.7, 10.0
         Step size ``(n_steps + learning_offset) ** -learning_decay`` of
         online EM in :meth:`partial_fit`.
+    on_collapse : {'raise', 'reseed'}, default='raise'
+        What to do when a component collapses, i.e. its variance along some
+        feature (for 'full'/'tied': the Cholesky pivot, the variance given the
+        preceding features) falls to ``1e-24`` times that feature's scale in
+        the data (variance + mean², computed once per fit) or below — the same
+        test for all four covariance types. 'raise': a ``ValueError`` naming
+        the component, the feature and the remedies (``reg_covar``, fewer
+        components, ``on_collapse='reseed'``). 'reseed': the component is moved
+        to the data point farthest from every healthy component, given the
+        data's covariance and a weight of ``0.1 / n_components`` (then
+        renormalized), and EM goes on; ``n_reseeds_`` counts such iterations
+        (the log-likelihood may drop at one; it is never counted as
+        converged). A feature constant in the data cannot be re-seeded away
+        and still raises (use ``reg_covar > 0``).
 
     Attributes
     ----------
@@ -65,6 +79,9 @@ class GaussianMixture(BaseMixture):
         the M-step, so tiny dips of the plain log-likelihood are possible and
         are reported as they are).
     n_features_in_ : int
+    n_reseeds_ : int
+        Iterations of the best run that re-seeded a collapsed component
+        (always 0 with ``on_collapse='raise'``).
 
     Notes
     -----
@@ -78,7 +95,7 @@ class GaussianMixture(BaseMixture):
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_jobs=None, chunk_size=None,
-                 learning_decay=0.7, learning_offset=10.0):
+                 learning_decay=0.7, learning_offset=10.0, on_collapse="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -97,9 +114,11 @@ class GaussianMixture(BaseMixture):
         self.chunk_size = chunk_size
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.on_collapse = on_collapse
 
     def _make_family(self, n_features):
         ct = check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        on_collapse = check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
         check_option(self.init_params, "init_params", _GMM_INITS)
         reg_covar = check_float(self.reg_covar, "reg_covar", low=0.0)
         resolve_n_jobs(self.n_jobs)
@@ -111,7 +130,7 @@ class GaussianMixture(BaseMixture):
             check_init_array(self.means_init, "means_init", (K, n_features)),
             precisions_init=_check_precisions_init(self.precisions_init, ct, K,
                                                    n_features),
-            n_jobs=self.n_jobs)
+            n_jobs=self.n_jobs, on_collapse=on_collapse)
 
     def _set_attributes(self, params, dtype):
         ct = self.covariance_type

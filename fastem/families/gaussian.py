@@ -14,6 +14,7 @@ import numpy as np
 from scipy import linalg
 
 from .. import _config
+from .._driver import ComponentCollapse
 from .._threads import parallel_region
 from ..kernels import gaussian as kernels
 from ._base import Family
@@ -21,6 +22,18 @@ from ._base import Family
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _LOG_2PI = np.log(2 * np.pi)
 _EPS = 10 * np.finfo(np.float64).eps  # keeps empty components from dividing by 0
+
+#: A component has collapsed when its variance along a feature (for full/tied:
+#: the Cholesky pivot, i.e. the variance given the preceding features) is at
+#: most this times that feature's scale in the data, ``var_d + mean_d**2``.
+#: Far above the round-off of a component sitting on one distinct point
+#: (~eps**2 = 5e-32 relative), far below any variance float64 data can
+#: resolve (a unit-variance feature offset by 1e8 is at 1e-16).
+COLLAPSE_RTOL = 1e-24
+
+#: Rows kept (evenly spaced, no random draws) to re-seed collapsed components.
+_RESEED_POOL_ROWS = 1024
+ON_COLLAPSE = ("raise", "reseed")
 
 
 class GaussianFamily(Family):
@@ -37,13 +50,20 @@ class GaussianFamily(Family):
         Validated user initial values (float64).
     n_jobs : int or None
         Threads for the parallel pass.
+    on_collapse : {'raise', 'reseed'}
+        What the M-step does with a collapsed component (see
+        ``COLLAPSE_RTOL``): raise :class:`~fastem._driver.ComponentCollapse`
+        naming it and the remedies, or (``'reseed'``, handled by the driver
+        through :meth:`reseed`) move it to the data point farthest from every
+        healthy component, with the data's covariance and a small weight.
     """
 
     name = "gaussian"
 
     def __init__(self, n_components, covariance_type, reg_covar=1e-6,
                  init_params="kmeans", weights_init=None, means_init=None,
-                 precisions_init=None, n_jobs=None, block_rows=_config.BLOCK_ROWS):
+                 precisions_init=None, n_jobs=None, block_rows=_config.BLOCK_ROWS,
+                 on_collapse="raise", collapse_rtol=COLLAPSE_RTOL):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
@@ -53,6 +73,14 @@ class GaussianFamily(Family):
         self.precisions_init = precisions_init
         self.n_jobs = n_jobs
         self.block_rows = block_rows
+        self.on_collapse = on_collapse
+        self.collapse_rtol = collapse_rtol
+        self.n_reseeds = 0
+        # per-feature scale, data covariance and re-seed pool: set from the
+        # initialization sample (see ``describe_data``)
+        self.feature_scale = None
+        self.data_covariance = None
+        self.reseed_pool = None
 
     @property
     def _full_moments(self):
@@ -128,13 +156,32 @@ class GaussianFamily(Family):
 
     # ---------------------------------------------------------------- M-step
     def maximize(self, stats, params):
-        """New parameters from statistics accumulated around ``params['means']``."""
+        """New parameters from statistics accumulated around ``params['means']``.
+
+        Raises
+        ------
+        ComponentCollapse
+            When a component's variance along a feature falls to
+            ``collapse_rtol`` times that feature's scale or below (the same
+            test for all four covariance types), naming the component, the
+            feature and the remedies.
+        """
+        weights, means, cov, feature_var = self._m_step(stats, params)
+        return self._finish(weights, means, cov, feature_var)
+
+    def _m_step(self, stats, params):
+        """Raw M-step: weights, means, covariances and per-feature variances.
+
+        ``feature_var`` is what the collapse test reads for diag/spherical:
+        the (K, D) variances with ``reg_covar`` (before the spherical mean).
+        """
         nk, sx, sxx = stats
         shift = params["means"]
         nk = nk + _EPS
         delta = sx / nk[:, None]
         means = shift + delta
         ct = self.covariance_type
+        feature_var = None
         if ct == "full":
             cov = sxx / nk[:, None, None] - delta[:, :, None] * delta[:, None, :]
             cov = 0.5 * (cov + cov.transpose(0, 2, 1))
@@ -145,14 +192,134 @@ class GaussianFamily(Family):
             cov = 0.5 * (cov + cov.T)
             cov.flat[:: cov.shape[0] + 1] += self.reg_covar
         else:
-            var = sxx / nk[:, None] - delta ** 2
-            cov = var + self.reg_covar if ct == "diag" else var.mean(axis=1) + self.reg_covar
-        return {
-            "weights": nk / nk.sum(),
-            "means": means,
-            "covariances": cov,
-            "precisions_cholesky": precision_cholesky(cov, ct),
-        }
+            feature_var = sxx / nk[:, None] - delta ** 2 + self.reg_covar
+            cov = feature_var if ct == "diag" else feature_var.mean(axis=1)
+        return nk / nk.sum(), means, cov, feature_var
+
+    def _finish(self, weights, means, cov, feature_var):
+        ct = self.covariance_type
+        floor = self._collapse_floor(means.shape[1])
+        if ct in ("diag", "spherical"):
+            bad = ~(feature_var > floor)  # NaN counts as collapsed
+            if bad.any():
+                k, d = np.argwhere(bad)[0]
+                ks = sorted(set(np.argwhere(bad)[:, 0].tolist()))
+                self._collapse(ks, int(k), int(d), feature_var[k, d])
+            prec_chol = 1.0 / np.sqrt(cov)
+        else:
+            prec_chol, failure = _checked_precision_cholesky(cov, ct, floor)
+            if failure is not None:
+                ks, k, d, value = failure
+                self._collapse(ks, k, d, value)
+        return {"weights": weights, "means": means, "covariances": cov,
+                "precisions_cholesky": prec_chol}
+
+    def _collapse_floor(self, D):
+        if self.feature_scale is None:
+            return np.zeros(D)
+        return self.collapse_rtol * self.feature_scale
+
+    def _collapse(self, components, k, d, value):
+        """Raise :class:`ComponentCollapse` for ``components`` (first: ``k``, feature ``d``)."""
+        ct = self.covariance_type
+        where = "the shared (tied) covariance" if ct == "tied" else f"component {k}"
+        what = "variance" if ct in ("diag", "spherical") else \
+            "variance given the preceding features (Cholesky pivot)"
+        scale = None if self.feature_scale is None else self.feature_scale[d]
+        constant = scale is not None and self.data_covariance is not None and \
+            not np.diag(self.data_covariance)[d] > self.collapse_rtol * scale
+        detail = (f"its {what} along feature {d} is {value:.3g}"
+                  + ("" if scale is None else
+                     f", at most {self.collapse_rtol:g} x that feature's scale "
+                     f"(variance + mean^2 = {scale:.3g})"))
+        cause = (f"feature {d} is constant in X" if constant else
+                 "it sits on too few distinct points (duplicated points, more "
+                 "components than distinct points) or a feature is constant")
+        remedy = ("Increase reg_covar (e.g. reg_covar=1e-6), use fewer components, "
+                  "or drop/rescale the feature" if constant else
+                  "Increase reg_covar (e.g. reg_covar=1e-6), use fewer components, "
+                  "or pass on_collapse='reseed' to re-seed collapsed components")
+        raise ComponentCollapse(
+            f"Fitting the mixture failed: {where} collapsed ({ct} covariance): "
+            f"{detail}; {cause}. {remedy}.",
+            components=[None] if ct == "tied" else list(components),
+            reseedable=not constant)
+
+    # --------------------------------------------------------- re-seeding
+    def describe_data(self, X, w):
+        """Per-feature scale, covariance and re-seed pool of the (init) sample.
+
+        Called once per fit from the initialization sample; no random draws
+        (the pool is evenly spaced rows), so results do not change.
+        """
+        X64 = np.asarray(X, dtype=np.float64)
+        w = np.asarray(w, dtype=np.float64)
+        total = w.sum()
+        mean = w @ X64 / total
+        d = X64 - mean
+        self.data_covariance = (d * w[:, None]).T @ d / total
+        self.feature_scale = np.diag(self.data_covariance) + mean ** 2
+        n = X64.shape[0]
+        rows = np.unique(np.linspace(0, n - 1, min(n, _RESEED_POOL_ROWS)).astype(np.int64))
+        rows = rows[w[rows] > 0]
+        self.reseed_pool = np.ascontiguousarray(X64[rows])
+
+    def adopt_data_description(self, other):
+        """Reuse the scale and pool of a previous fit's family (warm start)."""
+        self.feature_scale = other.feature_scale
+        self.data_covariance = other.data_covariance
+        self.reseed_pool = other.reseed_pool
+
+    def reseed(self, stats, params, components):
+        """M-step that re-seeds the collapsed ``components`` instead of failing.
+
+        Each collapsed component moves to the pool row farthest (in units of
+        each feature's standard deviation) from every healthy component's mean
+        and from the rows already chosen; its covariance becomes the data's
+        (plus ``reg_covar``) and its weight ``0.1 / n_components`` before the
+        weights are renormalized. A tied fit resets the shared covariance to
+        the data's. Raises :class:`ComponentCollapse` (not re-seedable) if
+        the result still collapses, e.g. on a constant feature.
+        """
+        weights, means, cov, feature_var = self._m_step(stats, params)
+        K, D = means.shape
+        ct = self.covariance_type
+        data_cov = self.data_covariance + self.reg_covar * np.eye(D)
+        if ct == "tied":
+            cov = data_cov.copy()
+        else:
+            collapsed = [k for k in components if k is not None]
+            healthy = [k for k in range(K) if k not in collapsed]
+            unit = np.sqrt(np.maximum(np.diag(self.data_covariance), 1e-300))
+            pool = self.reseed_pool / unit
+            anchors = [means[k] / unit for k in healthy]
+            for k in collapsed:
+                if anchors:
+                    dist = np.min([((pool - a) ** 2).sum(axis=1) for a in anchors], axis=0)
+                    row = int(np.argmax(dist))
+                else:
+                    row = 0
+                means[k] = self.reseed_pool[row]
+                anchors.append(pool[row])
+                weights[k] = 0.1 / K
+                if ct == "full":
+                    cov[k] = data_cov
+                elif ct == "diag":
+                    feature_var[k] = np.diag(data_cov)
+                    cov = feature_var
+                else:
+                    feature_var[k] = np.diag(data_cov)
+                    cov[k] = feature_var[k].mean()
+            weights = weights / weights.sum()
+        self.n_reseeds += 1
+        try:
+            return self._finish(weights, means, cov, feature_var)
+        except ComponentCollapse as exc:
+            raise ComponentCollapse(
+                f"{exc} Re-seeding with the data's covariance did not help: X "
+                "itself is degenerate (a constant feature, or fewer distinct points "
+                "than features); set reg_covar > 0.",
+                components=exc.components, reseedable=False) from None
 
     def rebase(self, stats, from_params, to_params):
         """Move statistics from the shift ``from_params['means']`` to ``to_params['means']``.
@@ -181,6 +348,7 @@ class GaussianFamily(Family):
         When all three are given no data-driven initialization runs.
         """
         K = self.n_components
+        self.describe_data(X, sample_weight)
         given = (self.weights_init, self.means_init, self.precisions_init)
         if all(v is not None for v in given):
             params = {"weights": self.weights_init, "means": self.means_init}
@@ -190,7 +358,12 @@ class GaussianFamily(Family):
                 params["precisions_cholesky"], self.covariance_type)
             return _copy(params)
         stats, shift = self._initial_statistics(X, sample_weight, random_state)
-        params = self.maximize(stats, {"means": shift})
+        try:
+            params = self.maximize(stats, {"means": shift})
+        except ComponentCollapse as exc:
+            if self.on_collapse != "reseed" or not exc.reseedable:
+                raise
+            params = self.reseed(stats, {"means": shift}, exc.components)
         if self.weights_init is not None:
             params["weights"] = self.weights_init.copy()
         if self.means_init is not None:
@@ -309,35 +482,70 @@ def precision_cholesky(cov, covariance_type):
 
     Raises
     ------
-    ValueError
+    ComponentCollapse
         Naming the first component whose covariance is not positive
         definite, and the remedy.
     """
-    def fail(k):
-        where = "the shared (tied) covariance" if k is None else f"component {k}"
-        raise ValueError(
-            f"Fitting the mixture failed: {where} has an ill-defined covariance "
-            "(not positive definite: collapsed onto too few points, duplicated "
-            "points or a constant feature). Increase reg_covar, use fewer "
-            "components, or scale the input data.")
-
     if covariance_type in ("diag", "spherical"):
         bad = ~(cov > 0)
         if bad.any():
-            fail(int(np.argwhere(bad)[0][0]))
+            k = int(np.argwhere(bad)[0][0])
+            raise ComponentCollapse(
+                f"Fitting the mixture failed: component {k} has an ill-defined "
+                "covariance (not positive). Increase reg_covar, use fewer "
+                "components, or scale the input data.", components=[k])
         return 1.0 / np.sqrt(cov)
-    covs = cov[None] if covariance_type == "tied" else cov
+    D = cov.shape[-1]
+    out, failure = _checked_precision_cholesky(cov, covariance_type, np.zeros(D))
+    if failure is not None:
+        ks, k, d, _ = failure
+        where = "the shared (tied) covariance" if k is None else f"component {k}"
+        raise ComponentCollapse(
+            f"Fitting the mixture failed: {where} has an ill-defined covariance "
+            "(not positive definite). Increase reg_covar, use fewer components, "
+            "or scale the input data.", components=ks)
+    return out
+
+
+def _checked_precision_cholesky(cov, covariance_type, floor):
+    """Precision Cholesky factors of full/tied ``cov``, with the collapse test.
+
+    A covariance fails when its Cholesky factorization fails or a squared
+    pivot (variance of feature ``d`` given features ``< d``) is at most
+    ``floor[d]``.
+
+    Returns
+    -------
+    prec_chol, failure
+        ``failure`` is None, or ``(components, k, d, pivot variance)`` for the
+        failed components (k None for tied) and the first one's feature.
+    """
+    tied = covariance_type == "tied"
+    covs = cov[None] if tied else cov
     out = np.empty_like(covs)
     eye = np.eye(covs.shape[-1])
+    failed, first = [], None
     for k, c in enumerate(covs):
         try:
             c_chol = linalg.cholesky(c, lower=True)
-        except linalg.LinAlgError:
-            fail(None if covariance_type == "tied" else k)
-        if not np.all(np.diag(c_chol) > 0):
-            fail(None if covariance_type == "tied" else k)
+        except (linalg.LinAlgError, ValueError):  # not PD, or NaN/inf entries
+            failed.append(k)
+            if first is None:
+                first = (k, 0, np.nan)
+            continue
+        pivots = np.diag(c_chol) ** 2
+        low = np.flatnonzero(~(pivots > floor))
+        if low.size:
+            failed.append(k)
+            if first is None:
+                first = (k, int(low[0]), float(pivots[low[0]]))
+            continue
         out[k] = linalg.solve_triangular(c_chol, eye, lower=True).T
-    return out[0] if covariance_type == "tied" else out
+    if failed:
+        if tied:
+            return None, ([None], None, first[1], first[2])
+        return None, (failed, first[0], first[1], first[2])
+    return (out[0] if tied else out), None
 
 
 def precision_cholesky_from_precisions(precisions, covariance_type):
