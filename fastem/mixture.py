@@ -218,6 +218,12 @@ _DISCRETE_COMMON_DOC = """
     verbose_interval : int, default=10
     n_jobs : int or None, default=None
         Threads for the statistics pass (None: all cores).
+    chunk_size : int or None, default=None
+        Rows per chunk when streaming. None streams ``np.memmap`` input in
+        chunks of about 64 MB and processes other arrays whole.
+    learning_decay, learning_offset : float, default=0.7, 10.0
+        Step size ``(n_steps + learning_offset) ** -learning_decay`` of
+        online EM in :meth:`partial_fit`.
 """
 
 _DISCRETE_ATTRS_DOC = """converged_ : bool
@@ -332,7 +338,8 @@ class BernoulliMixture(_BinomialBase):
     def __init__(self, n_components=1, *, tol=1e-3, max_iter=100, n_init=1,
                  init_params="random_from_data", weights_init=None, probs_init=None,
                  learn_weights=True, smoothing=1e-10, random_state=None,
-                 warm_start=False, verbose=0, verbose_interval=10, n_jobs=None):
+                 warm_start=False, verbose=0, verbose_interval=10, n_jobs=None,
+                 chunk_size=None, learning_decay=0.7, learning_offset=10.0):
         self.n_components = n_components
         self.tol = tol
         self.max_iter = max_iter
@@ -347,6 +354,9 @@ class BernoulliMixture(_BinomialBase):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
 
 class BinomialMixture(_BinomialBase):
@@ -408,6 +418,9 @@ class BinomialMixture(_BinomialBase):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     def _n_trials(self):
         return _check_int(self.n_trials, "n_trials", low=1)
@@ -439,7 +452,8 @@ class PoissonMixture(_DiscreteMixture):
     def __init__(self, n_components=1, *, tol=1e-3, max_iter=100, n_init=1,
                  init_params="random_from_data", weights_init=None, rates_init=None,
                  learn_weights=True, smoothing=1e-10, random_state=None,
-                 warm_start=False, verbose=0, verbose_interval=10, n_jobs=None):
+                 warm_start=False, verbose=0, verbose_interval=10, n_jobs=None,
+                 chunk_size=None, learning_decay=0.7, learning_offset=10.0):
         self.n_components = n_components
         self.tol = tol
         self.max_iter = max_iter
@@ -454,6 +468,9 @@ class PoissonMixture(_DiscreteMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     def _domain_doc(self, what):
         return "non-negative integer counts"
@@ -525,6 +542,9 @@ class CategoricalMixture(_DiscreteMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.chunk_size = chunk_size
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     def _resolve_n_categories(self, D, data_max):
         """Categories per feature for this fit: parameter, warm fit, probs_init, data."""
