@@ -1,0 +1,105 @@
+"""Measure the core issue's speed and memory targets; print ratios against scikit-learn.
+
+Run from the repository top: ``python benchmarks/targets.py`` (about 10-15
+minutes on 2 cores; ``--scale 0.1`` for a quick look at one tenth of the rows).
+
+Every figure comes from :mod:`fastem._compare`: fastem and scikit-learn fit
+the same data from the same initial parameters with ``tol=0``, interleaved in
+one process; compile time is excluded and reported separately; per-iteration
+ratios remove fixed costs (scikit-learn's GaussianMixture initializes even when
+every ``*_init`` is given). Peak memory is measured in a fresh child process
+per library. asv does not collect this module (it defines no benchmarks).
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+
+#: (name, model, n_samples, n_features, n_components, max_iter, data, goal of the
+#: per-iteration and whole-fit speedup)
+SPEED_TARGETS = [
+    ("GaussianMixture diag", "gmm-diag", 1_000_000, 16, 16, 10, None, 12.0),
+    ("GaussianMixture full", "gmm-full", 1_000_000, 16, 16, 10, None, 6.0),
+    ("KMeans separated", "kmeans", 1_000_000, 16, 64, 20, "separated", 1.3),
+    ("KMeans overlapping", "kmeans", 1_000_000, 16, 64, 20, "overlapping", 1.0),
+]
+#: model, n_samples, n_features, n_components of the memory target
+MEMORY_TARGET = ("gmm-diag", 2_000_000, 4, 64)
+
+
+def _kmeans_data(kind):
+    """The separated / overlapping datasets of bench_kmeans.py (K=64 is fitted)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_kmeans
+
+    def make(n_samples, n_features, n_components, dtype="float64", seed=0):
+        return bench_kmeans.DATA[kind](n_samples, n_features, seed).astype(dtype)
+    return make
+
+
+def main(argv=None):
+    """Run every target; print the tables and a pass/fail summary; return 0."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply every row count (default 1)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json", metavar="FILE")
+    args = parser.parse_args(argv)
+    from fastem import _compare
+
+    say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    results, summary = [], []
+    for label, name, n, d, k, n_iter, data, goal in SPEED_TARGETS:
+        model = _compare.MODELS[name]
+        if data is not None:
+            model = dataclasses.replace(model, make_data=_kmeans_data(data))
+        model = dataclasses.replace(model, label=label)
+        n = int(n * args.scale)
+        say(f"{label}: N={n:,}, D={d}, K={k}, {n_iter} iterations")
+        X = model.make_data(n, d, k, "float64", 0)
+        r = _compare.compare_model(model, X, k, max_iter=n_iter, repeats=args.repeats,
+                                   progress=lambda m, lb=label: say(f"  {lb}: {m}"))
+        del X
+        results.append(r)
+        summary.append((f"{label} N={n:,} D={d} K={k}, per iteration",
+                        r.iter_speedup, goal))
+        summary.append((f"{label} N={n:,} D={d} K={k}, whole fit", r.fit_speedup, goal))
+
+    model, n, d, k = MEMORY_TARGET
+    n = int(n * args.scale)
+    say(f"peak memory of fit: {model} N={n:,}, D={d}, K={k} (fresh child processes)")
+    memory = {lib: _compare.peak_fit_memory(_compare.MODELS[model], lib, n, d, k)
+              for lib in ("fastem", "sklearn")}
+    say("cold / warm start (fresh processes)")
+    starts = {name: _compare.start_times(name) for name in ("gmm-diag", "gmm-full",
+                                                            "kmeans")}
+
+    info = _compare.machine_info()
+    print(f"machine: {info['processor']}, {info['cpus']} CPUs, {info['platform']}; "
+          f"numpy {info['numpy']}, numba {info['numba']}, scikit-learn "
+          f"{info['scikit-learn']}; best of {args.repeats}, interleaved\n")
+    print(_compare.format_table(results))
+    print("\nspeed targets (scikit-learn time / fastem time, same process):")
+    for what, value, goal in summary:
+        verdict = "ok" if value >= goal else "BELOW TARGET"
+        print(f"  {what:<58} {value:6.2f}x  (target >= {goal:g}x)  {verdict}")
+    nk_bytes = n * k * 8
+    print(f"\npeak memory fit adds, {model} N={n:,} D={d} K={k} (an N x K float64 "
+          f"matrix is {nk_bytes / 1e9:.2f} GB):")
+    for lib, added in memory.items():
+        print(f"  {lib:<8} {added / 1e6:10.1f} MB")
+    print("\nimport + first small fit in a fresh process (s): cold = empty Numba "
+          "cache (compiles), warm = cache filled")
+    for name, (cold, warm) in starts.items():
+        print(f"  {name:<10} cold {cold:6.2f}   warm {warm:6.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "results": [r.to_dict() for r in results],
+                       "targets": summary, "peak_memory": memory,
+                       "start_times": starts}, f, indent=2, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
