@@ -48,6 +48,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         """Set the fitted public attributes from float64 ``params``."""
         raise NotImplementedError
 
+    def _check_streamable(self):
+        """Refuse settings that need all rows at once when X comes in pieces."""
+
     def _check_X(self, X, name="X", reset=False):
         """Validate X (families with a data domain override this)."""
         dtype = None if reset else getattr(self, "_fit_dtype", None)
@@ -76,6 +79,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
         if _is_dask_array(X):
             from .distributed import DaskData
+            if reset:
+                self._check_streamable()
             source = DaskData(X, check)
         else:
             if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[0] > 0:
@@ -84,6 +89,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
                     chunk_rows = default_chunk_rows(X.shape[1], X.dtype.itemsize)
             else:
                 chunk_rows = None
+            if reset and chunk_rows is not None and chunk_rows < X.shape[0]:
+                self._check_streamable()
             source = ArrayData(X, check, chunk_rows)
         if not reset:
             check_n_features(source, self.n_features_in_,

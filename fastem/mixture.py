@@ -569,6 +569,13 @@ class CategoricalMixture(_DiscreteMixture):
     def _domain_doc(self, what):
         return "integer category codes in [0, n_categories)"
 
+    def _check_streamable(self):
+        if self.n_categories is None and not (self.warm_start
+                                              and hasattr(self, "n_categories_")):
+            raise ValueError("CategoricalMixture needs n_categories to fit data that "
+                             "comes in chunks or Dask blocks (one piece cannot tell "
+                             "how many categories each feature has).")
+
     def _check_X(self, X, name="X", reset=False):
         arr = np.asarray(X) if not hasattr(X, "tocsr") else X
         if hasattr(arr, "dtype") and arr.dtype.kind in "biu":

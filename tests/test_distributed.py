@@ -104,3 +104,19 @@ def test_column_chunks_are_merged_and_bad_input_is_refused():
         GaussianMixture(2).fit(da.from_array(X, chunks=(1000, 3)), sample_weight=np.ones(5))
     with pytest.raises(ValueError, match="features"):
         b.predict(da.from_array(X[:, :2], chunks=(1000, 2)))
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "binomial", "poisson", "categorical"])
+def test_local_cluster_fits_discrete_mixtures(client, name):
+    from test_streaming import _discrete_cases
+    cases, w0 = _discrete_cases(np.random.default_rng(6))
+    cls, kw, X = cases[name]
+    kw = dict(kw, weights_init=w0, max_iter=5, tol=0)
+    whole = quiet(lambda: cls(2, **kw).fit(X))
+    dist = quiet(lambda: cls(2, **kw).fit(da.from_array(X, chunks=(1500, X.shape[1]))))
+    param = "rates_" if hasattr(whole, "rates_") else "probs_"
+    for a, b in zip(np.atleast_2d(getattr(dist, param)), np.atleast_2d(getattr(whole, param))):
+        np.testing.assert_allclose(a, b, rtol=1e-11)
+    np.testing.assert_allclose(dist.lower_bounds_, whole.lower_bounds_, rtol=1e-12)
+    np.testing.assert_array_equal(dist.predict(da.from_array(X, chunks=(1500, X.shape[1])))
+                                  .compute(), whole.predict(X))
