@@ -202,8 +202,12 @@ class GaussianFamily(Family):
         if ct in ("diag", "spherical"):
             bad = ~(feature_var > floor)  # NaN counts as collapsed
             if bad.any():
-                k, d = np.argwhere(bad)[0]
-                ks = sorted(set(np.argwhere(bad)[:, 0].tolist()))
+                where = np.argwhere(bad)
+                constant = self._constant_features()
+                hits = [] if constant is None else \
+                    [i for i, (_, d) in enumerate(where) if constant[d]]
+                k, d = where[hits[0] if hits else 0]  # a constant feature first
+                ks = sorted(set(where[:, 0].tolist()))
                 self._collapse(ks, int(k), int(d), feature_var[k, d])
             prec_chol = 1.0 / np.sqrt(cov)
         else:
@@ -219,6 +223,12 @@ class GaussianFamily(Family):
             return np.zeros(D)
         return self.collapse_rtol * self.feature_scale
 
+    def _constant_features(self):
+        """(D,) bool: features whose variance in the data is itself collapsed."""
+        if self.feature_scale is None or self.data_covariance is None:
+            return None
+        return ~(np.diag(self.data_covariance) > self.collapse_rtol * self.feature_scale)
+
     def _collapse(self, components, k, d, value):
         """Raise :class:`ComponentCollapse` for ``components`` (first: ``k``, feature ``d``)."""
         ct = self.covariance_type
@@ -226,8 +236,8 @@ class GaussianFamily(Family):
         what = "variance" if ct in ("diag", "spherical") else \
             "variance given the preceding features (Cholesky pivot)"
         scale = None if self.feature_scale is None else self.feature_scale[d]
-        constant = scale is not None and self.data_covariance is not None and \
-            not np.diag(self.data_covariance)[d] > self.collapse_rtol * scale
+        constant = self._constant_features() is not None and \
+            bool(self._constant_features()[d])
         detail = (f"its {what} along feature {d} is {value:.3g}"
                   + ("" if scale is None else
                      f", at most {self.collapse_rtol:g} x that feature's scale "
@@ -528,17 +538,14 @@ def _checked_precision_cholesky(cov, covariance_type, floor):
     for k, c in enumerate(covs):
         try:
             c_chol = linalg.cholesky(c, lower=True)
+            pivots = np.diag(c_chol) ** 2
+            ok = bool(np.all(pivots > floor))
         except (linalg.LinAlgError, ValueError):  # not PD, or NaN/inf entries
+            ok = False
+        if not ok:
             failed.append(k)
             if first is None:
-                first = (k, 0, np.nan)
-            continue
-        pivots = np.diag(c_chol) ** 2
-        low = np.flatnonzero(~(pivots > floor))
-        if low.size:
-            failed.append(k)
-            if first is None:
-                first = (k, int(low[0]), float(pivots[low[0]]))
+                first = (k, *_first_low_pivot(c, floor))
             continue
         out[k] = linalg.solve_triangular(c_chol, eye, lower=True).T
     if failed:
@@ -546,6 +553,24 @@ def _checked_precision_cholesky(cov, covariance_type, floor):
             return None, ([None], None, first[1], first[2])
         return None, (failed, first[0], first[1], first[2])
     return (out[0] if tied else out), None
+
+
+def _first_low_pivot(c, floor):
+    """Feature and value of the first Cholesky pivot of ``c`` at most ``floor[d]``.
+
+    A plain Cholesky that never fails, run only to name the feature in an
+    error message: the pivot of feature ``d`` is its variance given features
+    ``< d``.
+    """
+    D = c.shape[0]
+    L = np.zeros_like(c)
+    for d in range(D):
+        pivot = c[d, d] - L[d, :d] @ L[d, :d]
+        if not pivot > floor[d]:
+            return d, float(pivot)
+        L[d, d] = np.sqrt(pivot)
+        L[d + 1:, d] = (c[d + 1:, d] - L[d + 1:, :d] @ L[d, :d]) / L[d, d]
+    return 0, float("nan")  # only round-off disagrees with scipy: blame feature 0
 
 
 def precision_cholesky_from_precisions(precisions, covariance_type):
