@@ -127,8 +127,15 @@ class ArrayData:
             return self.X, self._weights(0, self.n_samples)
         n = min(self.n_samples, _config.INIT_SAMPLE_ROWS)
         rows = np.sort(random_state.choice(self.n_samples, size=n, replace=False))
-        X = np.ascontiguousarray(self.X[rows], dtype=self.dtype)
-        _release_pages(self.X, 0, self.n_samples)
+        # gathered chunk by chunk, each chunk's pages released before the next:
+        # scattered rows fault in (nearly) every page of a memmap at once
+        parts = []
+        for start in range(0, self.n_samples, self.chunk_rows):
+            stop = min(start + self.chunk_rows, self.n_samples)
+            lo, hi = np.searchsorted(rows, [start, stop])
+            parts.append(np.asarray(self.X[rows[lo:hi]], dtype=self.dtype))
+            _release_pages(self.X, start, stop)
+        X = np.ascontiguousarray(np.concatenate(parts))
         w = np.ones(n) if self.sample_weight is None else self.sample_weight[rows]
         return X, w
 
