@@ -81,6 +81,7 @@ class GaussianFamily(Family):
         self.feature_scale = None
         self.data_covariance = None
         self.reseed_pool = None
+        self.float32 = False
 
     @property
     def _full_moments(self):
@@ -221,7 +222,10 @@ class GaussianFamily(Family):
     def _collapse_floor(self, D):
         if self.feature_scale is None:
             return np.zeros(D)
-        return self.collapse_rtol * self.feature_scale
+        floor = self.collapse_rtol * self.feature_scale
+        if self.float32:
+            floor = np.maximum(floor, _FLOAT32_MIN_COMPONENT_VARIANCE)
+        return floor
 
     def _constant_features(self):
         """(D,) bool: features whose variance in the data is itself collapsed."""
@@ -269,6 +273,10 @@ class GaussianFamily(Family):
         d = X64 - mean
         self.data_covariance = (d * w[:, None]).T @ d / total
         self.feature_scale = np.diag(self.data_covariance) + mean ** 2
+        self.float32 = X.dtype == np.float32
+        if self.float32:
+            _check_float32_range(self.data_covariance, self.feature_scale,
+                                 self.collapse_rtol)
         n = X64.shape[0]
         rows = np.unique(np.linspace(0, n - 1, min(n, _RESEED_POOL_ROWS)).astype(np.int64))
         rows = rows[w[rows] > 0]
@@ -279,6 +287,7 @@ class GaussianFamily(Family):
         self.feature_scale = other.feature_scale
         self.data_covariance = other.data_covariance
         self.reseed_pool = other.reseed_pool
+        self.float32 = other.float32
 
     def reseed(self, stats, params, components):
         """M-step that re-seeds the collapsed ``components`` instead of failing.
@@ -553,6 +562,33 @@ def _checked_precision_cholesky(cov, covariance_type, floor):
             return None, ([None], None, first[1], first[2])
         return None, (failed, first[0], first[1], first[2])
     return (out[0] if tied else out), None
+
+
+#: float32 X is fitted with float32 log-density terms and float32 parameters:
+#: a feature's E[x^2] (and so squared deviations and variances) must stay well
+#: inside float32's range, and so must a non-constant feature's precision;
+#: a component variance below ``_FLOAT32_MIN_COMPONENT_VARIANCE`` counts as
+#: collapsed (its precision would overflow float32).
+_FLOAT32_MAX_SCALE = 1e34
+_FLOAT32_MIN_VARIANCE = 1e-30
+_FLOAT32_MIN_COMPONENT_VARIANCE = 1e-36
+
+
+def _check_float32_range(data_cov, scale, rtol):
+    """Refuse float32 X whose squares or precisions would overflow float32."""
+    var = np.diag(data_cov)
+    too_big = scale > _FLOAT32_MAX_SCALE
+    too_small = (var < _FLOAT32_MIN_VARIANCE) & (var > rtol * scale)
+    bad = np.flatnonzero(too_big | too_small)
+    if bad.size:
+        d = int(bad[0])
+        what = (f"its mean square is {scale[d]:.3g} (above {_FLOAT32_MAX_SCALE:g})"
+                if too_big[d] else
+                f"its variance is {var[d]:.3g} (below {_FLOAT32_MIN_VARIANCE:g})")
+        raise ValueError(
+            f"X is float32 and feature {d} is out of float32's safe range: {what}, "
+            "so squared deviations or precisions would overflow float32. Pass "
+            "X.astype(np.float64), or rescale X (e.g. standardize it).")
 
 
 def _first_low_pivot(c, floor):
