@@ -1,0 +1,710 @@
+"""Reliability battery: every public estimator (see ``tests/registry.py``) against
+scikit-learn's estimator checks, bad input, degenerate data, concurrency,
+property tests and 64-bit index arithmetic.
+
+Counts reported in the README come from ``BAD_INPUT_CASES`` (built below) and
+``HYPOTHESIS_EXAMPLES``.
+"""
+import pickle
+import threading
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import fastem
+from registry import NAMES, REGISTRY, gaussian_blobs
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+HYPOTHESIS_EXAMPLES = 30  # per property and estimator
+THREAD_EXAMPLES = 15  # the 1-vs-2-thread property fits 4200 rows twice
+PROPERTY = settings(max_examples=HYPOTHESIS_EXAMPLES, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow,
+                                           HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def quiet_fit(est, X, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, **kw)
+
+
+def finite_params(entry, est):
+    return all(np.isfinite(v).all() for v in entry.params_of(est).values())
+
+
+# ===================================================================
+# The registry covers the public API
+# ===================================================================
+def test_every_public_estimator_is_registered():
+    public = {n for n in fastem.__all__ if isinstance(getattr(fastem, n), type)}
+    assert public == set(REGISTRY), (
+        f"register these estimators in tests/registry.py: {public - set(REGISTRY)}; "
+        f"stale entries: {set(REGISTRY) - public}")
+    for name, entry in REGISTRY.items():
+        assert getattr(fastem, name) is entry.cls
+
+
+# ===================================================================
+# scikit-learn's estimator checks
+# ===================================================================
+def _expected_failed(est):
+    return REGISTRY[type(est).__name__].expected_failed_checks
+
+
+@parametrize_with_checks([REGISTRY[n].make_for_checks() for n in NAMES],
+                         expected_failed_checks=_expected_failed)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# ===================================================================
+# Bad input: a clear ValueError/TypeError naming the argument; arrays unchanged
+# ===================================================================
+def _x_cases(X):
+    """(id, bad X, exception types, regex the message must match)."""
+    nan = X.copy()
+    nan[1, 0] = np.nan
+    pinf = X.copy()
+    pinf[2, 1] = np.inf
+    ninf = X.copy()
+    ninf[0, 0] = -np.inf
+    strs = np.array([["a"] * X.shape[1]] * 4)
+    obj = X.astype(object)
+    obj[0, 0] = "x"
+    obj_dict = X.astype(object)
+    obj_dict[0, 0] = {"a": 1}
+    VE, TE = (ValueError,), (TypeError,)
+    return [
+        ("nan", nan, VE, r"X contains NaN"),
+        ("+inf", pinf, VE, r"X contains NaN or infinity"),
+        ("-inf", ninf, VE, r"X contains NaN or infinity"),
+        ("empty", X[:0], VE, r"X has 0 sample"),
+        ("one_row", X[:1], VE, r"X has 1 sample|needs at least|n_samples=1"),
+        ("zero_features", X[:, :0], VE, r"X has 0 feature"),
+        ("1d", X[:, 0].copy(), VE, r"X must be 2-D.*Reshape"),
+        ("3d", X[None], VE, r"X must be 2-D"),
+        ("scalar", np.float64(1.0), VE, r"X must be 2-D"),
+        ("str_dtype", strs, TE, r"X must hold real numbers"),
+        ("object_str", obj, TE, r"X must hold real numbers"),
+        ("object_dict", obj_dict, TE, r"X must hold real numbers"),
+        ("complex", X.astype(complex), VE, r"X holds complex numbers"),
+        ("ragged_list", [[1.0, 2.0], [1.0]], VE + TE, r"X "),
+        ("sparse", __import__("scipy.sparse").sparse.csr_matrix(X), TE, r"X is a sparse"),
+    ]
+
+
+def _weight_cases(n):
+    w_nan = np.ones(n)
+    w_nan[3] = np.nan
+    w_neg = np.ones(n)
+    w_neg[2] = -1.0
+    return [
+        ("w_short", np.ones(n - 1), r"sample_weight must have shape"),
+        ("w_long", np.ones(n + 1), r"sample_weight must have shape"),
+        ("w_2d", np.ones((n, 1)), r"sample_weight must have shape"),
+        ("w_negative", w_neg, r"sample_weight must be non-negative"),
+        ("w_nan", w_nan, r"sample_weight contains NaN"),
+        ("w_inf", np.full(n, np.inf), r"sample_weight contains NaN or infinity"),
+        ("w_all_zero", np.zeros(n), r"sample_weight is zero for every sample"),
+        ("w_scalar_zero", 0.0, r"sample_weight must be positive"),
+        ("w_str", np.array(["a"] * n), r"sample_weight must hold real numbers"),
+    ]
+
+
+BAD_INPUT_CASES = []  # (estimator name, case id) — filled below, counted in README
+for _name in NAMES:
+    _e = REGISTRY[_name]
+    _X = _e.make_X()
+    BAD_INPUT_CASES += [(_name, "X:" + c[0]) for c in _x_cases(_X)]
+    BAD_INPUT_CASES += [(_name, "fit:" + c[0]) for c in _weight_cases(len(_X))]
+    BAD_INPUT_CASES += [(_name, f"param:{i}") for i in range(len(_e.bad_params))]
+    BAD_INPUT_CASES += [(_name, f"init:{i}") for i in range(len(_e.bad_inits))]
+    BAD_INPUT_CASES += [(_name, c) for c in (
+        "fewer_rows_than_components", "predict_feature_mismatch",
+        "predict_before_fit", "predict_nan")]
+
+
+def _snapshot(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    return obj
+
+
+def _unchanged(before, after):
+    if isinstance(before, np.ndarray):
+        if before.dtype.kind not in "biufc":
+            return all(a is b or a == b for a, b in zip(before.ravel(), after.ravel()))
+        return np.array_equal(before, after, equal_nan=True)
+    return True
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_X_is_refused_cleanly(name):
+    entry = REGISTRY[name]
+    X = entry.make_X()
+    for case, bad, exc, match in _x_cases(X):
+        before = _snapshot(bad)
+        with pytest.raises(exc, match=match):
+            entry.make().fit(bad)
+        assert _unchanged(before, bad), case
+        # the same checks at predict time, on a fitted estimator
+        fitted = quiet_fit(entry.make(), X)
+        if case in ("one_row",):
+            continue
+        with pytest.raises(exc, match=match):
+            fitted.predict(bad)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bad_sample_weight_is_refused_cleanly(name):
+    entry = REGISTRY[name]
+    X = entry.make_X()
+    X0 = X.copy()
+    for case, w, match in _weight_cases(len(X)):
+        w0 = _snapshot(w)
+        with pytest.raises((ValueError, TypeError), match=match):
+            entry.make().fit(X, sample_weight=w)
+        assert _unchanged(w0, w), case
+        assert np.array_equal(X, X0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_invalid_constructor_parameters_are_refused_at_fit(name):
+    entry = REGISTRY[name]
+    X = entry.make_X()
+    for kwargs, match in entry.bad_params:
+        est = entry.make(**kwargs)  # constructing never validates (as scikit-learn)
+        with pytest.raises((ValueError, TypeError), match=match):
+            est.fit(X)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_invalid_initial_parameters_are_refused(name):
+    entry = REGISTRY[name]
+    X = entry.make_X()
+    k = entry.kwargs[entry.k_param]
+    for make_kwargs, match in entry.bad_inits:
+        kwargs = make_kwargs(X, k)
+        before = {key: _snapshot(v) for key, v in kwargs.items()}
+        with pytest.raises((ValueError, TypeError), match=match):
+            entry.make(**kwargs).fit(X)
+        for key, v in kwargs.items():
+            assert _unchanged(before[key], v), key
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shape_errors_and_not_fitted(name):
+    entry = REGISTRY[name]
+    X = entry.make_X()
+    k = entry.kwargs[entry.k_param]
+    with pytest.raises(ValueError, match=rf"{k}|n_samples|needs at least"):
+        entry.make().fit(X[: k - 1])
+    methods = ["predict", "score"] + (["predict_proba", "score_samples"]
+                                      if entry.is_mixture else ["transform"])
+    for m in methods:
+        with pytest.raises(NotFittedError):
+            getattr(entry.make(), m)(X)
+    fitted = quiet_fit(entry.make(), X)
+    extra = np.hstack([X, X[:, :1]])
+    for m in methods:
+        with pytest.raises(ValueError,
+                           match=rf"X has {X.shape[1] + 1} features, but {name} is "
+                                 rf"expecting {X.shape[1]} features"):
+            getattr(fitted, m)(extra)
+        bad = X.copy()
+        bad[0, 0] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            getattr(fitted, m)(bad)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_non_contiguous_and_read_only_inputs_work(name):
+    entry = REGISTRY[name]
+    X = entry.make_X()
+    ref = quiet_fit(entry.make(), X)
+    ref_labels = ref.predict(X)
+    wide = np.zeros((X.shape[0] * 2, X.shape[1] * 2), dtype=X.dtype)
+    wide[::2, ::2] = X
+    fortran = np.asfortranarray(X)
+    ro = X.copy()
+    ro.setflags(write=False)
+    w_ro = np.ones(X.shape[0])
+    w_ro.setflags(write=False)
+    for variant in (wide[::2, ::2], fortran, ro, X.tolist()):
+        fit = quiet_fit(entry.make(), variant, sample_weight=w_ro)
+        np.testing.assert_array_equal(fit.predict(variant), ref_labels)
+        for key, v in entry.params_of(fit).items():
+            np.testing.assert_allclose(v, entry.params_of(ref)[key], rtol=1e-12,
+                                       atol=1e-12, err_msg=key)
+
+
+# ===================================================================
+# Degenerate data
+# ===================================================================
+def _constant_feature(X):
+    X = X.copy()
+    X[:, 1] = X[0, 1] + (2.5 if np.abs(X).max() > 0 and (X != np.round(X)).any() else 0)
+    return X
+
+
+def _identical_rows(X):
+    return np.repeat(X[:1], len(X), axis=0)
+
+
+def _few_distinct(X):  # 2 distinct points for 3 components
+    return np.repeat(X[:2], len(X) // 2, axis=0)
+
+
+DEGENERATE = {"constant_feature": _constant_feature, "identical_rows": _identical_rows,
+              "fewer_distinct_than_components": _few_distinct}
+
+
+@pytest.mark.parametrize("how", sorted(DEGENERATE))
+@pytest.mark.parametrize("name", NAMES)
+def test_degenerate_data_fits_finite_with_defaults(name, how):
+    """With default parameters every estimator fits degenerate data with
+    finite parameters (GaussianMixture thanks to ``reg_covar=1e-6``)."""
+    entry = REGISTRY[name]
+    X = DEGENERATE[how](entry.make_X())
+    est = quiet_fit(entry.make(), X)
+    assert finite_params(entry, est)
+    labels = est.predict(X)
+    assert labels.min() >= 0 and labels.max() < entry.kwargs[entry.k_param]
+    if entry.is_mixture:
+        assert np.isfinite(est.lower_bounds_).all()
+        assert np.isfinite(est.predict_proba(X)).all()
+        assert np.isfinite(est.score_samples(X)).all()
+
+
+@pytest.mark.parametrize("how", sorted(DEGENERATE))
+def test_gaussian_collapse_is_the_same_clear_error_for_every_covariance_type(how):
+    X = DEGENERATE[how](gaussian_blobs())
+    messages = {}
+    for ct in COV_TYPES:
+        with pytest.raises(ValueError) as info:
+            quiet_fit(fastem.GaussianMixture(3, covariance_type=ct, reg_covar=0,
+                                             random_state=0), X)
+        msg = str(info.value)
+        where = r"the shared \(tied\) covariance" if ct == "tied" else r"component \d"
+        assert __import__("re").search(rf"{where} collapsed", msg), msg
+        assert "reg_covar" in msg and "fewer components" in msg, msg
+        if how == "constant_feature":
+            assert "feature 1 is constant in X" in msg, msg
+        else:
+            assert "on_collapse='reseed'" in msg or "constant" in msg, msg
+        messages[ct] = type(info.value)
+    assert len(set(messages.values())) == 1
+
+
+def test_collapse_threshold_is_relative_to_each_feature_scale():
+    """A component of variance 1e-10 on a feature of scale 1e-8 is healthy;
+    a feature spread at 1e8 does not hide a collapsed component of another."""
+    rng = np.random.default_rng(3)
+    X = gaussian_blobs(n=120, seed=3) * np.array([1e-8, 1.0, 1e8])
+    for ct in COV_TYPES:
+        g = quiet_fit(fastem.GaussianMixture(3, covariance_type=ct, reg_covar=0,
+                                             random_state=0), X)
+        assert finite_params(REGISTRY["GaussianMixture"], g)
+    X2 = np.vstack([rng.standard_normal((60, 2)) * [1e8, 1.0],
+                    np.tile([[3e8, 5.0]], (30, 1))])  # 30 copies of one point
+    for ct in ("full", "diag", "spherical"):
+        with pytest.raises(ValueError, match="collapsed"):
+            quiet_fit(fastem.GaussianMixture(
+                2, covariance_type=ct, reg_covar=0, random_state=0,
+                means_init=[[0, 0], [3e8, 5]], weights_init=[0.5, 0.5]), X2)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_component_losing_all_mass_mid_fit(ct):
+    X = gaussian_blobs(n=90, d=2, k=2, seed=4)
+    far = X.mean(0) + 1e4  # a third component nobody belongs to
+    init = dict(means_init=np.vstack([X[:2], far]), weights_init=[0.4, 0.4, 0.2])
+    g = quiet_fit(fastem.GaussianMixture(3, covariance_type=ct, max_iter=20, **init), X)
+    assert finite_params(REGISTRY["GaussianMixture"], g)
+    assert g.weights_[2] < 1e-10
+    if ct != "tied":  # a tied covariance is shared: the empty component keeps it
+        with pytest.raises(ValueError, match=r"component 2 collapsed.*on_collapse"):
+            quiet_fit(fastem.GaussianMixture(3, covariance_type=ct, reg_covar=0,
+                                             max_iter=20, **init), X)
+    g = quiet_fit(fastem.GaussianMixture(3, covariance_type=ct, reg_covar=0,
+                                         max_iter=20, on_collapse="reseed", **init), X)
+    assert finite_params(REGISTRY["GaussianMixture"], g)
+    if ct == "tied":  # nothing collapsed: the shared covariance stays well defined
+        assert g.n_reseeds_ == 0
+    else:
+        assert g.n_reseeds_ >= 1
+        assert np.all(g.weights_ > 1e-3), g.weights_  # re-seeded into the data
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_reseed_on_duplicated_points(ct):
+    rng = np.random.default_rng(5)
+    X = np.vstack([np.repeat(rng.normal(size=(1, 2)) * 5, 20, axis=0),
+                   rng.standard_normal((80, 2)) * [1.0, 2.0] + 10])
+    g = quiet_fit(fastem.GaussianMixture(3, covariance_type=ct, reg_covar=0,
+                                         on_collapse="reseed", random_state=0,
+                                         max_iter=15), X)
+    assert finite_params(REGISTRY["GaussianMixture"], g)
+    assert np.isfinite(g.score_samples(X)).all()
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_reseed_cannot_cure_a_constant_feature(ct):
+    X = _constant_feature(gaussian_blobs())
+    with pytest.raises(ValueError, match="feature 1 is constant in X"):
+        quiet_fit(fastem.GaussianMixture(3, covariance_type=ct, reg_covar=0,
+                                         on_collapse="reseed", random_state=0), X)
+
+
+@pytest.mark.parametrize("exponent", [498, -498])  # 2**±498 ~ 1e±150, exact scaling
+@pytest.mark.parametrize("name", [n for n in NAMES if REGISTRY[n].continuous])
+def test_huge_and_tiny_scales(name, exponent):
+    entry = REGISTRY[name]
+    X = entry.make_X()
+    kw = dict(reg_covar=0) if name == "GaussianMixture" else {}
+    cts = COV_TYPES if name == "GaussianMixture" else [None]
+    for ct in cts:
+        extra = dict(kw, covariance_type=ct) if ct else kw
+        ref = quiet_fit(entry.make(**extra), X)
+        scaled = quiet_fit(entry.make(**extra), X * 2.0 ** exponent)
+        assert finite_params(entry, scaled)
+        np.testing.assert_array_equal(scaled.predict(X * 2.0 ** exponent), ref.predict(X))
+        if name == "GaussianMixture":
+            np.testing.assert_allclose(scaled.means_ * 2.0 ** -exponent, ref.means_,
+                                       rtol=1e-9, atol=1e-12)
+        else:
+            np.testing.assert_allclose(scaled.cluster_centers_ * 2.0 ** -exponent,
+                                       ref.cluster_centers_, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_float32_gaussian_out_of_float32_range_is_refused_not_inf(ct):
+    X = gaussian_blobs()
+    for exponent in (27, -27):  # ~1e±8: fine in float32
+        g = quiet_fit(fastem.GaussianMixture(3, covariance_type=ct, reg_covar=0,
+                                             random_state=0),
+                      (X * 2.0 ** exponent).astype(np.float32))
+        assert finite_params(REGISTRY["GaussianMixture"], g)
+        assert g.means_.dtype == np.float32
+    for scale in (1e20, 1e-20, 1e-25):  # squares or precisions overflow float32
+        with pytest.raises(ValueError, match=r"float32.*feature 0.*X.astype\(np.float64\)"):
+            fastem.GaussianMixture(3, covariance_type=ct, reg_covar=0,
+                                   random_state=0).fit((X * scale).astype(np.float32))
+        g = quiet_fit(fastem.GaussianMixture(3, covariance_type=ct, reg_covar=0,
+                                             random_state=0), X * scale)
+        assert finite_params(REGISTRY["GaussianMixture"], g)  # float64 copes
+
+
+def test_kmeans_empty_cluster_gets_a_point_and_labels_are_fresh():
+    X = gaussian_blobs(n=90, d=2, k=3, seed=6)
+    init = np.vstack([X[:2], X.mean(0) + 1e6])  # the third center starts empty
+    km = quiet_fit(fastem.KMeans(3, init=init, n_init=1, n_jobs=1), X)
+    assert np.isfinite(km.cluster_centers_).all()
+    assert set(np.unique(km.labels_)) == {0, 1, 2}
+    np.testing.assert_array_equal(km.labels_, km.predict(X))
+    d = ((X[:, None, :] - km.cluster_centers_[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(km.labels_, d.argmin(1))
+
+
+# ===================================================================
+# Concurrency: 4 Python threads, Dask's threaded scheduler
+# ===================================================================
+def _big(entry, seed=0):
+    return entry.make_X(n=4200, seed=seed)  # > 2 blocks: the parallel kernels run
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_four_python_threads_fit_at_once_like_sequential(name):
+    entry = REGISTRY[name]
+    data = [_big(entry, seed) for seed in range(4)]
+    seq = [entry.params_of(quiet_fit(entry.make(n_jobs=2, max_iter=10), X))
+           for X in data]
+    out, errors = [None] * 4, []
+
+    def work(i):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                out[i] = entry.params_of(entry.make(n_jobs=2, max_iter=10).fit(data[i]))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for a, b in zip(seq, out):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fits_inside_dask_threaded_scheduler_like_sequential(name):
+    dask = pytest.importorskip("dask")
+    entry = REGISTRY[name]
+    data = [_big(entry, seed) for seed in range(4)]
+
+    def fit(X):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return entry.params_of(entry.make(n_jobs=2, max_iter=10).fit(X))
+
+    seq = [fit(X) for X in data]
+    par = dask.compute(*[dask.delayed(fit)(X) for X in data], scheduler="threads",
+                       num_workers=4)
+    for a, b in zip(seq, par):
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+# ===================================================================
+# Properties (hypothesis)
+# ===================================================================
+def _problem(entry, seed, n, d, k, dtype=np.float64):
+    X = entry.make_X(n=n, d=d, k=k, seed=seed, dtype=dtype)
+    return X
+
+
+shapes = dict(seed=st.integers(0, 10_000), n=st.integers(30, 120), d=st.integers(1, 4),
+              k=st.integers(1, 3), v=st.integers(0, 3))
+dtypes = st.sampled_from([np.float64, np.float32])
+
+
+def _variant(entry, v):
+    return entry.variants[v % len(entry.variants)]
+
+
+def _est(entry, k, v=0, **kw):
+    return entry.make(**{entry.k_param: k, **_variant(entry, v), **kw})
+
+
+@pytest.mark.parametrize("name", NAMES)
+@PROPERTY
+@given(weighted=st.booleans(), dtype=dtypes, **shapes)
+def test_property_history_is_monotone(name, seed, n, d, k, v, weighted, dtype):
+    entry = REGISTRY[name]
+    X = _problem(entry, seed, n, d, k, dtype)
+    w = np.random.default_rng(seed).uniform(0.2, 3.0, n) if weighted else None
+    kw = dict(reg_covar=0) if name == "GaussianMixture" else {}
+    try:
+        est = quiet_fit(_est(entry, k, v, random_state=seed, tol=0, max_iter=25, **kw), X,
+                        sample_weight=w)
+    except ValueError as exc:  # reg_covar=0: a genuine collapse must say so
+        assert "collapsed" in str(exc) and "reg_covar" in str(exc)
+        return
+    hist = np.asarray(est.lower_bounds_ if entry.is_mixture else -est.inertias_)
+    scale = np.abs(hist[1:]).clip(1)
+    # float32 X: log-densities are evaluated in float32 (statistics in float64)
+    rtol = 1e-9 if dtype == np.float64 else 1e-5
+    assert np.all(np.diff(hist) >= -rtol * scale), hist
+
+
+@pytest.mark.parametrize("name", NAMES)
+@PROPERTY
+@given(dtype=dtypes, **shapes)
+def test_property_fit_predict_equals_fit_then_predict(name, seed, n, d, k, v, dtype):
+    entry = REGISTRY[name]
+    X = _problem(entry, seed, n, d, k, dtype)
+    a = _est(entry, k, v, random_state=seed, max_iter=5).fit_predict(X)
+    b = _est(entry, k, v, random_state=seed, max_iter=5).fit(X).predict(X)
+    np.testing.assert_array_equal(a, b)
+
+
+def _fixed(entry, X, k, v, **kw):
+    return _est(entry, k, v, **entry.init_kwargs(X, k, **_variant(entry, v)), tol=0,
+                **{"max_iter": 8, **kw})
+
+
+@pytest.mark.parametrize("name", NAMES)
+@PROPERTY
+@given(**shapes)
+def test_property_integer_weights_equal_repeated_rows(name, seed, n, d, k, v):
+    entry = REGISTRY[name]
+    X = _problem(entry, seed, n, d, k)
+    reps = np.random.default_rng(seed).integers(0, 4, n)
+    reps[:k] = np.maximum(reps[:k], 1)  # keep the rows a fixed start refers to
+    a = quiet_fit(_fixed(entry, X, k, v), X, sample_weight=reps)
+    b = quiet_fit(_fixed(entry, X, k, v), np.repeat(X, reps, axis=0))
+    for key, v in entry.params_of(a).items():
+        np.testing.assert_allclose(v, entry.params_of(b)[key], rtol=1e-7, atol=1e-9,
+                                   err_msg=key)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def _permuted_init(entry, X, k, v, perm):
+    variant = _variant(entry, v)
+    kw = entry.init_kwargs(X, k, **variant)
+    shared = variant.get("covariance_type") == "tied"  # one precision for all
+    out = {}
+    for key, val in kw.items():
+        if key == "probs_init" and isinstance(val, list):
+            out[key] = [np.asarray(p)[perm] for p in val]
+        elif key in ("weights_init", "means_init", "rates_init", "init", "probs_init") \
+                or (key == "precisions_init" and not shared):
+            out[key] = np.asarray(val)[perm]
+        else:
+            out[key] = val
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+@PROPERTY
+@given(perm_seed=st.integers(0, 100), **shapes)
+def test_property_component_permutation_invariance(name, seed, n, d, k, v, perm_seed):
+    entry = REGISTRY[name]
+    X = _problem(entry, seed, n, d, k)
+    perm = np.random.default_rng(perm_seed).permutation(k)
+    a = quiet_fit(_fixed(entry, X, k, v), X)
+    b = quiet_fit(_est(entry, k, v, **_permuted_init(entry, X, k, v, perm), tol=0,
+                       max_iter=8), X)
+    la, lb = a.predict(X), b.predict(X)
+    np.testing.assert_array_equal(perm[lb], la)
+    shared = _variant(entry, v).get("covariance_type") == "tied"
+    for key, val in entry.params_of(a).items():
+        other = entry.params_of(b)[key]
+        if not (shared and key == "covariances_"):
+            other = other[np.argsort(perm)]
+        np.testing.assert_allclose(other, val, rtol=1e-7, atol=1e-9, err_msg=key)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=THREAD_EXAMPLES, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 3), k=st.integers(1, 3),
+       v=st.integers(0, 3), weighted=st.booleans())
+def test_property_one_thread_equals_two_threads_bit_for_bit(name, seed, d, k, v, weighted):
+    entry = REGISTRY[name]
+    X = entry.make_X(n=4200, d=d, k=k, seed=seed)  # > 2 blocks: parallel kernels
+    w = np.random.default_rng(seed).uniform(0.2, 3.0, len(X)) if weighted else None
+    a = quiet_fit(_est(entry, k, v, random_state=seed, max_iter=6, n_jobs=1), X,
+                  sample_weight=w)
+    b = quiet_fit(_est(entry, k, v, random_state=seed, max_iter=6, n_jobs=2), X,
+                  sample_weight=w)
+    for key, v in entry.params_of(a).items():
+        np.testing.assert_array_equal(v, entry.params_of(b)[key], err_msg=key)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+
+
+@pytest.mark.parametrize("name", NAMES)
+@PROPERTY
+@given(dtype=dtypes, **shapes)
+def test_property_pickle_round_trip_predicts_identically(name, seed, n, d, k, v, dtype):
+    entry = REGISTRY[name]
+    X = _problem(entry, seed, n, d, k, dtype)
+    est = quiet_fit(_est(entry, k, v, random_state=seed, max_iter=5), X)
+    back = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    if entry.is_mixture:
+        np.testing.assert_array_equal(back.score_samples(X), est.score_samples(X))
+        np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+    else:
+        np.testing.assert_array_equal(back.transform(X), est.transform(X))
+
+
+@pytest.mark.parametrize("name", NAMES)
+@PROPERTY
+@given(**shapes)
+def test_property_float32_fit_close_to_float64_fit(name, seed, n, d, k, v):
+    entry = REGISTRY[name]
+    X64 = _problem(entry, seed, n, d, k)
+    X32 = X64.astype(np.float32)
+    a = quiet_fit(_fixed(entry, X64, k, v, max_iter=5), X64)
+    b = quiet_fit(_fixed(entry, X64, k, v, max_iter=5), X32)
+    spread = float(np.abs(X64).max()) + 1.0
+    for key, val in entry.params_of(a).items():
+        got = entry.params_of(b)[key]
+        atol = 1e-4 * (spread ** 2 if key == "covariances_" else spread)
+        np.testing.assert_allclose(got, val, rtol=1e-3, atol=atol, err_msg=key)
+    assert b.predict(X32).dtype.kind in "iu"
+
+
+# ===================================================================
+# 64-bit index arithmetic (N > 2**31 rows, on a view that allocates nothing)
+# ===================================================================
+BIG_N = 2 ** 31 + 3 * 1024
+
+
+def _broadcast_rows(row, n):
+    """An (n, D) read-only view repeating ``row``: no memory for n rows."""
+    return np.lib.stride_tricks.as_strided(row, shape=(n, row.shape[0]),
+                                           strides=(0, row.strides[0]), writeable=False)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_gaussian_block_index_arithmetic_past_2_31_rows(ct):
+    from fastem.families.gaussian import GaussianFamily
+    from fastem.kernels import gaussian as kern
+
+    rng = np.random.default_rng(7)
+    D, K, B = 3, 2, 1024
+    small = np.ascontiguousarray(rng.standard_normal((B, D)))
+    row = np.ascontiguousarray(small[5])
+    Xbig = _broadcast_rows(row, BIG_N)
+    wbig = _broadcast_rows(np.ones(1), BIG_N)[:, 0]
+    fam = GaussianFamily(K, ct, init_params="random")
+    params = fam.initialize(small, np.ones(B), np.random.RandomState(0))
+    start = BIG_N - B  # a block whose row indices exceed 2**31
+    assert start > 2 ** 31
+    args = fam._kernel_args(params, np.float64)
+    Xsmall = _broadcast_rows(row, B)
+    if ct in ("diag", "spherical"):
+        center, W, const, means = args
+        meansT = np.ascontiguousarray(means.T)
+
+        def run(X, w, s, e):
+            nk, sxT, sxxT = np.zeros(K), np.zeros((D, K)), np.zeros((D, K))
+            ll, bad = kern._diag_block(X, w, center, W, const, meansT, s, e, True, nk,
+                                       sxT, sxxT, np.empty(0), np.empty(0, np.int64),
+                                       np.empty((0, K)))
+            return ll, bad, nk, sxT, sxxT
+    else:
+        means, chol, log_norm = args
+
+        def run(X, w, s, e):
+            nk, sx, sxx = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
+            ll, bad = kern._full_block(X, w, means, chol, log_norm, s, e, True, nk, sx,
+                                       sxx, np.empty(0), np.empty(0, np.int64),
+                                       np.empty((0, K)))
+            return ll, bad, nk, sx, sxx
+    far = run(Xbig, wbig, start, BIG_N)
+    near = run(np.ascontiguousarray(Xsmall), np.ones(B), 0, B)
+    assert far[1] == 0
+    for a, b in zip(far, near):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_block_counts_are_64_bit():
+    from fastem.kernels import kmeans as kk
+    assert kk._n_blocks(2 ** 40 + 1, 2048) == 2 ** 29 + 1
+    # an index vector past 2**31 survives the public per-row outputs' dtype
+    assert np.empty(0, np.int64).dtype.itemsize == 8
+
+
+def test_kmeans_inertia_block_index_arithmetic_past_2_31_rows():
+    from fastem.kernels import kmeans as kk
+    rng = np.random.default_rng(8)
+    D, K, B = 2, 3, 2048
+    row = np.ascontiguousarray(rng.standard_normal(D))
+    centers = np.ascontiguousarray(rng.standard_normal((K, D)))
+    labels_big = _broadcast_rows(np.array([1], np.int32), BIG_N)[:, 0]
+    Xbig = _broadcast_rows(row, BIG_N)
+    wbig = _broadcast_rows(np.ones(1), BIG_N)[:, 0]
+    shift = np.zeros(D)
+    far = kk._inertia_block(Xbig, wbig, shift, centers, labels_big, BIG_N - B, BIG_N)
+    near = kk._inertia_block(np.ascontiguousarray(_broadcast_rows(row, B)), np.ones(B),
+                             shift, centers, np.ones(B, np.int32), 0, B)
+    assert far == near
