@@ -253,8 +253,8 @@ def build_parser():
     c.add_argument("--n-samples", type=int, default=100_000)
     c.add_argument("--n-features", type=int, default=8)
     c.add_argument("--n-components", type=int, default=8)
-    c.add_argument("--max-iter", type=int, default=20,
-                   help="iterations per timed fit (tol=0); default 20")
+    c.add_argument("--max-iter", type=int, default=10,
+                   help="iterations per timed fit (tol=0); default 10")
     c.add_argument("--repeats", type=int, default=3,
                    help="interleaved repetitions; the best time counts (default 3)")
     c.add_argument("--model", action="append", metavar="NAME",
