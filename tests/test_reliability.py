@@ -452,6 +452,54 @@ def test_four_python_threads_fit_at_once_like_sequential(name):
             np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
+_MIXED_THREADS_SCRIPT = r"""
+import sys, threading, warnings
+import numpy as np
+sys.path.insert(0, {tests!r})
+from registry import NAMES, REGISTRY
+warnings.simplefilter("ignore")
+
+def work(name, seed):
+    e = REGISTRY[name]
+    X = e.make_X(n=4200, seed=seed)
+    m = e.make(n_jobs=2, max_iter=8).fit(X)
+    out = [m.predict(X), np.atleast_1d(m.score(X))]
+    out.append(m.predict_proba(X) if e.is_mixture else m.transform(X))
+    return [v for v in e.params_of(m).values()] + out
+
+jobs = [(n, s) for s in range(2) for n in NAMES]
+seq = [work(*j) for j in jobs]
+par = [None] * len(jobs)
+def run(i):
+    par[i] = work(*jobs[i])
+for _ in range(2):
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b, j in zip(seq, par, jobs):
+        for x, y in zip(a, b):
+            assert np.array_equal(x, y), j
+print("ok", len(jobs))
+"""
+
+
+def test_mixed_estimators_in_many_threads_never_abort_the_process():
+    """Every estimator fits, predicts and scores from 12 threads at once, in a
+    child process (an abort inside a threading layer would kill it), and the
+    results equal the sequential ones bit for bit."""
+    import os
+    import subprocess
+    import sys
+    tests = os.path.dirname(os.path.abspath(__file__))
+    proc = subprocess.run([sys.executable, "-c",
+                           _MIXED_THREADS_SCRIPT.format(tests=tests)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("ok")
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_fits_inside_dask_threaded_scheduler_like_sequential(name):
     dask = pytest.importorskip("dask")
