@@ -407,6 +407,16 @@ def test_float32_gaussian_out_of_float32_range_is_refused_not_inf(ct):
         assert finite_params(REGISTRY["GaussianMixture"], g)  # float64 copes
 
 
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_float64_gaussian_out_of_float64_range_is_refused_not_inf(ct):
+    X = gaussian_blobs()
+    for scale in (1e200, 1e300, 1e-200, 1e-310):  # squares overflow / underflow
+        for reg in (0.0, 1e-6):
+            with pytest.raises(ValueError, match=r"float64.*feature 0.*Rescale X"):
+                fastem.GaussianMixture(3, covariance_type=ct, reg_covar=reg,
+                                       random_state=0).fit(X * scale)
+
+
 def test_kmeans_empty_cluster_gets_a_point_and_labels_are_fresh():
     X = gaussian_blobs(n=90, d=2, k=3, seed=6)
     init = np.vstack([X[:2], X.mean(0) + 1e6])  # the third center starts empty

@@ -81,7 +81,8 @@ class GaussianFamily(Family):
         self.feature_scale = None
         self.data_covariance = None
         self.reseed_pool = None
-        self.float32 = False
+        self.min_component_variance = 0.0
+        self._described = None
 
     @property
     def _full_moments(self):
@@ -222,10 +223,8 @@ class GaussianFamily(Family):
     def _collapse_floor(self, D):
         if self.feature_scale is None:
             return np.zeros(D)
-        floor = self.collapse_rtol * self.feature_scale
-        if self.float32:
-            floor = np.maximum(floor, _FLOAT32_MIN_COMPONENT_VARIANCE)
-        return floor
+        return np.maximum(self.collapse_rtol * self.feature_scale,
+                          self.min_component_variance)
 
     def _constant_features(self):
         """(D,) bool: features whose variance in the data is itself collapsed."""
@@ -266,28 +265,37 @@ class GaussianFamily(Family):
         Called once per fit from the initialization sample; no random draws
         (the pool is evenly spaced rows), so results do not change.
         """
-        X64 = np.asarray(X, dtype=np.float64)
         w = np.asarray(w, dtype=np.float64)
+        if self._described is not None and self._described[0] is X \
+                and np.array_equal(self._described[1], w):
+            return  # n_init > 1 on the same rows
+        n, D = X.shape
         total = w.sum()
-        mean = w @ X64 / total
-        d = X64 - mean
-        self.data_covariance = (d * w[:, None]).T @ d / total
+        step = _config.PREDICT_CHUNK_ROWS  # O(chunk x D) scratch, never O(N)
+        mean = np.zeros(D)
+        for start in range(0, n, step):
+            mean += w[start:start + step] @ np.asarray(X[start:start + step], np.float64)
+        mean /= total
+        cov = np.zeros((D, D))
+        for start in range(0, n, step):
+            d = np.asarray(X[start:start + step], np.float64) - mean
+            cov += (d * w[start:start + step, None]).T @ d
+        self.data_covariance = cov / total
         self.feature_scale = np.diag(self.data_covariance) + mean ** 2
-        self.float32 = X.dtype == np.float32
-        if self.float32:
-            _check_float32_range(self.data_covariance, self.feature_scale,
-                                 self.collapse_rtol)
-        n = X64.shape[0]
+        self.min_component_variance = _RANGE[np.dtype(X.dtype)]["min_component"]
+        _check_data_range(X, self.data_covariance, self.feature_scale,
+                          self.collapse_rtol)
         rows = np.unique(np.linspace(0, n - 1, min(n, _RESEED_POOL_ROWS)).astype(np.int64))
         rows = rows[w[rows] > 0]
-        self.reseed_pool = np.ascontiguousarray(X64[rows])
+        self.reseed_pool = np.ascontiguousarray(X[rows], dtype=np.float64)
+        self._described = (X, w)
 
     def adopt_data_description(self, other):
         """Reuse the scale and pool of a previous fit's family (warm start)."""
         self.feature_scale = other.feature_scale
         self.data_covariance = other.data_covariance
         self.reseed_pool = other.reseed_pool
-        self.float32 = other.float32
+        self.min_component_variance = other.min_component_variance
 
     def reseed(self, stats, params, components):
         """M-step that re-seeds the collapsed ``components`` instead of failing.
@@ -564,31 +572,37 @@ def _checked_precision_cholesky(cov, covariance_type, floor):
     return (out[0] if tied else out), None
 
 
-#: float32 X is fitted with float32 log-density terms and float32 parameters:
-#: a feature's E[x^2] (and so squared deviations and variances) must stay well
-#: inside float32's range, and so must a non-constant feature's precision;
-#: a component variance below ``_FLOAT32_MIN_COMPONENT_VARIANCE`` counts as
-#: collapsed (its precision would overflow float32).
-_FLOAT32_MAX_SCALE = 1e34
-_FLOAT32_MIN_VARIANCE = 1e-30
-_FLOAT32_MIN_COMPONENT_VARIANCE = 1e-36
+#: Safe range of the data, per dtype: a feature's mean square E[x^2] at most
+#: ``max_scale`` (squared deviations and their sums must not overflow) and a
+#: non-constant feature's variance at least ``min_variance`` (its precision
+#: must not overflow); a component variance below ``min_component`` counts as
+#: collapsed. float32 X is fitted with float32 log-density terms and returns
+#: float32 parameters, hence its narrower range. 1e±150 data fit in float64.
+_RANGE = {
+    np.dtype(np.float32): dict(max_scale=1e34, min_variance=1e-30, min_component=1e-36),
+    np.dtype(np.float64): dict(max_scale=1e306, min_variance=1e-306,
+                               min_component=1e-305),
+}
 
 
-def _check_float32_range(data_cov, scale, rtol):
-    """Refuse float32 X whose squares or precisions would overflow float32."""
+def _check_data_range(X, data_cov, scale, rtol):
+    """Refuse X whose squares or precisions would overflow its dtype."""
+    limits = _RANGE[np.dtype(X.dtype)]
     var = np.diag(data_cov)
-    too_big = scale > _FLOAT32_MAX_SCALE
-    too_small = (var < _FLOAT32_MIN_VARIANCE) & (var > rtol * scale)
+    too_big = ~(scale <= limits["max_scale"])  # inf/NaN (overflowed) included
+    varies = np.asarray(X).max(axis=0) > np.asarray(X).min(axis=0)
+    too_small = (var < limits["min_variance"]) & varies
     bad = np.flatnonzero(too_big | too_small)
     if bad.size:
         d = int(bad[0])
-        what = (f"its mean square is {scale[d]:.3g} (above {_FLOAT32_MAX_SCALE:g})"
+        what = (f"its mean square is {scale[d]:.3g} (above {limits['max_scale']:g})"
                 if too_big[d] else
-                f"its variance is {var[d]:.3g} (below {_FLOAT32_MIN_VARIANCE:g})")
+                f"its variance is {var[d]:.3g} (below {limits['min_variance']:g})")
+        fix = ("Pass X.astype(np.float64), or rescale X (e.g. standardize it)."
+               if X.dtype == np.float32 else "Rescale X (e.g. standardize it).")
         raise ValueError(
-            f"X is float32 and feature {d} is out of float32's safe range: {what}, "
-            "so squared deviations or precisions would overflow float32. Pass "
-            "X.astype(np.float64), or rescale X (e.g. standardize it).")
+            f"X is {X.dtype} and feature {d} is out of {X.dtype}'s safe range: {what}, "
+            f"so squared deviations or precisions would overflow {X.dtype}. {fix}")
 
 
 def _first_low_pivot(c, floor):
