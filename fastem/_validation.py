@@ -111,6 +111,16 @@ def check_sample_weight(sample_weight, n_samples):
     return w
 
 
+def as_numeric_array(X, name="X"):
+    """``np.asarray(X)`` for estimators with their own domain checks.
+
+    Refuses complex, string and non-numeric object data and ragged nested
+    lists with a message naming ``name``; object arrays of numbers become
+    float64. No shape or finiteness checks (see :func:`check_data`).
+    """
+    return _as_real_array(X, name)
+
+
 def _raise(exc):
     raise exc
 
