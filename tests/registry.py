@@ -161,6 +161,7 @@ _BERNOULLI_CHECKS = [
     "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
     "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
     "check_n_features_in", "check_fit2d_predict1d",
+    "check_positive_only_tag_during_fit",  # its data hold 2s before any negative
 ]
 
 _COMMON_BAD = [
