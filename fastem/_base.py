@@ -219,9 +219,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
             step = (state["steps"] + self.learning_offset) ** -self.learning_decay
             previous = family.rebase(state["stats"], state["params"], params)
             running = tuple((1 - step) * a + step * b for a, b in zip(previous, batch))
-        new_params, _ = _driver.m_step(family.maximize, _reseeder(family), running,
-                                       params)
-        state.update(stats=running, params=params, steps=state["steps"] + 1)
+        new_params, reseeded = _driver.m_step(family.maximize, _reseeder(family),
+                                              running, params)
+        state.update(stats=running, params=params, steps=state["steps"] + 1,
+                     reseeds=state.get("reseeds", 0) + reseeded)
+        self.n_reseeds_ = state["reseeds"]
         self._store(family, new_params, source)
         self.lower_bound_ = loglik / source.total_weight
         self.lower_bounds_.append(self.lower_bound_)

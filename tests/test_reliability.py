@@ -361,6 +361,31 @@ def test_reseed_on_duplicated_points(ct):
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
+def test_collapse_is_the_same_for_every_data_source(ct):
+    da = pytest.importorskip("dask.array")
+    X = _constant_feature(gaussian_blobs(n=300))
+
+    def gmm(**kw):
+        return fastem.GaussianMixture(3, covariance_type=ct, reg_covar=0,
+                                      random_state=0, **kw)
+    fits = {"memory": lambda: gmm().fit(X), "chunks": lambda: gmm(chunk_size=100).fit(X),
+            "dask": lambda: gmm().fit(da.from_array(X, chunks=100)),
+            "partial_fit": lambda: gmm().partial_fit(X[:150]).partial_fit(X[150:])}
+    for source, fit in fits.items():
+        with pytest.raises(ValueError, match=r"collapsed.*feature 1 is constant in X.*"
+                                             r"reg_covar"):
+            fit()
+    X2 = gaussian_blobs(n=300)
+    X2[:40] = X2[0]  # 40 duplicated rows
+    g = gmm(on_collapse="reseed")
+    g.set_params(n_components=4)
+    for i in range(6):
+        g.partial_fit(X2[i * 50:(i + 1) * 50])
+    assert finite_params(REGISTRY["GaussianMixture"], g)
+    assert g.n_reseeds_ >= 0
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
 def test_reseed_cannot_cure_a_constant_feature(ct):
     X = _constant_feature(gaussian_blobs())
     with pytest.raises(ValueError, match="feature 1 is constant in X"):
