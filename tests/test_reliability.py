@@ -791,3 +791,26 @@ def test_kmeans_inertia_block_index_arithmetic_past_2_31_rows():
     near = kk._inertia_block(np.ascontiguousarray(_broadcast_rows(row, B)), np.ones(B),
                              shift, centers, np.ones(B, np.int32), 0, B)
     assert far == near
+
+
+def test_discrete_block_index_arithmetic_past_2_31_rows():
+    from fastem.kernels import discrete as kd
+    B, K, D = 1024, 2, 3
+    row = np.array([1.0, 0.0, 2.0])
+    Xbig = _broadcast_rows(row, BIG_N)
+    wbig = _broadcast_rows(np.ones(1), BIG_N)[:, 0]
+    AT = np.random.default_rng(9).normal(size=(K, D))
+
+    def run(X, w, s, e):
+        nk, sx = np.zeros(K), np.zeros((K, D))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NumbaPerformanceWarning: strided view
+            out = kd._linear_block(X, w, AT, np.zeros(K), np.zeros(1), s, e, True, False,
+                                   nk, sx, np.empty(0), np.empty(0, np.int64),
+                                   np.empty((0, K)))
+        return out, nk, sx
+    far = run(Xbig, wbig, BIG_N - B, BIG_N)
+    near = run(np.ascontiguousarray(Xbig[:B]), np.ones(B), 0, B)
+    assert far[0] == near[0]
+    for a, b in zip(far[1:], near[1:]):
+        np.testing.assert_array_equal(a, b)
