@@ -715,6 +715,15 @@ def test_property_float32_fit_close_to_float64_fit(name, seed, n, d, k, v):
     assert b.predict(X32).dtype.kind in "iu"
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if REGISTRY[n].is_mixture])
+def test_fitted_mixture_holds_no_data(name):
+    """A fitted mixture pickles to the same size whatever the number of rows."""
+    entry = REGISTRY[name]
+    sizes = [len(pickle.dumps(quiet_fit(entry.make(), entry.make_X(n=n))))
+             for n in (300, 30_000)]
+    assert sizes[1] < 1.2 * sizes[0] + 1000, sizes
+
+
 # ===================================================================
 # 64-bit index arithmetic (N > 2**31 rows, on a view that allocates nothing)
 # ===================================================================

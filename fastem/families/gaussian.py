@@ -32,7 +32,7 @@ _EPS = 10 * np.finfo(np.float64).eps  # keeps empty components from dividing by 
 COLLAPSE_RTOL = 1e-24
 
 #: Rows kept (evenly spaced, no random draws) to re-seed collapsed components.
-_RESEED_POOL_ROWS = 1024
+_RESEED_POOL_ROWS = 256
 ON_COLLAPSE = ("raise", "reseed")
 
 
@@ -266,9 +266,11 @@ class GaussianFamily(Family):
         (the pool is evenly spaced rows), so results do not change.
         """
         w = np.asarray(w, dtype=np.float64)
-        if self._described is not None and self._described[0] is X \
-                and np.array_equal(self._described[1], w):
-            return  # n_init > 1 on the same rows
+        # n_init > 1 on the same rows: describe once (ids only, so the family,
+        # which the fitted estimator keeps and pickles, holds no data)
+        key = (id(X), X.shape, float(w.sum()))
+        if self._described == key:
+            return
         n, D = X.shape
         total = w.sum()
         step = _config.PREDICT_CHUNK_ROWS  # O(chunk x D) scratch, never O(N)
@@ -288,7 +290,7 @@ class GaussianFamily(Family):
         rows = np.unique(np.linspace(0, n - 1, min(n, _RESEED_POOL_ROWS)).astype(np.int64))
         rows = rows[w[rows] > 0]
         self.reseed_pool = np.ascontiguousarray(X[rows], dtype=np.float64)
-        self._described = (X, w)
+        self._described = key
 
     def adopt_data_description(self, other):
         """Reuse the scale and pool of a previous fit's family (warm start)."""
