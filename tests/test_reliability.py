@@ -516,23 +516,30 @@ for _ in range(2):
     for a, b, j in zip(seq, par, jobs):
         for x, y in zip(a, b):
             assert np.array_equal(x, y), j
-print("ok", len(jobs))
+import numba
+print("ok", len(jobs), numba.threading_layer())
 """
 
 
-def test_mixed_estimators_in_many_threads_never_abort_the_process():
+@pytest.mark.parametrize("layer", ["default", "workqueue"])
+def test_mixed_estimators_in_many_threads_never_abort_the_process(layer):
     """Every estimator fits, predicts and scores from 12 threads at once, in a
     child process (an abort inside a threading layer would kill it), and the
-    results equal the sequential ones bit for bit."""
+    results equal the sequential ones bit for bit. Numba's workqueue layer
+    aborts the process when two threads enter parallel kernels at once."""
     import os
     import subprocess
     import sys
     tests = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ)
+    if layer != "default":
+        env["NUMBA_THREADING_LAYER"] = layer
     proc = subprocess.run([sys.executable, "-c",
                            _MIXED_THREADS_SCRIPT.format(tests=tests)],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("ok")
+    assert layer == "default" or proc.stdout.split()[-1] == layer, proc.stdout
 
 
 @pytest.mark.parametrize("name", NAMES)
