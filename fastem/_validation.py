@@ -189,7 +189,14 @@ def check_init_array(value, name, shape, dtype=np.float64):
 
 
 def check_random_state(seed):
-    """Turn ``seed`` into a ``np.random.RandomState`` (as scikit-learn does)."""
+    """Turn ``seed`` into a ``np.random.RandomState`` (as scikit-learn does).
+
+    An unusable seed is a ``ValueError`` naming ``random_state``.
+    """
     from sklearn.utils import check_random_state as _sk_check
 
-    return _sk_check(seed)
+    try:
+        return _sk_check(seed)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"random_state must be None, an integer in [0, 2**32 - 1] "
+                         f"or a RandomState instance, got {seed!r} ({exc}).") from None

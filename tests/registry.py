@@ -170,6 +170,8 @@ _COMMON_BAD = [
     (dict(n_jobs=0), "n_jobs"), (dict(n_jobs="all"), "n_jobs"),
     (dict(verbose=-1), "verbose"), (dict(warm_start="yes"), "warm_start"),
     (dict(init_params="nope"), "init_params"),
+    (dict(random_state="abc"), "random_state"), (dict(random_state=-1), "random_state"),
+    (dict(random_state=1.5), "random_state"),
 ]
 
 _MIX_BAD_INITS = [
@@ -230,6 +232,8 @@ REGISTRY = {
             (dict(init="nope"), "init"), (dict(init=3), "init"),
             (dict(algorithm="fast"), "algorithm"), (dict(n_jobs=0), "n_jobs"),
             (dict(copy_x="yes"), "copy_x"), (dict(chunk_size=0), "chunk_size"),
+            (dict(random_state="abc"), "random_state"),
+            (dict(random_state=-1), "random_state"),
         ],
         bad_inits=[
             (lambda X, k: dict(init=np.zeros((k + 1, X.shape[1]))), "init"),
