@@ -127,13 +127,13 @@ class GaussianFamily(Family):
             kernel = kernels.full_pass_serial if serial else kernels.full_pass
         else:
             kernel = kernels.diag_pass_serial if serial else kernels.diag_pass
-        args = (X, w, *self._kernel_args(params, X.dtype), self.block_rows, want_stats,
-                row_logp, labels, resp)
+        args = (X, w, *self._kernel_args(params, X.dtype), self.block_rows)
+        outputs = (want_stats, row_logp, labels, resp)
         if serial:
-            out = kernel(*args)
+            out = kernel(*args, 1, *outputs)
         else:
-            with parallel_region(self.n_jobs):
-                out = kernel(*args)
+            with parallel_region(self.n_jobs) as n_threads:
+                out = kernel(*args, n_threads, *outputs)
         nk, sx, sxx, loglik, n_bad = out
         return (nk, sx, sxx), loglik, n_bad
 

@@ -22,6 +22,7 @@ want are passed as zero-length arrays.
 import numpy as np
 from numba import njit, prange
 
+from ._compile import parallel_and_serial
 from ._math import exp_nonpositive
 
 _NEG_INF = -np.inf
@@ -63,7 +64,7 @@ def _argmax(v):
 
 @njit(cache=True, nogil=True)
 def _diag_block(X, w, center, W, const, meansT, start, stop, want_stats,
-                nk, sxT, sxxT, row_logp, labels, resp):
+                nk, sxT, sxxT, row_logp, labels, resp, Z, L):
     """Process rows ``start:stop`` for a diagonal-precision mixture.
 
     Log-densities are one small matrix product per block: with ``y = x - g``
@@ -86,6 +87,9 @@ def _diag_block(X, w, center, W, const, meansT, start, stop, want_stats,
     row_logp : (N,) or (0,) OUT — per-row log-likelihood
     labels : (N,) or (0,) OUT — per-row most probable component
     resp : (N, K) or (0, K) OUT — per-row responsibilities
+    Z : (block, 2 D), L : (block, K) dtype of X — the calling thread's
+        scratch (allocated once per pass: per-block allocations are slow
+        where malloc returns memory to the system eagerly, as in Dask workers)
 
     Returns
     -------
@@ -94,13 +98,14 @@ def _diag_block(X, w, center, W, const, meansT, start, stop, want_stats,
     """
     D, K = meansT.shape
     n = stop - start
-    Z = np.empty((n, 2 * D), dtype=X.dtype)
+    Z = Z[:n]
+    L = L[:n]
     for i in range(n):
         for d in range(D):
             y = X[start + i, d] - center[d]
             Z[i, d] = y
             Z[i, D + d] = y * y
-    L = np.dot(Z, W)  # (n, K) log-densities, turned into responsibilities below
+    np.dot(Z, W, L)  # (n, K) log-densities, turned into responsibilities below
     acc = np.empty(K)
     loglik = 0.0
     n_bad = 0
@@ -176,10 +181,9 @@ def _diag_moments(X, start, n, R, meansT, nk, sxT, sxxT):
                 sxxT[d, k] += u * t
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def diag_pass(X, w, center, W, const, means, block, want_stats,
+def diag_pass(X, w, center, W, const, means, block, n_threads, want_stats,
               row_logp, labels, resp):
-    """Parallel diagonal-precision pass over all rows of ``X``.
+    """Diagonal-precision pass over all rows of ``X``.
 
     Parameters
     ----------
@@ -187,6 +191,8 @@ def diag_pass(X, w, center, W, const, means, block, want_stats,
     center, W, const : IN, see ``_diag_block``
     means : (K, D) float64 IN — component means
     block : int — rows per block
+    n_threads : int — threads the blocks are dealt to (1 for the serial twin);
+        each thread owns a contiguous run of blocks and one scratch buffer
     want_stats : bool
     row_logp, labels, resp : OUT, see ``_diag_block``
 
@@ -200,55 +206,26 @@ def diag_pass(X, w, center, W, const, means, block, want_stats,
     K, D = means.shape
     meansT = np.ascontiguousarray(means.T)
     n_blocks = (N + block - 1) // block
-    n_slots = n_blocks if want_stats else 0
+    n_slots = n_blocks if want_stats else 1
     nk = np.zeros((n_slots, K))
     sxT = np.zeros((n_slots, D, K))
     sxxT = np.zeros((n_slots, D, K))
     ll = np.zeros(n_blocks)
     bad = np.zeros(n_blocks, dtype=np.int64)
-    for b in prange(n_blocks):
-        start = b * block
-        stop = min(start + block, N)
-        s = min(np.int64(b), n_slots - 1)
-        if want_stats:
-            ll[b], bad[b] = _diag_block(X, w, center, W, const, meansT, start, stop,
-                                        True, nk[s], sxT[s], sxxT[s],
-                                        row_logp, labels, resp)
-        else:
-            scratch = np.zeros((1, D, K))
-            ll[b], bad[b] = _diag_block(X, w, center, W, const, meansT, start, stop,
-                                        False, scratch[0, 0], scratch[0], scratch[0],
-                                        row_logp, labels, resp)
+    Z = np.empty((n_threads, block, 2 * D), dtype=X.dtype)
+    L = np.empty((n_threads, block, K), dtype=X.dtype)
+    for t in prange(n_threads):
+        for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
+            start = b * block
+            s = min(b, n_slots - 1)  # predict writes no statistics
+            ll[b], bad[b] = _diag_block(X, w, center, W, const, meansT, start,
+                                        min(start + block, N), want_stats, nk[s],
+                                        sxT[s], sxxT[s], row_logp, labels, resp,
+                                        Z[t], L[t])
     return _sum_diag_slots(nk, sxT, sxxT, ll, bad)
 
 
-@njit(cache=True, nogil=True)
-def diag_pass_serial(X, w, center, W, const, means, block, want_stats,
-                       row_logp, labels, resp):
-    """Serial twin of :func:`diag_pass` (same blocks, same result, one thread)."""
-    N = X.shape[0]
-    K, D = means.shape
-    meansT = np.ascontiguousarray(means.T)
-    n_blocks = (N + block - 1) // block
-    n_slots = n_blocks if want_stats else 0
-    nk = np.zeros((n_slots, K))
-    sxT = np.zeros((n_slots, D, K))
-    sxxT = np.zeros((n_slots, D, K))
-    ll = np.zeros(n_blocks)
-    bad = np.zeros(n_blocks, dtype=np.int64)
-    scratch = np.zeros((1, D, K))
-    for b in range(n_blocks):
-        start = b * block
-        stop = min(start + block, N)
-        if want_stats:
-            ll[b], bad[b] = _diag_block(X, w, center, W, const, meansT, start, stop,
-                                        True, nk[b], sxT[b], sxxT[b],
-                                        row_logp, labels, resp)
-        else:
-            ll[b], bad[b] = _diag_block(X, w, center, W, const, meansT, start, stop,
-                                        False, scratch[0, 0], scratch[0], scratch[0],
-                                        row_logp, labels, resp)
-    return _sum_diag_slots(nk, sxT, sxxT, ll, bad)
+diag_pass, diag_pass_serial = parallel_and_serial(diag_pass)
 
 
 @njit(cache=True, nogil=True)
@@ -275,7 +252,7 @@ def _sum_diag_slots(nk, sxT, sxxT, ll, bad):
 
 @njit(cache=True, nogil=True)
 def _full_block(X, w, means, chol, log_norm, start, stop, want_stats,
-                nk, sx, sxx, row_logp, labels, resp):
+                nk, sx, sxx, row_logp, labels, resp, work, lp):
     """Process rows ``start:stop`` for a full (or tied) precision mixture.
 
     Mahalanobis terms and second moments are small matrix products done with
@@ -290,6 +267,7 @@ def _full_block(X, w, means, chol, log_norm, start, stop, want_stats,
     log_norm : (K,) IN — log weight + log normalizer per component
     nk : (K,) OUT, sx : (K, D) OUT, sxx : (K, D, D) OUT — this block's slot
     row_logp, labels, resp : OUT, see ``_diag_block``
+    work : (3, block, D), lp : (block, K) float64 — the calling thread's scratch
 
     Returns
     -------
@@ -297,13 +275,15 @@ def _full_block(X, w, means, chol, log_norm, start, stop, want_stats,
     """
     K, D = means.shape
     n = stop - start
-    diff = np.empty((n, D))
-    lp = np.empty((n, K))
+    diff = work[0, :n]
+    y = work[1, :n]
+    weighted = work[2, :n]
+    lp = lp[:n]
     for k in range(K):
         for i in range(n):
             for d in range(D):
                 diff[i, d] = X[start + i, d] - means[k, d]
-        y = np.dot(diff, chol[k if chol.shape[0] > 1 else 0])
+        np.dot(diff, chol[k if chol.shape[0] > 1 else 0], y)
         for i in range(n):
             q = 0.0
             for d in range(D):
@@ -330,7 +310,6 @@ def _full_block(X, w, means, chol, log_norm, start, stop, want_stats,
                 resp[start + i, k] = row[k]
         loglik += w[start + i] * ll_i
     if want_stats:
-        weighted = np.empty((n, D))
         for k in range(K):
             total = 0.0
             for i in range(n):
@@ -346,10 +325,9 @@ def _full_block(X, w, means, chol, log_norm, start, stop, want_stats,
     return loglik, n_bad
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def full_pass(X, w, means, chol, log_norm, block, want_stats,
+def full_pass(X, w, means, chol, log_norm, block, n_threads, want_stats,
               row_logp, labels, resp):
-    """Parallel full/tied-precision pass; see :func:`diag_pass` for arguments.
+    """Full/tied-precision pass; see :func:`diag_pass` for arguments.
 
     Returns
     -------
@@ -364,37 +342,20 @@ def full_pass(X, w, means, chol, log_norm, block, want_stats,
     sxx = np.zeros((n_slots, K, D, D))
     ll = np.zeros(n_blocks)
     bad = np.zeros(n_blocks, dtype=np.int64)
-    for b in prange(n_blocks):
-        start = b * block
-        stop = min(start + block, N)
-        s = min(np.int64(b), n_slots - 1)
-        ll[b], bad[b] = _full_block(X, w, means, chol, log_norm, start, stop,
-                                    want_stats, nk[s], sx[s], sxx[s],
-                                    row_logp, labels, resp)
+    work = np.empty((n_threads, 3, block, D))
+    lp = np.empty((n_threads, block, K))
+    for t in prange(n_threads):
+        for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
+            start = b * block
+            s = min(b, n_slots - 1)  # predict writes no statistics
+            ll[b], bad[b] = _full_block(X, w, means, chol, log_norm, start,
+                                        min(start + block, N), want_stats, nk[s],
+                                        sx[s], sxx[s], row_logp, labels, resp,
+                                        work[t], lp[t])
     return _sum_full_slots(nk, sx, sxx, ll, bad, want_stats)
 
 
-@njit(cache=True, nogil=True)
-def full_pass_serial(X, w, means, chol, log_norm, block, want_stats,
-                     row_logp, labels, resp):
-    """Serial twin of :func:`full_pass`."""
-    N = X.shape[0]
-    K, D = means.shape
-    n_blocks = (N + block - 1) // block
-    n_slots = n_blocks if want_stats else 1
-    nk = np.zeros((n_slots, K))
-    sx = np.zeros((n_slots, K, D))
-    sxx = np.zeros((n_slots, K, D, D))
-    ll = np.zeros(n_blocks)
-    bad = np.zeros(n_blocks, dtype=np.int64)
-    for b in range(n_blocks):
-        start = b * block
-        stop = min(start + block, N)
-        s = min(np.int64(b), n_slots - 1)
-        ll[b], bad[b] = _full_block(X, w, means, chol, log_norm, start, stop,
-                                    want_stats, nk[s], sx[s], sxx[s],
-                                    row_logp, labels, resp)
-    return _sum_full_slots(nk, sx, sxx, ll, bad, want_stats)
+full_pass, full_pass_serial = parallel_and_serial(full_pass)
 
 
 @njit(cache=True, nogil=True)

@@ -1,0 +1,25 @@
+"""Compile one block-loop kernel twice: parallel and serial.
+
+A kernel driver loops over row blocks with ``prange``. Compiled with
+``parallel=True`` the blocks run on Numba's thread pool; compiled without it
+``prange`` is a plain ``range``. The serial twin is what callers that are
+already parallel use (Dask tasks, small inputs): it never touches the thread
+pool, so it is safe from any number of Python threads at once.
+"""
+import types
+
+from numba import njit
+
+
+def parallel_and_serial(func):
+    """Return ``(parallel, serial)`` dispatchers of ``func``, both cached on disk.
+
+    The serial twin is a renamed copy of ``func`` so that the two compiled
+    versions get distinct entries in Numba's on-disk cache.
+    """
+    twin = types.FunctionType(func.__code__, func.__globals__, func.__name__ + "_serial",
+                              func.__defaults__, func.__closure__)
+    twin.__qualname__ = func.__qualname__ + "_serial"
+    twin.__doc__ = f"Serial twin of ``{func.__name__}``: same blocks, same result."
+    return (njit(parallel=True, cache=True, nogil=True)(func),
+            njit(cache=True, nogil=True)(twin))
