@@ -80,12 +80,14 @@ class DiscreteFamily(Family):
         state["_const"] = None
         return state
 
-    def _kernel_call(self, kernel, serial_kernel, args, serial):
+    def _kernel_call(self, kernel, serial_kernel, args, outputs, serial):
+        """``kernel(*args, n_threads, *outputs)``: the serial twin on one thread,
+        or the parallel kernel with its blocks dealt to the region's threads."""
         if serial:  # the kernels call BLAS on small blocks: one BLAS thread
             with threadpool_limits(limits=1, user_api="blas"):
-                return serial_kernel(*args)
-        with parallel_region(self.n_jobs):
-            return kernel(*args)
+                return serial_kernel(*args, 1, *outputs)
+        with parallel_region(self.n_jobs) as n_threads:
+            return kernel(*args, n_threads, *outputs)
 
     @staticmethod
     def _raise_bad(n_bad):
@@ -187,10 +189,10 @@ class LinearFamily(DiscreteFamily):
              resp, serial):
         A, b = self._linear_terms(params)
         table = self._table if self._table is not None else np.zeros(1)
-        args = (X, w, A, b, table, self.block_rows, want_stats, want_const,
-                row_logp, labels, resp)
+        args = (X, w, A, b, table, self.block_rows)
+        outputs = (want_stats, want_const, row_logp, labels, resp)
         return self._kernel_call(kernels.linear_pass, kernels.linear_pass_serial,
-                                 args, serial)
+                                 args, outputs, serial)
 
     def statistics(self, X, sample_weight, params, serial=False):
         const = 0.0

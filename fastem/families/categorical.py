@@ -106,9 +106,10 @@ class CategoricalFamily(DiscreteFamily):
     def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
         logp = self._group_table(np.log(params["probs"]).T)  # (C_joint, K)
         args = (X, w, self._group, self._stride, self._group_offsets, logp, self._log_weights(params),
-                self._block_rows(X.shape[0]), want_stats, row_logp, labels, resp)
+                self._block_rows(X.shape[0]))
+        outputs = (want_stats, row_logp, labels, resp)
         return self._kernel_call(kernels.categorical_pass,
-                                 kernels.categorical_pass_serial, args, serial)
+                                 kernels.categorical_pass_serial, args, outputs, serial)
 
     def statistics(self, X, sample_weight, params, serial=False):
         nk, counts, loglik, _, n_bad = self._run(

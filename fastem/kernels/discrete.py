@@ -20,9 +20,14 @@ len(table)`` and ``-lgamma(x + 1)`` (Poisson's ``-log x!``) beyond.
 
 Rows are split into fixed blocks; each block writes its own statistics slot
 and the slots are summed in block order, so results are bit-identical for any
-thread count. Each pass has a parallel and a serial twin that run the same
-block function. Arguments marked IN are read, OUT are written; outputs a
-caller does not want are zero-length arrays.
+thread count. Each pass is one driver compiled twice (parallel and serial
+twins, :func:`~fastem.kernels._compile.parallel_and_serial`). The driver deals
+contiguous runs of blocks to ``n_threads`` threads and gives each thread its
+own scratch buffers, allocated once per pass: allocating them per block is
+slow where malloc returns memory to the system eagerly (Dask workers run with
+``MALLOC_TRIM_THRESHOLD_=65536``, which turns every allocation above ~64 KB
+into an mmap with fresh page faults). Arguments marked IN are read, OUT are
+written; outputs a caller does not want are zero-length arrays.
 """
 import math
 
@@ -30,25 +35,27 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from ._compile import parallel_and_serial
 from ._math import exp_nonpositive
 
 _NEG_INF = -np.inf
 
 
-def _float64_rows(X, start, stop):
-    """Rows ``start:stop`` of ``X`` as a C-ordered float64 (n, D) array."""
+def _float64_rows(X, start, stop, buf):
+    """Rows ``start:stop`` of ``X`` as a float64 (n, D) array: a view of a
+    float64 ``X``, else a copy into ``buf`` ((block, D) float64 scratch)."""
     return np.ascontiguousarray(X[start:stop], dtype=np.float64)
 
 
 @overload(_float64_rows, jit_options={"cache": True, "nogil": True})
-def _float64_rows_impl(X, start, stop):
+def _float64_rows_impl(X, start, stop, buf):
     if X.dtype == types.float64:
-        def view(X, start, stop):  # no copy: a C-ordered slice
+        def view(X, start, stop, buf):  # no copy: a C-ordered slice
             return X[start:stop]
         return view
 
-    def copy(X, start, stop):
-        out = np.empty((stop - start, X.shape[1]))
+    def copy(X, start, stop, buf):
+        out = buf[:stop - start]
         for i in range(stop - start):
             for d in range(X.shape[1]):
                 out[i, d] = X[start + i, d]
@@ -57,7 +64,7 @@ def _float64_rows_impl(X, start, stop):
 
 
 @njit(cache=True, nogil=True)
-def _normalize_block(lpT, b, w, start, use_w, ll, best):
+def _normalize_block(lpT, b, w, start, use_w, ll, best, m, tot):
     """Log-densities of a block, component-major, into responsibilities.
 
     Works along rows (the inner loops run over the block's rows), so every
@@ -73,9 +80,9 @@ def _normalize_block(lpT, b, w, start, use_w, ll, best):
     ll : (n,) float64 OUT — ``log sum_k exp`` per row; -inf for a row with
         zero (or undefined) likelihood under every component
     best : (n,) int64 OUT — most probable component per row (first maximum)
+    m, tot : (n,) float64 — scratch
     """
     K, n = lpT.shape
-    m = np.empty(n)
     for i in range(n):
         v = lpT[0, i] + b[0]
         lpT[0, i] = v
@@ -92,7 +99,7 @@ def _normalize_block(lpT, b, w, start, use_w, ll, best):
     for i in range(n):
         ll[i] = m[i]
         m[i] = m[i] if np.isfinite(m[i]) else 0.0
-    tot = np.zeros(n)
+        tot[i] = 0.0
     for k in range(K):
         for i in range(n):
             e = exp_nonpositive(lpT[k, i] - m[i])
@@ -112,8 +119,8 @@ def _normalize_block(lpT, b, w, start, use_w, ll, best):
 
 # ----------------------------------------------------------------- linear
 @njit(cache=True, nogil=True)
-def _linear_block(X, w, AT, b, table, start, stop, want_stats, want_const,
-                  nk, sx, row_logp, labels, resp):
+def _linear_rows(X, w, AT, b, table, start, stop, want_stats, want_const,
+                 nk, sx, row_logp, labels, resp, xbuf, lpbuf, vec, best, ones):
     """Rows ``start:stop`` of a family with log-density linear in x.
 
     Parameters
@@ -126,6 +133,9 @@ def _linear_block(X, w, AT, b, table, start, stop, want_stats, want_const,
     want_const : bool — compute the row constants
     nk : (K,) OUT, sx : (K, D) OUT — this block's slot (overwritten)
     row_logp, labels, resp : (N,), (N,), (N, K) or zero-length OUT
+    xbuf : (block, D), lpbuf : (K * block,), vec : (3, block) float64,
+        best : (block,) int64 — the calling thread's scratch
+    ones : (block,) float64 IN — all ones
 
     Returns
     -------
@@ -135,11 +145,12 @@ def _linear_block(X, w, AT, b, table, start, stop, want_stats, want_const,
     """
     K, D = AT.shape
     n = stop - start
-    xb = _float64_rows(X, start, stop)
-    lpT = np.dot(AT, xb.T)  # (K, n): one small GEMM
-    ll = np.empty(n)
-    best = np.empty(n, dtype=np.int64)
-    _normalize_block(lpT, b, w, start, want_stats, ll, best)
+    xb = _float64_rows(X, start, stop, xbuf)
+    lpT = lpbuf[:K * n].reshape((K, n))
+    np.dot(AT, xb.T, lpT)  # (K, n): one small GEMM
+    ll = vec[0, :n]
+    best = best[:n]
+    _normalize_block(lpT, b, w, start, want_stats, ll, best, vec[1, :n], vec[2, :n])
     T = table.shape[0]
     loglik = 0.0
     const = 0.0
@@ -170,22 +181,36 @@ def _linear_block(X, w, AT, b, table, start, stop, want_stats, want_const,
             for k in range(K):
                 resp[start + i, k] = lpT[k, i]
     if want_stats:
-        nk[:] = np.dot(lpT, np.ones(n))
-        sx[:, :] = np.dot(lpT, xb)  # (K, D): the second GEMM
+        np.dot(lpT, ones[:n], nk)
+        np.dot(lpT, xb, sx)  # (K, D): the second GEMM
     return loglik, const, n_bad
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def linear_pass(X, w, AT, b, table, block, want_stats, want_const,
+@njit(cache=True, nogil=True)
+def _linear_block(X, w, AT, b, table, start, stop, want_stats, want_const,
+                  nk, sx, row_logp, labels, resp):
+    """:func:`_linear_rows` with its own scratch (one block, for tests)."""
+    K, D = AT.shape
+    n = stop - start
+    return _linear_rows(X, w, AT, b, table, start, stop, want_stats, want_const,
+                        nk, sx, row_logp, labels, resp, np.empty((n, D)),
+                        np.empty(K * n), np.empty((3, n)),
+                        np.empty(n, dtype=np.int64), np.ones(n))
+
+
+def linear_pass(X, w, AT, b, table, block, n_threads, want_stats, want_const,
                 row_logp, labels, resp):
-    """Parallel pass for a linear family over all rows of ``X``.
+    """Pass for a linear family over all rows of ``X``.
 
     Parameters
     ----------
     X : (N, D) IN; w : (N,) IN; AT : (K, D) IN; b : (K,) IN; table : (T,) IN
     block : int — rows per block (fixes the summation order)
+    n_threads : int — threads the blocks are dealt to (1 for the serial
+        twin); each thread owns a contiguous run of blocks and one set of
+        scratch buffers. Results do not depend on it.
     want_stats, want_const : bool
-    row_logp, labels, resp : OUT, see ``_linear_block``
+    row_logp, labels, resp : OUT, see ``_linear_rows``
 
     Returns
     -------
@@ -203,37 +228,24 @@ def linear_pass(X, w, AT, b, table, block, want_stats, want_const,
     ll = np.zeros(n_blocks)
     cs = np.zeros(n_blocks)
     bad = np.zeros(n_blocks, dtype=np.int64)
-    for bl in prange(n_blocks):
-        start = bl * block
-        stop = min(start + block, N)
-        s = min(np.int64(bl), n_slots - 1)
-        ll[bl], cs[bl], bad[bl] = _linear_block(
-            X, w, AT, b, table, start, stop, want_stats, want_const,
-            nk[s], sx[s], row_logp, labels, resp)
+    n_threads = max(1, min(n_threads, n_blocks))
+    xbuf = np.empty((n_threads, block, D))  # touched only for float32 X
+    lpbuf = np.empty((n_threads, K * block))
+    vec = np.empty((n_threads, 3, block))
+    best = np.empty((n_threads, block), dtype=np.int64)
+    ones = np.ones(block)
+    for t in prange(n_threads):
+        for bl in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
+            start = bl * block
+            s = min(bl, n_slots - 1)  # predict writes no statistics
+            ll[bl], cs[bl], bad[bl] = _linear_rows(
+                X, w, AT, b, table, start, min(start + block, N), want_stats,
+                want_const, nk[s], sx[s], row_logp, labels, resp, xbuf[t],
+                lpbuf[t], vec[t], best[t], ones)
     return _sum_slots(nk, sx, ll, cs, bad, want_stats)
 
 
-@njit(cache=True, nogil=True)
-def linear_pass_serial(X, w, AT, b, table, block, want_stats, want_const,
-                       row_logp, labels, resp):
-    """Serial twin of :func:`linear_pass` (same blocks, same result)."""
-    N = X.shape[0]
-    K, D = AT.shape
-    n_blocks = (N + block - 1) // block
-    n_slots = n_blocks if want_stats else 1
-    nk = np.zeros((n_slots, K))
-    sx = np.zeros((n_slots, K, D))
-    ll = np.zeros(n_blocks)
-    cs = np.zeros(n_blocks)
-    bad = np.zeros(n_blocks, dtype=np.int64)
-    for bl in range(n_blocks):
-        start = bl * block
-        stop = min(start + block, N)
-        s = min(np.int64(bl), n_slots - 1)
-        ll[bl], cs[bl], bad[bl] = _linear_block(
-            X, w, AT, b, table, start, stop, want_stats, want_const,
-            nk[s], sx[s], row_logp, labels, resp)
-    return _sum_slots(nk, sx, ll, cs, bad, want_stats)
+linear_pass, linear_pass_serial = parallel_and_serial(linear_pass)
 
 
 @njit(cache=True, nogil=True)
@@ -258,7 +270,8 @@ def _sum_slots(nk, s2, ll, cs, bad, want_stats):
 # ------------------------------------------------------------ categorical
 @njit(cache=True, nogil=True)
 def _categorical_block(codes, w, group, stride, offsets, logp, log_w, start, stop,
-                       want_stats, nk, counts, row_logp, labels, resp):
+                       want_stats, nk, counts, row_logp, labels, resp,
+                       idxbuf, lpbuf, rbuf, vec, best):
     """Rows ``start:stop`` of a categorical (latent class) mixture.
 
     Features are gathered in groups: a group's joint code
@@ -278,6 +291,9 @@ def _categorical_block(codes, w, group, stride, offsets, logp, log_w, start, sto
     nk : (K,) OUT, counts : (C, K) OUT — this block's slot (accumulated):
         ``sum w r`` and per (group, joint code) ``sum w r``
     row_logp, labels, resp : OUT, zero-length when unwanted
+    idxbuf : (block, G) int64, lpbuf : (K * block,), rbuf : (block, K),
+        vec : (3, block) float64, best : (block,) int64 — the calling
+        thread's scratch
 
     Returns
     -------
@@ -286,8 +302,9 @@ def _categorical_block(codes, w, group, stride, offsets, logp, log_w, start, sto
     G = offsets.shape[0]
     K = log_w.shape[0]
     n = stop - start
-    idx = np.empty((n, G), dtype=np.int64)
-    lp = np.zeros((n, K))
+    idx = idxbuf[:n]
+    lp = rbuf[:n]  # (n, K) row-major for the gather
+    lp[:, :] = 0.0
     for i in range(n):
         for g in range(G):
             j = offsets[g]
@@ -296,10 +313,13 @@ def _categorical_block(codes, w, group, stride, offsets, logp, log_w, start, sto
             idx[i, g] = j
             for k in range(K):
                 lp[i, k] += logp[j, k]
-    lpT = np.ascontiguousarray(lp.T)
-    ll = np.empty(n)
-    best = np.empty(n, dtype=np.int64)
-    _normalize_block(lpT, log_w, w, start, want_stats, ll, best)
+    lpT = lpbuf[:K * n].reshape((K, n))  # component-major for the normalization
+    for k in range(K):
+        for i in range(n):
+            lpT[k, i] = lp[i, k]
+    ll = vec[0, :n]
+    best = best[:n]
+    _normalize_block(lpT, log_w, w, start, want_stats, ll, best, vec[1, :n], vec[2, :n])
     loglik = 0.0
     n_bad = 0
     for i in range(n):
@@ -312,7 +332,10 @@ def _categorical_block(codes, w, group, stride, offsets, logp, log_w, start, sto
         elif want_stats:
             loglik += w[start + i] * ll[i]
     if resp.shape[0] > 0 or want_stats:
-        r = np.ascontiguousarray(lpT.T)  # (n, K)
+        r = lp  # back to (n, K) row-major for the scatter below
+        for i in range(n):
+            for k in range(K):
+                r[i, k] = lpT[k, i]
         if resp.shape[0] > 0:
             for i in range(n):
                 for k in range(K):
@@ -328,19 +351,19 @@ def _categorical_block(codes, w, group, stride, offsets, logp, log_w, start, sto
     return loglik, n_bad
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def categorical_pass(codes, w, group, stride, offsets, logp, log_w, block, want_stats,
-                     row_logp, labels, resp):
-    """Parallel categorical pass; see ``_categorical_block`` for arguments.
+def categorical_pass(codes, w, group, stride, offsets, logp, log_w, block, n_threads,
+                     want_stats, row_logp, labels, resp):
+    """Categorical pass; see ``_categorical_block`` for arguments and
+    :func:`linear_pass` for ``block`` and ``n_threads``.
 
     Returns
     -------
     nk : (K,), counts : (C, K) float64 — ``sum w r`` and per (group, joint
-    code)
-    ``sum w r``; loglik : float; const : float (always 0); n_bad : int
+    code) ``sum w r``; loglik : float; const : float (always 0); n_bad : int
     """
     N = codes.shape[0]
     C, K = logp.shape
+    G = offsets.shape[0]
     n_blocks = (N + block - 1) // block
     n_slots = n_blocks if want_stats else 1
     nk = np.zeros((n_slots, K))
@@ -348,38 +371,24 @@ def categorical_pass(codes, w, group, stride, offsets, logp, log_w, block, want_
     ll = np.zeros(n_blocks)
     cs = np.zeros(n_blocks)
     bad = np.zeros(n_blocks, dtype=np.int64)
-    for bl in prange(n_blocks):
-        start = bl * block
-        stop = min(start + block, N)
-        s = min(np.int64(bl), n_slots - 1)
-        ll[bl], bad[bl] = _categorical_block(
-            codes, w, group, stride, offsets, logp, log_w, start, stop, want_stats,
-            nk[s], counts[s], row_logp, labels, resp)
+    n_threads = max(1, min(n_threads, n_blocks))
+    idxbuf = np.empty((n_threads, block, G), dtype=np.int64)
+    lpbuf = np.empty((n_threads, K * block))
+    rbuf = np.empty((n_threads, block, K))
+    vec = np.empty((n_threads, 3, block))
+    best = np.empty((n_threads, block), dtype=np.int64)
+    for t in prange(n_threads):
+        for bl in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
+            start = bl * block
+            s = min(bl, n_slots - 1)  # predict writes no statistics
+            ll[bl], bad[bl] = _categorical_block(
+                codes, w, group, stride, offsets, logp, log_w, start,
+                min(start + block, N), want_stats, nk[s], counts[s], row_logp,
+                labels, resp, idxbuf[t], lpbuf[t], rbuf[t], vec[t], best[t])
     return _sum_slots(nk, counts, ll, cs, bad, want_stats)
 
 
-@njit(cache=True, nogil=True)
-def categorical_pass_serial(codes, w, group, stride, offsets, logp, log_w, block,
-                            want_stats,
-                            row_logp, labels, resp):
-    """Serial twin of :func:`categorical_pass`."""
-    N = codes.shape[0]
-    C, K = logp.shape
-    n_blocks = (N + block - 1) // block
-    n_slots = n_blocks if want_stats else 1
-    nk = np.zeros((n_slots, K))
-    counts = np.zeros((n_slots, C, K))
-    ll = np.zeros(n_blocks)
-    cs = np.zeros(n_blocks)
-    bad = np.zeros(n_blocks, dtype=np.int64)
-    for bl in range(n_blocks):
-        start = bl * block
-        stop = min(start + block, N)
-        s = min(np.int64(bl), n_slots - 1)
-        ll[bl], bad[bl] = _categorical_block(
-            codes, w, group, stride, offsets, logp, log_w, start, stop, want_stats,
-            nk[s], counts[s], row_logp, labels, resp)
-    return _sum_slots(nk, counts, ll, cs, bad, want_stats)
+categorical_pass, categorical_pass_serial = parallel_and_serial(categorical_pass)
 
 
 # ------------------------------------------------------------- validation
