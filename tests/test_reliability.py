@@ -766,18 +766,20 @@ def test_gaussian_block_index_arithmetic_past_2_31_rows(ct):
 
         def run(X, w, s, e):
             nk, sxT, sxxT = np.zeros(K), np.zeros((D, K)), np.zeros((D, K))
+            Z, L = np.empty((B, 2 * D)), np.empty((B, K))  # the thread's scratch
             ll, bad = kern._diag_block(X, w, center, W, const, meansT, s, e, True, nk,
                                        sxT, sxxT, np.empty(0), np.empty(0, np.int64),
-                                       np.empty((0, K)))
+                                       np.empty((0, K)), Z, L)
             return ll, bad, nk, sxT, sxxT
     else:
         means, chol, log_norm = args
 
         def run(X, w, s, e):
             nk, sx, sxx = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
+            work, lp = np.empty((3, B, D)), np.empty((B, K))  # the thread's scratch
             ll, bad = kern._full_block(X, w, means, chol, log_norm, s, e, True, nk, sx,
                                        sxx, np.empty(0), np.empty(0, np.int64),
-                                       np.empty((0, K)))
+                                       np.empty((0, K)), work, lp)
             return ll, bad, nk, sx, sxx
     far = run(Xbig, wbig, start, BIG_N)
     near = run(np.ascontiguousarray(Xsmall), np.ones(B), 0, B)
