@@ -3,10 +3,17 @@
 Every pass splits the rows into fixed-size blocks; each block writes its own
 slot of partial statistics and the slots are summed in block order after the
 parallel loop, so results are bit-identical for any thread count. Each kernel
-exists twice, compiled once at module level: a parallel one (``prange`` over
-blocks) and a serial one (plain ``range``) for callers that already run in
-parallel (Dask tasks, ``n_jobs=1``). Both call the same per-block helpers, so
-they return the same bits.
+is one driver compiled twice (:func:`~fastem.kernels._compile.parallel_and_serial`):
+a parallel one (``prange`` over threads) and a serial one (plain ``range``)
+for callers that already run in parallel (Dask tasks, ``n_jobs=1``); they
+return the same bits. A driver deals contiguous runs of blocks to
+``n_threads`` threads and gives each thread its own scratch buffers,
+allocated once per pass: allocating them per block is slow where malloc
+returns memory to the system eagerly (Dask workers run with
+``MALLOC_TRIM_THRESHOLD_=65536``, which turns every allocation above ~64 KB
+into an mmap with fresh page faults). The public ``*_pass`` functions are
+thin Python wrappers that pass the thread count (Numba's current one for the
+parallel kernels, 1 for the ``*_serial`` twins).
 
 Exactness against scikit-learn: a row's label is the first index of the
 minimum of ``||c_j||^2 - 2 x.c_j`` computed in the input dtype with the dot
@@ -17,8 +24,11 @@ full copy), which saves an N x D copy per fit.
 
 Arguments marked IN are read, OUT are written, INOUT both.
 """
+import numba
 import numpy as np
 from numba import njit, prange
+
+from ._compile import parallel_and_serial
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -29,11 +39,18 @@ def _n_blocks(n_samples, block_rows):
 
 
 @njit(**_JIT)
-def _centered_block(X, shift, start, stop):
-    """Copy rows ``start:stop`` of X minus ``shift`` (a cache-sized block)."""
+def _threads(n_threads, n_blocks):
+    """Threads worth dealing ``n_blocks`` to (at least 1, at most one per block)."""
+    return max(1, min(n_threads, n_blocks))
+
+
+@njit(**_JIT)
+def _centered_block(X, shift, start, stop, buf):
+    """Rows ``start:stop`` of X minus ``shift``, into ``buf[:stop - start]``
+    (``buf``: (block_rows, n_features) scratch in X's dtype)."""
     m = stop - start
     n_features = X.shape[1]
-    xb = np.empty((m, n_features), dtype=X.dtype)
+    xb = buf[:m]
     for i in range(m):
         for d in range(n_features):
             xb[i, d] = X[start + i, d] - shift[d]
@@ -95,16 +112,17 @@ def _row_sq_dist(xb, i, centers, k):
 
 
 @njit(**_JIT)
-def _assign_block(xb, centers, centers_sq, labels_out, best_out):
+def _assign_block(xb, centers, centers_sq, labels_out, best_out, gbuf):
     """Label each row of a block with its closest center.
 
     The scores ``||c_j||^2 - 2 x.c_j`` are laid out (n_clusters, m) so the
     running minimum runs along contiguous rows and vectorizes; the strict
-    ``<`` keeps the first minimum, as ``argmin`` does.
+    ``<`` keeps the first minimum, as ``argmin`` does. ``gbuf``
+    (n_clusters * block_rows,) in xb's dtype is scratch for them.
     """
     m = xb.shape[0]
     n_clusters = centers.shape[0]
-    gram = np.empty((n_clusters, m), dtype=xb.dtype)
+    gram = gbuf[:n_clusters * m].reshape((n_clusters, m))
     np.dot(centers, xb.T, gram)
     c0 = centers_sq[0]
     for i in range(m):
@@ -122,20 +140,23 @@ def _assign_block(xb, centers, centers_sq, labels_out, best_out):
 
 @njit(**_JIT)
 def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
-                 start, stop, update_centers, sums, weights):
+                 start, stop, update_centers, sums, weights, xbuf, gbuf, lab, best):
     """One block of a Lloyd pass; returns (inertia, n_changed).
 
     ``sums`` (n_clusters, n_features) and ``weights`` (n_clusters,) are this
     block's own float64 slot (OUT, overwritten when ``update_centers``).
     The inertia is ``sum w (||x||^2 + best score)``, against the centers
     given (cheap, for the history; the final inertia is recomputed exactly).
+    ``xbuf`` (block_rows, n_features), ``gbuf`` (n_clusters * block_rows,),
+    ``best`` (block_rows,) in X's dtype and ``lab`` (block_rows,) int32 are
+    the calling thread's scratch.
     """
-    xb = _centered_block(X, shift, start, stop)
+    xb = _centered_block(X, shift, start, stop, xbuf)
     m = stop - start
     n_features = X.shape[1]
-    lab = np.empty(m, dtype=np.int32)
-    best = np.empty(m, dtype=X.dtype)
-    _assign_block(xb, centers, centers_sq, lab, best)
+    lab = lab[:m]
+    best = best[:m]
+    _assign_block(xb, centers, centers_sq, lab, best, gbuf)
     if update_centers:
         sums[:, :] = 0.0
         weights[:] = 0.0
@@ -175,9 +196,8 @@ def _sum_slots(block_sums, block_weights, block_inertia, block_changed):
     return sums, weights, inertia, n_changed
 
 
-@njit(parallel=True, **_JIT)
-def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
-               block_rows, update_centers):
+def _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
+                block_rows, update_centers, n_threads):
     """One Lloyd iteration: assign every row, sum the rows per cluster.
 
     Parameters
@@ -190,6 +210,9 @@ def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     labels : ndarray (n_samples,), int32, previous labels -> new labels   # INOUT
     block_rows : int, rows per block (fixes the summation order)
     update_centers : bool, False to only assign (predict)
+    n_threads : int, threads the blocks are dealt to (1 for the serial
+        twin); each owns a contiguous run of blocks and one set of scratch
+        buffers. The result does not depend on it.
 
     Returns
     -------
@@ -208,56 +231,54 @@ def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     block_weights = np.empty((slots, n_clusters))
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
-    for b in prange(n_blocks):
-        start = b * block_rows
-        stop = min(start + block_rows, n_samples)
-        slot = b * stride
-        inertia, changed = _lloyd_block(
-            X, sample_weight, shift, centers, centers_sq, labels, start, stop,
-            update_centers, block_sums[slot], block_weights[slot])
-        block_inertia[b] = inertia
-        block_changed[b] = changed
+    n_threads = _threads(n_threads, n_blocks)
+    xbuf = np.empty((n_threads, block_rows, n_features), dtype=X.dtype)
+    gbuf = np.empty((n_threads, n_clusters * block_rows), dtype=X.dtype)
+    lab = np.empty((n_threads, block_rows), dtype=np.int32)
+    best = np.empty((n_threads, block_rows), dtype=X.dtype)
+    for t in prange(n_threads):
+        for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
+            start = b * block_rows
+            slot = b * stride
+            inertia, changed = _lloyd_block(
+                X, sample_weight, shift, centers, centers_sq, labels, start,
+                min(start + block_rows, n_samples), update_centers,
+                block_sums[slot], block_weights[slot], xbuf[t], gbuf[t], lab[t],
+                best[t])
+            block_inertia[b] = inertia
+            block_changed[b] = changed
     if not update_centers:
         block_sums[:] = 0.0
         block_weights[:] = 0.0
     return _sum_slots(block_sums, block_weights, block_inertia, block_changed)
 
 
-@njit(**_JIT)
+_lloyd_pass, _lloyd_pass_serial = parallel_and_serial(_lloyd_pass)
+
+
+def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
+               update_centers, n_threads=None):
+    """Parallel Lloyd pass (see ``_lloyd_pass``); ``n_threads`` defaults to
+    Numba's current thread count."""
+    if n_threads is None:
+        n_threads = numba.get_num_threads()
+    return _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
+                       block_rows, update_centers, n_threads)
+
+
 def lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
                       block_rows, update_centers):
     """Serial twin of :func:`lloyd_pass` (same blocks, same bits)."""
-    n_samples = X.shape[0]
-    n_blocks = _n_blocks(n_samples, block_rows)
-    n_clusters, n_features = centers.shape
-    # predict writes no sums: every block shares one untouched slot
-    slots = n_blocks if update_centers else 1
-    stride = 1 if update_centers else 0
-    block_sums = np.empty((slots, n_clusters, n_features))
-    block_weights = np.empty((slots, n_clusters))
-    block_inertia = np.empty(n_blocks)
-    block_changed = np.empty(n_blocks, dtype=np.int64)
-    for b in range(n_blocks):
-        start = b * block_rows
-        stop = min(start + block_rows, n_samples)
-        slot = b * stride
-        inertia, changed = _lloyd_block(
-            X, sample_weight, shift, centers, centers_sq, labels, start, stop,
-            update_centers, block_sums[slot], block_weights[slot])
-        block_inertia[b] = inertia
-        block_changed[b] = changed
-    if not update_centers:
-        block_sums[:] = 0.0
-        block_weights[:] = 0.0
-    return _sum_slots(block_sums, block_weights, block_inertia, block_changed)
+    return _lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
+                              block_rows, update_centers, 1)
 
 
 @njit(**_JIT)
-def _assign_block2(xb, centers, centers_sq, labels_out, best_out, second_out):
+def _assign_block2(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf):
     """:func:`_assign_block` that also keeps the second-best score."""
     m = xb.shape[0]
     n_clusters = centers.shape[0]
-    gram = np.empty((n_clusters, m), dtype=xb.dtype)
+    gram = gbuf[:n_clusters * m].reshape((n_clusters, m))
     np.dot(centers, xb.T, gram)
     c0 = centers_sq[0]
     for i in range(m):
@@ -279,7 +300,8 @@ def _assign_block2(xb, centers, centers_sq, labels_out, best_out, second_out):
 @njit(**_JIT)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
                    drift, drift_max1, drift_arg1, drift_max2, eta, center_norm_max,
-                   start, stop, dense, probe, sums, weights):
+                   start, stop, dense, probe, sums, weights, xbuf, xgbuf, gbuf,
+                   todo, lab, best, second):
     """One block of a bounded Lloyd pass; returns (inertia, n_changed, n_scored).
 
     Hamerly's test with an exact upper bound: ``d_a``, the distance to the
@@ -301,13 +323,17 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
     if most of its rows failed the test, or (when dense) if most rows'
     best-to-second-best gap would not survive another move of the centers
     as large as this one.
+
+    ``xbuf``, ``xgbuf`` (block_rows, n_features), ``gbuf`` (n_clusters *
+    block_rows,), ``best``, ``second`` (block_rows,) in X's dtype, ``todo``
+    (block_rows,) int64 and ``lab`` (block_rows,) int32 are the calling
+    thread's scratch.
     """
-    xb = _centered_block(X, shift, start, stop)
+    xb = _centered_block(X, shift, start, stop, xbuf)
     m = stop - start
     n_features = X.shape[1]
     sums[:, :] = 0.0
     weights[:] = 0.0
-    todo = np.empty(m, dtype=np.int64)
     n_todo = 0
     inertia = 0.0
     for i in range(m):
@@ -337,19 +363,19 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
         if n_todo == m:
             xg = xb
         else:
-            xg = np.empty((n_todo, n_features), dtype=xb.dtype)
+            xg = xgbuf[:n_todo]
             for t in range(n_todo):
                 src = todo[t]
                 for d in range(n_features):
                     xg[t, d] = xb[src, d]
-        lab = np.empty(n_todo, dtype=np.int32)
-        best = np.empty(n_todo, dtype=xb.dtype)
-        second = np.empty(n_todo, dtype=xb.dtype)
+        lab = lab[:n_todo]
+        best = best[:n_todo]
+        second = second[:n_todo]
         track = probe or not dense
         if track:
-            _assign_block2(xg, centers, centers_sq, lab, best, second)
+            _assign_block2(xg, centers, centers_sq, lab, best, second, gbuf)
         else:
-            _assign_block(xg, centers, centers_sq, lab, best)
+            _assign_block(xg, centers, centers_sq, lab, best, gbuf)
         for t in range(n_todo):
             r = start + todo[t]
             k = lab[t]
@@ -383,9 +409,8 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
     return inertia, n_changed, n_todo, next_dense
 
 
-@njit(parallel=True, **_JIT)
-def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
-                       lower, block_dense, drift, eta, probe, block_rows):
+def _bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
+                        lower, block_dense, drift, eta, probe, block_rows, n_threads):
     """One Lloyd iteration that rescores only the rows whose label may change.
 
     Same results as :func:`lloyd_pass` with ``update_centers=True`` (labels
@@ -407,6 +432,7 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
         ``(||x|| + max ||c||)^2`` (a few times ``(n_features + 2) * eps``)
     probe : bool, let dense blocks refresh their bounds and maybe switch back
     block_rows : int
+    n_threads : int, as ``_lloyd_pass``
 
     Returns
     -------
@@ -425,53 +451,50 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
     block_scored = np.empty(n_blocks, dtype=np.int64)
-    for b in prange(n_blocks):
-        start = b * block_rows
-        stop = min(start + block_rows, n_samples)
-        inertia, changed, scored, next_dense = _bounded_block(
-            X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
-            drift_max1, drift_arg1, drift_max2, eta, cmax, start, stop,
-            block_dense[b] != 0, probe, block_sums[b], block_weights[b])
-        block_dense[b] = 1 if next_dense else 0
-        block_inertia[b] = inertia
-        block_changed[b] = changed
-        block_scored[b] = scored
+    n_threads = _threads(n_threads, n_blocks)
+    xbuf = np.empty((n_threads, 2, block_rows, n_features), dtype=X.dtype)
+    gbuf = np.empty((n_threads, n_clusters * block_rows), dtype=X.dtype)
+    todo = np.empty((n_threads, block_rows), dtype=np.int64)
+    lab = np.empty((n_threads, block_rows), dtype=np.int32)
+    scores = np.empty((n_threads, 2, block_rows), dtype=X.dtype)
+    for t in prange(n_threads):
+        for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
+            start = b * block_rows
+            inertia, changed, scored, next_dense = _bounded_block(
+                X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
+                drift_max1, drift_arg1, drift_max2, eta, cmax, start,
+                min(start + block_rows, n_samples), block_dense[b] != 0, probe,
+                block_sums[b], block_weights[b], xbuf[t, 0], xbuf[t, 1], gbuf[t],
+                todo[t], lab[t], scores[t, 0], scores[t, 1])
+            block_dense[b] = 1 if next_dense else 0
+            block_inertia[b] = inertia
+            block_changed[b] = changed
+            block_scored[b] = scored
     sums, weights, inertia, n_changed = _sum_slots(
         block_sums, block_weights, block_inertia, block_changed)
     return sums, weights, inertia, n_changed, block_scored.sum()
 
 
-@njit(**_JIT)
-def bounded_lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq,
-                              labels, lower, block_dense, drift, eta, probe,
-                              block_rows):
+_bounded_lloyd_pass, _bounded_lloyd_pass_serial = parallel_and_serial(_bounded_lloyd_pass)
+
+
+def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower,
+                       block_dense, drift, eta, probe, block_rows, n_threads=None):
+    """Parallel bounded Lloyd pass (see ``_bounded_lloyd_pass``); ``n_threads``
+    defaults to Numba's current thread count."""
+    if n_threads is None:
+        n_threads = numba.get_num_threads()
+    return _bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
+                               lower, block_dense, drift, eta, probe, block_rows,
+                               n_threads)
+
+
+def bounded_lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
+                              lower, block_dense, drift, eta, probe, block_rows):
     """Serial twin of :func:`bounded_lloyd_pass` (same blocks, same bits)."""
-    n_samples = X.shape[0]
-    n_blocks = _n_blocks(n_samples, block_rows)
-    n_clusters, n_features = centers.shape
-    drift_arg1, drift_max1, drift_max2 = _top2(drift)
-    cmax = 0.0
-    for k in range(n_clusters):
-        cmax = max(cmax, np.sqrt(np.float64(centers_sq[k])))
-    block_sums = np.empty((n_blocks, n_clusters, n_features))
-    block_weights = np.empty((n_blocks, n_clusters))
-    block_inertia = np.empty(n_blocks)
-    block_changed = np.empty(n_blocks, dtype=np.int64)
-    block_scored = np.empty(n_blocks, dtype=np.int64)
-    for b in range(n_blocks):
-        start = b * block_rows
-        stop = min(start + block_rows, n_samples)
-        inertia, changed, scored, next_dense = _bounded_block(
-            X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
-            drift_max1, drift_arg1, drift_max2, eta, cmax, start, stop,
-            block_dense[b] != 0, probe, block_sums[b], block_weights[b])
-        block_dense[b] = 1 if next_dense else 0
-        block_inertia[b] = inertia
-        block_changed[b] = changed
-        block_scored[b] = scored
-    sums, weights, inertia, n_changed = _sum_slots(
-        block_sums, block_weights, block_inertia, block_changed)
-    return sums, weights, inertia, n_changed, block_scored.sum()
+    return _bounded_lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq,
+                                      labels, lower, block_dense, drift, eta, probe,
+                                      block_rows, 1)
 
 
 @njit(**_JIT)
@@ -508,7 +531,6 @@ def _inertia_block(X, sample_weight, shift, centers, labels, start, stop):
     return total
 
 
-@njit(parallel=True, **_JIT)
 def inertia_pass(X, sample_weight, shift, centers, labels, block_rows):
     """Exact inertia ``sum_i w_i ||x_i - shift - c_{labels_i}||^2`` (float64).
 
@@ -535,21 +557,9 @@ def inertia_pass(X, sample_weight, shift, centers, labels, block_rows):
     return total
 
 
-@njit(**_JIT)
-def inertia_pass_serial(X, sample_weight, shift, centers, labels, block_rows):
-    """Serial twin of :func:`inertia_pass`."""
-    n_samples = X.shape[0]
-    n_blocks = _n_blocks(n_samples, block_rows)
-    total = 0.0
-    for b in range(n_blocks):
-        start = b * block_rows
-        stop = min(start + block_rows, n_samples)
-        total += _inertia_block(X, sample_weight, shift, centers, labels,
-                                start, stop)
-    return total
+inertia_pass, inertia_pass_serial = parallel_and_serial(inertia_pass)
 
 
-@njit(parallel=True, **_JIT)
 def assigned_sq_distances(X, shift, centers, labels):
     """Squared distance of each row to its assigned center, shape (n_samples,).
 
@@ -567,12 +577,18 @@ def assigned_sq_distances(X, shift, centers, labels):
     return out
 
 
+assigned_sq_distances, assigned_sq_distances_serial = parallel_and_serial(
+    assigned_sq_distances)
+
+
 @njit(**_JIT)
-def _distances_block(X, centers, centers_sq, start, stop, out):
+def _distances_block(X, centers, centers_sq, start, stop, out, gbuf):
+    """Distances of rows ``start:stop`` into ``out``; ``gbuf`` (block_rows *
+    n_clusters,) in X's dtype is the calling thread's scratch."""
     m = stop - start
     n_clusters = centers.shape[0]
     xb = X[start:stop]
-    gram = np.empty((m, n_clusters), dtype=X.dtype)
+    gram = gbuf[:m * n_clusters].reshape((m, n_clusters))
     np.dot(xb, centers.T, gram)
     for i in range(m):
         xx = 0.0
@@ -584,8 +600,7 @@ def _distances_block(X, centers, centers_sq, start, stop, out):
             out[start + i, j] = np.sqrt(sq) if sq > 0.0 else 0.0
 
 
-@njit(parallel=True, **_JIT)
-def distances_pass(X, centers, centers_sq, block_rows):
+def _distances_pass(X, centers, centers_sq, block_rows, n_threads):
     """Euclidean distances of every row to every center.
 
     Parameters
@@ -594,42 +609,37 @@ def distances_pass(X, centers, centers_sq, block_rows):
     centers : ndarray (n_clusters, n_features), X's dtype    # IN
     centers_sq : ndarray (n_clusters,), float64              # IN
     block_rows : int
+    n_threads : int, as ``_lloyd_pass``
 
     Returns
     -------
     distances : ndarray (n_samples, n_clusters), X's dtype
     """
     n_samples = X.shape[0]
-    out = np.empty((n_samples, centers.shape[0]), dtype=X.dtype)
-    for b in prange(_n_blocks(n_samples, block_rows)):
-        start = b * block_rows
-        stop = min(start + block_rows, n_samples)
-        _distances_block(X, centers, centers_sq, start, stop, out)
+    n_clusters = centers.shape[0]
+    out = np.empty((n_samples, n_clusters), dtype=X.dtype)
+    n_blocks = _n_blocks(n_samples, block_rows)
+    n_threads = _threads(n_threads, n_blocks)
+    gbuf = np.empty((n_threads, block_rows * n_clusters), dtype=X.dtype)
+    for t in prange(n_threads):
+        for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
+            start = b * block_rows
+            _distances_block(X, centers, centers_sq, start,
+                             min(start + block_rows, n_samples), out, gbuf[t])
     return out
 
 
-@njit(**_JIT)
+_distances_pass, _distances_pass_serial = parallel_and_serial(_distances_pass)
+
+
+def distances_pass(X, centers, centers_sq, block_rows, n_threads=None):
+    """Parallel distances pass (see ``_distances_pass``); ``n_threads``
+    defaults to Numba's current thread count."""
+    if n_threads is None:
+        n_threads = numba.get_num_threads()
+    return _distances_pass(X, centers, centers_sq, block_rows, n_threads)
+
+
 def distances_pass_serial(X, centers, centers_sq, block_rows):
     """Serial twin of :func:`distances_pass` (Dask tasks)."""
-    n_samples = X.shape[0]
-    out = np.empty((n_samples, centers.shape[0]), dtype=X.dtype)
-    for b in range(_n_blocks(n_samples, block_rows)):
-        start = b * block_rows
-        stop = min(start + block_rows, n_samples)
-        _distances_block(X, centers, centers_sq, start, stop, out)
-    return out
-
-
-@njit(**_JIT)
-def assigned_sq_distances_serial(X, shift, centers, labels):
-    """Serial twin of :func:`assigned_sq_distances` (Dask tasks)."""
-    n_samples, n_features = X.shape
-    out = np.empty(n_samples)
-    for i in range(n_samples):
-        k = labels[i]
-        sq = 0.0
-        for d in range(n_features):
-            diff = np.float64((X[i, d] - shift[d]) - centers[k, d])
-            sq += diff * diff
-        out[i] = sq
-    return out
+    return _distances_pass_serial(X, centers, centers_sq, block_rows, 1)
