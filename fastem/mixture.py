@@ -177,6 +177,7 @@ def _check_precisions_init(precisions, covariance_type, K, D):
 # ===================================================================
 # Discrete mixtures: Bernoulli, Binomial, Categorical, Poisson
 # ===================================================================
+from ._validation import as_numeric_array as _as_numeric_array  # noqa: E402
 from ._validation import check_data as _check_data  # noqa: E402
 from ._validation import check_int as _check_int  # noqa: E402
 from ._validation import check_n_features as _check_n_features  # noqa: E402
@@ -251,6 +252,12 @@ class _DiscreteMixture(BaseMixture):
     _init_options = _COUNT_INITS
     _param_name = "probs"
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True  # integer counts / codes
+        tags.input_tags.positive_only = True
+        return tags
+
     def _param_init(self):
         return getattr(self, f"{self._param_name}_init")
 
@@ -276,8 +283,8 @@ class _DiscreteMixture(BaseMixture):
             X, np.full(X.shape[1], float(high)))
         if kind:
             v = X[i, j]
-            problem = {1: "is negative", 2: "is not an integer",
-                       3: f"is above {what}"}[kind]
+            problem = {1: "is negative (Negative values in data are not counts)",
+                       2: "is not an integer", 3: f"is above {what}"}[kind]
             raise ValueError(f"{name}[{i}, {j}] = {v:g} {problem}; "
                              f"{type(self).__name__} needs {self._domain_doc(what)}.")
         return X
@@ -557,6 +564,8 @@ class CategoricalMixture(_DiscreteMixture):
                                  f"{D} positive integers, got {self.n_categories!r}.")
             return nc.astype(np.int64), "n_categories"
         if self.warm_start and hasattr(self, "n_categories_"):
+            _check_n_features(np.empty((0, D)), self.n_features_in_,
+                              estimator=type(self).__name__)
             return self.n_categories_.copy(), "n_categories_ (warm start)"
         if self.probs_init is not None:
             if len(self.probs_init) != D:
@@ -577,12 +586,13 @@ class CategoricalMixture(_DiscreteMixture):
                              "how many categories each feature has).")
 
     def _check_X(self, X, name="X", reset=False):
-        arr = np.asarray(X) if not hasattr(X, "tocsr") else X
+        arr = _as_numeric_array(X, name) if not hasattr(X, "tocsr") else X
         if hasattr(arr, "dtype") and arr.dtype.kind in "biu":
             arr = _check_data(arr, name, dtype=arr.dtype)
             if arr.min() < 0:
                 i, j = np.argwhere(arr < 0)[0]
-                raise ValueError(f"{name}[{i}, {j}] = {arr[i, j]} is negative; "
+                raise ValueError(f"{name}[{i}, {j}] = {arr[i, j]} is negative (Negative "
+                                 f"values in data are not category codes); "
                                  f"CategoricalMixture needs {self._domain_doc('')}.")
         else:
             arr = self._check_counts(arr, name, True, np.inf, "")
@@ -591,7 +601,8 @@ class CategoricalMixture(_DiscreteMixture):
             nc, source = self._resolve_n_categories(arr.shape[1], data_max)
             self._fit_n_categories = nc
         else:
-            _check_n_features(arr, self.n_features_in_, name)
+            _check_n_features(arr, self.n_features_in_, name,
+                              estimator=type(self).__name__)
             nc, source = self.n_categories_, "n_categories_ of the fit"
         over = data_max >= nc
         if over.any():

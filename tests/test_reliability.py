@@ -216,6 +216,11 @@ def test_shape_errors_and_not_fitted(name):
     for m in methods:
         with pytest.raises(NotFittedError):
             getattr(entry.make(), m)(X)
+    if entry.is_mixture:  # a warm start on data of another width
+        warm = quiet_fit(entry.make(warm_start=True), X)
+        with pytest.raises(ValueError, match=rf"X has {X.shape[1] - 1} features, but "
+                                             rf"{name} is expecting {X.shape[1]}"):
+            warm.fit(X[:, :-1])
     fitted = quiet_fit(entry.make(), X)
     extra = np.hstack([X, X[:, :1]])
     for m in methods:
