@@ -81,7 +81,12 @@ class ArrayData:
 
     def _weights(self, start, stop):
         if self.sample_weight is None:
-            return np.ones(stop - start)
+            # unit weights: one buffer of the largest chunk, sliced (a fresh
+            # array per pass costs page faults on every iteration)
+            n = self.chunk_rows or self.n_samples
+            if getattr(self, "_ones", None) is None or self._ones.shape[0] < n:
+                self._ones = np.ones(n)
+            return self._ones[:stop - start]
         return self.sample_weight[start:stop]
 
     def map_reduce(self, func, combine, *args):
