@@ -299,7 +299,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                     chunk_rows = default_chunk_rows(X.shape[1], X.dtype.itemsize)
             source = ArrayData(X, check, chunk_rows)
         if not reset:
-            check_n_features(source, self.n_features_in_)
+            check_n_features(source, self.n_features_in_, estimator="KMeans")
         source.set_weights(sample_weight)
         return source
 
@@ -766,6 +766,7 @@ def _farthest_part(X, w, start, shift, centers, centers_sq, n, serial):
     _assign(X, shift, centers, centers_sq, labels, serial)
     kernel = _k.assigned_sq_distances_serial if serial else _k.assigned_sq_distances
     dist = kernel(X, shift, centers, labels)
+    dist = np.where(w > 0, dist, -1.0)  # zero-weight rows cannot fill a cluster
     top = np.arange(m) if n >= m else np.argpartition(dist, m - n)[m - n:]
     return (n, dist[top], start + top, (X[top] - shift).astype(np.float64),
             w[top], labels[top])
@@ -783,9 +784,11 @@ def _relocate_to_candidates(far, empty, sums, weights):
     """scikit-learn's relocation from precomputed farthest rows: the i-th empty
     cluster takes the i-th farthest row, which leaves its old cluster."""
     _, dist, _, rows, w, labels = far
-    if dist.size == 0 or dist.max() == 0:
+    if dist.size == 0 or dist.max() <= 0:
         return
-    for new_id, x, wi, old_id in zip(empty, rows, w, labels):
+    for new_id, d, x, wi, old_id in zip(empty, dist, rows, w, labels):
+        if d <= 0:  # on its center, or of zero weight
+            break
         sums[old_id] -= x * wi
         sums[new_id] = x * wi
         weights[new_id] = wi
@@ -821,10 +824,15 @@ def _relocate_empty_clusters(X, sample_weight, shift, centers, sums, weights, la
     empty = np.flatnonzero(weights == 0)
     n_empty = empty.size
     distances = _k.assigned_sq_distances(X, shift, centers, labels)
-    if distances.max() == 0:
+    # a zero-weight row cannot fill a cluster: it would stay empty, its
+    # center a stale copy (rows of weight 0 are rows that are not there)
+    distances = np.where(sample_weight > 0, distances, -1.0)
+    if distances.max() <= 0:
         return
     far = np.argpartition(distances, -n_empty)[:-n_empty - 1:-1]
     for new_id, idx in zip(empty, far):
+        if distances[idx] <= 0:
+            break
         w = sample_weight[idx]
         x = (X[idx] - shift).astype(np.float64)
         old_id = labels[idx]

@@ -458,6 +458,24 @@ def test_kmeans_empty_cluster_gets_a_point_and_labels_are_fresh():
     np.testing.assert_array_equal(km.labels_, d.argmin(1))
 
 
+@pytest.mark.parametrize("chunk_size", [None, 7])
+def test_kmeans_zero_weight_rows_never_fill_an_empty_cluster(chunk_size):
+    """Found by the integer-weights property: an empty cluster took the
+    farthest row even when its weight was 0, so it stayed empty with a stale
+    duplicate center (scikit-learn does the same). Zero weight == dropped row."""
+    X = REGISTRY["KMeans"].make_X(n=30, d=1, k=3, seed=267)
+    reps = np.random.default_rng(267).integers(0, 4, 30)
+    reps[:3] = np.maximum(reps[:3], 1)
+    init = X[[0, 14, 29]]  # row 29 has weight 0: its cluster starts empty
+    assert reps[29] == 0
+    kw = dict(init=init, n_init=1, tol=0, max_iter=8, n_jobs=1, chunk_size=chunk_size)
+    a = fastem.KMeans(3, **kw).fit(X, sample_weight=reps)
+    b = fastem.KMeans(3, **kw).fit(np.repeat(X, reps, axis=0))
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-12)
+    assert len(np.unique(a.cluster_centers_)) == 3
+    assert set(np.unique(a.labels_[reps > 0])) == {0, 1, 2}
+
+
 # ===================================================================
 # Concurrency: 4 Python threads, Dask's threaded scheduler
 # ===================================================================
