@@ -56,3 +56,20 @@ class Family:
 def add_statistics(a, b):
     """Sum two statistics tuples of the same family (element-wise)."""
     return tuple(x + y for x, y in zip(a, b))
+
+
+def random_responsibilities(n_samples, n_components, sample_weight, random_state,
+                            chunk_rows):
+    """Yield ``(start, stop, r)``: uniform-random, row-normalized, weighted responsibilities.
+
+    Draws the same numbers, in the same order, as scikit-learn's single
+    ``uniform(size=(n_samples, n_components))`` call, ``chunk_rows`` rows at a
+    time, so the initialization never holds an N x K array.
+    """
+    for start in range(0, n_samples, chunk_rows):
+        stop = min(start + chunk_rows, n_samples)
+        r = random_state.uniform(size=(stop - start, n_components))
+        r /= r.sum(axis=1, keepdims=True)
+        r *= sample_weight[start:stop, None]
+        yield start, stop, r
+

@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from .. import _config
 from .._threads import parallel_region
 from ..kernels import discrete as kernels
-from ._base import Family
+from ._base import Family, random_responsibilities
 
 #: floor of the total responsibility of a component in the M-step: an empty
 #: component gets its parameters from the smoothing bound, never 0/0
@@ -141,12 +141,8 @@ class DiscreteFamily(Family):
         """
         K = self.n_components
         stats = None
-        step = _config.PREDICT_CHUNK_ROWS
-        for start in range(0, X.shape[0], step):
-            stop = min(start + step, X.shape[0])
-            r = random_state.uniform(size=(stop - start, K))
-            r /= r.sum(axis=1, keepdims=True)
-            r *= w[start:stop, None]
+        for start, stop, r in random_responsibilities(X.shape[0], K, w, random_state,
+                                                      _config.PREDICT_CHUNK_ROWS):
             part = self._resp_statistics(X[start:stop], r)
             stats = part if stats is None else tuple(a + b for a, b in zip(stats, part))
         return stats

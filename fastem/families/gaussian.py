@@ -17,7 +17,7 @@ from .. import _config
 from .._driver import ComponentCollapse
 from .._threads import parallel_region
 from ..kernels import gaussian as kernels
-from ._base import Family
+from ._base import Family, random_responsibilities
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _LOG_2PI = np.log(2 * np.pi)
@@ -458,12 +458,8 @@ class GaussianFamily(Family):
         nk = np.zeros(K)
         sx = np.zeros((K, D))
         sxx = np.zeros((K, D, D)) if self._full_moments else np.zeros((K, D))
-        step = _config.PREDICT_CHUNK_ROWS
-        for start in range(0, X.shape[0], step):
-            stop = min(start + step, X.shape[0])
-            r = random_state.uniform(size=(stop - start, K))
-            r /= r.sum(axis=1, keepdims=True)
-            r *= w[start:stop, None]
+        for start, stop, r in random_responsibilities(X.shape[0], K, w, random_state,
+                                                      _config.PREDICT_CHUNK_ROWS):
             d = np.asarray(X[start:stop], dtype=np.float64) - center
             nk += r.sum(axis=0)
             sx += r.T @ d
