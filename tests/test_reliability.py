@@ -790,9 +790,10 @@ def test_gaussian_block_index_arithmetic_past_2_31_rows(ct):
         def run(X, w, s, e):
             nk, sxT, sxxT = np.zeros(K), np.zeros((D, K)), np.zeros((D, K))
             Z, L = np.empty((B, 2 * D)), np.empty((B, K))  # the thread's scratch
+            R, Xb = np.empty((B, K)), np.empty((B, D))
             ll, bad = kern._diag_block(X, w, center, W, const, meansT, s, e, True, nk,
                                        sxT, sxxT, np.empty(0), np.empty(0, np.int64),
-                                       np.empty((0, K)), Z, L)
+                                       np.empty((0, K)), Z, L, R, Xb)
             return ll, bad, nk, sxT, sxxT
     else:
         means, chol, log_norm = args

@@ -64,7 +64,7 @@ def _argmax(v):
 
 @njit(cache=True, nogil=True)
 def _diag_block(X, w, center, W, const, meansT, start, stop, want_stats,
-                nk, sxT, sxxT, row_logp, labels, resp, Z, L):
+                nk, sxT, sxxT, row_logp, labels, resp, Z, L, R, Xb):
     """Process rows ``start:stop`` for a diagonal-precision mixture.
 
     Log-densities are one small matrix product per block: with ``y = x - g``
@@ -87,9 +87,12 @@ def _diag_block(X, w, center, W, const, meansT, start, stop, want_stats,
     row_logp : (N,) or (0,) OUT — per-row log-likelihood
     labels : (N,) or (0,) OUT — per-row most probable component
     resp : (N, K) or (0, K) OUT — per-row responsibilities
-    Z : (block, 2 D), L : (block, K) dtype of X — the calling thread's
-        scratch (allocated once per pass: per-block allocations are slow
-        where malloc returns memory to the system eagerly, as in Dask workers)
+    Z : (block, 2 D), L : (block, K) dtype of X; R : (block, K),
+        Xb : (block, D) float64 — the calling thread's scratch (allocated once
+        per pass: per-block allocations are slow where malloc returns memory
+        to the system eagerly, as in Dask workers). The log-density product
+        runs in the data's dtype (float32 input: half the work); the rows and
+        responsibilities the statistics are summed from are float64.
 
     Returns
     -------
@@ -129,14 +132,17 @@ def _diag_block(X, w, center, W, const, meansT, start, stop, want_stats,
             for k in range(K):
                 resp[i, k] = acc[k]
         for k in range(K):
-            L[j, k] = acc[k]
+            R[j, k] = acc[k]
     if want_stats:
-        _diag_moments(X, start, n, L, meansT, nk, sxT, sxxT)
+        for i in range(n):
+            for d in range(D):
+                Xb[i, d] = X[start + i, d]
+        _diag_moments(Xb, n, R, meansT, nk, sxT, sxxT)
     return loglik, n_bad
 
 
 @njit(cache=True, nogil=True)
-def _diag_moments(X, start, n, R, meansT, nk, sxT, sxxT):
+def _diag_moments(Xb, n, R, meansT, nk, sxT, sxxT):
     """Add ``sum r``, ``sum r (x - c_k)`` and ``sum r (x - c_k)^2`` of a block.
 
     Rows go four at a time so each loaded accumulator serves four rows (the
@@ -144,8 +150,9 @@ def _diag_moments(X, start, n, R, meansT, nk, sxT, sxxT):
 
     Parameters
     ----------
-    X : (N, D) IN; R : (n, K) float64 IN — weighted responsibilities of rows
-    ``start:start + n``; meansT : (D, K) IN; nk : (K,), sxT, sxxT : (D, K) OUT
+    Xb : (>= n, D) float64 IN — the block's rows; R : (>= n, K) float64 IN —
+    their weighted responsibilities; meansT : (D, K) IN;
+    nk : (K,), sxT, sxxT : (D, K) OUT
     """
     D, K = meansT.shape
     for j in range(n):
@@ -153,12 +160,11 @@ def _diag_moments(X, start, n, R, meansT, nk, sxT, sxxT):
             nk[k] += R[j, k]
     n4 = n - n % 4
     for j in range(0, n4, 4):
-        i = start + j
         for d in range(D):
-            x0 = np.float64(X[i, d])
-            x1 = np.float64(X[i + 1, d])
-            x2 = np.float64(X[i + 2, d])
-            x3 = np.float64(X[i + 3, d])
+            x0 = Xb[j, d]
+            x1 = Xb[j + 1, d]
+            x2 = Xb[j + 2, d]
+            x3 = Xb[j + 3, d]
             for k in range(K):
                 m = meansT[d, k]
                 t0 = x0 - m
@@ -173,7 +179,7 @@ def _diag_moments(X, start, n, R, meansT, nk, sxT, sxxT):
                 sxxT[d, k] += (u0 * t0 + u1 * t1) + (u2 * t2 + u3 * t3)
     for j in range(n4, n):
         for d in range(D):
-            xd = np.float64(X[start + j, d])
+            xd = Xb[j, d]
             for k in range(K):
                 t = xd - meansT[d, k]
                 u = R[j, k] * t
@@ -214,6 +220,8 @@ def diag_pass(X, w, center, W, const, means, block, n_threads, want_stats,
     bad = np.zeros(n_blocks, dtype=np.int64)
     Z = np.empty((n_threads, block, 2 * D), dtype=X.dtype)
     L = np.empty((n_threads, block, K), dtype=X.dtype)
+    R = np.empty((n_threads, block, K))
+    Xb = np.empty((n_threads, block, D))
     for t in prange(n_threads):
         for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
             start = b * block
@@ -221,7 +229,7 @@ def diag_pass(X, w, center, W, const, means, block, n_threads, want_stats,
             ll[b], bad[b] = _diag_block(X, w, center, W, const, meansT, start,
                                         min(start + block, N), want_stats, nk[s],
                                         sxT[s], sxxT[s], row_logp, labels, resp,
-                                        Z[t], L[t])
+                                        Z[t], L[t], R[t], Xb[t])
     return _sum_diag_slots(nk, sxT, sxxT, ll, bad)
 
 
