@@ -94,8 +94,9 @@ def check_sample_weight(sample_weight, n_samples):
     if w.ndim == 0:
         if not np.isfinite(w):
             raise ValueError("sample_weight contains NaN or infinity.")
-        return np.full(n_samples, float(w), dtype=np.float64) if float(w) > 0 else \
-            _raise(ValueError(f"sample_weight must be positive, got {float(w)}."))
+        if not float(w) > 0:
+            raise ValueError(f"sample_weight must be positive, got {float(w)}.")
+        return np.full(n_samples, float(w), dtype=np.float64)
     if w.ndim != 1 or w.shape[0] != n_samples:
         raise ValueError(f"sample_weight must have shape ({n_samples},) to match X, "
                          f"got shape {w.shape}.")
@@ -119,10 +120,6 @@ def as_numeric_array(X, name="X"):
     float64. No shape or finiteness checks (see :func:`check_data`).
     """
     return _as_real_array(X, name)
-
-
-def _raise(exc):
-    raise exc
 
 
 def check_n_features(X, n_features_in, name="X", estimator="the estimator"):
