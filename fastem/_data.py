@@ -22,6 +22,20 @@ def default_chunk_rows(n_features, itemsize):
     return max(_config.BLOCK_ROWS, rows - rows % _config.BLOCK_ROWS)
 
 
+def block_statistics(X, w, start, family, params, serial=False):
+    """The family's statistics pass on one chunk or block of rows."""
+    return family.statistics(X, w, params, serial=serial)
+
+
+def sum_statistics(*parts):
+    """Add ``(stats, loglik)`` pairs of chunks evaluated at the same parameters."""
+    stats, loglik = parts[0]
+    for s, ll in parts[1:]:
+        stats = add_statistics(stats, s)
+        loglik += ll
+    return stats, loglik
+
+
 class ArrayData:
     """Rows of a NumPy array (or memmap), whole or in chunks of ``chunk_rows``.
 
@@ -105,12 +119,7 @@ class ArrayData:
     # ------------------------------------------------------------- passes
     def statistics(self, family, params):
         """One pass: summed statistics and ``sum w log p(x)``."""
-        total, loglik = None, 0.0
-        for _, X, w in self.chunks():
-            stats, ll = family.statistics(X, w, params)
-            total = stats if total is None else add_statistics(total, stats)
-            loglik += ll
-        return total, loglik
+        return self.map_reduce(block_statistics, sum_statistics, family, params)
 
     def row_outputs(self, family, params, want_resp=False):
         """Per-row ``(log p(x), label, responsibilities or None)`` over all chunks."""

@@ -14,23 +14,10 @@ import numpy as np
 
 from . import _config
 from ._validation import check_sample_weight
-from .families._base import add_statistics
+from ._data import block_statistics, sum_statistics
 
 #: statistics combined per task of the reduction tree
 SPLIT_EVERY = 8
-
-
-def _block_statistics(family, X, w, params):
-    return family.statistics(X, np.ones(X.shape[0]) if w is None else w, params,
-                             serial=True)
-
-
-def _sum_partials(*parts):
-    stats, loglik = parts[0]
-    for s, ll in parts[1:]:
-        stats = add_statistics(stats, s)
-        loglik += ll
-    return stats, loglik
 
 
 def tree_reduce(tasks, combine, split_every=SPLIT_EVERY):
@@ -132,13 +119,11 @@ class DaskData:
         return dask.compute(tree_reduce(parts, combine))[0]
 
     def statistics(self, family, params):
-        """One distributed pass: summed statistics and ``sum w log p(x)``."""
-        import dask
+        """One distributed pass: summed statistics and ``sum w log p(x)``.
 
-        p = dask.delayed(params)
-        parts = [dask.delayed(_block_statistics)(family, x, w, p)
-                 for x, w in self._blocks()]
-        return dask.compute(tree_reduce(parts, _sum_partials))[0]
+        Tasks run the family's serial kernel: the blocks are the parallelism.
+        """
+        return self.map_reduce(block_statistics, sum_statistics, family, params, True)
 
     def row_outputs(self, family, params, want_resp=False):
         """Lazy per-row ``(log p(x), label, responsibilities or None)``."""
