@@ -18,7 +18,7 @@ def _setup(covariance_type, n_samples, n_features=16, n_components=16):
     X = rng.standard_normal((n_samples, n_features)) \
         + 2.0 * rng.integers(0, 8, (n_samples, 1))
     w = np.ones(n_samples)
-    family = GaussianFamily(n_components, covariance_type, init_params="random_from_data")
+    family = GaussianFamily(n_components, covariance_type, init_params="kmeans")
     params = family.initialize(X, w, np.random.RandomState(0))
     return family, params, X, w
 

@@ -796,14 +796,15 @@ def test_gaussian_block_index_arithmetic_past_2_31_rows(ct):
                                        np.empty((0, K)), Z, L, R, Xb)
             return ll, bad, nk, sxT, sxxT
     else:
-        means, chol, log_norm = args
+        center, means, chol, log_norm = args
 
         def run(X, w, s, e):
             nk, sx, sxx = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
-            work, lp = np.empty((3, B, D)), np.empty((B, K))  # the thread's scratch
-            ll, bad = kern._full_block(X, w, means, chol, log_norm, s, e, True, nk, sx,
-                                       sxx, np.empty(0), np.empty(0, np.int64),
-                                       np.empty((0, K)), work, lp)
+            LT, b, exact = kern._full_constants(X, center, means, chol)
+            scratch = kern._full_scratch(X, K, D, chol.shape[0])
+            ll, bad = kern._full_block(X, w, center, LT, b, exact, means, chol, log_norm,
+                                       s, e, True, nk, sx, sxx, np.empty(0),
+                                       np.empty(0, np.int64), np.empty((0, K)), scratch)
             return ll, bad, nk, sx, sxx
     far = run(Xbig, wbig, start, BIG_N)
     near = run(np.ascontiguousarray(Xsmall), np.ones(B), 0, B)

@@ -93,8 +93,9 @@ class GaussianFamily(Family):
         """Per-iteration constants: everything that depends only on parameters.
 
         Diagonal types get the centered quadratic form of ``diag_pass``
-        (``center``, ``W``, ``const``, means); full types get the means, the
-        precision Cholesky factors and the log normalizers of ``full_pass``.
+        (``center``, ``W``, ``const``, means); full types get the center, the
+        means, the precision Cholesky factors and the log normalizers of
+        ``full_pass``.
         """
         ct = self.covariance_type
         pc = params["precisions_cholesky"]
@@ -118,7 +119,8 @@ class GaussianFamily(Family):
             log_det = np.full(K, np.log(np.diag(pc)).sum())
             chol = np.ascontiguousarray(pc[None])
         log_norm = log_w + log_det - 0.5 * D * _LOG_2PI
-        return np.ascontiguousarray(means), chol, log_norm
+        center = (params["weights"] @ means).astype(dtype)
+        return center, np.ascontiguousarray(means), chol, log_norm
 
     def _run_pass(self, X, w, params, want_stats, row_logp, labels, resp, serial):
         # a few blocks do not repay waking the thread pool (same result either way)
