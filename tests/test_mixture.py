@@ -110,6 +110,37 @@ def test_kernel_statistics_equal_naive_numpy(ct, serial):
     np.testing.assert_array_equal(labels, ref_resp.argmax(axis=1))
 
 
+@pytest.mark.parametrize("ct", ["full", "tied"])
+def test_kernel_statistics_equal_naive_numpy_with_far_components(ct):
+    # a tight cluster 300 away: its component is far from the pass's center
+    # (handled per component), the others near (moments moved from the center)
+    from fastem.kernels.gaussian import _full_constants
+    rng = np.random.default_rng(11)
+    X = np.vstack([clusters(3, n=2900, d=4), 300.0 + 0.01 * rng.standard_normal((150, 4))])
+    w = rng.uniform(0.0, 2.0, len(X))
+    means = np.vstack([X[:2900][:3] + 0.5, [[300.0] * 4]])
+    weights = np.array([0.3, 0.3, 0.35, 0.05])
+    if ct == "full":
+        cov = np.stack([np.eye(4), 2 * np.eye(4) + 0.3, np.eye(4) * 0.5, 1e-4 * np.eye(4)])
+    else:
+        cov = np.eye(4) + 0.2
+    family = GaussianFamily(4, ct, weights_init=weights, means_init=means,
+                            precisions_init=np.linalg.inv(cov))
+    params = family.initialize(X, w, None)
+    center, means_k, chol, _ = family._kernel_args(params, X.dtype)
+    exact = _full_constants(X, center, means_k, chol)[2]
+    assert exact.tolist() == [False, False, False, True]
+    stats, loglik = family.statistics(X, w, params)
+    ref_stats, ref_loglik, ref_row, ref_resp = naive_gaussian.statistics(
+        X, w, params["weights"], params["means"], params["covariances"], ct)
+    for got, want in zip(stats, ref_stats):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    assert rel(loglik, ref_loglik) < 1e-12
+    row_logp, labels, resp = family.row_outputs(X, params, want_resp=True)
+    np.testing.assert_allclose(row_logp, ref_row, rtol=1e-12)
+    np.testing.assert_allclose(resp, ref_resp, rtol=1e-9, atol=1e-300)
+
+
 @pytest.mark.parametrize("ct", COV_TYPES)
 def test_serial_and_parallel_passes_are_bit_identical(ct):
     X = clusters(4, n=5000, d=3)
