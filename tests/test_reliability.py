@@ -784,28 +784,16 @@ def test_gaussian_block_index_arithmetic_past_2_31_rows(ct):
     args = fam._kernel_args(params, np.float64)
     Xsmall = _broadcast_rows(row, B)
     if ct in ("diag", "spherical"):
-        center, W, const, means = args
-        meansT = np.ascontiguousarray(means.T)
-
-        def run(X, w, s, e):
-            nk, sxT, sxxT = np.zeros(K), np.zeros((D, K)), np.zeros((D, K))
-            Z, L = np.empty((B, 2 * D)), np.empty((B, K))  # the thread's scratch
-            R, Xb = np.empty((B, K)), np.empty((B, D))
-            ll, bad = kern._diag_block(X, w, center, W, const, meansT, s, e, True, nk,
-                                       sxT, sxxT, np.empty(0), np.empty(0, np.int64),
-                                       np.empty((0, K)), Z, L, R, Xb)
-            return ll, bad, nk, sxT, sxxT
+        block, scratch, stats_shape = kern._diag_block, kern._diag_scratch(small, K, D), (K, D)
     else:
-        center, means, chol, log_norm = args
+        block, scratch = kern._full_block, kern._full_scratch(small, K, D, args[5].shape[0])
+        stats_shape = (K, D, D)
 
-        def run(X, w, s, e):
-            nk, sx, sxx = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
-            LT, b, exact = kern._full_constants(X, center, means, chol)
-            scratch = kern._full_scratch(X, K, D, chol.shape[0])
-            ll, bad = kern._full_block(X, w, center, LT, b, exact, means, chol, log_norm,
-                                       s, e, True, nk, sx, sxx, np.empty(0),
-                                       np.empty(0, np.int64), np.empty((0, K)), scratch)
-            return ll, bad, nk, sx, sxx
+    def run(X, w, s, e):
+        nk, sx, sxx = np.zeros(K), np.zeros((K, D)), np.zeros(stats_shape)
+        ll, bad = block(X, w, *args, s, e, True, nk, sx, sxx, np.empty(0),
+                        np.empty(0, np.int64), np.empty((0, K)), scratch)
+        return ll, bad, nk, sx, sxx
     far = run(Xbig, wbig, start, BIG_N)
     near = run(np.ascontiguousarray(Xsmall), np.ones(B), 0, B)
     assert far[1] == 0

@@ -92,35 +92,35 @@ class GaussianFamily(Family):
     def _kernel_args(self, params, dtype):
         """Per-iteration constants: everything that depends only on parameters.
 
-        Diagonal types get the centered quadratic form of ``diag_pass``
-        (``center``, ``W``, ``const``, means); full types get the center, the
-        means, the precision Cholesky factors and the log normalizers of
+        Both kinds of pass get a center ``g`` near the data (the weighted mean
+        of the means, in the data's dtype so ``x - g`` is exact), the quadratic
+        forms in ``y = x - g``, the components too far from ``g`` for the
+        shifted forms (``exact``), and what those need: see ``diag_pass`` and
         ``full_pass``.
         """
         ct = self.covariance_type
         pc = params["precisions_cholesky"]
-        means = params["means"]
+        means = np.ascontiguousarray(params["means"])
         K, D = means.shape
         with np.errstate(divide="ignore"):
             log_w = np.log(params["weights"])
+        center = (params["weights"] @ means).astype(dtype)
+        offset = means - center.astype(np.float64)
         if ct in ("diag", "spherical"):
             prec = pc ** 2 if ct == "diag" else np.repeat((pc ** 2)[:, None], D, axis=1)
             log_norm = log_w + 0.5 * np.log(prec).sum(axis=1) - 0.5 * D * _LOG_2PI
-            # center near the data, in the data's dtype so x - center is exact
-            center = (params["weights"] @ means).astype(dtype)
-            offset = means - center.astype(np.float64)
-            W = np.vstack([(prec * offset).T, -0.5 * prec.T]).astype(dtype)
-            const = log_norm - 0.5 * (prec * offset ** 2).sum(axis=1)
-            return center, np.ascontiguousarray(W), const, np.ascontiguousarray(means)
-        if ct == "full":
-            log_det = np.log(np.diagonal(pc, axis1=1, axis2=2)).sum(axis=1)
-            chol = np.ascontiguousarray(pc)
-        else:  # tied: one shared factor
-            log_det = np.full(K, np.log(np.diag(pc)).sum())
-            chol = np.ascontiguousarray(pc[None])
-        log_norm = log_w + log_det - 0.5 * D * _LOG_2PI
-        center = (params["weights"] @ means).astype(dtype)
-        return center, np.ascontiguousarray(means), chol, log_norm
+            far = (prec * offset ** 2).sum(axis=1)
+            WT = np.hstack([prec * offset, -0.5 * prec]).astype(dtype)
+            const = log_norm - 0.5 * far
+            return (center, WT, const, _is_far(far), means, np.ascontiguousarray(prec),
+                    log_norm)
+        chol = np.ascontiguousarray(pc if ct == "full" else pc[None])
+        log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+        log_norm = log_w + np.broadcast_to(log_det, (K,)) - 0.5 * D * _LOG_2PI
+        b = np.einsum("kd,kdj->kj", offset, chol if ct == "full" else np.repeat(chol, K, 0))
+        LT = chol.transpose(0, 2, 1).reshape(-1, D).astype(dtype)
+        return (center, LT, b.astype(dtype), _is_far((b ** 2).sum(axis=1)), means, chol,
+                log_norm)
 
     def _run_pass(self, X, w, params, want_stats, row_logp, labels, resp, serial):
         # a few blocks do not repay waking the thread pool (same result either way)
@@ -494,6 +494,12 @@ class GaussianFamily(Family):
                            * np.sqrt(c) for m, c, n in zip(means, cov, counts)])
         labels = np.concatenate([np.full(n, j, dtype=int) for j, n in enumerate(counts)])
         return X, labels
+
+
+def _is_far(b_norm2):
+    """(K,) bool: components whose squared distance from the center, in their
+    own standard deviations, is too large for the shifted quadratic forms."""
+    return ~(b_norm2 <= kernels.FAR_FROM_CENTER)  # NaN counts as far
 
 
 def precision_cholesky(cov, covariance_type):
