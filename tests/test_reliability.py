@@ -845,3 +845,24 @@ def test_discrete_block_index_arithmetic_past_2_31_rows():
     assert far[0] == near[0]
     for a, b in zip(far[1:], near[1:]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_vectorized_exp_is_accurate_with_and_without_fused_multiply_add():
+    # the responsibilities' log-sum-exp is compiled with fastmath={"contract"}
+    from numba import njit
+    from fastem.kernels._math import EXP_FLOOR, exp_nonpositive
+
+    def loop(x, out):
+        for i in range(x.shape[0]):
+            out[i] = exp_nonpositive(x[i])
+
+    x = np.concatenate([-np.logspace(-12, np.log10(-EXP_FLOOR), 20000),
+                        -np.random.default_rng(0).uniform(0, -EXP_FLOOR, 20000), [0.0]])
+    edge = np.array([-np.inf, EXP_FLOOR - 0.5, -1e300])
+    for kernel in (njit(loop), njit(fastmath={"contract"})(loop)):
+        out = np.empty_like(x)
+        kernel(x, out)
+        assert np.max(np.abs(out / np.exp(x) - 1)) < 5e-16
+        out = np.empty_like(edge)
+        kernel(edge, out)
+        np.testing.assert_array_equal(out, 0.0)

@@ -53,7 +53,7 @@ FAR_FROM_CENTER = 1e4
 
 
 # ---------------------------------------------------------------- shared
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
                            top, scale, best, ok):
     """Turn a tile's log-densities into weighted responsibilities, in place.
