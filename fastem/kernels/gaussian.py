@@ -124,6 +124,26 @@ def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
 
 
 @njit(cache=True, nogil=True)
+def _load_tile(X, t0, n, center, YT):
+    """``YT[d, i] = x_{t0+i, d} - g_d`` in float64 (exact: ``g`` is near the
+    data) for ``i < n``, zero in the padding columns.
+
+    Eight rows at a time: their features are read together and each feature
+    row of ``YT`` gets eight consecutive values (2x faster than either plain
+    loop order).
+    """
+    D = X.shape[1]
+    for i0 in range(0, n, 8):
+        for d in range(D):
+            g = np.float64(center[d])
+            for i in range(i0, min(i0 + 8, n)):
+                YT[d, i] = np.float64(X[t0 + i, d]) - g
+    for d in range(D):
+        for i in range(n, YT.shape[1]):
+            YT[d, i] = 0.0
+
+
+@njit(cache=True, nogil=True)
 def _add_tile_moments(R, n, PT, RT, S, S_tile, nk):
     """``nk += sum r`` and ``S += PT @ R^T``: a tile's moments around ``g``.
 
@@ -171,16 +191,16 @@ def _diag_scratch(X, K, D):
 
     Returns
     -------
-    ZT : (2 D, tile) dtype of X — ``[y; y^2]``, ``y = x - g``
+    ZT : (2 D, tile) dtype of X — ``[y; y^2]``, ``y = x - g`` (padding: zero)
     L : (K, tile) dtype of X — ``WT @ ZT``
     R : (K, tile) float64 — log-densities, then weighted responsibilities
-    PT : (2 D, tile) float64 — ``[y; y^2]`` for the moments
+    PT : (2 D, tile) float64 — ``[y; y^2]`` for the moments (padding: zero)
     RT : (tile, K) float64; S, S_tile : (2 D, K) float64 — moments around ``g``
         of the block, of a tile
     top, scale : (tile,) float64; best : (tile,) int64; ok : (tile,) bool
     """
-    return (np.zeros((2 * D, _TILE), dtype=X.dtype), np.empty((K, _TILE), dtype=X.dtype),
-            np.empty((K, _TILE)), np.zeros((2 * D, _TILE)), np.empty((_TILE, K)),
+    return (np.empty((2 * D, _TILE), dtype=X.dtype), np.empty((K, _TILE), dtype=X.dtype),
+            np.empty((K, _TILE)), np.empty((2 * D, _TILE)), np.empty((_TILE, K)),
             np.empty((2 * D, K)), np.empty((2 * D, K)), np.empty(_TILE), np.empty(_TILE),
             np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_))
 
@@ -222,20 +242,13 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
     n_bad = 0
     for t0 in range(start, stop, _TILE):
         n = min(t0 + _TILE, stop) - t0
+        _load_tile(X, t0, n, center, PT)
         for d in range(D):
-            g = np.float64(center[d])
-            for i in range(n):
-                y = X[t0 + i, d] - center[d]
-                ZT[d, i] = y
-                ZT[D + d, i] = y * y
-                v = np.float64(X[t0 + i, d]) - g  # exact: g is near the data
-                PT[d, i] = v
+            for i in range(_TILE):
+                v = PT[d, i]
                 PT[D + d, i] = v * v
-            for i in range(n, _TILE):  # a short tile: padding adds nothing
-                ZT[d, i] = 0.0
-                ZT[D + d, i] = 0.0
-                PT[d, i] = 0.0
-                PT[D + d, i] = 0.0
+                ZT[d, i] = v
+                ZT[D + d, i] = ZT[d, i] * ZT[d, i]
         np.dot(WT, ZT, L)
         for k in range(K):
             if exact[k]:
@@ -339,8 +352,8 @@ def _full_scratch(X, K, D, Kc):
     diff, y : (tile, D) float64 — the exact path's ``x - c_k`` and products
     """
     n_mom = D + D * (D + 1) // 2
-    return (np.zeros((D, _TILE), dtype=X.dtype), np.empty((Kc * D, _TILE), dtype=X.dtype),
-            np.empty((K, _TILE)), np.zeros((n_mom, _TILE)), np.empty((_TILE, K)),
+    return (np.empty((D, _TILE), dtype=X.dtype), np.empty((Kc * D, _TILE), dtype=X.dtype),
+            np.empty((K, _TILE)), np.empty((n_mom, _TILE)), np.empty((_TILE, K)),
             np.empty((n_mom, K)), np.empty((n_mom, K)), np.empty(_TILE, dtype=X.dtype),
             np.empty(_TILE), np.empty(_TILE), np.empty(_TILE, dtype=np.int64),
             np.empty(_TILE, dtype=np.bool_), np.empty((_TILE, D)), np.empty((_TILE, D)))
@@ -382,15 +395,10 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
     n_bad = 0
     for t0 in range(start, stop, _TILE):
         n = min(t0 + _TILE, stop) - t0
+        _load_tile(X, t0, n, center, PT)
         for d in range(D):
-            g = np.float64(center[d])
-            for i in range(n):
-                v = np.float64(X[t0 + i, d]) - g  # exact: g is near the data
-                PT[d, i] = v
-                YT[d, i] = v
-            for i in range(n, _TILE):  # a short tile: padding adds nothing
-                PT[d, i] = 0.0
-                YT[d, i] = 0.0
+            for i in range(_TILE):
+                YT[d, i] = PT[d, i]
         np.dot(LT, YT, ZT)
         for k in range(K):
             if exact[k]:
