@@ -596,8 +596,11 @@ def _check_data_range(X, data_cov, scale, rtol):
     limits = _RANGE[np.dtype(X.dtype)]
     var = np.diag(data_cov)
     too_big = ~(scale <= limits["max_scale"])  # inf/NaN (overflowed) included
-    varies = np.asarray(X).max(axis=0) > np.asarray(X).min(axis=0)
-    too_small = (var < limits["min_variance"]) & varies
+    too_small = var < limits["min_variance"]
+    if too_small.any():  # rare: only a feature that is not constant is refused
+        cols = np.flatnonzero(too_small)
+        sub = np.asarray(X)[:, cols]
+        too_small[cols] = sub.max(axis=0) > sub.min(axis=0)
     bad = np.flatnonzero(too_big | too_small)
     if bad.size:
         d = int(bad[0])
