@@ -37,6 +37,8 @@ def statistics(X, w, weights, means, covariances, covariance_type):
     sx = np.stack([r[:, k] @ (X - means[k]) for k in range(K)])
     if covariance_type in ("full", "tied"):
         sxx = np.stack([(X - means[k]).T @ ((X - means[k]) * r[:, [k]]) for k in range(K)])
+        if covariance_type == "tied":  # one shared factor: summed over components
+            sxx = sxx.sum(axis=0, keepdims=True)
     else:
         sxx = np.stack([r[:, k] @ (X - means[k]) ** 2 for k in range(K)])
     return (nk, sx, sxx), float(w @ row_ll), row_ll, resp

@@ -787,7 +787,7 @@ def test_gaussian_block_index_arithmetic_past_2_31_rows(ct):
         block, scratch, stats_shape = kern._diag_block, kern._diag_scratch(small, K, D), (K, D)
     else:
         block, scratch = kern._full_block, kern._full_scratch(small, K, D, args[5].shape[0])
-        stats_shape = (K, D, D)
+        stats_shape = (args[5].shape[0], D, D)
 
     def run(X, w, s, e):
         nk, sx, sxx = np.zeros(K), np.zeros((K, D)), np.zeros(stats_shape)

@@ -8,7 +8,8 @@ Parameters (all float64):
 
 Statistics, accumulated around the means of the parameters of the pass:
 ``nk`` (K,), ``sx`` (K, D) and ``sxx`` — (K, D) for diag/spherical, (K, D, D)
-for full/tied.
+for full, and (1, D, D) for tied: summed over components, all the shared
+covariance needs.
 """
 import numpy as np
 from scipy import linalg
@@ -87,6 +88,11 @@ class GaussianFamily(Family):
     @property
     def _full_moments(self):
         return self.covariance_type in ("full", "tied")
+
+    def _per_factor(self, sxx):
+        """Second moments per precision factor: per component (K, ...) but
+        summed over components for tied (1, D, D), all its M-step needs."""
+        return sxx.sum(axis=0, keepdims=True) if self.covariance_type == "tied" else sxx
 
     # ------------------------------------------------------------------ pass
     def _kernel_args(self, params, dtype):
@@ -191,8 +197,8 @@ class GaussianFamily(Family):
             cov = 0.5 * (cov + cov.transpose(0, 2, 1))
             cov[:, np.arange(cov.shape[1]), np.arange(cov.shape[1])] += self.reg_covar
         elif ct == "tied":
-            scatter = sxx - nk[:, None, None] * delta[:, :, None] * delta[:, None, :]
-            cov = scatter.sum(axis=0) / nk.sum()
+            scatter = sxx[0] - np.einsum("k,kd,ke->de", nk, delta, delta)
+            cov = scatter / nk.sum()
             cov = 0.5 * (cov + cov.T)
             cov.flat[:: cov.shape[0] + 1] += self.reg_covar
         else:
@@ -364,8 +370,9 @@ class GaussianFamily(Family):
         sx_new = sx + nk[:, None] * delta
         if self._full_moments:
             cross = sx[:, :, None] * delta[:, None, :]
-            sxx_new = (sxx + cross + cross.transpose(0, 2, 1)
-                       + nk[:, None, None] * delta[:, :, None] * delta[:, None, :])
+            sxx_new = sxx + self._per_factor(
+                cross + cross.transpose(0, 2, 1)
+                + nk[:, None, None] * delta[:, :, None] * delta[:, None, :])
         else:
             sxx_new = sxx + 2 * sx * delta + nk[:, None] * delta ** 2
         return nk, sx_new, sxx_new
@@ -421,7 +428,7 @@ class GaussianFamily(Family):
             shift = np.asarray(X[idx], dtype=np.float64)
             zeros = np.zeros((K, X.shape[1], X.shape[1])) if self._full_moments \
                 else np.zeros((K, X.shape[1]))
-            return (np.ones(K), np.zeros_like(shift), zeros), shift
+            return (np.ones(K), np.zeros_like(shift), self._per_factor(zeros)), shift
         if self.init_params == "kmeans":
             from ..cluster import KMeans
             labels = KMeans(n_clusters=K, n_init=1, random_state=random_state,
@@ -446,7 +453,7 @@ class GaussianFamily(Family):
             shift[k] = wk @ xk / max(wk.sum(), _EPS)
             d = xk - shift[k]
             sxx[k] = (d * wk[:, None]).T @ d if self._full_moments else wk @ (d * d)
-        return (nk, np.zeros((K, D)), sxx), shift
+        return (nk, np.zeros((K, D)), self._per_factor(sxx)), shift
 
     def _random_statistics(self, X, w, random_state):
         """Statistics of uniform-random responsibilities, drawn chunk by chunk.
@@ -469,7 +476,7 @@ class GaussianFamily(Family):
                 sxx += np.einsum("nk,nd,ne->kde", r, d, d, optimize=True)
             else:
                 sxx += r.T @ (d * d)
-        return (nk, sx, sxx), shift
+        return (nk, sx, self._per_factor(sxx)), shift
 
     # ------------------------------------------------------------ the rest
     def n_parameters(self, params):

@@ -337,26 +337,31 @@ def _full_scratch(X, K, D, Kc):
     """One thread's scratch for ``_full_block``, allocated once per pass.
 
     Tile buffers are ``tile`` columns wide; a short last tile is zero-padded.
+    T = D (D + 1) / 2 products ``y_d y_e`` (d <= e), row by row.
 
     Returns
     -------
     YT : (D, tile) dtype of X — ``y = x - g``, one feature per row
-    ZT : (Kc D, tile) dtype of X — ``L_k^T y`` for every factor
+    ZT : (Kc D, tile) dtype of X — ``L_c^T y`` for every factor
     R : (K, tile) float64 — log-densities, then weighted responsibilities
-    PT : (M, tile) float64 — ``y`` and its products ``y_d y_e`` (d <= e),
-        M = D + D (D + 1) / 2
-    RT : (tile, K) float64; S, S_tile : (M, K) float64 — moments around ``g``
-        of the block, of a tile
+    P1 : (D, tile), P2 : (T, tile) float64 — ``y`` and its products
+    RT : (tile, K), RTc : (tile, Kc) float64 — responsibilities per component,
+        and summed per factor over the components that are not ``exact``
+    S1, S1_tile : (D, K); S2, S2_tile : (T, Kc) float64 — first moments per
+        component and second moments per factor around ``g``: the block's, a
+        tile's
     q : (tile,) dtype of X — one component's Mahalanobis terms
     top, scale : (tile,) float64; best : (tile,) int64; ok : (tile,) bool
     diff, y : (tile, D) float64 — the exact path's ``x - c_k`` and products
     """
-    n_mom = D + D * (D + 1) // 2
+    T = D * (D + 1) // 2
     return (np.empty((D, _TILE), dtype=X.dtype), np.empty((Kc * D, _TILE), dtype=X.dtype),
-            np.empty((K, _TILE)), np.empty((n_mom, _TILE)), np.empty((_TILE, K)),
-            np.empty((n_mom, K)), np.empty((n_mom, K)), np.empty(_TILE, dtype=X.dtype),
-            np.empty(_TILE), np.empty(_TILE), np.empty(_TILE, dtype=np.int64),
-            np.empty(_TILE, dtype=np.bool_), np.empty((_TILE, D)), np.empty((_TILE, D)))
+            np.empty((K, _TILE)), np.empty((D, _TILE)), np.empty((T, _TILE)),
+            np.empty((_TILE, K)), np.empty((_TILE, Kc)), np.empty((D, K)),
+            np.empty((D, K)), np.empty((T, Kc)), np.empty((T, Kc)),
+            np.empty(_TILE, dtype=X.dtype), np.empty(_TILE), np.empty(_TILE),
+            np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_),
+            np.empty((_TILE, D)), np.empty((_TILE, D)))
 
 
 @njit(cache=True, nogil=True)
@@ -366,20 +371,24 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
 
     With ``y = x - g`` the Mahalanobis term of component k is
     ``|L_k^T y - b_k|^2``: one product of the tile against all factors.
+    Second moments are kept per factor: per component for full, summed over
+    components for tied (all the tied M-step needs, and K times less work).
 
     Parameters
     ----------
     X : (N, D) IN; w : (N,) IN
     center : (D,) dtype of X, IN — the center ``g``
-    LT : (Kc D, D) dtype of X, IN — the factors ``L_k^T`` stacked
+    LT : (Kc D, D) dtype of X, IN — the factors ``L_c^T`` stacked
     b : (K, D) dtype of X, IN — ``L_k^T (c_k - g)``
     exact : (K,) bool, IN — components handled with ``x - c_k`` formed first
     means : (K, D) float64 IN — component means ``c_k`` (the statistics' shift)
-    chol : (Kc, D, D) float64 IN — precision Cholesky factors ``L_k``,
-        ``precision_k = L_k L_k^T``; Kc = 1 (one shared factor) for tied
+    chol : (Kc, D, D) float64 IN — precision Cholesky factors ``L_c``,
+        ``precision = L L^T``; Kc = K for full, 1 (shared) for tied
     log_norm : (K,) IN — log weight + log normalizer per component
-    nk : (K,) OUT, sx : (K, D) OUT, sxx : (K, D, D) OUT — this block's slot,
-        zero on entry when ``want_stats``
+    nk : (K,) OUT, sx : (K, D) OUT — this block's slot, zero on entry when
+        ``want_stats``
+    sxx : (Kc, D, D) OUT — ``sum r (x - c_k)(x - c_k)^T`` summed over the
+        components of each factor
     row_logp, labels, resp : OUT, see ``_tile_responsibilities``
     scratch : the calling thread's ``_full_scratch``
 
@@ -387,27 +396,29 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
     -------
     loglik : float, n_bad : int — as ``_diag_block``
     """
-    YT, ZT, R, PT, RT, S, S_tile, q, top, scale, best, ok, diff, y = scratch
+    (YT, ZT, R, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile, q, top, scale, best, ok,
+     diff, y) = scratch
     K, D = means.shape
     Kc = chol.shape[0]
-    S[:] = 0.0
+    S1[:] = 0.0
+    S2[:] = 0.0
     loglik = 0.0
     n_bad = 0
     for t0 in range(start, stop, _TILE):
         n = min(t0 + _TILE, stop) - t0
-        _load_tile(X, t0, n, center, PT)
+        _load_tile(X, t0, n, center, P1)
         for d in range(D):
             for i in range(_TILE):
-                YT[d, i] = PT[d, i]
+                YT[d, i] = P1[d, i]
         np.dot(LT, YT, ZT)
         for k in range(K):
+            c = k if Kc > 1 else 0
             if exact[k]:
-                _exact_mahalanobis(X, t0, n, means[k], chol[k if Kc > 1 else 0],
-                                   diff, y, R[k])
+                _exact_mahalanobis(X, t0, n, means[k], chol[c], diff, y, R[k])
                 for i in range(n):
                     R[k, i] = log_norm[k] - 0.5 * R[k, i]
             else:
-                _shifted_mahalanobis(ZT, (k if Kc > 1 else 0) * D, b[k], n, q)
+                _shifted_mahalanobis(ZT, c * D, b[k], n, q)
                 for i in range(n):
                     R[k, i] = log_norm[k] - 0.5 * np.float64(q[i])
         ll, bad = _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels,
@@ -415,19 +426,47 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
         loglik += ll
         n_bad += bad
         if want_stats:
-            p = D
-            for d in range(D):
-                for e in range(d, D):
-                    for i in range(_TILE):  # padding columns are zero
-                        PT[p, i] = PT[d, i] * PT[e, i]
-                    p += 1
-            _add_tile_moments(R, n, PT, RT, S, S_tile, nk)
+            _add_full_tile_moments(R, n, exact, P1, P2, RT, RTc, S1, S1_tile, S2,
+                                   S2_tile, nk)
             for k in range(K):
                 if exact[k]:
-                    _full_exact_moments(X, t0, n, R[k], means[k], diff, y, sx[k], sxx[k])
+                    _full_exact_moments(X, t0, n, R[k], means[k], diff, y, sx[k],
+                                        sxx[k if Kc > 1 else 0])
     if want_stats:
-        _full_moments_to_means(S, center, exact, means, nk, sx, sxx)
+        _full_moments_to_means(S1, S2, center, exact, means, nk, sx, sxx)
     return loglik, n_bad
+
+
+@njit(cache=True, nogil=True)
+def _add_full_tile_moments(R, n, exact, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile, nk):
+    """Add a tile's ``nk``, first moments per component and second moments per
+    factor around ``g`` (two products: BLAS runs them 1.7x faster on the
+    transposed copies ``RT``, ``RTc`` than on transposed views)."""
+    K = R.shape[0]
+    D = P1.shape[0]
+    Kc = RTc.shape[1]
+    p = 0
+    for d in range(D):
+        for e in range(d, D):
+            for i in range(P1.shape[1]):  # padding columns are zero
+                P2[p, i] = P1[d, i] * P1[e, i]
+            p += 1
+    for i in range(RT.shape[0]):
+        for c in range(Kc):
+            RTc[i, c] = 0.0
+        for k in range(K):
+            RT[i, k] = R[k, i]
+            if not exact[k]:
+                RTc[i, k if Kc > 1 else 0] += R[k, i]
+    np.dot(P1, RT, S1_tile)
+    S1 += S1_tile
+    np.dot(P2, RTc, S2_tile)
+    S2 += S2_tile
+    for k in range(K):
+        total = 0.0
+        for i in range(n):
+            total += R[k, i]
+        nk[k] += total
 
 
 @njit(cache=True, nogil=True)
@@ -476,29 +515,39 @@ def _full_exact_moments(X, t0, n, r, mean, diff, weighted, sx, sxx):
 
 
 @njit(cache=True, nogil=True)
-def _full_moments_to_means(S, center, exact, means, nk, sx, sxx):
+def _full_moments_to_means(S1, S2, center, exact, means, nk, sx, sxx):
     """Move the block's moments around ``g`` to each (non-exact) mean ``c_k``.
 
-    With ``delta = c_k - g``: ``sum r (y - delta) = s - n delta`` and
-    ``sum r (y - delta)(y - delta)^T = S - s delta^T - delta s^T + n delta delta^T``.
+    With ``delta = c_k - g`` and ``s``, ``S`` the first and second moments
+    around ``g``: ``sum r (y - delta) = s - n delta`` and
+    ``sum r (y - delta)(y - delta)^T = S - s delta^T - delta s^T + n delta delta^T``
+    (S per factor: the terms of its components add up).
     """
     K, D = means.shape
+    Kc = sxx.shape[0]
+    for c in range(Kc):
+        p = 0
+        for d in range(D):
+            for e in range(d, D):
+                sxx[c, d, e] += S2[p, c]
+                if e != d:
+                    sxx[c, e, d] += S2[p, c]
+                p += 1
     for k in range(K):
         if exact[k]:
             continue
+        c = k if Kc > 1 else 0
         t = nk[k]
         for d in range(D):
-            sx[k, d] += S[d, k] - t * (means[k, d] - np.float64(center[d]))
-        p = D
+            sx[k, d] += S1[d, k] - t * (means[k, d] - np.float64(center[d]))
         for d in range(D):
             dd = means[k, d] - np.float64(center[d])
             for e in range(d, D):
                 de = means[k, e] - np.float64(center[e])
-                v = S[p, k] - S[d, k] * de - dd * S[e, k] + t * dd * de
-                sxx[k, d, e] += v
+                v = t * dd * de - S1[d, k] * de - dd * S1[e, k]
+                sxx[c, d, e] += v
                 if e != d:
-                    sxx[k, e, d] += v
-                p += 1
+                    sxx[c, e, d] += v
 
 
 def full_pass(X, w, center, LT, b, exact, means, chol, log_norm, block, n_threads,
@@ -511,19 +560,21 @@ def full_pass(X, w, center, LT, b, exact, means, chol, log_norm, block, n_thread
 
     Returns
     -------
-    nk : (K,), sx : (K, D), sxx : (K, D, D) float64; loglik : float; n_bad : int
+    nk : (K,), sx : (K, D), sxx : (Kc, D, D) float64 (per factor, see
+    ``_full_block``); loglik : float; n_bad : int
     """
     N = X.shape[0]
     K, D = means.shape
+    Kc = chol.shape[0]
     n_blocks = (N + block - 1) // block
     n_slots = n_blocks if want_stats else 1
     nk = np.zeros((n_slots, K))
     sx = np.zeros((n_slots, K, D))
-    sxx = np.zeros((n_slots, K, D, D))
+    sxx = np.zeros((n_slots, Kc, D, D))
     ll = np.zeros(n_blocks)
     bad = np.zeros(n_blocks, dtype=np.int64)
     for t in prange(n_threads):
-        scratch = _full_scratch(X, K, D, chol.shape[0])
+        scratch = _full_scratch(X, K, D, Kc)
         for blk in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
             start = blk * block
             s = min(blk, n_slots - 1)  # predict writes no statistics
