@@ -126,7 +126,8 @@ def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
 @njit(cache=True, nogil=True)
 def _load_tile(X, t0, n, center, YT):
     """``YT[d, i] = x_{t0+i, d} - g_d`` in float64 (exact: ``g`` is near the
-    data) for ``i < n``, zero in the padding columns.
+    data) for ``i < n``, zero in the padding columns; rows ``d >= D`` of
+    ``YT`` are left as they are.
 
     Eight rows at a time: their features are read together and each feature
     row of ``YT`` gets eight consecutive values (2x faster than either plain
@@ -144,23 +145,18 @@ def _load_tile(X, t0, n, center, YT):
 
 
 @njit(cache=True, nogil=True)
-def _add_tile_moments(R, n, PT, RT, S, S_tile, nk):
-    """``nk += sum r`` and ``S += PT @ R^T``: a tile's moments around ``g``.
+def _add_tile_moments(R, PT, RT, S, S_tile):
+    """``S += PT @ R^T``: a tile's moments around ``g``, one product.
 
-    ``RT`` (tile, K) is scratch: BLAS runs the product 1.7x faster on a
-    transposed copy of ``R`` than on a transposed view.
+    The last row of ``PT`` is ones, so the last row of ``S`` sums ``r``
+    (``nk``). ``RT`` (tile, K) is scratch: BLAS runs the product 1.7x faster
+    on a transposed copy of ``R`` than on a transposed view.
     """
-    K = R.shape[0]
-    for i in range(RT.shape[0]):
-        for k in range(K):
+    for k in range(R.shape[0]):
+        for i in range(R.shape[1]):
             RT[i, k] = R[k, i]
     np.dot(PT, RT, S_tile)
     S += S_tile
-    for k in range(K):
-        total = 0.0
-        for i in range(n):
-            total += R[k, i]
-        nk[k] += total
 
 
 @njit(cache=True, nogil=True)
@@ -194,14 +190,16 @@ def _diag_scratch(X, K, D):
     ZT : (2 D, tile) dtype of X — ``[y; y^2]``, ``y = x - g`` (padding: zero)
     L : (K, tile) dtype of X — ``WT @ ZT``
     R : (K, tile) float64 — log-densities, then weighted responsibilities
-    PT : (2 D, tile) float64 — ``[y; y^2]`` for the moments (padding: zero)
-    RT : (tile, K) float64; S, S_tile : (2 D, K) float64 — moments around ``g``
-        of the block, of a tile
+    PT : (2 D + 1, tile) float64 — ``[y; y^2; 1]`` for the moments
+    RT : (tile, K) float64; S, S_tile : (2 D + 1, K) float64 — ``sum r y``,
+        ``sum r y^2`` and ``sum r`` of the block, of a tile
     top, scale : (tile,) float64; best : (tile,) int64; ok : (tile,) bool
     """
+    PT = np.empty((2 * D + 1, _TILE))
+    PT[2 * D] = 1.0
     return (np.empty((2 * D, _TILE), dtype=X.dtype), np.empty((K, _TILE), dtype=X.dtype),
-            np.empty((K, _TILE)), np.empty((2 * D, _TILE)), np.empty((_TILE, K)),
-            np.empty((2 * D, K)), np.empty((2 * D, K)), np.empty(_TILE), np.empty(_TILE),
+            np.empty((K, _TILE)), PT, np.empty((_TILE, K)), np.empty((2 * D + 1, K)),
+            np.empty((2 * D + 1, K)), np.empty(_TILE), np.empty(_TILE),
             np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_))
 
 
@@ -266,7 +264,7 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
         loglik += ll
         n_bad += bad
         if want_stats:
-            _add_tile_moments(R, n, PT, RT, S, S_tile, nk)
+            _add_tile_moments(R, PT, RT, S, S_tile)
             for k in range(K):
                 if exact[k]:
                     for i in range(n):
@@ -278,6 +276,7 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
                             sxx[k, d] += u * t
     if want_stats:
         for k in range(K):
+            nk[k] += S[2 * D, k]
             if exact[k]:
                 continue
             for d in range(D):
@@ -344,21 +343,23 @@ def _full_scratch(X, K, D, Kc):
     YT : (D, tile) dtype of X — ``y = x - g``, one feature per row
     ZT : (Kc D, tile) dtype of X — ``L_c^T y`` for every factor
     R : (K, tile) float64 — log-densities, then weighted responsibilities
-    P1 : (D, tile), P2 : (T, tile) float64 — ``y`` and its products
+    P1 : (D + 1, tile), P2 : (T, tile) float64 — ``[y; 1]`` and the products
     RT : (tile, K), RTc : (tile, Kc) float64 — responsibilities per component,
         and summed per factor over the components that are not ``exact``
-    S1, S1_tile : (D, K); S2, S2_tile : (T, Kc) float64 — first moments per
-        component and second moments per factor around ``g``: the block's, a
-        tile's
+    S1, S1_tile : (D + 1, K); S2, S2_tile : (T, Kc) float64 — ``sum r y`` and
+        ``sum r`` per component, second moments per factor, around ``g``: the
+        block's, a tile's
     q : (tile,) dtype of X — one component's Mahalanobis terms
     top, scale : (tile,) float64; best : (tile,) int64; ok : (tile,) bool
     diff, y : (tile, D) float64 — the exact path's ``x - c_k`` and products
     """
     T = D * (D + 1) // 2
+    P1 = np.empty((D + 1, _TILE))
+    P1[D] = 1.0
     return (np.empty((D, _TILE), dtype=X.dtype), np.empty((Kc * D, _TILE), dtype=X.dtype),
-            np.empty((K, _TILE)), np.empty((D, _TILE)), np.empty((T, _TILE)),
-            np.empty((_TILE, K)), np.empty((_TILE, Kc)), np.empty((D, K)),
-            np.empty((D, K)), np.empty((T, Kc)), np.empty((T, Kc)),
+            np.empty((K, _TILE)), P1, np.empty((T, _TILE)),
+            np.empty((_TILE, K)), np.empty((_TILE, Kc)), np.empty((D + 1, K)),
+            np.empty((D + 1, K)), np.empty((T, Kc)), np.empty((T, Kc)),
             np.empty(_TILE, dtype=X.dtype), np.empty(_TILE), np.empty(_TILE),
             np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_),
             np.empty((_TILE, D)), np.empty((_TILE, D)))
@@ -426,8 +427,7 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
         loglik += ll
         n_bad += bad
         if want_stats:
-            _add_full_tile_moments(R, n, exact, P1, P2, RT, RTc, S1, S1_tile, S2,
-                                   S2_tile, nk)
+            _add_full_tile_moments(R, exact, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile)
             for k in range(K):
                 if exact[k]:
                     _full_exact_moments(X, t0, n, R[k], means[k], diff, y, sx[k],
@@ -438,12 +438,11 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
 
 
 @njit(cache=True, nogil=True)
-def _add_full_tile_moments(R, n, exact, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile, nk):
-    """Add a tile's ``nk``, first moments per component and second moments per
-    factor around ``g`` (two products: BLAS runs them 1.7x faster on the
-    transposed copies ``RT``, ``RTc`` than on transposed views)."""
+def _add_full_tile_moments(R, exact, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile):
+    """Add a tile's first moments and ``sum r`` per component (see
+    ``_add_tile_moments``) and second moments per factor around ``g``."""
     K = R.shape[0]
-    D = P1.shape[0]
+    D = P1.shape[0] - 1
     Kc = RTc.shape[1]
     p = 0
     for d in range(D):
@@ -451,22 +450,15 @@ def _add_full_tile_moments(R, n, exact, P1, P2, RT, RTc, S1, S1_tile, S2, S2_til
             for i in range(P1.shape[1]):  # padding columns are zero
                 P2[p, i] = P1[d, i] * P1[e, i]
             p += 1
-    for i in range(RT.shape[0]):
-        for c in range(Kc):
-            RTc[i, c] = 0.0
-        for k in range(K):
-            RT[i, k] = R[k, i]
-            if not exact[k]:
-                RTc[i, k if Kc > 1 else 0] += R[k, i]
-    np.dot(P1, RT, S1_tile)
-    S1 += S1_tile
+    _add_tile_moments(R, P1, RT, S1, S1_tile)
+    RTc[:] = 0.0
+    for k in range(K):
+        if not exact[k]:  # exact components' moments are summed on their own
+            c = k if Kc > 1 else 0
+            for i in range(R.shape[1]):
+                RTc[i, c] += R[k, i]
     np.dot(P2, RTc, S2_tile)
     S2 += S2_tile
-    for k in range(K):
-        total = 0.0
-        for i in range(n):
-            total += R[k, i]
-        nk[k] += total
 
 
 @njit(cache=True, nogil=True)
@@ -534,6 +526,7 @@ def _full_moments_to_means(S1, S2, center, exact, means, nk, sx, sxx):
                     sxx[c, e, d] += S2[p, c]
                 p += 1
     for k in range(K):
+        nk[k] += S1[D, k]
         if exact[k]:
             continue
         c = k if Kc > 1 else 0
