@@ -280,17 +280,14 @@ class GaussianFamily(Family):
         if self._described == key:
             return
         n, D = X.shape
-        total = w.sum()
-        step = _config.PREDICT_CHUNK_ROWS  # O(chunk x D) scratch, never O(N)
-        mean = np.zeros(D)
-        for start in range(0, n, step):
-            mean += w[start:start + step] @ np.asarray(X[start:start + step], np.float64)
-        mean /= total
-        cov = np.zeros((D, D))
-        for start in range(0, n, step):
-            d = np.asarray(X[start:start + step], np.float64) - mean
-            cov += (d * w[start:start + step, None]).T @ d
-        self.data_covariance = cov / total
+        # around the mean of evenly spaced rows, near the data's own mean
+        shift = np.asarray(X[::max(1, n // 1000)], np.float64).mean(axis=0)
+        with parallel_region(self.n_jobs) as n_threads:
+            total, s1, s2 = kernels.data_moments(np.ascontiguousarray(X), w, shift,
+                                                 self.block_rows, n_threads)
+        offset = s1 / total
+        mean = shift + offset
+        self.data_covariance = s2 / total - np.outer(offset, offset)
         self.feature_scale = np.diag(self.data_covariance) + mean ** 2
         self.min_component_variance = _RANGE[np.dtype(X.dtype)]["min_component"]
         _check_data_range(X, self.data_covariance, self.feature_scale,
