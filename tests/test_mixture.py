@@ -140,6 +140,20 @@ def test_kernel_statistics_equal_naive_numpy_with_far_components(ct):
     np.testing.assert_allclose(resp, ref_resp, rtol=1e-9, atol=1e-300)
 
 
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_data_description_equals_numpy(offset):
+    # the collapse floor and re-seeding read the data's covariance and scale
+    X = clusters(8, n=5000, d=4) * [1.0, 10.0, 0.1, 1.0] + offset
+    X = X[np.argsort(X[:, 0])]  # sorted: the sampled center is not the mean
+    w = np.random.default_rng(8).uniform(0.0, 3.0, len(X))
+    family = GaussianFamily(3, "full")
+    family.describe_data(X, w)
+    mean = w @ X / w.sum()
+    cov = np.cov(X, rowvar=False, aweights=w, bias=True)
+    assert rel(family.data_covariance, cov) < 1e-9
+    assert rel(family.feature_scale, np.diag(cov) + mean ** 2) < 1e-12
+
+
 @pytest.mark.parametrize("ct", COV_TYPES)
 def test_serial_and_parallel_passes_are_bit_identical(ct):
     X = clusters(4, n=5000, d=3)
