@@ -280,14 +280,18 @@ class GaussianFamily(Family):
         if self._described == key:
             return
         n, D = X.shape
-        # around the mean of evenly spaced rows, near the data's own mean
+        # one pass around the mean of evenly spaced rows (near the data's mean)
         shift = np.asarray(X[::max(1, n // 1000)], np.float64).mean(axis=0)
-        with parallel_region(self.n_jobs) as n_threads:
-            total, s1, s2 = kernels.data_moments(np.ascontiguousarray(X), w, shift,
-                                                 self.block_rows, n_threads)
-        offset = s1 / total
+        s1, s2 = np.zeros(D), np.zeros((D, D))
+        step = _config.PREDICT_CHUNK_ROWS  # O(chunk x D) scratch, never O(N)
+        for start in range(0, n, step):
+            d = np.asarray(X[start:start + step], np.float64) - shift
+            wc = w[start:start + step]
+            s1 += wc @ d
+            s2 += d.T @ (d * wc[:, None])
+        offset = s1 / w.sum()
         mean = shift + offset
-        self.data_covariance = s2 / total - np.outer(offset, offset)
+        self.data_covariance = s2 / w.sum() - np.outer(offset, offset)
         self.feature_scale = np.diag(self.data_covariance) + mean ** 2
         self.min_component_variance = _RANGE[np.dtype(X.dtype)]["min_component"]
         _check_data_range(X, self.data_covariance, self.feature_scale,
