@@ -19,6 +19,8 @@ import numpy as np
 CASES = [
     ("GaussianMixture diag", "gmm-diag", 1_000_000, 16, 16, 10, None),
     ("GaussianMixture full", "gmm-full", 1_000_000, 16, 16, 10, None),
+    ("GaussianMixture tied", "gmm-tied", 1_000_000, 16, 16, 10, None),
+    ("GaussianMixture spherical", "gmm-spherical", 1_000_000, 16, 16, 10, None),
     ("KMeans separated", "kmeans", 1_000_000, 16, 64, 20, "separated"),
     ("KMeans overlapping", "kmeans", 1_000_000, 16, 64, 20, "overlapping"),
 ]
@@ -55,7 +57,7 @@ def main(argv=None):
             for dt, X in data.items():
                 seconds = _compare.fit_timed(model, "fastem", X, inits[dt], n_iter, None, k)[1]
                 best[dt] = min(best[dt], seconds)
-        print(f"{label:<21} N={len(X64):,} D={d} K={k}, {n_iter} iterations: float64 "
+        print(f"{label:<25} N={len(X64):,} D={d} K={k}, {n_iter} iterations: float64 "
               f"{best['float64']:6.2f} s, float32 {best['float32']:6.2f} s -> float32 "
               f"{best['float64'] / best['float32']:.2f}x faster", flush=True)
     return 0
