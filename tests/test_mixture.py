@@ -111,6 +111,27 @@ def test_kernel_statistics_equal_naive_numpy(ct, serial):
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("n, d, k", [(1, 1, 1), (127, 1, 2), (129, 3, 1), (1025, 2, 5),
+                                     (2 * 1024 + 300, 5, 3)])
+def test_kernel_statistics_equal_naive_numpy_at_edge_shapes(ct, n, d, k):
+    # rows around the 128-row tile and 1024-row block edges, one feature, one component
+    X = clusters(9, n=n, d=d, k=k)
+    rng = np.random.default_rng(9)
+    w = rng.uniform(0.0, 2.0, n)
+    family = GaussianFamily(k, ct, init_params="random")
+    params = family.initialize(X, w, np.random.RandomState(0))
+    stats, loglik = family.statistics(X, w, params)
+    ref_stats, ref_loglik, ref_row, ref_resp = naive_gaussian.statistics(
+        X, w, params["weights"], params["means"], params["covariances"], ct)
+    for got, want in zip(stats, ref_stats):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    assert rel(loglik, ref_loglik) < 1e-11
+    row_logp, labels, resp = family.row_outputs(X, params, want_resp=True)
+    np.testing.assert_allclose(row_logp, ref_row, rtol=1e-11)
+    np.testing.assert_allclose(resp, ref_resp, rtol=1e-9, atol=1e-300)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
 def test_kernel_statistics_equal_naive_numpy_with_far_components(ct):
     # a tight cluster 300 away: its component is far from the pass's center
     # (handled with x - c_k formed first), the others near (shifted forms)
