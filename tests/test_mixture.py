@@ -366,6 +366,21 @@ def test_fit_never_allocates_n_by_k():
     assert peak < 20e6, peak
 
 
+def test_full_statistics_memory_does_not_grow_with_rows():
+    # partial statistics live in a fixed number of lanes, not one slot per block
+    from fastem._compare import _PeakRSS
+    rng = np.random.default_rng(21)
+    D, K = 24, 24  # a block's full statistics: K D^2 float64 = 110 KB
+    X = rng.standard_normal((300_000, D))  # 293 blocks: 32 MB of per-block slots
+    w = np.ones(len(X))
+    family = GaussianFamily(K, "full", init_params="random")
+    params = family.initialize(X[:5000], w[:5000], np.random.RandomState(0))
+    family.statistics(X[:5000], w[:5000], params)  # compile outside the measurement
+    with _PeakRSS() as peak:
+        family.statistics(X, w, params)
+    assert peak.added < 16e6, peak.added
+
+
 def test_input_is_not_modified_and_readonly_noncontiguous_work():
     X = np.asfortranarray(clusters(19))
     X.setflags(write=False)

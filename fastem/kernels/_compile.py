@@ -10,6 +10,13 @@ import types
 
 from numba import njit
 
+#: Blocks are summed in this many lanes, fixed whatever the thread count: a
+#: lane adds its run of consecutive blocks in order, then the lanes are added
+#: in order. Results are bit-identical for any thread count, and partial
+#: statistics take O(lanes) memory rather than O(blocks). Threads get whole
+#: lanes, so up to this many threads are kept busy.
+N_LANES = 64
+
 
 def parallel_and_serial(func):
     """Return ``(parallel, serial)`` dispatchers of ``func``, both cached on disk.

@@ -10,9 +10,10 @@ Statistics are returned around a shift, the current component means ``c_k``:
 (diagonal) or ``sum r (x - c_k)(x - c_k)^T`` (full; summed over components
 for tied, whose shared covariance needs only the sum).
 
-Rows are split into fixed blocks of ``block`` rows; each block writes its own
-slot of partial statistics and the slots are summed in block order, so the
-result is bit-identical for any thread count. Each pass has a parallel and a
+Rows are split into fixed blocks of ``block`` rows. Each block's statistics
+are added to the slot of its lane (``N_LANES`` runs of consecutive blocks)
+and the lane slots are summed in order, so the result is bit-identical for
+any thread count. Each pass has a parallel and a
 serial variant (the serial one is for callers that are already parallel, such
 as Dask tasks); both run the same block function.
 
@@ -39,7 +40,7 @@ want are passed as zero-length arrays.
 import numpy as np
 from numba import njit, prange
 
-from ._compile import parallel_and_serial
+from ._compile import N_LANES, parallel_and_serial
 from ._math import exp_nonpositive
 
 _NEG_INF = -np.inf
@@ -164,7 +165,7 @@ def _add_tile_moments(R, PT, RT, S, S_tile):
 
 @njit(cache=True, nogil=True)
 def _sum_slots(nk, sx, sxx, ll, bad, want_stats):
-    """Sum per-block slots in block order."""
+    """Sum the lanes' statistics in lane order, and the blocks' log-likelihoods."""
     nk_tot = np.zeros(nk.shape[1:])
     sx_tot = np.zeros(sx.shape[1:])
     sxx_tot = np.zeros(sxx.shape[1:])
@@ -298,8 +299,8 @@ def diag_pass(X, w, center, WT, const, exact, means, prec, log_norm, block, n_th
     X : (N, D) IN; w : (N,) IN
     center, WT, const, exact, means, prec, log_norm : IN, see ``_diag_block``
     block : int — rows per block
-    n_threads : int — threads the blocks are dealt to (1 for the serial twin);
-        each thread owns a contiguous run of blocks and one scratch
+    n_threads : int — threads the lanes are dealt to (1 for the serial twin);
+        each thread owns a contiguous run of lanes and one scratch
     want_stats : bool
     row_logp, labels, resp : OUT, see ``_tile_responsibilities``
 
@@ -312,21 +313,28 @@ def diag_pass(X, w, center, WT, const, exact, means, prec, log_norm, block, n_th
     N = X.shape[0]
     K, D = means.shape
     n_blocks = (N + block - 1) // block
-    n_slots = n_blocks if want_stats else 1
-    nk = np.zeros((n_slots, K))
-    sx = np.zeros((n_slots, K, D))
-    sxx = np.zeros((n_slots, K, D))
+    n_lanes = min(n_blocks, N_LANES)
+    nk = np.zeros((n_lanes, K))
+    sx = np.zeros((n_lanes, K, D))
+    sxx = np.zeros((n_lanes, K, D))
     ll = np.zeros(n_blocks)
     bad = np.zeros(n_blocks, dtype=np.int64)
     for t in prange(n_threads):
         scratch = _diag_scratch(X, K, D)
-        for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
-            start = b * block
-            s = min(b, n_slots - 1)  # predict writes no statistics
-            ll[b], bad[b] = _diag_block(X, w, center, WT, const, exact, means, prec,
-                                        log_norm, start, min(start + block, N),
-                                        want_stats, nk[s], sx[s], sxx[s], row_logp,
-                                        labels, resp, scratch)
+        nk_b, sx_b, sxx_b = np.empty(K), np.empty((K, D)), np.empty((K, D))
+        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
+            for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+                nk_b[:] = 0.0
+                sx_b[:] = 0.0
+                sxx_b[:] = 0.0
+                start = b * block
+                ll[b], bad[b] = _diag_block(X, w, center, WT, const, exact, means, prec,
+                                            log_norm, start, min(start + block, N),
+                                            want_stats, nk_b, sx_b, sxx_b, row_logp,
+                                            labels, resp, scratch)
+                nk[lane] += nk_b
+                sx[lane] += sx_b
+                sxx[lane] += sxx_b
     return _sum_slots(nk, sx, sxx, ll, bad, want_stats)
 
 
@@ -563,21 +571,28 @@ def full_pass(X, w, center, LT, b, exact, means, chol, log_norm, block, n_thread
     K, D = means.shape
     Kc = chol.shape[0]
     n_blocks = (N + block - 1) // block
-    n_slots = n_blocks if want_stats else 1
-    nk = np.zeros((n_slots, K))
-    sx = np.zeros((n_slots, K, D))
-    sxx = np.zeros((n_slots, Kc, D, D))
+    n_lanes = min(n_blocks, N_LANES)
+    nk = np.zeros((n_lanes, K))
+    sx = np.zeros((n_lanes, K, D))
+    sxx = np.zeros((n_lanes, Kc, D, D))
     ll = np.zeros(n_blocks)
     bad = np.zeros(n_blocks, dtype=np.int64)
     for t in prange(n_threads):
         scratch = _full_scratch(X, K, D, Kc)
-        for blk in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
-            start = blk * block
-            s = min(blk, n_slots - 1)  # predict writes no statistics
-            ll[blk], bad[blk] = _full_block(X, w, center, LT, b, exact, means, chol,
-                                            log_norm, start, min(start + block, N),
-                                            want_stats, nk[s], sx[s], sxx[s], row_logp,
-                                            labels, resp, scratch)
+        nk_b, sx_b, sxx_b = np.empty(K), np.empty((K, D)), np.empty((Kc, D, D))
+        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
+            for blk in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+                nk_b[:] = 0.0
+                sx_b[:] = 0.0
+                sxx_b[:] = 0.0
+                start = blk * block
+                ll[blk], bad[blk] = _full_block(X, w, center, LT, b, exact, means, chol,
+                                                log_norm, start, min(start + block, N),
+                                                want_stats, nk_b, sx_b, sxx_b, row_logp,
+                                                labels, resp, scratch)
+                nk[lane] += nk_b
+                sx[lane] += sx_b
+                sxx[lane] += sxx_b
     return _sum_slots(nk, sx, sxx, ll, bad, want_stats)
 
 
