@@ -28,7 +28,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._compile import parallel_and_serial
+from ._compile import N_LANES, parallel_and_serial
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -144,7 +144,7 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
     """One block of a Lloyd pass; returns (inertia, n_changed).
 
     ``sums`` (n_clusters, n_features) and ``weights`` (n_clusters,) are this
-    block's own float64 slot (OUT, overwritten when ``update_centers``).
+    block's float64 sums (OUT, overwritten when ``update_centers``).
     The inertia is ``sum w (||x||^2 + best score)``, against the centers
     given (cheap, for the history; the final inertia is recomputed exactly).
     ``xbuf`` (block_rows, n_features), ``gbuf`` (n_clusters * block_rows,),
@@ -179,21 +179,33 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
 
 
 @njit(**_JIT)
-def _sum_slots(block_sums, block_weights, block_inertia, block_changed):
-    n_clusters = block_sums.shape[1]
-    n_features = block_sums.shape[2]
+def _sum_slots(lane_sums, lane_weights, block_inertia, block_changed):
+    """Sum the lanes' sums and weights in lane order, the blocks' inertia
+    and label changes in block order."""
+    n_clusters = lane_sums.shape[1]
+    n_features = lane_sums.shape[2]
     sums = np.zeros((n_clusters, n_features))
     weights = np.zeros(n_clusters)
+    for lane in range(lane_sums.shape[0]):
+        for k in range(n_clusters):
+            weights[k] += lane_weights[lane, k]
+            for d in range(n_features):
+                sums[k, d] += lane_sums[lane, k, d]
     inertia = 0.0
     n_changed = 0
-    for b in range(block_sums.shape[0]):
-        for k in range(n_clusters):
-            weights[k] += block_weights[b, k]
-            for d in range(n_features):
-                sums[k, d] += block_sums[b, k, d]
+    for b in range(block_inertia.shape[0]):
         inertia += block_inertia[b]
         n_changed += block_changed[b]
     return sums, weights, inertia, n_changed
+
+
+@njit(**_JIT)
+def _add_to_lane(lane_sums, lane_weights, sums, weights):
+    """Add one block's cluster sums and weights to its lane's."""
+    for k in range(sums.shape[0]):
+        lane_weights[k] += weights[k]
+        for d in range(sums.shape[1]):
+            lane_sums[k, d] += sums[k, d]
 
 
 def _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
@@ -210,9 +222,9 @@ def _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     labels : ndarray (n_samples,), int32, previous labels -> new labels   # INOUT
     block_rows : int, rows per block (fixes the summation order)
     update_centers : bool, False to only assign (predict)
-    n_threads : int, threads the blocks are dealt to (1 for the serial
-        twin); each owns a contiguous run of blocks and one set of scratch
-        buffers. The result does not depend on it.
+    n_threads : int, threads the lanes of blocks are dealt to (1 for the
+        serial twin); each owns a contiguous run of lanes and one set of
+        scratch buffers. The result does not depend on it.
 
     Returns
     -------
@@ -224,33 +236,31 @@ def _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     n_samples = X.shape[0]
     n_blocks = _n_blocks(n_samples, block_rows)
     n_clusters, n_features = centers.shape
-    # predict writes no sums: every block shares one untouched slot
-    slots = n_blocks if update_centers else 1
-    stride = 1 if update_centers else 0
-    block_sums = np.empty((slots, n_clusters, n_features))
-    block_weights = np.empty((slots, n_clusters))
+    n_lanes = min(n_blocks, N_LANES)
+    lane_sums = np.zeros((n_lanes, n_clusters, n_features))
+    lane_weights = np.zeros((n_lanes, n_clusters))
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
-    n_threads = _threads(n_threads, n_blocks)
+    n_threads = _threads(n_threads, n_lanes)
+    sums = np.empty((n_threads, n_clusters, n_features))
+    weights = np.empty((n_threads, n_clusters))
     xbuf = np.empty((n_threads, block_rows, n_features), dtype=X.dtype)
     gbuf = np.empty((n_threads, n_clusters * block_rows), dtype=X.dtype)
     lab = np.empty((n_threads, block_rows), dtype=np.int32)
     best = np.empty((n_threads, block_rows), dtype=X.dtype)
     for t in prange(n_threads):
-        for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
-            start = b * block_rows
-            slot = b * stride
-            inertia, changed = _lloyd_block(
-                X, sample_weight, shift, centers, centers_sq, labels, start,
-                min(start + block_rows, n_samples), update_centers,
-                block_sums[slot], block_weights[slot], xbuf[t], gbuf[t], lab[t],
-                best[t])
-            block_inertia[b] = inertia
-            block_changed[b] = changed
-    if not update_centers:
-        block_sums[:] = 0.0
-        block_weights[:] = 0.0
-    return _sum_slots(block_sums, block_weights, block_inertia, block_changed)
+        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
+            for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+                start = b * block_rows
+                inertia, changed = _lloyd_block(
+                    X, sample_weight, shift, centers, centers_sq, labels, start,
+                    min(start + block_rows, n_samples), update_centers, sums[t],
+                    weights[t], xbuf[t], gbuf[t], lab[t], best[t])
+                block_inertia[b] = inertia
+                block_changed[b] = changed
+                if update_centers:  # predict writes no sums
+                    _add_to_lane(lane_sums[lane], lane_weights[lane], sums[t], weights[t])
+    return _sum_slots(lane_sums, lane_weights, block_inertia, block_changed)
 
 
 _lloyd_pass, _lloyd_pass_serial = parallel_and_serial(_lloyd_pass)
@@ -446,32 +456,37 @@ def _bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     cmax = 0.0
     for k in range(n_clusters):
         cmax = max(cmax, np.sqrt(np.float64(centers_sq[k])))
-    block_sums = np.empty((n_blocks, n_clusters, n_features))
-    block_weights = np.empty((n_blocks, n_clusters))
+    n_lanes = min(n_blocks, N_LANES)
+    lane_sums = np.zeros((n_lanes, n_clusters, n_features))
+    lane_weights = np.zeros((n_lanes, n_clusters))
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
     block_scored = np.empty(n_blocks, dtype=np.int64)
-    n_threads = _threads(n_threads, n_blocks)
+    n_threads = _threads(n_threads, n_lanes)
+    sums = np.empty((n_threads, n_clusters, n_features))
+    weights = np.empty((n_threads, n_clusters))
     xbuf = np.empty((n_threads, 2, block_rows, n_features), dtype=X.dtype)
     gbuf = np.empty((n_threads, n_clusters * block_rows), dtype=X.dtype)
     todo = np.empty((n_threads, block_rows), dtype=np.int64)
     lab = np.empty((n_threads, block_rows), dtype=np.int32)
     scores = np.empty((n_threads, 2, block_rows), dtype=X.dtype)
     for t in prange(n_threads):
-        for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
-            start = b * block_rows
-            inertia, changed, scored, next_dense = _bounded_block(
-                X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
-                drift_max1, drift_arg1, drift_max2, eta, cmax, start,
-                min(start + block_rows, n_samples), block_dense[b] != 0, probe,
-                block_sums[b], block_weights[b], xbuf[t, 0], xbuf[t, 1], gbuf[t],
-                todo[t], lab[t], scores[t, 0], scores[t, 1])
-            block_dense[b] = 1 if next_dense else 0
-            block_inertia[b] = inertia
-            block_changed[b] = changed
-            block_scored[b] = scored
+        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
+            for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+                start = b * block_rows
+                inertia, changed, scored, next_dense = _bounded_block(
+                    X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
+                    drift_max1, drift_arg1, drift_max2, eta, cmax, start,
+                    min(start + block_rows, n_samples), block_dense[b] != 0, probe,
+                    sums[t], weights[t], xbuf[t, 0], xbuf[t, 1], gbuf[t], todo[t],
+                    lab[t], scores[t, 0], scores[t, 1])
+                block_dense[b] = 1 if next_dense else 0
+                block_inertia[b] = inertia
+                block_changed[b] = changed
+                block_scored[b] = scored
+                _add_to_lane(lane_sums[lane], lane_weights[lane], sums[t], weights[t])
     sums, weights, inertia, n_changed = _sum_slots(
-        block_sums, block_weights, block_inertia, block_changed)
+        lane_sums, lane_weights, block_inertia, block_changed)
     return sums, weights, inertia, n_changed, block_scored.sum()
 
 
