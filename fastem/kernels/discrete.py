@@ -18,11 +18,12 @@ The row constant ``c(x)`` does not depend on the parameters; it is computed
 only when asked (``want_const``), tabulated: ``table[x]`` for ``x <
 len(table)`` and ``-lgamma(x + 1)`` (Poisson's ``-log x!``) beyond.
 
-Rows are split into fixed blocks; each block writes its own statistics slot
-and the slots are summed in block order, so results are bit-identical for any
-thread count. Each pass is one driver compiled twice (parallel and serial
-twins, :func:`~fastem.kernels._compile.parallel_and_serial`). The driver deals
-contiguous runs of blocks to ``n_threads`` threads and gives each thread its
+Rows are split into fixed blocks; each block's statistics are added to its
+lane's (``N_LANES`` runs of consecutive blocks) and the lanes are summed in
+order, so results are bit-identical for any thread count. Each pass is one
+driver compiled twice (parallel and serial twins,
+:func:`~fastem.kernels._compile.parallel_and_serial`). The driver deals
+contiguous runs of lanes to ``n_threads`` threads and gives each thread its
 own scratch buffers, allocated once per pass: allocating them per block is
 slow where malloc returns memory to the system eagerly (Dask workers run with
 ``MALLOC_TRIM_THRESHOLD_=65536``, which turns every allocation above ~64 KB
@@ -35,7 +36,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-from ._compile import parallel_and_serial
+from ._compile import N_LANES, parallel_and_serial
 from ._math import exp_nonpositive
 
 _NEG_INF = -np.inf
@@ -131,7 +132,7 @@ def _linear_rows(X, w, AT, b, table, start, stop, want_stats, want_const,
     table : (T,) float64 IN — per-value row constant, see module docstring
     want_stats : bool — accumulate statistics (fit) or not (predict)
     want_const : bool — compute the row constants
-    nk : (K,) OUT, sx : (K, D) OUT — this block's slot (overwritten)
+    nk : (K,) OUT, sx : (K, D) OUT — this block's statistics (overwritten)
     row_logp, labels, resp : (N,), (N,), (N, K) or zero-length OUT
     xbuf : (block, D), lpbuf : (K * block,), vec : (3, block) float64,
         best : (block,) int64 — the calling thread's scratch
@@ -206,9 +207,9 @@ def linear_pass(X, w, AT, b, table, block, n_threads, want_stats, want_const,
     ----------
     X : (N, D) IN; w : (N,) IN; AT : (K, D) IN; b : (K,) IN; table : (T,) IN
     block : int — rows per block (fixes the summation order)
-    n_threads : int — threads the blocks are dealt to (1 for the serial
-        twin); each thread owns a contiguous run of blocks and one set of
-        scratch buffers. Results do not depend on it.
+    n_threads : int — threads the lanes of blocks are dealt to (1 for the
+        serial twin); each thread owns a contiguous run of lanes and one set
+        of scratch buffers. Results do not depend on it.
     want_stats, want_const : bool
     row_logp, labels, resp : OUT, see ``_linear_rows``
 
@@ -222,26 +223,29 @@ def linear_pass(X, w, AT, b, table, block, n_threads, want_stats, want_const,
     N = X.shape[0]
     K, D = AT.shape
     n_blocks = (N + block - 1) // block
-    n_slots = n_blocks if want_stats else 1
-    nk = np.zeros((n_slots, K))
-    sx = np.zeros((n_slots, K, D))
+    n_lanes = min(n_blocks, N_LANES)
+    nk = np.zeros((n_lanes, K))
+    sx = np.zeros((n_lanes, K, D))
     ll = np.zeros(n_blocks)
     cs = np.zeros(n_blocks)
     bad = np.zeros(n_blocks, dtype=np.int64)
-    n_threads = max(1, min(n_threads, n_blocks))
+    n_threads = max(1, min(n_threads, n_lanes))
     xbuf = np.empty((n_threads, block, D))  # touched only for float32 X
     lpbuf = np.empty((n_threads, K * block))
     vec = np.empty((n_threads, 3, block))
     best = np.empty((n_threads, block), dtype=np.int64)
     ones = np.ones(block)
     for t in prange(n_threads):
-        for bl in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
-            start = bl * block
-            s = min(bl, n_slots - 1)  # predict writes no statistics
-            ll[bl], cs[bl], bad[bl] = _linear_rows(
-                X, w, AT, b, table, start, min(start + block, N), want_stats,
-                want_const, nk[s], sx[s], row_logp, labels, resp, xbuf[t],
-                lpbuf[t], vec[t], best[t], ones)
+        nk_b, sx_b = np.zeros(K), np.zeros((K, D))
+        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
+            for bl in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+                start = bl * block
+                ll[bl], cs[bl], bad[bl] = _linear_rows(
+                    X, w, AT, b, table, start, min(start + block, N), want_stats,
+                    want_const, nk_b, sx_b, row_logp, labels, resp, xbuf[t],
+                    lpbuf[t], vec[t], best[t], ones)
+                if want_stats:
+                    _add_block_to_lane(nk[lane], sx[lane], nk_b, sx_b)
     return _sum_slots(nk, sx, ll, cs, bad, want_stats)
 
 
@@ -249,8 +253,15 @@ linear_pass, linear_pass_serial = parallel_and_serial(linear_pass)
 
 
 @njit(cache=True, nogil=True)
+def _add_block_to_lane(nk, s2, nk_block, s2_block):
+    """Add one block's statistics to its lane's."""
+    nk += nk_block
+    s2 += s2_block
+
+
+@njit(cache=True, nogil=True)
 def _sum_slots(nk, s2, ll, cs, bad, want_stats):
-    """Sum per-block slots in block order."""
+    """Sum the lanes' statistics in lane order, the blocks' log-likelihoods."""
     nk_tot = np.zeros(nk.shape[1])
     s2_tot = np.zeros(s2.shape[1:])
     if want_stats:
@@ -288,7 +299,7 @@ def _categorical_block(codes, w, group, stride, offsets, logp, log_w, start, sto
     offsets : (G,) int64 IN — first row of each group in ``logp``
     logp : (C, K) float64 IN — per (group, joint code) log-probabilities
     log_w : (K,) float64 IN — log mixing weights
-    nk : (K,) OUT, counts : (C, K) OUT — this block's slot (accumulated):
+    nk : (K,) OUT, counts : (C, K) OUT — this block's statistics (added to):
         ``sum w r`` and per (group, joint code) ``sum w r``
     row_logp, labels, resp : OUT, zero-length when unwanted
     idxbuf : (block, G) int64, lpbuf : (K * block,), rbuf : (block, K),
@@ -365,26 +376,31 @@ def categorical_pass(codes, w, group, stride, offsets, logp, log_w, block, n_thr
     C, K = logp.shape
     G = offsets.shape[0]
     n_blocks = (N + block - 1) // block
-    n_slots = n_blocks if want_stats else 1
-    nk = np.zeros((n_slots, K))
-    counts = np.zeros((n_slots, C, K))
+    n_lanes = min(n_blocks, N_LANES)
+    nk = np.zeros((n_lanes, K))
+    counts = np.zeros((n_lanes, C, K))
     ll = np.zeros(n_blocks)
     cs = np.zeros(n_blocks)
     bad = np.zeros(n_blocks, dtype=np.int64)
-    n_threads = max(1, min(n_threads, n_blocks))
+    n_threads = max(1, min(n_threads, n_lanes))
     idxbuf = np.empty((n_threads, block, G), dtype=np.int64)
     lpbuf = np.empty((n_threads, K * block))
     rbuf = np.empty((n_threads, block, K))
     vec = np.empty((n_threads, 3, block))
     best = np.empty((n_threads, block), dtype=np.int64)
     for t in prange(n_threads):
-        for bl in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
-            start = bl * block
-            s = min(bl, n_slots - 1)  # predict writes no statistics
-            ll[bl], bad[bl] = _categorical_block(
-                codes, w, group, stride, offsets, logp, log_w, start,
-                min(start + block, N), want_stats, nk[s], counts[s], row_logp,
-                labels, resp, idxbuf[t], lpbuf[t], rbuf[t], vec[t], best[t])
+        nk_b, counts_b = np.empty(K), np.empty((C, K))
+        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
+            for bl in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+                nk_b[:] = 0.0
+                counts_b[:] = 0.0
+                start = bl * block
+                ll[bl], bad[bl] = _categorical_block(
+                    codes, w, group, stride, offsets, logp, log_w, start,
+                    min(start + block, N), want_stats, nk_b, counts_b, row_logp,
+                    labels, resp, idxbuf[t], lpbuf[t], rbuf[t], vec[t], best[t])
+                if want_stats:
+                    _add_block_to_lane(nk[lane], counts[lane], nk_b, counts_b)
     return _sum_slots(nk, counts, ll, cs, bad, want_stats)
 
 
