@@ -160,7 +160,17 @@ def _add_tile_moments(R, PT, RT, S, S_tile):
         for i in range(R.shape[1]):
             RT[i, k] = R[k, i]
     np.dot(PT, RT, S_tile)
-    S += S_tile
+    _add_into(S, S_tile)
+
+
+@njit(cache=True, nogil=True)
+def _add_into(dst, src):
+    """``dst += src`` for C-contiguous arrays of one size, as a plain loop
+    (Numba compiles in-place array expressions several times slower)."""
+    d = dst.reshape(-1)
+    s = src.reshape(-1)
+    for i in range(d.shape[0]):
+        d[i] += s[i]
 
 
 @njit(cache=True, nogil=True)
@@ -171,9 +181,9 @@ def _sum_slots(nk, sx, sxx, ll, bad, want_stats):
     sxx_tot = np.zeros(sxx.shape[1:])
     if want_stats:
         for b in range(nk.shape[0]):
-            nk_tot += nk[b]
-            sx_tot += sx[b]
-            sxx_tot += sxx[b]
+            _add_into(nk_tot, nk[b])
+            _add_into(sx_tot, sx[b])
+            _add_into(sxx_tot, sxx[b])
     loglik = 0.0
     n_bad = 0
     for b in range(ll.shape[0]):
@@ -332,9 +342,9 @@ def diag_pass(X, w, center, WT, const, exact, means, prec, log_norm, block, n_th
                                             log_norm, start, min(start + block, N),
                                             want_stats, nk_b, sx_b, sxx_b, row_logp,
                                             labels, resp, scratch)
-                nk[lane] += nk_b
-                sx[lane] += sx_b
-                sxx[lane] += sxx_b
+                _add_into(nk[lane], nk_b)
+                _add_into(sx[lane], sx_b)
+                _add_into(sxx[lane], sxx_b)
     return _sum_slots(nk, sx, sxx, ll, bad, want_stats)
 
 
@@ -469,7 +479,7 @@ def _add_full_tile_moments(R, exact, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile):
             for i in range(R.shape[1]):
                 RTc[i, c] += R[k, i]
     np.dot(P2, RTc, S2_tile)
-    S2 += S2_tile
+    _add_into(S2, S2_tile)
 
 
 @njit(cache=True, nogil=True)
@@ -514,7 +524,7 @@ def _full_exact_moments(X, t0, n, r, mean, diff, weighted, sx, sxx):
             diff[i, d] = t
             weighted[i, d] = r[i] * t
             sx[d] += r[i] * t
-    sxx += np.dot(weighted.T, diff)
+    _add_into(sxx, np.dot(weighted.T, diff))
 
 
 @njit(cache=True, nogil=True)
@@ -590,9 +600,9 @@ def full_pass(X, w, center, LT, b, exact, means, chol, log_norm, block, n_thread
                                                 log_norm, start, min(start + block, N),
                                                 want_stats, nk_b, sx_b, sxx_b, row_logp,
                                                 labels, resp, scratch)
-                nk[lane] += nk_b
-                sx[lane] += sx_b
-                sxx[lane] += sxx_b
+                _add_into(nk[lane], nk_b)
+                _add_into(sx[lane], sx_b)
+                _add_into(sxx[lane], sxx_b)
     return _sum_slots(nk, sx, sxx, ll, bad, want_stats)
 
 
