@@ -254,9 +254,13 @@ linear_pass, linear_pass_serial = parallel_and_serial(linear_pass)
 
 @njit(cache=True, nogil=True)
 def _add_block_to_lane(nk, s2, nk_block, s2_block):
-    """Add one block's statistics to its lane's."""
-    nk += nk_block
-    s2 += s2_block
+    """Add one block's statistics to its lane's (plain loops: Numba compiles
+    in-place array expressions slowly)."""
+    for k in range(nk.shape[0]):
+        nk[k] += nk_block[k]
+    for i in range(s2.shape[0]):
+        for j in range(s2.shape[1]):
+            s2[i, j] += s2_block[i, j]
 
 
 @njit(cache=True, nogil=True)
