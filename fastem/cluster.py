@@ -310,11 +310,13 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def _source_region(self, source):
         """``(serial, context)``: Dask tasks run serial kernels and need no
         thread region (the client runs no kernel); array sources run the
-        parallel kernels (serial for ``n_jobs=1``) inside one region."""
+        parallel kernels inside one region, serial for ``n_jobs=1`` or a few
+        blocks (which do not repay waking the thread pool; same result)."""
         if not isinstance(source, ArrayData):
             return True, contextlib.nullcontext()
         n_threads = resolve_n_jobs(self.n_jobs)
-        return n_threads == 1, parallel_region(n_threads)
+        serial = n_threads == 1 or source.n_samples <= 2 * BLOCK_ROWS
+        return serial, parallel_region(n_threads)
 
     # ------------------------------------------------------------------ API
     def fit(self, X, y=None, sample_weight=None):
