@@ -361,7 +361,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         sample_weight = check_sample_weight(sample_weight, n_samples)
         n_runs = self._n_init_runs()
         random_state = check_random_state(self.random_state)
-        n_threads = resolve_n_jobs(self.n_jobs)
+        # a few blocks do not repay waking the thread pool (same result either way)
+        n_threads = 1 if n_samples <= 2 * BLOCK_ROWS else resolve_n_jobs(self.n_jobs)
         tol = _tolerance(X, self.tol)
 
         init = self.init
