@@ -242,24 +242,25 @@ def _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
     n_threads = _threads(n_threads, n_lanes)
-    sums = np.empty((n_threads, n_clusters, n_features))
-    weights = np.empty((n_threads, n_clusters))
     xbuf = np.empty((n_threads, block_rows, n_features), dtype=X.dtype)
     gbuf = np.empty((n_threads, n_clusters * block_rows), dtype=X.dtype)
     lab = np.empty((n_threads, block_rows), dtype=np.int32)
     best = np.empty((n_threads, block_rows), dtype=X.dtype)
     for t in prange(n_threads):
+        # allocated by the thread: adjacent per-thread rows would share cache lines
+        sums = np.empty((n_clusters, n_features))
+        weights = np.empty(n_clusters)
         for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
             for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
                 start = b * block_rows
                 inertia, changed = _lloyd_block(
                     X, sample_weight, shift, centers, centers_sq, labels, start,
-                    min(start + block_rows, n_samples), update_centers, sums[t],
-                    weights[t], xbuf[t], gbuf[t], lab[t], best[t])
+                    min(start + block_rows, n_samples), update_centers, sums,
+                    weights, xbuf[t], gbuf[t], lab[t], best[t])
                 block_inertia[b] = inertia
                 block_changed[b] = changed
                 if update_centers:  # predict writes no sums
-                    _add_to_lane(lane_sums[lane], lane_weights[lane], sums[t], weights[t])
+                    _add_to_lane(lane_sums[lane], lane_weights[lane], sums, weights)
     return _sum_slots(lane_sums, lane_weights, block_inertia, block_changed)
 
 
@@ -463,14 +464,14 @@ def _bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     block_changed = np.empty(n_blocks, dtype=np.int64)
     block_scored = np.empty(n_blocks, dtype=np.int64)
     n_threads = _threads(n_threads, n_lanes)
-    sums = np.empty((n_threads, n_clusters, n_features))
-    weights = np.empty((n_threads, n_clusters))
     xbuf = np.empty((n_threads, 2, block_rows, n_features), dtype=X.dtype)
     gbuf = np.empty((n_threads, n_clusters * block_rows), dtype=X.dtype)
     todo = np.empty((n_threads, block_rows), dtype=np.int64)
     lab = np.empty((n_threads, block_rows), dtype=np.int32)
     scores = np.empty((n_threads, 2, block_rows), dtype=X.dtype)
     for t in prange(n_threads):
+        sums = np.empty((n_clusters, n_features))  # the thread's own, see _lloyd_pass
+        weights = np.empty(n_clusters)
         for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
             for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
                 start = b * block_rows
@@ -478,13 +479,13 @@ def _bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
                     X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
                     drift_max1, drift_arg1, drift_max2, eta, cmax, start,
                     min(start + block_rows, n_samples), block_dense[b] != 0, probe,
-                    sums[t], weights[t], xbuf[t, 0], xbuf[t, 1], gbuf[t], todo[t],
+                    sums, weights, xbuf[t, 0], xbuf[t, 1], gbuf[t], todo[t],
                     lab[t], scores[t, 0], scores[t, 1])
                 block_dense[b] = 1 if next_dense else 0
                 block_inertia[b] = inertia
                 block_changed[b] = changed
                 block_scored[b] = scored
-                _add_to_lane(lane_sums[lane], lane_weights[lane], sums[t], weights[t])
+                _add_to_lane(lane_sums[lane], lane_weights[lane], sums, weights)
     sums, weights, inertia, n_changed = _sum_slots(
         lane_sums, lane_weights, block_inertia, block_changed)
     return sums, weights, inertia, n_changed, block_scored.sum()
