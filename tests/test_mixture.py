@@ -90,6 +90,20 @@ def test_converges_like_sklearn_with_default_tol(ct):
     assert rel(ours.means_, theirs.means_) < 1e-7
 
 
+def assert_pass_equals_naive(family, X, w, params, ct, serial=False, rtol_loglik=1e-12):
+    """The family's statistics and per-row outputs equal the naive NumPy pass."""
+    stats, loglik = family.statistics(X, w, params, serial=serial)
+    ref_stats, ref_loglik, ref_row, ref_resp = naive_gaussian.statistics(
+        X, w, params["weights"], params["means"], params["covariances"], ct)
+    for got, want in zip(stats, ref_stats):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    assert rel(loglik, ref_loglik) < rtol_loglik
+    row_logp, labels, resp = family.row_outputs(X, params, want_resp=True, serial=serial)
+    np.testing.assert_allclose(row_logp, ref_row, rtol=rtol_loglik)
+    np.testing.assert_allclose(resp, ref_resp, rtol=1e-9, atol=1e-300)
+    np.testing.assert_array_equal(labels, ref_resp.argmax(axis=1))
+
+
 @pytest.mark.parametrize("ct", COV_TYPES)
 @pytest.mark.parametrize("serial", [False, True])
 def test_kernel_statistics_equal_naive_numpy(ct, serial):
@@ -98,16 +112,7 @@ def test_kernel_statistics_equal_naive_numpy(ct, serial):
     init = sk_start(X, 3, ct)
     family = GaussianFamily(3, ct, **{k: np.asarray(v, np.float64) for k, v in init.items()})
     params = family.initialize(X, w, None)
-    stats, loglik = family.statistics(X, w, params, serial=serial)
-    ref_stats, ref_loglik, ref_row, ref_resp = naive_gaussian.statistics(
-        X, w, params["weights"], params["means"], params["covariances"], ct)
-    for got, want in zip(stats, ref_stats):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
-    assert rel(loglik, ref_loglik) < 1e-12
-    row_logp, labels, resp = family.row_outputs(X, params, want_resp=True, serial=serial)
-    np.testing.assert_allclose(row_logp, ref_row, rtol=1e-12)
-    np.testing.assert_allclose(resp, ref_resp, rtol=1e-9, atol=1e-300)
-    np.testing.assert_array_equal(labels, ref_resp.argmax(axis=1))
+    assert_pass_equals_naive(family, X, w, params, ct, serial=serial)
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
@@ -120,15 +125,7 @@ def test_kernel_statistics_equal_naive_numpy_at_edge_shapes(ct, n, d, k):
     w = rng.uniform(0.0, 2.0, n)
     family = GaussianFamily(k, ct, init_params="random")
     params = family.initialize(X, w, np.random.RandomState(0))
-    stats, loglik = family.statistics(X, w, params)
-    ref_stats, ref_loglik, ref_row, ref_resp = naive_gaussian.statistics(
-        X, w, params["weights"], params["means"], params["covariances"], ct)
-    for got, want in zip(stats, ref_stats):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
-    assert rel(loglik, ref_loglik) < 1e-11
-    row_logp, labels, resp = family.row_outputs(X, params, want_resp=True)
-    np.testing.assert_allclose(row_logp, ref_row, rtol=1e-11)
-    np.testing.assert_allclose(resp, ref_resp, rtol=1e-9, atol=1e-300)
+    assert_pass_equals_naive(family, X, w, params, ct, rtol_loglik=1e-11)
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
@@ -150,15 +147,7 @@ def test_kernel_statistics_equal_naive_numpy_with_far_components(ct):
     params = family.initialize(X, w, None)
     exact = family._kernel_args(params, X.dtype)[3]
     assert exact.tolist() == [False, False, False, True]
-    stats, loglik = family.statistics(X, w, params)
-    ref_stats, ref_loglik, ref_row, ref_resp = naive_gaussian.statistics(
-        X, w, params["weights"], params["means"], params["covariances"], ct)
-    for got, want in zip(stats, ref_stats):
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
-    assert rel(loglik, ref_loglik) < 1e-12
-    row_logp, labels, resp = family.row_outputs(X, params, want_resp=True)
-    np.testing.assert_allclose(row_logp, ref_row, rtol=1e-12)
-    np.testing.assert_allclose(resp, ref_resp, rtol=1e-9, atol=1e-300)
+    assert_pass_equals_naive(family, X, w, params, ct)
 
 
 @pytest.mark.parametrize("offset", [0.0, 1e6])
