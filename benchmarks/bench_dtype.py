@@ -26,15 +26,6 @@ CASES = [
 ]
 
 
-def _kmeans_data(kind):
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import bench_kmeans
-
-    def make(n_samples, n_features, n_components, dtype="float64", seed=0):
-        return bench_kmeans.DATA[kind](n_samples, n_features, seed).astype(dtype)
-    return make
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0,
@@ -42,11 +33,13 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     from fastem import _compare
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_kmeans import data_maker  # this directory's KMeans datasets
 
     for label, name, n, d, k, n_iter, data in CASES:
         model = _compare.MODELS[name]
         if data is not None:
-            model = dataclasses.replace(model, make_data=_kmeans_data(data))
+            model = dataclasses.replace(model, make_data=data_maker(data))
         X64 = model.make_data(int(n * args.scale), d, k, "float64", 0)
         data = {"float64": X64, "float32": X64.astype(np.float32)}
         inits = {dt: model.make_init(X, k, 0) for dt, X in data.items()}

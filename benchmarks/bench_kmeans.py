@@ -40,6 +40,14 @@ def overlapping_data(n_samples, n_features=16, seed=0):
 DATA = {"separated": separated_data, "overlapping": overlapping_data}
 
 
+def data_maker(kind):
+    """``DATA[kind]`` with the ``make_data`` signature of ``fastem._compare``
+    (the cluster count is the dataset's own; K=64 is fitted)."""
+    def make(n_samples, n_features, n_components, dtype="float64", seed=0):
+        return DATA[kind](n_samples, n_features, seed).astype(dtype)
+    return make
+
+
 def initial_centers(X, k=N_CLUSTERS, seed=0):
     """The first k rows of a shuffle: the same init array for both libraries."""
     return X[np.random.default_rng(seed).permutation(len(X))[:k]].copy()

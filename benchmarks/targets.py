@@ -28,16 +28,6 @@ SPEED_TARGETS = [
 MEMORY_TARGET = ("gmm-diag", 2_000_000, 4, 64)
 
 
-def _kmeans_data(kind):
-    """The separated / overlapping datasets of bench_kmeans.py (K=64 is fitted)."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import bench_kmeans
-
-    def make(n_samples, n_features, n_components, dtype="float64", seed=0):
-        return bench_kmeans.DATA[kind](n_samples, n_features, seed).astype(dtype)
-    return make
-
-
 def main(argv=None):
     """Run every target; print the tables and a pass/fail summary; return 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -47,13 +37,15 @@ def main(argv=None):
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(argv)
     from fastem import _compare
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from bench_kmeans import data_maker  # this directory's KMeans datasets
 
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     results, summary = [], []
     for label, name, n, d, k, n_iter, data, goal in SPEED_TARGETS:
         model = _compare.MODELS[name]
         if data is not None:
-            model = dataclasses.replace(model, make_data=_kmeans_data(data))
+            model = dataclasses.replace(model, make_data=data_maker(data))
         model = dataclasses.replace(model, label=label)
         n = int(n * args.scale)
         say(f"{label}: N={n:,}, D={d}, K={k}, {n_iter} iterations")
