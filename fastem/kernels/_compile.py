@@ -1,4 +1,4 @@
-"""Compile one block-loop kernel twice: parallel and serial.
+"""Block-loop kernels: their parallel and serial twins, and their lanes.
 
 A kernel driver loops over row blocks with ``prange``. Compiled with
 ``parallel=True`` the blocks run on Numba's thread pool; compiled without it
@@ -16,6 +16,27 @@ from numba import njit
 #: statistics take O(lanes) memory rather than O(blocks). Threads get whole
 #: lanes, so up to this many threads are kept busy.
 N_LANES = 64
+
+
+@njit(cache=True, nogil=True)
+def add_into(dst, src):
+    """``dst += src`` for C-contiguous arrays of one size, as a plain loop
+    (Numba compiles in-place array expressions several times slower)."""
+    d = dst.reshape(-1)
+    s = src.reshape(-1)
+    for i in range(d.shape[0]):
+        d[i] += s[i]
+
+
+@njit(cache=True, nogil=True)
+def move_into(dst, src):
+    """``dst += src``, then ``src = 0``: a block's statistics into its lane,
+    the block's buffer cleared for the next block."""
+    d = dst.reshape(-1)
+    s = src.reshape(-1)
+    for i in range(d.shape[0]):
+        d[i] += s[i]
+        s[i] = 0.0
 
 
 def parallel_and_serial(func):

@@ -36,7 +36,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-from ._compile import N_LANES, parallel_and_serial
+from ._compile import N_LANES, add_into, move_into, parallel_and_serial
 from ._math import exp_nonpositive
 
 _NEG_INF = -np.inf
@@ -245,22 +245,12 @@ def linear_pass(X, w, AT, b, table, block, n_threads, want_stats, want_const,
                     want_const, nk_b, sx_b, row_logp, labels, resp, xbuf[t],
                     lpbuf[t], vec[t], best[t], ones)
                 if want_stats:
-                    _add_block_to_lane(nk[lane], sx[lane], nk_b, sx_b)
+                    move_into(nk[lane], nk_b)
+                    move_into(sx[lane], sx_b)
     return _sum_slots(nk, sx, ll, cs, bad, want_stats)
 
 
 linear_pass, linear_pass_serial = parallel_and_serial(linear_pass)
-
-
-@njit(cache=True, nogil=True)
-def _add_block_to_lane(nk, s2, nk_block, s2_block):
-    """Add one block's statistics to its lane's (plain loops: Numba compiles
-    in-place array expressions slowly)."""
-    for k in range(nk.shape[0]):
-        nk[k] += nk_block[k]
-    for i in range(s2.shape[0]):
-        for j in range(s2.shape[1]):
-            s2[i, j] += s2_block[i, j]
 
 
 @njit(cache=True, nogil=True)
@@ -270,8 +260,8 @@ def _sum_slots(nk, s2, ll, cs, bad, want_stats):
     s2_tot = np.zeros(s2.shape[1:])
     if want_stats:
         for bl in range(nk.shape[0]):
-            nk_tot += nk[bl]
-            s2_tot += s2[bl]
+            add_into(nk_tot, nk[bl])
+            add_into(s2_tot, s2[bl])
     loglik = 0.0
     const = 0.0
     n_bad = 0
@@ -393,18 +383,17 @@ def categorical_pass(codes, w, group, stride, offsets, logp, log_w, block, n_thr
     vec = np.empty((n_threads, 3, block))
     best = np.empty((n_threads, block), dtype=np.int64)
     for t in prange(n_threads):
-        nk_b, counts_b = np.empty(K), np.empty((C, K))
+        nk_b, counts_b = np.zeros(K), np.zeros((C, K))
         for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
             for bl in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
-                nk_b[:] = 0.0
-                counts_b[:] = 0.0
                 start = bl * block
                 ll[bl], bad[bl] = _categorical_block(
                     codes, w, group, stride, offsets, logp, log_w, start,
                     min(start + block, N), want_stats, nk_b, counts_b, row_logp,
                     labels, resp, idxbuf[t], lpbuf[t], rbuf[t], vec[t], best[t])
                 if want_stats:
-                    _add_block_to_lane(nk[lane], counts[lane], nk_b, counts_b)
+                    move_into(nk[lane], nk_b)
+                    move_into(counts[lane], counts_b)
     return _sum_slots(nk, counts, ll, cs, bad, want_stats)
 
 

@@ -40,7 +40,7 @@ want are passed as zero-length arrays.
 import numpy as np
 from numba import njit, prange
 
-from ._compile import N_LANES, parallel_and_serial
+from ._compile import N_LANES, add_into, move_into, parallel_and_serial
 from ._math import exp_nonpositive
 
 _NEG_INF = -np.inf
@@ -160,17 +160,7 @@ def _add_tile_moments(R, PT, RT, S, S_tile):
         for i in range(R.shape[1]):
             RT[i, k] = R[k, i]
     np.dot(PT, RT, S_tile)
-    _add_into(S, S_tile)
-
-
-@njit(cache=True, nogil=True)
-def _add_into(dst, src):
-    """``dst += src`` for C-contiguous arrays of one size, as a plain loop
-    (Numba compiles in-place array expressions several times slower)."""
-    d = dst.reshape(-1)
-    s = src.reshape(-1)
-    for i in range(d.shape[0]):
-        d[i] += s[i]
+    add_into(S, S_tile)
 
 
 @njit(cache=True, nogil=True)
@@ -181,9 +171,9 @@ def _sum_slots(nk, sx, sxx, ll, bad, want_stats):
     sxx_tot = np.zeros(sxx.shape[1:])
     if want_stats:
         for b in range(nk.shape[0]):
-            _add_into(nk_tot, nk[b])
-            _add_into(sx_tot, sx[b])
-            _add_into(sxx_tot, sxx[b])
+            add_into(nk_tot, nk[b])
+            add_into(sx_tot, sx[b])
+            add_into(sxx_tot, sxx[b])
     loglik = 0.0
     n_bad = 0
     for b in range(ll.shape[0]):
@@ -331,20 +321,17 @@ def diag_pass(X, w, center, WT, const, exact, means, prec, log_norm, block, n_th
     bad = np.zeros(n_blocks, dtype=np.int64)
     for t in prange(n_threads):
         scratch = _diag_scratch(X, K, D)
-        nk_b, sx_b, sxx_b = np.empty(K), np.empty((K, D)), np.empty((K, D))
+        nk_b, sx_b, sxx_b = np.zeros(K), np.zeros((K, D)), np.zeros((K, D))
         for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
             for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
-                nk_b[:] = 0.0
-                sx_b[:] = 0.0
-                sxx_b[:] = 0.0
                 start = b * block
                 ll[b], bad[b] = _diag_block(X, w, center, WT, const, exact, means, prec,
                                             log_norm, start, min(start + block, N),
                                             want_stats, nk_b, sx_b, sxx_b, row_logp,
                                             labels, resp, scratch)
-                _add_into(nk[lane], nk_b)
-                _add_into(sx[lane], sx_b)
-                _add_into(sxx[lane], sxx_b)
+                move_into(nk[lane], nk_b)
+                move_into(sx[lane], sx_b)
+                move_into(sxx[lane], sxx_b)
     return _sum_slots(nk, sx, sxx, ll, bad, want_stats)
 
 
@@ -479,7 +466,7 @@ def _add_full_tile_moments(R, exact, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile):
             for i in range(R.shape[1]):
                 RTc[i, c] += R[k, i]
     np.dot(P2, RTc, S2_tile)
-    _add_into(S2, S2_tile)
+    add_into(S2, S2_tile)
 
 
 @njit(cache=True, nogil=True)
@@ -524,7 +511,7 @@ def _full_exact_moments(X, t0, n, r, mean, diff, weighted, sx, sxx):
             diff[i, d] = t
             weighted[i, d] = r[i] * t
             sx[d] += r[i] * t
-    _add_into(sxx, np.dot(weighted.T, diff))
+    add_into(sxx, np.dot(weighted.T, diff))
 
 
 @njit(cache=True, nogil=True)
@@ -589,20 +576,17 @@ def full_pass(X, w, center, LT, b, exact, means, chol, log_norm, block, n_thread
     bad = np.zeros(n_blocks, dtype=np.int64)
     for t in prange(n_threads):
         scratch = _full_scratch(X, K, D, Kc)
-        nk_b, sx_b, sxx_b = np.empty(K), np.empty((K, D)), np.empty((Kc, D, D))
+        nk_b, sx_b, sxx_b = np.zeros(K), np.zeros((K, D)), np.zeros((Kc, D, D))
         for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
             for blk in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
-                nk_b[:] = 0.0
-                sx_b[:] = 0.0
-                sxx_b[:] = 0.0
                 start = blk * block
                 ll[blk], bad[blk] = _full_block(X, w, center, LT, b, exact, means, chol,
                                                 log_norm, start, min(start + block, N),
                                                 want_stats, nk_b, sx_b, sxx_b, row_logp,
                                                 labels, resp, scratch)
-                _add_into(nk[lane], nk_b)
-                _add_into(sx[lane], sx_b)
-                _add_into(sxx[lane], sxx_b)
+                move_into(nk[lane], nk_b)
+                move_into(sx[lane], sx_b)
+                move_into(sxx[lane], sxx_b)
     return _sum_slots(nk, sx, sxx, ll, bad, want_stats)
 
 

@@ -28,7 +28,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ._compile import N_LANES, parallel_and_serial
+from ._compile import N_LANES, move_into, parallel_and_serial
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -199,15 +199,6 @@ def _sum_slots(lane_sums, lane_weights, block_inertia, block_changed):
     return sums, weights, inertia, n_changed
 
 
-@njit(**_JIT)
-def _add_to_lane(lane_sums, lane_weights, sums, weights):
-    """Add one block's cluster sums and weights to its lane's."""
-    for k in range(sums.shape[0]):
-        lane_weights[k] += weights[k]
-        for d in range(sums.shape[1]):
-            lane_sums[k, d] += sums[k, d]
-
-
 def _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
                 block_rows, update_centers, n_threads):
     """One Lloyd iteration: assign every row, sum the rows per cluster.
@@ -260,7 +251,8 @@ def _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
                 block_inertia[b] = inertia
                 block_changed[b] = changed
                 if update_centers:  # predict writes no sums
-                    _add_to_lane(lane_sums[lane], lane_weights[lane], sums, weights)
+                    move_into(lane_sums[lane], sums)
+                    move_into(lane_weights[lane], weights)
     return _sum_slots(lane_sums, lane_weights, block_inertia, block_changed)
 
 
@@ -485,7 +477,8 @@ def _bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
                 block_inertia[b] = inertia
                 block_changed[b] = changed
                 block_scored[b] = scored
-                _add_to_lane(lane_sums[lane], lane_weights[lane], sums, weights)
+                move_into(lane_sums[lane], sums)
+                move_into(lane_weights[lane], weights)
     sums, weights, inertia, n_changed = _sum_slots(
         lane_sums, lane_weights, block_inertia, block_changed)
     return sums, weights, inertia, n_changed, block_scored.sum()
