@@ -258,9 +258,6 @@ class _DiscreteMixture(BaseMixture):
         tags.input_tags.positive_only = True
         return tags
 
-    def _param_init(self):
-        return getattr(self, f"{self._param_name}_init")
-
     def _common_family_kwargs(self, smoothing_high=0.5):
         check_option(self.init_params, "init_params", self._init_options)
         if not isinstance(self.learn_weights, (bool, np.bool_)):

@@ -15,10 +15,6 @@ class Family:
     #: name of the main per-component parameter, for messages
     name = "family"
 
-    def check_X(self, X, name="X"):
-        """Validate data for this family; return a C-ordered float array."""
-        raise NotImplementedError
-
     def initialize(self, X, sample_weight, random_state):
         """Initial parameters from data (honouring any user ``*_init``)."""
         raise NotImplementedError

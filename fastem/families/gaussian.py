@@ -510,44 +510,6 @@ def _is_far(b_norm2):
     return ~(b_norm2 <= kernels.FAR_FROM_CENTER)  # NaN counts as far
 
 
-def precision_cholesky(cov, covariance_type):
-    """Cholesky factors of the precisions, refusing ill-defined covariances.
-
-    Parameters
-    ----------
-    cov : covariances shaped by ``covariance_type``
-
-    Returns
-    -------
-    precisions_cholesky : same shape; ``precision = L L^T`` (full/tied)
-
-    Raises
-    ------
-    ComponentCollapse
-        Naming the first component whose covariance is not positive
-        definite, and the remedy.
-    """
-    if covariance_type in ("diag", "spherical"):
-        bad = ~(cov > 0)
-        if bad.any():
-            k = int(np.argwhere(bad)[0][0])
-            raise ComponentCollapse(
-                f"Fitting the mixture failed: component {k} has an ill-defined "
-                "covariance (not positive). Increase reg_covar, use fewer "
-                "components, or scale the input data.", components=[k])
-        return 1.0 / np.sqrt(cov)
-    D = cov.shape[-1]
-    out, failure = _checked_precision_cholesky(cov, covariance_type, np.zeros(D))
-    if failure is not None:
-        ks, k, d, _ = failure
-        where = "the shared (tied) covariance" if k is None else f"component {k}"
-        raise ComponentCollapse(
-            f"Fitting the mixture failed: {where} has an ill-defined covariance "
-            "(not positive definite). Increase reg_covar, use fewer components, "
-            "or scale the input data.", components=ks)
-    return out
-
-
 def _checked_precision_cholesky(cov, covariance_type, floor):
     """Precision Cholesky factors of full/tied ``cov``, with the collapse test.
 

@@ -426,15 +426,3 @@ def first_invalid_count(X, high):
             if x > high[d]:
                 return 3, i, d
     return 0, -1, -1
-
-
-@njit(cache=True, nogil=True)
-def column_max(X):
-    """Largest value of each column of a 2-D array, float64 (D,)."""
-    D = X.shape[1]
-    out = np.full(D, -np.inf)
-    for i in range(X.shape[0]):
-        for d in range(D):
-            if X[i, d] > out[d]:
-                out[d] = X[i, d]
-    return out
