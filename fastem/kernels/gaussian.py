@@ -359,7 +359,8 @@ def _full_scratch(X, K, D, Kc):
         block's, a tile's
     q : (tile,) dtype of X — one component's Mahalanobis terms
     top, scale : (tile,) float64; best : (tile,) int64; ok : (tile,) bool
-    diff, y : (tile, D) float64 — the exact path's ``x - c_k`` and products
+    diff, y : (tile, D), sq : (D, D) float64 — the exact path's ``x - c_k``,
+        its products and a tile's second moments
     """
     T = D * (D + 1) // 2
     P1 = np.empty((D + 1, _TILE))
@@ -370,7 +371,7 @@ def _full_scratch(X, K, D, Kc):
             np.empty((D + 1, K)), np.empty((T, Kc)), np.empty((T, Kc)),
             np.empty(_TILE, dtype=X.dtype), np.empty(_TILE), np.empty(_TILE),
             np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_),
-            np.empty((_TILE, D)), np.empty((_TILE, D)))
+            np.empty((_TILE, D)), np.empty((_TILE, D)), np.empty((D, D)))
 
 
 @njit(cache=True, nogil=True)
@@ -406,7 +407,7 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
     loglik : float, n_bad : int — as ``_diag_block``
     """
     (YT, ZT, R, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile, q, top, scale, best, ok,
-     diff, y) = scratch
+     diff, y, sq) = scratch
     K, D = means.shape
     Kc = chol.shape[0]
     S1[:] = 0.0
@@ -438,7 +439,7 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
             _add_full_tile_moments(R, exact, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile)
             for k in range(K):
                 if exact[k]:
-                    _full_exact_moments(X, t0, n, R[k], means[k], diff, y, sx[k],
+                    _full_exact_moments(X, t0, n, R[k], means[k], diff, y, sq, sx[k],
                                         sxx[k if Kc > 1 else 0])
     if want_stats:
         _full_moments_to_means(S1, S2, center, exact, means, nk, sx, sxx)
@@ -500,7 +501,7 @@ def _exact_mahalanobis(X, t0, n, mean, chol, diff, y, q):
 
 
 @njit(cache=True, nogil=True)
-def _full_exact_moments(X, t0, n, r, mean, diff, weighted, sx, sxx):
+def _full_exact_moments(X, t0, n, r, mean, diff, weighted, sq, sx, sxx):
     """Add ``sum r (x - c)`` and ``sum r (x - c)(x - c)^T`` of a tile's rows."""
     D = mean.shape[0]
     diff = diff[:n]
@@ -511,7 +512,8 @@ def _full_exact_moments(X, t0, n, r, mean, diff, weighted, sx, sxx):
             diff[i, d] = t
             weighted[i, d] = r[i] * t
             sx[d] += r[i] * t
-    add_into(sxx, np.dot(weighted.T, diff))
+    np.dot(weighted.T, diff, sq)
+    add_into(sxx, sq)
 
 
 @njit(cache=True, nogil=True)
