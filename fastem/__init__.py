@@ -1,7 +1,7 @@
 """fastem: compiled EM kernels; fast drop-ins for scikit-learn's mixtures and k-means."""
 from .cluster import KMeans
 from .mixture import GaussianMixture
-from .mixture import BernoulliMixture, BinomialMixture, CategoricalMixture, PoissonMixture
+from .discrete import BernoulliMixture, BinomialMixture, CategoricalMixture, PoissonMixture
 
 __all__ = ["GaussianMixture", "KMeans", "BernoulliMixture", "BinomialMixture",
            "CategoricalMixture", "PoissonMixture"]

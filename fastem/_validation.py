@@ -197,3 +197,16 @@ def check_random_state(seed):
     except (TypeError, ValueError) as exc:
         raise ValueError(f"random_state must be None, an integer in [0, 2**32 - 1] "
                          f"or a RandomState instance, got {seed!r} ({exc}).") from None
+
+
+def check_weights_init(weights, n_components):
+    """Return user-given initial mixing weights (or None), normalized to sum to 1."""
+    if weights is None:
+        return None
+    w = check_init_array(weights, "weights_init", (n_components,))
+    if (w < 0).any() or (w > 1).any():
+        raise ValueError("weights_init must lie in [0, 1], got range "
+                         f"[{w.min():.6g}, {w.max():.6g}].")
+    if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):  # float32 input rounds
+        raise ValueError(f"weights_init must sum to 1, got {w.sum():.10g}.")
+    return w / w.sum()
