@@ -1,9 +1,21 @@
-"""Thread control around compiled parallel kernels."""
+"""Thread control around compiled kernels.
+
+A statistics pass is a serial, GIL-free Numba kernel over a range of lanes
+(fixed runs of row blocks, see :mod:`fastem.kernels._compile`);
+:func:`lane_pass` runs it on a few Python threads, each on its own run of
+lanes, and sums the lanes in order, so the result does not depend on the
+number of threads. BLAS is held to one thread meanwhile, so that the small
+products inside the kernels do not multiply threads.
+"""
 import contextlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
+import numpy as np
 from threadpoolctl import ThreadpoolController
+
+from .kernels._compile import N_LANES
 
 # Numba's default threading layer aborts the process when two Python threads
 # enter parallel kernels at once, so parallel regions are entered one at a time.
@@ -29,6 +41,108 @@ def _blas_controller():
     if _controller is None:  # scanning the loaded libraries costs ~1 ms: once
         _controller = ThreadpoolController()
     return _controller
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter = None
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Hold BLAS to one thread while any caller, in any Python thread, is inside.
+
+    BLAS thread limits are process-wide, so they are reference-counted: the
+    first caller sets the limit, the last one restores the original.
+    """
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _executor():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
+                                       thread_name_prefix="fastem")
+    return _pool
+
+
+def run_lanes(kernel, args, n_lanes, n_threads):
+    """Call ``kernel(*args, lane_lo, lane_hi)`` on contiguous runs of lanes.
+
+    ``n_threads`` calls run at once (the first in the calling thread, the
+    others on a shared pool); ``kernel`` must release the GIL (``nogil``).
+    Every lane is processed by exactly one call, so what the calls write does
+    not depend on ``n_threads``.
+    """
+    n_threads = max(1, min(n_threads, n_lanes))
+    bounds = [t * n_lanes // n_threads for t in range(n_threads + 1)]
+    futures = [_executor().submit(kernel, *args, lo, hi)
+               for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    try:
+        kernel(*args, bounds[0], bounds[1])
+    finally:  # the other calls write into ``args``: wait for them, whatever happens
+        for future in futures:
+            future.result()
+
+
+def lane_pass(kernel, inputs, outputs, lane_shapes, n_rows, block, n_jobs,
+              serial=False):
+    """One statistics pass of a lane kernel over ``n_rows`` rows in blocks of ``block``.
+
+    Parameters
+    ----------
+    kernel : Numba dispatcher
+        Called as ``kernel(*inputs, block, *outputs, *lanes, block_sums, bad,
+        lane_lo, lane_hi)``; see e.g. :func:`fastem.kernels.gaussian.diag_lanes`.
+    inputs, outputs : tuple
+        The kernel's arguments before and after ``block``; ``outputs[0]`` is
+        ``want_stats``.
+    lane_shapes : tuple of tuple
+        Shape of each statistic; one float64 slot per lane is allocated for
+        each (empty when ``want_stats`` is False).
+    n_rows, block : int
+    n_jobs : int or None
+        Threads (None: all cores); ``serial=True`` runs in the calling thread.
+
+    Returns
+    -------
+    stats : tuple of ndarray
+        Each statistic summed over lanes, in lane order.
+    block_sums : ndarray of shape (2,)
+        The blocks' per-block sums (log-likelihood, row constant), added.
+    n_bad : int
+    """
+    n_blocks = -(-n_rows // block)
+    n_lanes = min(n_blocks, N_LANES)
+    want_stats = outputs[0]
+    lanes = tuple(np.zeros((n_lanes, *(shape if want_stats else (0,) * len(shape))))
+                  for shape in lane_shapes)
+    block_sums = np.zeros((n_blocks, 2))
+    bad = np.zeros(n_blocks, dtype=np.int64)
+    args = (*inputs, block, *outputs, *lanes, block_sums, bad)
+    # a few blocks do not repay waking threads (same result either way)
+    n_threads = 1 if serial or n_blocks <= 2 else resolve_n_jobs(n_jobs)
+    with one_blas_thread():
+        run_lanes(kernel, args, n_lanes, n_threads)
+    stats = tuple(lane.sum(axis=0) for lane in lanes)
+    return stats, block_sums.sum(axis=0), int(bad.sum())
 
 
 @contextlib.contextmanager

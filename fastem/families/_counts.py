@@ -8,10 +8,9 @@ per-component array named by the family. Statistics are ``(nk, s)`` with
 import weakref
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from .. import _config
-from .._threads import parallel_region
+from .._threads import lane_pass
 from ..kernels import discrete as kernels
 from ._base import Family, random_responsibilities
 
@@ -80,14 +79,11 @@ class DiscreteFamily(Family):
         state["_const"] = None
         return state
 
-    def _kernel_call(self, kernel, serial_kernel, args, outputs, serial):
-        """``kernel(*args, n_threads, *outputs)``: the serial twin on one thread,
-        or the parallel kernel with its blocks dealt to the region's threads."""
-        if serial:  # the kernels call BLAS on small blocks: one BLAS thread
-            with threadpool_limits(limits=1, user_api="blas"):
-                return serial_kernel(*args, 1, *outputs)
-        with parallel_region(self.n_jobs) as n_threads:
-            return kernel(*args, n_threads, *outputs)
+    def _kernel_call(self, kernel, inputs, outputs, lane_shapes, n_rows, block, serial):
+        """One pass of the lane ``kernel``: ``(nk, s2, loglik, const, n_bad)``."""
+        (nk, s2), (loglik, const), n_bad = lane_pass(
+            kernel, inputs, outputs, lane_shapes, n_rows, block, self.n_jobs, serial)
+        return nk, s2, loglik, const, n_bad
 
     @staticmethod
     def _raise_bad(n_bad):
@@ -185,10 +181,10 @@ class LinearFamily(DiscreteFamily):
              resp, serial):
         A, b = self._linear_terms(params)
         table = self._table if self._table is not None else np.zeros(1)
-        args = (X, w, A, b, table, self.block_rows)
-        outputs = (want_stats, want_const, row_logp, labels, resp)
-        return self._kernel_call(kernels.linear_pass, kernels.linear_pass_serial,
-                                 args, outputs, serial)
+        K, D = A.shape
+        return self._kernel_call(kernels.linear_lanes, (X, w, A, b, table),
+                                 (want_stats, want_const, row_logp, labels, resp),
+                                 ((K,), (K, D)), X.shape[0], self.block_rows, serial)
 
     def statistics(self, X, sample_weight, params, serial=False):
         const = 0.0

@@ -21,9 +21,6 @@ import numpy as np
 from ..kernels import discrete as kernels
 from ._counts import DiscreteFamily
 
-#: bytes of per-block statistics slots allowed in one pass
-_SLOT_BUDGET = 64 * 2**20
-
 #: consecutive features are gathered jointly while the product of their
 #: category counts stays at most this (one gather per group, not per feature)
 _GROUP_CODES = 64
@@ -95,21 +92,14 @@ class CategoricalFamily(DiscreteFamily):
                 np.add.at(out, self.offsets[d] + joint[:, col], block)
         return out
 
-    def _block_rows(self, n_samples):
-        """Rows per statistics slot: ``block_rows``, grown (by a factor fixed by
-        the data size, never by the thread count) so that all (C, K) slots
-        together stay under ``_SLOT_BUDGET`` bytes."""
-        slot_bytes = 8 * sum(j.shape[0] for j in self._joint) * self.n_components
-        n_blocks = -(-n_samples // self.block_rows)
-        return self.block_rows * max(1, -(-n_blocks * slot_bytes // _SLOT_BUDGET))
-
     def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
         logp = self._group_table(np.log(params["probs"]).T)  # (C_joint, K)
-        args = (X, w, self._group, self._stride, self._group_offsets, logp, self._log_weights(params),
-                self._block_rows(X.shape[0]))
-        outputs = (want_stats, row_logp, labels, resp)
-        return self._kernel_call(kernels.categorical_pass,
-                                 kernels.categorical_pass_serial, args, outputs, serial)
+        inputs = (X, w, self._group, self._stride, self._group_offsets, logp,
+                  self._log_weights(params))
+        return self._kernel_call(kernels.categorical_lanes, inputs,
+                                 (want_stats, row_logp, labels, resp),
+                                 ((self.n_components,), logp.shape), X.shape[0],
+                                 self.block_rows, serial)
 
     def statistics(self, X, sample_weight, params, serial=False):
         nk, counts, loglik, _, n_bad = self._run(

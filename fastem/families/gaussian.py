@@ -16,7 +16,7 @@ from scipy import linalg
 
 from .. import _config
 from .._driver import ComponentCollapse
-from .._threads import parallel_region
+from .._threads import lane_pass
 from ..kernels import gaussian as kernels
 from ._base import Family, random_responsibilities
 
@@ -101,8 +101,8 @@ class GaussianFamily(Family):
         Both kinds of pass get a center ``g`` near the data (the weighted mean
         of the means, in the data's dtype so ``x - g`` is exact), the quadratic
         forms in ``y = x - g``, the components too far from ``g`` for the
-        shifted forms (``exact``), and what those need: see ``diag_pass`` and
-        ``full_pass``.
+        shifted forms (``exact``), and what those need: see ``diag_lanes`` and
+        ``full_lanes``.
         """
         ct = self.covariance_type
         pc = params["precisions_cholesky"]
@@ -129,21 +129,18 @@ class GaussianFamily(Family):
                 log_norm)
 
     def _run_pass(self, X, w, params, want_stats, row_logp, labels, resp, serial):
-        # a few blocks do not repay waking the thread pool (same result either way)
-        serial = serial or X.shape[0] <= 2 * self.block_rows
+        K, D = params["means"].shape
         if self._full_moments:
-            kernel = kernels.full_pass_serial if serial else kernels.full_pass
+            kernel = kernels.full_lanes
+            n_factors = 1 if self.covariance_type == "tied" else K
+            shapes = ((K,), (K, D), (n_factors, D, D))
         else:
-            kernel = kernels.diag_pass_serial if serial else kernels.diag_pass
-        args = (X, w, *self._kernel_args(params, X.dtype), self.block_rows)
-        outputs = (want_stats, row_logp, labels, resp)
-        if serial:
-            out = kernel(*args, 1, *outputs)
-        else:
-            with parallel_region(self.n_jobs) as n_threads:
-                out = kernel(*args, n_threads, *outputs)
-        nk, sx, sxx, loglik, n_bad = out
-        return (nk, sx, sxx), loglik, n_bad
+            kernel, shapes = kernels.diag_lanes, ((K,), (K, D), (K, D))
+        stats, (loglik, _), n_bad = lane_pass(
+            kernel, (X, w, *self._kernel_args(params, X.dtype)),
+            (want_stats, row_logp, labels, resp), shapes, X.shape[0], self.block_rows,
+            self.n_jobs, serial)
+        return stats, loglik, n_bad
 
     def statistics(self, X, sample_weight, params, serial=False):
         empty = np.empty(0)

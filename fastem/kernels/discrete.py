@@ -2,7 +2,7 @@
 
 Two passes cover the four discrete families:
 
-- :func:`linear_pass` — families whose log-density is linear in ``x``:
+- :func:`linear_lanes` — families whose log-density is linear in ``x``:
   ``log w_k + log p(x | k) = x . A[:, k] + b[k] + c(x)`` (Bernoulli, Binomial:
   ``A = log p - log(1-p)``, ``b = log w + n sum log(1-p)``, ``c = sum log C(n, x)``;
   Poisson: ``A = log rate``, ``b = log w - sum rate``, ``c = -sum log x!``).
@@ -10,7 +10,7 @@ Two passes cover the four discrete families:
   (component-major, (K, n)) and the statistics ``sum r x`` a second one,
   ``R_b^T X_b``; the log-sum-exp runs along the block's rows so that it
   vectorizes.
-- :func:`categorical_pass` — latent class analysis: per row, a gather of
+- :func:`categorical_lanes` — latent class analysis: per row, a gather of
   log-probabilities per group of features (joint code); statistics are
   per-(group, joint code) sums of responsibilities.
 
@@ -19,12 +19,11 @@ only when asked (``want_const``), tabulated: ``table[x]`` for ``x <
 len(table)`` and ``-lgamma(x + 1)`` (Poisson's ``-log x!``) beyond.
 
 Rows are split into fixed blocks; each block's statistics are added to its
-lane's (``N_LANES`` runs of consecutive blocks) and the lanes are summed in
-order, so results are bit-identical for any thread count. Each pass is one
-driver compiled twice (parallel and serial twins,
-:func:`~fastem.kernels._compile.parallel_and_serial`). The driver deals
-contiguous runs of lanes to ``n_threads`` threads and gives each thread its
-own scratch buffers, allocated once per pass: allocating them per block is
+lane's (a fixed run of consecutive blocks) and the lanes are summed in order,
+so results are bit-identical for any thread count. A pass kernel processes a
+range of lanes without the GIL; :func:`fastem._threads.lane_pass` runs it on
+a few Python threads. Each call allocates its scratch buffers once, not per
+block: allocating them per block is
 slow where malloc returns memory to the system eagerly (Dask workers run with
 ``MALLOC_TRIM_THRESHOLD_=65536``, which turns every allocation above ~64 KB
 into an mmap with fresh page faults). Arguments marked IN are read, OUT are
@@ -33,10 +32,10 @@ written; outputs a caller does not want are zero-length arrays.
 import math
 
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 from numba.extending import overload
 
-from ._compile import N_LANES, add_into, move_into, parallel_and_serial
+from ._compile import move_into
 from ._math import exp_nonpositive
 
 _NEG_INF = -np.inf
@@ -199,77 +198,47 @@ def _linear_block(X, w, AT, b, table, start, stop, want_stats, want_const,
                         np.empty(n, dtype=np.int64), np.ones(n))
 
 
-def linear_pass(X, w, AT, b, table, block, n_threads, want_stats, want_const,
-                row_logp, labels, resp):
-    """Pass for a linear family over all rows of ``X``.
+@njit(cache=True, nogil=True)
+def linear_lanes(X, w, AT, b, table, block, want_stats, want_const, row_logp, labels,
+                 resp, nk, sx, block_sums, bad, lane_lo, lane_hi):
+    """Pass for a linear family over the blocks of lanes ``lane_lo:lane_hi``.
+
+    Run by :func:`fastem._threads.lane_pass`, one call per thread, each on its
+    own run of lanes and with its own scratch buffers.
 
     Parameters
     ----------
     X : (N, D) IN; w : (N,) IN; AT : (K, D) IN; b : (K,) IN; table : (T,) IN
     block : int — rows per block (fixes the summation order)
-    n_threads : int — threads the lanes of blocks are dealt to (1 for the
-        serial twin); each thread owns a contiguous run of lanes and one set
-        of scratch buffers. Results do not depend on it.
     want_stats, want_const : bool
     row_logp, labels, resp : OUT, see ``_linear_rows``
-
-    Returns
-    -------
-    nk : (K,), sx : (K, D) float64 — ``sum w r`` and ``sum w r x``
-    loglik : float — ``sum w log sum_k exp(x . A_k + b_k)`` (no constants)
-    const : float — ``sum w c(x)`` if ``want_const`` else 0
-    n_bad : int
+    nk : (n_lanes, K), sx : (n_lanes, K, D) float64 OUT — each lane's
+        ``sum w r`` and ``sum w r x`` (written only if ``want_stats``)
+    block_sums : (n_blocks, 2) float64 OUT — each block's
+        ``sum w log sum_k exp(x . A_k + b_k)`` (no constants) and, if
+        ``want_const``, ``sum w c(x)``
+    bad : (n_blocks,) int64 OUT — each block's rows of zero likelihood
+    lane_lo, lane_hi : int — the lanes this call processes
     """
     N = X.shape[0]
     K, D = AT.shape
-    n_blocks = (N + block - 1) // block
-    n_lanes = min(n_blocks, N_LANES)
-    nk = np.zeros((n_lanes, K))
-    sx = np.zeros((n_lanes, K, D))
-    ll = np.zeros(n_blocks)
-    cs = np.zeros(n_blocks)
-    bad = np.zeros(n_blocks, dtype=np.int64)
-    n_threads = max(1, min(n_threads, n_lanes))
-    xbuf = np.empty((n_threads, block, D))  # touched only for float32 X
-    lpbuf = np.empty((n_threads, K * block))
-    vec = np.empty((n_threads, 3, block))
-    best = np.empty((n_threads, block), dtype=np.int64)
+    n_blocks, n_lanes = block_sums.shape[0], nk.shape[0]
+    xbuf = np.empty((block, D))  # touched only for float32 X
+    lpbuf = np.empty(K * block)
+    vec = np.empty((3, block))
+    best = np.empty(block, dtype=np.int64)
     ones = np.ones(block)
-    for t in prange(n_threads):
-        nk_b, sx_b = np.zeros(K), np.zeros((K, D))
-        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
-            for bl in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
-                start = bl * block
-                ll[bl], cs[bl], bad[bl] = _linear_rows(
-                    X, w, AT, b, table, start, min(start + block, N), want_stats,
-                    want_const, nk_b, sx_b, row_logp, labels, resp, xbuf[t],
-                    lpbuf[t], vec[t], best[t], ones)
-                if want_stats:
-                    move_into(nk[lane], nk_b)
-                    move_into(sx[lane], sx_b)
-    return _sum_slots(nk, sx, ll, cs, bad, want_stats)
-
-
-linear_pass, linear_pass_serial = parallel_and_serial(linear_pass)
-
-
-@njit(cache=True, nogil=True)
-def _sum_slots(nk, s2, ll, cs, bad, want_stats):
-    """Sum the lanes' statistics in lane order, the blocks' log-likelihoods."""
-    nk_tot = np.zeros(nk.shape[1])
-    s2_tot = np.zeros(s2.shape[1:])
-    if want_stats:
-        for bl in range(nk.shape[0]):
-            add_into(nk_tot, nk[bl])
-            add_into(s2_tot, s2[bl])
-    loglik = 0.0
-    const = 0.0
-    n_bad = 0
-    for bl in range(ll.shape[0]):
-        loglik += ll[bl]
-        const += cs[bl]
-        n_bad += bad[bl]
-    return nk_tot, s2_tot, loglik, const, n_bad
+    nk_b, sx_b = np.zeros(K), np.zeros((K, D))
+    for lane in range(lane_lo, lane_hi):
+        for bl in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+            start = bl * block
+            block_sums[bl, 0], block_sums[bl, 1], bad[bl] = _linear_rows(
+                X, w, AT, b, table, start, min(start + block, N), want_stats,
+                want_const, nk_b, sx_b, row_logp, labels, resp, xbuf, lpbuf, vec, best,
+                ones)
+            if want_stats:
+                move_into(nk[lane], nk_b)
+                move_into(sx[lane], sx_b)
 
 
 # ------------------------------------------------------------ categorical
@@ -356,48 +325,40 @@ def _categorical_block(codes, w, group, stride, offsets, logp, log_w, start, sto
     return loglik, n_bad
 
 
-def categorical_pass(codes, w, group, stride, offsets, logp, log_w, block, n_threads,
-                     want_stats, row_logp, labels, resp):
-    """Categorical pass; see ``_categorical_block`` for arguments and
-    :func:`linear_pass` for ``block`` and ``n_threads``.
+@njit(cache=True, nogil=True)
+def categorical_lanes(codes, w, group, stride, offsets, logp, log_w, block, want_stats,
+                      row_logp, labels, resp, nk, counts, block_sums, bad, lane_lo,
+                      lane_hi):
+    """Categorical pass over the blocks of lanes ``lane_lo:lane_hi``; see
+    ``_categorical_block`` for the inputs and :func:`linear_lanes` for the rest.
 
-    Returns
-    -------
-    nk : (K,), counts : (C, K) float64 — ``sum w r`` and per (group, joint
-    code) ``sum w r``; loglik : float; const : float (always 0); n_bad : int
+    Parameters
+    ----------
+    counts : (n_lanes, C, K) float64 OUT — each lane's per (group, joint code)
+        ``sum w r``
+    block_sums : (n_blocks, 2) float64 OUT — column 0 each block's
+        ``sum w log p(x)``; column 1 unused (no row constant)
     """
     N = codes.shape[0]
     C, K = logp.shape
     G = offsets.shape[0]
-    n_blocks = (N + block - 1) // block
-    n_lanes = min(n_blocks, N_LANES)
-    nk = np.zeros((n_lanes, K))
-    counts = np.zeros((n_lanes, C, K))
-    ll = np.zeros(n_blocks)
-    cs = np.zeros(n_blocks)
-    bad = np.zeros(n_blocks, dtype=np.int64)
-    n_threads = max(1, min(n_threads, n_lanes))
-    idxbuf = np.empty((n_threads, block, G), dtype=np.int64)
-    lpbuf = np.empty((n_threads, K * block))
-    rbuf = np.empty((n_threads, block, K))
-    vec = np.empty((n_threads, 3, block))
-    best = np.empty((n_threads, block), dtype=np.int64)
-    for t in prange(n_threads):
-        nk_b, counts_b = np.zeros(K), np.zeros((C, K))
-        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
-            for bl in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
-                start = bl * block
-                ll[bl], bad[bl] = _categorical_block(
-                    codes, w, group, stride, offsets, logp, log_w, start,
-                    min(start + block, N), want_stats, nk_b, counts_b, row_logp,
-                    labels, resp, idxbuf[t], lpbuf[t], rbuf[t], vec[t], best[t])
-                if want_stats:
-                    move_into(nk[lane], nk_b)
-                    move_into(counts[lane], counts_b)
-    return _sum_slots(nk, counts, ll, cs, bad, want_stats)
-
-
-categorical_pass, categorical_pass_serial = parallel_and_serial(categorical_pass)
+    n_blocks, n_lanes = block_sums.shape[0], nk.shape[0]
+    idxbuf = np.empty((block, G), dtype=np.int64)
+    lpbuf = np.empty(K * block)
+    rbuf = np.empty((block, K))
+    vec = np.empty((3, block))
+    best = np.empty(block, dtype=np.int64)
+    nk_b, counts_b = np.zeros(K), np.zeros((C, K))
+    for lane in range(lane_lo, lane_hi):
+        for bl in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+            start = bl * block
+            block_sums[bl, 0], bad[bl] = _categorical_block(
+                codes, w, group, stride, offsets, logp, log_w, start,
+                min(start + block, N), want_stats, nk_b, counts_b, row_logp, labels,
+                resp, idxbuf, lpbuf, rbuf, vec, best)
+            if want_stats:
+                move_into(nk[lane], nk_b)
+                move_into(counts[lane], counts_b)
 
 
 # ------------------------------------------------------------- validation

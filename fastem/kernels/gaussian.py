@@ -11,11 +11,11 @@ Statistics are returned around a shift, the current component means ``c_k``:
 for tied, whose shared covariance needs only the sum).
 
 Rows are split into fixed blocks of ``block`` rows. Each block's statistics
-are added to the slot of its lane (``N_LANES`` runs of consecutive blocks)
-and the lane slots are summed in order, so the result is bit-identical for
-any thread count. Each pass has a parallel and a
-serial variant (the serial one is for callers that are already parallel, such
-as Dask tasks); both run the same block function.
+are added to the slot of its lane (a fixed run of consecutive blocks, see
+:mod:`fastem.kernels._compile`); a pass kernel processes a given range of
+lanes, serially and without the GIL, and :func:`fastem._threads.lane_pass`
+runs it on a few Python threads and sums the lanes in order, so the result is
+bit-identical for any thread count.
 
 Inside a block, rows go in tiles of ``_TILE`` rows, and the work of a tile is
 two small matrix products with BLAS:
@@ -38,9 +38,9 @@ Arguments marked IN are read, OUT are written. Outputs that a caller does not
 want are passed as zero-length arrays.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._compile import N_LANES, add_into, move_into, parallel_and_serial
+from ._compile import add_into, move_into
 from ._math import exp_nonpositive
 
 _NEG_INF = -np.inf
@@ -163,25 +163,6 @@ def _add_tile_moments(R, PT, RT, S, S_tile):
     add_into(S, S_tile)
 
 
-@njit(cache=True, nogil=True)
-def _sum_slots(nk, sx, sxx, ll, bad, want_stats):
-    """Sum the lanes' statistics in lane order, and the blocks' log-likelihoods."""
-    nk_tot = np.zeros(nk.shape[1:])
-    sx_tot = np.zeros(sx.shape[1:])
-    sxx_tot = np.zeros(sxx.shape[1:])
-    if want_stats:
-        for b in range(nk.shape[0]):
-            add_into(nk_tot, nk[b])
-            add_into(sx_tot, sx[b])
-            add_into(sxx_tot, sxx[b])
-    loglik = 0.0
-    n_bad = 0
-    for b in range(ll.shape[0]):
-        loglik += ll[b]
-        n_bad += bad[b]
-    return nk_tot, sx_tot, sxx_tot, loglik, n_bad
-
-
 # ---------------------------------------------------------- diag, spherical
 @njit(cache=True, nogil=True)
 def _diag_scratch(X, K, D):
@@ -290,52 +271,44 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
     return loglik, n_bad
 
 
-def diag_pass(X, w, center, WT, const, exact, means, prec, log_norm, block, n_threads,
-              want_stats, row_logp, labels, resp):
-    """Diagonal-precision pass over all rows of ``X``.
+@njit(cache=True, nogil=True)
+def diag_lanes(X, w, center, WT, const, exact, means, prec, log_norm, block, want_stats,
+               row_logp, labels, resp, nk, sx, sxx, block_sums, bad, lane_lo, lane_hi):
+    """Diagonal-precision pass over the blocks of lanes ``lane_lo:lane_hi``.
+
+    Run by :func:`fastem._threads.lane_pass`, one call per thread, each on its
+    own run of lanes.
 
     Parameters
     ----------
     X : (N, D) IN; w : (N,) IN
     center, WT, const, exact, means, prec, log_norm : IN, see ``_diag_block``
     block : int — rows per block
-    n_threads : int — threads the lanes are dealt to (1 for the serial twin);
-        each thread owns a contiguous run of lanes and one scratch
     want_stats : bool
     row_logp, labels, resp : OUT, see ``_tile_responsibilities``
-
-    Returns
-    -------
-    nk : (K,), sx : (K, D), sxx : (K, D) float64 — statistics around ``means``
-    loglik : float — sum of w * log p(x)
-    n_bad : int — rows with zero likelihood under every component
+    nk : (n_lanes, K), sx, sxx : (n_lanes, K, D) float64 OUT — each lane's
+        statistics around ``means`` (written only if ``want_stats``)
+    block_sums : (n_blocks, 2) float64 OUT — each block's ``sum w log p(x)``
+        (column 1, a row constant, is unused here)
+    bad : (n_blocks,) int64 OUT — each block's rows with zero likelihood
+    lane_lo, lane_hi : int — the lanes this call processes
     """
     N = X.shape[0]
     K, D = means.shape
-    n_blocks = (N + block - 1) // block
-    n_lanes = min(n_blocks, N_LANES)
-    nk = np.zeros((n_lanes, K))
-    sx = np.zeros((n_lanes, K, D))
-    sxx = np.zeros((n_lanes, K, D))
-    ll = np.zeros(n_blocks)
-    bad = np.zeros(n_blocks, dtype=np.int64)
-    for t in prange(n_threads):
-        scratch = _diag_scratch(X, K, D)
-        nk_b, sx_b, sxx_b = np.zeros(K), np.zeros((K, D)), np.zeros((K, D))
-        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
-            for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
-                start = b * block
-                ll[b], bad[b] = _diag_block(X, w, center, WT, const, exact, means, prec,
-                                            log_norm, start, min(start + block, N),
-                                            want_stats, nk_b, sx_b, sxx_b, row_logp,
-                                            labels, resp, scratch)
+    n_blocks, n_lanes = block_sums.shape[0], nk.shape[0]
+    scratch = _diag_scratch(X, K, D)
+    nk_b, sx_b, sxx_b = np.zeros(K), np.zeros((K, D)), np.zeros((K, D))
+    for lane in range(lane_lo, lane_hi):
+        for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+            start = b * block
+            block_sums[b, 0], bad[b] = _diag_block(
+                X, w, center, WT, const, exact, means, prec, log_norm, start,
+                min(start + block, N), want_stats, nk_b, sx_b, sxx_b, row_logp, labels,
+                resp, scratch)
+            if want_stats:
                 move_into(nk[lane], nk_b)
                 move_into(sx[lane], sx_b)
                 move_into(sxx[lane], sxx_b)
-    return _sum_slots(nk, sx, sxx, ll, bad, want_stats)
-
-
-diag_pass, diag_pass_serial = parallel_and_serial(diag_pass)
 
 
 # --------------------------------------------------------------- full, tied
@@ -553,44 +526,32 @@ def _full_moments_to_means(S1, S2, center, exact, means, nk, sx, sxx):
                     sxx[c, e, d] += v
 
 
-def full_pass(X, w, center, LT, b, exact, means, chol, log_norm, block, n_threads,
-              want_stats, row_logp, labels, resp):
-    """Full/tied-precision pass; see :func:`diag_pass` for the other arguments.
+@njit(cache=True, nogil=True)
+def full_lanes(X, w, center, LT, b, exact, means, chol, log_norm, block, want_stats,
+               row_logp, labels, resp, nk, sx, sxx, block_sums, bad, lane_lo, lane_hi):
+    """Full/tied-precision pass over the blocks of lanes ``lane_lo:lane_hi``;
+    see :func:`diag_lanes` for the other arguments.
 
     Parameters
     ----------
     center, LT, b, exact, means, chol, log_norm : IN, see ``_full_block``
-
-    Returns
-    -------
-    nk : (K,), sx : (K, D), sxx : (Kc, D, D) float64 (per factor, see
-    ``_full_block``); loglik : float; n_bad : int
+    sxx : (n_lanes, Kc, D, D) float64 OUT — per factor, see ``_full_block``
     """
     N = X.shape[0]
     K, D = means.shape
     Kc = chol.shape[0]
-    n_blocks = (N + block - 1) // block
-    n_lanes = min(n_blocks, N_LANES)
-    nk = np.zeros((n_lanes, K))
-    sx = np.zeros((n_lanes, K, D))
-    sxx = np.zeros((n_lanes, Kc, D, D))
-    ll = np.zeros(n_blocks)
-    bad = np.zeros(n_blocks, dtype=np.int64)
-    for t in prange(n_threads):
-        scratch = _full_scratch(X, K, D, Kc)
-        nk_b, sx_b, sxx_b = np.zeros(K), np.zeros((K, D)), np.zeros((Kc, D, D))
-        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
-            for blk in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
-                start = blk * block
-                ll[blk], bad[blk] = _full_block(X, w, center, LT, b, exact, means, chol,
-                                                log_norm, start, min(start + block, N),
-                                                want_stats, nk_b, sx_b, sxx_b, row_logp,
-                                                labels, resp, scratch)
+    n_blocks, n_lanes = block_sums.shape[0], nk.shape[0]
+    scratch = _full_scratch(X, K, D, Kc)
+    nk_b, sx_b, sxx_b = np.zeros(K), np.zeros((K, D)), np.zeros((Kc, D, D))
+    for lane in range(lane_lo, lane_hi):
+        for blk in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+            start = blk * block
+            block_sums[blk, 0], bad[blk] = _full_block(
+                X, w, center, LT, b, exact, means, chol, log_norm, start,
+                min(start + block, N), want_stats, nk_b, sx_b, sxx_b, row_logp, labels,
+                resp, scratch)
+            if want_stats:
                 move_into(nk[lane], nk_b)
                 move_into(sx[lane], sx_b)
                 move_into(sxx[lane], sxx_b)
-    return _sum_slots(nk, sx, sxx, ll, bad, want_stats)
-
-
-full_pass, full_pass_serial = parallel_and_serial(full_pass)
 
