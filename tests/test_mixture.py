@@ -245,10 +245,26 @@ def test_float32_end_to_end(ct):
     init = sk_start(X64, 3, ct)
     f32 = GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0, **init).fit(X32)
     f64 = GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0, **init).fit(X64)
+    # The design: float32 log-density terms, float64 statistics, parameters
+    # returned in float32. Against a float64 fit of the same stored values the
+    # parameters then differ by their float32 rounding (eps32 / 2 = 6e-8) plus
+    # the responsibilities' float32 round-off: bound 4 eps32 = 4.8e-7.
+    same = GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0,
+                           **init).fit(X32.astype(np.float64))
+    bound = 4 * np.finfo(np.float32).eps
     for attr in ["weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"]:
         assert getattr(f32, attr).dtype == np.float32, attr
-        assert rel(getattr(f32, attr), getattr(f64, attr)) < 1e-4, attr
-    assert f32.predict_proba(X32).dtype == np.float64 or True
+        assert rel(getattr(f32, attr), getattr(same, attr)) < bound, attr
+        # against the fit of X64, add the rounding of X itself to float32
+        # (each value moved by up to eps32 |x| / 2): relative to the largest
+        # entry, parameters move by a few eps32 max|x| (here 6e-6)
+        a, b = (np.asarray(getattr(f, attr), np.float64) for f in (f32, f64))
+        assert np.abs(a - b).max() / np.abs(b).max() < \
+            4 * np.finfo(np.float32).eps * np.abs(X64).max(), attr
+    proba = f32.predict_proba(X32)
+    assert proba.dtype == np.float64  # responsibilities are float64, like sklearn's
+    np.testing.assert_allclose(proba, same.predict_proba(X32.astype(np.float64)),
+                               atol=1e-5)
     assert f32.sample(5)[0].dtype == np.float32
 
 
@@ -260,11 +276,11 @@ def _shifted_pair(c, dtype, seed=13):
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
-@pytest.mark.parametrize("dtype, shifts, tol", [
-    (np.float64, [1e4, 1e6, 1e8], 1e-6),
-    (np.float32, [1e2, 1e3, 1e4], 1e-3),
+@pytest.mark.parametrize("dtype, shifts", [
+    (np.float64, [1e4, 1e6, 1e8, 1e10, 1e12]),
+    (np.float32, [1e2, 1e3, 1e4, 1e5, 1e6]),  # spread 1: 16 float32 ulps at 1e6
 ])
-def test_far_from_origin_variances_equal_unshifted_fit(ct, dtype, shifts, tol):
+def test_far_from_origin_variances_equal_unshifted_fit(ct, dtype, shifts):
     base, _ = _shifted_pair(0.0, dtype)
     labels = np.repeat([0, 1], 300)
     weights = np.array([0.5, 0.5])
@@ -273,16 +289,95 @@ def test_far_from_origin_variances_equal_unshifted_fit(ct, dtype, shifts, tol):
             "diag": np.ones((2, 2)), "spherical": np.ones(2)}[ct]
     kw = dict(covariance_type=ct, max_iter=10, tol=0, reg_covar=0,
               weights_init=weights, precisions_init=prec)
-    ref = GaussianMixture(2, means_init=means0, **kw).fit(base)
     for c in shifts:
         _, shifted = _shifted_pair(c, dtype)
-        # the shifted data as stored (float32 rounds x + c), fitted from shifted means
+        # the shifted data as stored (x + c rounded to the dtype), fitted from
+        # shifted means, against the fit of exactly those values moved back
         fit = GaussianMixture(2, means_init=means0 + c, **kw).fit(shifted)
-        exact = np.asarray(shifted, np.float64) - c  # what the stored data really is
-        ref_c = GaussianMixture(2, means_init=means0, **kw).fit(exact) \
-            if dtype == np.float32 else ref
+        exact = np.asarray(shifted, np.float64) - c  # exact (Sterbenz)
+        ref_c = GaussianMixture(2, means_init=means0, **kw).fit(exact)
+        # float64: deviations from the means (~c) carry round-off eps64 * c in
+        # units of a spread of 1, which the responsibilities inherit: bound
+        # 0.1 eps64 c (2e-5 at 1e12). float32: the float32 log-density terms
+        # are taken around a center in the data, so the offset does not
+        # enter: 4 eps32, as in test_float32_end_to_end.
+        tol = (max(1e-9, 0.1 * np.finfo(np.float64).eps * c) if dtype == np.float64
+               else 4 * np.finfo(np.float32).eps)
         assert rel(fit.covariances_, ref_c.covariances_) < tol, c
+        # means: a few ulps of c, plus the same relative error on a spread of 6
+        eps = np.finfo(dtype).eps
+        np.testing.assert_allclose(np.asarray(fit.means_, np.float64) - c, ref_c.means_,
+                                   rtol=0, atol=8 * eps * c + 10 * tol)
         assert np.all(np.isfinite(fit.covariances_))
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_tight_clusters_at_1e12_fit_like_sklearn(ct):
+    # spread 0.1 at offset 1e12: float64 resolves 1e-4 there, so this is
+    # ordinary data (the old floor, 1e-24 * E[x^2] ~ 1, refused it)
+    rng = np.random.default_rng(30)
+    X = np.vstack([rng.normal(0.0, 0.1, (200, 2)), rng.normal(1.0, 0.1, (200, 2))]) + 1e12
+    means0 = np.array([[1e12, 1e12], [1e12 + 1, 1e12 + 1]])
+    kw = dict(covariance_type=ct, max_iter=20, tol=0, means_init=means0,
+              weights_init=[0.5, 0.5])
+    ulp = np.spacing(1e12)  # 1.2e-4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GaussianMixture(2, **kw).fit(X)
+        # the same values moved to the origin (exact: Sterbenz)
+        moved = GaussianMixture(2, **{**kw, "means_init": means0 - 1e12}).fit(X - 1e12)
+        if ct == "full":  # scikit-learn's other types refuse this data
+            theirs = SkGaussianMixture(2, **kw).fit(X)
+            assert rel(ours.covariances_, theirs.covariances_) < 1e-3
+            np.testing.assert_allclose(ours.means_, theirs.means_, rtol=0, atol=4 * ulp)
+    # covariance error about eps64 * 1e12 / spread^2 (see the test above)
+    assert rel(ours.covariances_, moved.covariances_) < 1e-3
+    np.testing.assert_allclose(ours.means_ - 1e12, moved.means_, rtol=0, atol=4 * ulp)
+    np.testing.assert_array_equal(ours.predict(X), np.repeat([0, 1], 200))
+
+
+def test_float32_tight_clusters_at_1e6_fit():
+    # float32 at 1e6 resolves 0.06: a spread of 2 is data, not a collapse
+    rng = np.random.default_rng(31)
+    X = (np.vstack([rng.normal(0.0, 2.0, (200, 2)), rng.normal(20.0, 2.0, (200, 2))])
+         + 1e6).astype(np.float32)
+    for ct in COV_TYPES:
+        g = GaussianMixture(2, covariance_type=ct, reg_covar=0, random_state=0).fit(X)
+        assert np.all(np.isfinite(g.covariances_))
+        assert np.sort(np.asarray(g.covariances_, np.float64).ravel()).max() < 10
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_duplicated_points_still_collapse_far_from_origin(ct):
+    # the data-resolution floor still catches a component on one point
+    rng = np.random.default_rng(32)
+    X = np.vstack([np.tile([[7.0, -3.0]], (30, 1)), rng.standard_normal((60, 2)) + 5]) + 1e6
+    kw = dict(covariance_type=ct, reg_covar=0, max_iter=20,
+              means_init=[[1e6 + 7, 1e6 - 3], [1e6 + 5, 1e6 + 5]], weights_init=[0.3, 0.7])
+    if ct == "tied":  # the shared covariance is healthy
+        return
+    with pytest.raises(ValueError, match=r"component \d collapsed.*on_collapse='reseed'"):
+        GaussianMixture(2, **kw).fit(X)
+    g = GaussianMixture(2, on_collapse="reseed", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        g.fit(X)
+    assert g.n_reseeds_ >= 1 and np.all(np.isfinite(g.covariances_))
+
+
+def test_spherical_constant_feature_fits_like_sklearn_with_reg_covar_0():
+    # a constant feature does not make a spherical covariance singular
+    X = clusters(33, n=300)
+    X[:, 1] = 4.0
+    init = sk_start(X, 3, "spherical")
+    kw = dict(covariance_type="spherical", reg_covar=0, max_iter=15, tol=0, **init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GaussianMixture(3, **kw).fit(X)
+        theirs = SkGaussianMixture(3, **kw).fit(X)
+    for attr in ["weights_", "means_", "covariances_"]:
+        assert rel(getattr(ours, attr), getattr(theirs, attr)) < 1e-7, attr
+    assert rel(ours.lower_bounds_, theirs.lower_bounds_) < 1e-7
 
 
 @settings(max_examples=25, deadline=None)
