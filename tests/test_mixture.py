@@ -1,5 +1,6 @@
 """GaussianMixture: equal to scikit-learn, to a naive NumPy pass, and its properties."""
 import pickle
+import re
 import tracemalloc
 import warnings
 
@@ -417,10 +418,21 @@ def test_warm_start_continues_where_it_left_off():
 
 def test_n_init_keeps_best_run():
     X = clusters(16, k=4)
-    best = GaussianMixture(4, n_init=4, init_params="random", random_state=0).fit(X)
-    singles = [GaussianMixture(4, init_params="random", random_state=0, n_init=1)
-               for _ in range(1)]
-    assert best.lower_bound_ >= singles[0].fit(X).lower_bound_ - 1e-12
+    kw = dict(init_params="random", max_iter=5, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        best = GaussianMixture(4, n_init=4, random_state=0, **kw).fit(X)
+        # the same random stream, one initialization per fit: the four runs
+        stream = np.random.RandomState(0)
+        singles = [GaussianMixture(4, n_init=1, random_state=stream, **kw).fit(X)
+                   for _ in range(4)]
+    bounds = [g.lower_bound_ for g in singles]
+    assert len(set(bounds)) > 1  # the runs differ, so keeping the best matters
+    kept = singles[int(np.argmax(bounds))]
+    assert best.lower_bound_ == max(bounds)
+    for attr in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
+        np.testing.assert_array_equal(getattr(best, attr), getattr(kept, attr))
+    assert best.lower_bounds_ == kept.lower_bounds_ and best.n_iter_ == kept.n_iter_
 
 
 def test_convergence_warning_and_verbose_output(capsys):
@@ -472,6 +484,27 @@ def test_input_is_not_modified_and_readonly_noncontiguous_work():
     g = GaussianMixture(3, random_state=0).fit(X[:, :2])
     g.predict(X[::2, :2])
     np.testing.assert_array_equal(X, before)
+
+
+def _holds_rows(blob, X):
+    """True if any row of X (as float64 bytes) occurs in the bytes ``blob``."""
+    rows = np.ascontiguousarray(X, np.float64)
+    return any(row.tobytes() in blob for row in rows)
+
+
+@pytest.mark.parametrize("on_collapse", ["raise", "reseed"])
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_fitted_mixture_pickles_no_training_row(ct, on_collapse):
+    X = clusters(25, n=400)
+    kw = dict(covariance_type=ct, on_collapse=on_collapse, random_state=0)
+    fitted = {"fit": GaussianMixture(3, **kw).fit(X),
+              "chunked": GaussianMixture(3, chunk_size=100, **kw).fit(X),
+              "warm": GaussianMixture(3, warm_start=True, **kw).fit(X).fit(X),
+              "partial_fit": GaussianMixture(3, **kw).partial_fit(X[:200]).partial_fit(X[200:]),
+              "fit_then_partial_fit": GaussianMixture(3, **kw).fit(X).partial_fit(X[:50])}
+    assert _holds_rows(pickle.dumps(X), X)  # the search finds rows when they are there
+    for how, g in fitted.items():
+        assert not _holds_rows(pickle.dumps(g), X), how
 
 
 def test_pickle_round_trip():
@@ -550,3 +583,87 @@ def test_predict_before_fit_raises_not_fitted():
     from sklearn.exceptions import NotFittedError
     with pytest.raises(NotFittedError):
         GaussianMixture(2).predict(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("init", ["given", "random", "random_from_data"])
+def test_fit_does_not_depend_on_the_unit_of_sample_weight(ct, init):
+    X = clusters(26, n=300)
+    w = np.random.default_rng(26).uniform(0.0, 2.0, len(X))
+    w[:5] = 0.0
+    kw = sk_start(X, 3, ct) if init == "given" else dict(init_params=init, random_state=0)
+    fits = []
+    for scale in (1.0, 1e-15, 1e12):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0,
+                                        **kw).fit(X, sample_weight=w * scale))
+    for g in fits[1:]:
+        for attr in ["weights_", "means_", "covariances_"]:
+            assert rel(getattr(g, attr), getattr(fits[0], attr)) < 1e-10, attr
+        assert rel(g.lower_bounds_, fits[0].lower_bounds_) < 1e-10
+
+
+def test_an_empty_component_still_gets_finite_parameters():
+    # the floor on nk keeps an empty component from dividing by zero
+    X = clusters(27, n=200, k=2)
+    g = GaussianMixture(3, covariance_type="diag", max_iter=3, tol=0,
+                        means_init=np.vstack([X[:2], [[1e4] * 3]]),
+                        weights_init=[0.4, 0.4, 0.2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        g.fit(X, sample_weight=np.full(len(X), 1e-15))
+    assert np.all(np.isfinite(g.means_)) and g.weights_[2] < 1e-10
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+def test_zero_weight_rows_never_seed_a_component(init_params):
+    rng = np.random.default_rng(28)
+    good = rng.standard_normal((40, 2))
+    outliers = rng.standard_normal((400, 2)) * 50 + 1000  # k-means++ would love them
+    X = np.vstack([outliers[:200], good, outliers[200:]])
+    w = np.r_[np.zeros(200), np.ones(40), np.zeros(200)]
+    for seed in range(10):
+        g = GaussianMixture(4, init_params=init_params, random_state=seed,
+                            max_iter=0).fit(X, sample_weight=w)
+        # each initial mean is one of the positive-weight rows
+        for m in g.means_:
+            assert np.min(np.abs(good - m).sum(axis=1)) == 0, (seed, m)
+    with pytest.raises(ValueError, match="sample_weight has 2 positive"):
+        GaussianMixture(3, init_params=init_params).fit(X[:5], sample_weight=[0, 1, 0, 1, 0])
+
+
+def _collapse_parts(message):
+    """(what collapsed, cause, remedy) of a collapse message."""
+    m = re.match(r"Fitting the mixture failed: (.*?) collapsed \((\w+) covariance\): "
+                 r"its (.*?); (.*?)\. (Increase reg_covar.*)$", message)
+    assert m, message
+    return m.group(1), m.group(4), m.group(5)
+
+
+def test_collapse_messages_agree_across_covariance_types():
+    rng = np.random.default_rng(29)
+    # 2 distinct points for 3 components; a constant feature
+    few = np.repeat(rng.standard_normal((2, 2)) * 5, 50, axis=0)
+    constant = rng.standard_normal((150, 3))
+    constant[:, 1] = 2.5
+    cases = {"few": (few, COV_TYPES), "constant": (constant, ["full", "tied", "diag"])}
+    for name, (X, types) in cases.items():
+        parts = {}
+        for ct in types:
+            with pytest.raises(ValueError) as info:
+                GaussianMixture(3, covariance_type=ct, reg_covar=0, random_state=0).fit(X)
+            parts[ct] = _collapse_parts(str(info.value))
+        for ct, (where, cause, remedy) in parts.items():
+            assert where == ("the shared (tied) covariance" if ct == "tied" else where)
+            if ct != "tied":
+                assert re.fullmatch(r"component [0-2]", where), where
+        # the same cause and remedy, whatever the covariance type
+        assert len({p[1:] for p in parts.values()}) == 1, parts
+        cause, remedy = next(iter(parts.values()))[1:]
+        if name == "constant":
+            assert cause == "feature 1 is constant in X"
+            assert "drop/rescale the feature" in remedy and "reseed" not in remedy
+        else:
+            assert "too few distinct points" in cause
+            assert "on_collapse='reseed'" in remedy and "fewer components" in remedy

@@ -63,14 +63,46 @@ def test_memmap_is_streamed_and_equals_in_memory(tmp_path):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
 
 
-def test_memmap_default_chunks_and_random_init_from_a_sample(tmp_path):
-    X = clusters(4, n=5000)
+@pytest.mark.parametrize("estimator", ["gaussian", "poisson"])
+def test_memmap_default_chunks_and_random_init_from_a_sample(tmp_path, monkeypatch,
+                                                              estimator):
+    from fastem import PoissonMixture, _config
+    from fastem._data import ArrayData
+    # small knobs, so that 5000 rows really are streamed in default-size
+    # chunks (1024 rows, one block) and initialized from a 1000-row sample
+    monkeypatch.setattr(_config, "INIT_SAMPLE_ROWS", 1000)
+    monkeypatch.setattr(_config, "STREAM_CHUNK_BYTES", 1024)
+    seen = {"init_rows": [], "chunk_rows": set()}
+    init_sample, chunks = ArrayData.init_sample, ArrayData.chunks
+
+    def spy_init_sample(self, random_state):
+        X, w = init_sample(self, random_state)
+        seen["init_rows"].append(X.shape[0])
+        return X, w
+
+    def spy_chunks(self):
+        for start, X, w in chunks(self):
+            seen["chunk_rows"].add(X.shape[0])
+            yield start, X, w
+    monkeypatch.setattr(ArrayData, "init_sample", spy_init_sample)
+    monkeypatch.setattr(ArrayData, "chunks", spy_chunks)
+    if estimator == "gaussian":
+        X = clusters(4, n=5000)
+        make = lambda: GaussianMixture(3, random_state=0)  # noqa: E731
+    else:
+        X = np.random.default_rng(4).poisson([[2.0, 9.0]], (5000, 2)).astype(float)
+        make = lambda: PoissonMixture(2, random_state=0, max_iter=20)  # noqa: E731
     path = tmp_path / "x.npy"
     np.save(path, X)
     mm = np.load(path, mmap_mode="r")
-    g = GaussianMixture(3, random_state=0).fit(mm)
-    assert g.converged_ and np.isfinite(g.means_).all()
+    g = quiet_fit(make(), mm)
+    assert seen["init_rows"] == [1000]  # a sample, not all 5000 rows
+    assert max(seen["chunk_rows"]) == 1024  # chunks smaller than N
+    assert np.all(np.isfinite(g.predict_proba(mm)))
     assert g.score(mm) == pytest.approx(g.score(X), rel=1e-12)
+    # a sample of 1000 rows starts close to the fit from all rows
+    whole = quiet_fit(make(), X)
+    assert g.score(X) == pytest.approx(whole.score(X), rel=1e-3)
 
 
 def test_memmap_with_nan_in_a_later_chunk_is_refused(tmp_path):
