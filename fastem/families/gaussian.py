@@ -208,8 +208,9 @@ class GaussianFamily(Family):
     def _m_step(self, stats, params):
         """Raw M-step: weights, means, covariances and per-feature variances.
 
-        ``feature_var`` is what the collapse test reads for diag/spherical:
-        the (K, D) variances with ``reg_covar`` (before the spherical mean).
+        ``feature_var`` is, for diag/spherical, the (K, D) per-feature
+        variances with ``reg_covar`` (the spherical variance is their mean):
+        the diag collapse test and re-seeding read it.
         """
         nk, sx, sxx = stats
         shift = params["means"]
