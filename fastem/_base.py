@@ -140,9 +140,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
             check_n_features(source, self.n_features_in_,
                              estimator=type(self).__name__)
         family = self._make_family(source.n_features)
+        random_state = check_random_state(self.random_state)
         if warm and hasattr(family, "adopt_data_description"):
             family.adopt_data_description(self._family)
-        random_state = check_random_state(self.random_state)
+            if _reseeder(family) is not None:  # no initialization builds the pool
+                family.hold_rows(*source.init_sample(random_state))
         with parallel_region(self.n_jobs):  # one BLAS limit for the whole fit
             run = _driver.fit_em(
                 lambda params: source.statistics(family, params),
@@ -154,13 +156,20 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 warm_lower_bound=self.lower_bound_ if warm else -np.inf,
                 verbose=self.verbose, verbose_interval=self.verbose_interval,
                 reseed=_reseeder(family))
+        family.release_rows()  # a fitted model holds no training rows
         self._store(family, run.params, source)
         self.converged_ = run.converged
         self.n_iter_ = run.n_iter
         self.lower_bound_ = run.lower_bound
         self.lower_bounds_ = list(run.lower_bounds)
         self.n_reseeds_ = len(run.reseeded)
-        self._online = None
+        # partial_fit continues from this fit: its running statistics start
+        # as the last pass's, per unit weight (see ``partial_fit``)
+        self._online = {
+            "stats": None if run.stats is None else
+            tuple(s / source.total_weight for s in run.stats),
+            "params": run.stats_params, "steps": 0, "prior_steps": 0.0,
+            "fit_weight": source.total_weight, "reseeds": 0}
         return source
 
     def _store(self, family, params, source):
@@ -175,11 +184,23 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
         The batch's statistics, at the current parameters and per unit of
         weight, are blended into running statistics with step size
-        ``(n_steps + learning_offset) ** -learning_decay`` (Cappé & Moulines
-        2009; Liang & Klein 2009), then the M-step runs on the running
-        statistics. The first call initializes from its batch (``init_params``,
-        ``*_init``). ``lower_bound_`` is the batch's mean log-likelihood before
-        the step, ``lower_bounds_`` its history, ``n_iter_`` the number of steps.
+        ``(prior_steps + n_steps + learning_offset) ** -learning_decay``
+        (Cappé & Moulines 2009; Liang & Klein 2009), then the M-step runs on
+        the running statistics.
+
+        On an unfitted estimator the first call initializes from its batch
+        (``init_params``, ``*_init``) and ``prior_steps`` is 0. After
+        :meth:`fit` the stream continues from the fitted parameters: the
+        running statistics start as the fit's last statistics pass (per unit
+        weight), and the fit counts as if its data had already been streamed
+        in batches like the first one, ``prior_steps = fit weight / batch
+        weight``, so a small batch moves a model fitted on much data a little
+        (a batch of n rows after a fit on N rows has step about
+        ``(N / n) ** -learning_decay``).
+
+        ``lower_bound_`` is the batch's mean log-likelihood before the step,
+        ``lower_bounds_`` the history of the stream (restarted by ``fit``),
+        ``n_iter_`` its number of steps.
 
         Parameters
         ----------
@@ -205,24 +226,35 @@ class BaseMixture(DensityMixin, BaseEstimator):
                                  f"{self.n_components} to initialize.")
             with parallel_region(self.n_jobs):
                 params = family.initialize(rows, w, check_random_state(self.random_state))
-            self._online = {"stats": None, "params": None, "steps": 0}
+            self._online = {"stats": None, "params": None, "steps": 0,
+                            "prior_steps": 0.0, "reseeds": 0}
             self.lower_bounds_ = []
         else:
             family, params = self._family, self._params
+            if _reseeder(family) is not None:  # re-seed from this batch's rows
+                family.hold_rows(*source.init_sample(check_random_state(self.random_state)))
+        state = self._online
+        if "fit_weight" in state:  # first step after fit: a new stream begins
+            self.lower_bounds_ = []
         with parallel_region(self.n_jobs):
             stats, loglik = source.statistics(family, params)
         batch = tuple(s / source.total_weight for s in stats)
-        state = self._online
+        if "fit_weight" in state:
+            state["prior_steps"] = state.pop("fit_weight") / source.total_weight
         if state["stats"] is None:
             running = batch
         else:
-            step = (state["steps"] + self.learning_offset) ** -self.learning_decay
+            step = (state["prior_steps"] + state["steps"]
+                    + self.learning_offset) ** -self.learning_decay
             previous = family.rebase(state["stats"], state["params"], params)
             running = tuple((1 - step) * a + step * b for a, b in zip(previous, batch))
-        new_params, reseeded = _driver.m_step(family.maximize, _reseeder(family),
-                                              running, params)
+        try:
+            new_params, reseeded = _driver.m_step(family.maximize, _reseeder(family),
+                                                  running, params)
+        finally:
+            family.release_rows()
         state.update(stats=running, params=params, steps=state["steps"] + 1,
-                     reseeds=state.get("reseeds", 0) + reseeded)
+                     reseeds=state["reseeds"] + reseeded)
         self.n_reseeds_ = state["reseeds"]
         self._store(family, new_params, source)
         self.lower_bound_ = loglik / source.total_weight

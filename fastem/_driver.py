@@ -55,6 +55,10 @@ class EMRun:
     n_iter: int = 0
     converged: bool = False
     reseeded: list = field(default_factory=list)
+    #: statistics of the last pass and the parameters they were taken at
+    #: (None when no pass ran): what ``partial_fit`` continues from
+    stats: tuple = None
+    stats_params: dict = None
 
 
 def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
@@ -98,6 +102,7 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
     for n_iter in range(1, max_iter + 1):
         previous = run.lower_bound
         stats, loglik = pass_fn(run.params)
+        run.stats, run.stats_params = stats, run.params
         run.params, reseeded = m_step(maximize, reseed, stats, run.params)
         if reseeded:
             run.reseeded.append(n_iter)

@@ -76,7 +76,7 @@ def em_binomial(X, w, weights, probs, n_trials, n_iter, smoothing=1e-10,
         r, ll, _, _ = e_step(log_joint_binomial(X, weights, probs, n_trials), w)
         lls.append(ll)
         nk = r.sum(axis=0)
-        probs = np.clip(r.T @ X / (n_trials * (nk[:, None] + _EPS)), smoothing,
+        probs = np.clip(r.T @ X / (n_trials * (nk[:, None] + _EPS * nk.sum())), smoothing,
                         1 - smoothing)
         weights = _weights(r, weights, learn_weights)
     return weights, probs, lls
@@ -89,7 +89,7 @@ def em_poisson(X, w, weights, rates, n_iter, smoothing=1e-10, learn_weights=True
         r, ll, _, _ = e_step(log_joint_poisson(X, weights, rates), w)
         lls.append(ll)
         nk = r.sum(axis=0)
-        rates = np.maximum(r.T @ X / (nk[:, None] + _EPS), smoothing)
+        rates = np.maximum(r.T @ X / (nk[:, None] + _EPS * nk.sum()), smoothing)
         weights = _weights(r, weights, learn_weights)
     return weights, rates, lls
 

@@ -25,8 +25,9 @@ def log_densities(X, weights, means, covariances, covariance_type):
     return out
 
 
-def statistics(X, w, weights, means, covariances, covariance_type):
-    """Weighted statistics around ``means`` and sum of w * log p(x)."""
+def statistics(X, w, weights, means, covariances, covariance_type, shift=None):
+    """Weighted statistics (responsibilities at the given parameters) around
+    ``shift`` (default: ``means``), and sum of w * log p(x)."""
     X = np.asarray(X, dtype=np.float64)
     lp = log_densities(X, weights, means, covariances, covariance_type)
     row_ll = logsumexp(lp, axis=1)
@@ -34,6 +35,7 @@ def statistics(X, w, weights, means, covariances, covariance_type):
     r = resp * w[:, None]
     nk = r.sum(axis=0)
     K = means.shape[0]
+    means = means if shift is None else shift
     sx = np.stack([r[:, k] @ (X - means[k]) for k in range(K)])
     if covariance_type in ("full", "tied"):
         sxx = np.stack([(X - means[k]).T @ ((X - means[k]) * r[:, [k]]) for k in range(K)])

@@ -409,3 +409,40 @@ def test_sample_weight_errors():
     X = _data("bernoulli", n=20)
     with pytest.raises(ValueError, match="sample_weight"):
         BernoulliMixture(2).fit(X, sample_weight=-np.ones(20))
+
+
+@pytest.mark.parametrize("init", ["given", "random", "random_from_data"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fit_does_not_depend_on_the_unit_of_sample_weight(family, init):
+    X = _data(family, n=300)
+    w = np.random.default_rng(6).uniform(0.0, 2.0, len(X))
+    w[:5] = 0.0
+    kw = (_init_kw(family, _init(family, X)) if init == "given"
+          else dict(init_params=init, random_state=0))
+    fits = [_fit(_make(family, max_iter=8, tol=0, **kw), X, sample_weight=w * scale)
+            for scale in (1.0, 1e-15, 1e12)]
+    for g in fits[1:]:
+        assert_allclose(g.weights_, fits[0].weights_, rtol=1e-10)
+        _assert_param_close(_param(g), _param(fits[0]), rtol=1e-10)
+        assert_allclose(g.lower_bounds_, fits[0].lower_bounds_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_zero_weight_rows_never_seed_a_component(family):
+    # positive-weight rows have 0 in feature 0, zero-weight rows 1: a seed
+    # row's value shows in its component's initial parameter
+    X = _data(family, n=300)
+    if family == "categorical":
+        X[:, 0] = 0
+    else:
+        X[:, 0] = 0.0
+    X[::2, 0] = 1
+    w = np.where(np.arange(len(X)) % 2 == 0, 0.0, 1.0)
+    for seed in range(10):
+        g = _fit(_make(family, init_params="random_from_data", random_state=seed,
+                       max_iter=0), X, sample_weight=w)
+        first = _param(g)[0][:, 1] if family == "categorical" else _param(g)[:, 0]
+        assert np.all(first < 1e-3), (seed, first)
+    with pytest.raises(ValueError, match="sample_weight has 2 positive"):
+        _fit(_make(family, init_params="random_from_data"), X[:6],
+             sample_weight=[0, 1, 0, 1, 0, 0])

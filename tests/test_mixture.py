@@ -1,5 +1,6 @@
 """GaussianMixture: equal to scikit-learn, to a naive NumPy pass, and its properties."""
 import pickle
+import re
 import tracemalloc
 import warnings
 
@@ -245,10 +246,26 @@ def test_float32_end_to_end(ct):
     init = sk_start(X64, 3, ct)
     f32 = GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0, **init).fit(X32)
     f64 = GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0, **init).fit(X64)
+    # The design: float32 log-density terms, float64 statistics, parameters
+    # returned in float32. Against a float64 fit of the same stored values the
+    # parameters then differ by their float32 rounding (eps32 / 2 = 6e-8) plus
+    # the responsibilities' float32 round-off: bound 4 eps32 = 4.8e-7.
+    same = GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0,
+                           **init).fit(X32.astype(np.float64))
+    bound = 4 * np.finfo(np.float32).eps
     for attr in ["weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"]:
         assert getattr(f32, attr).dtype == np.float32, attr
-        assert rel(getattr(f32, attr), getattr(f64, attr)) < 1e-4, attr
-    assert f32.predict_proba(X32).dtype == np.float64 or True
+        assert rel(getattr(f32, attr), getattr(same, attr)) < bound, attr
+        # against the fit of X64, add the rounding of X itself to float32
+        # (each value moved by up to eps32 |x| / 2): relative to the largest
+        # entry, parameters move by a few eps32 max|x| (here 6e-6)
+        a, b = (np.asarray(getattr(f, attr), np.float64) for f in (f32, f64))
+        assert np.abs(a - b).max() / np.abs(b).max() < \
+            4 * np.finfo(np.float32).eps * np.abs(X64).max(), attr
+    proba = f32.predict_proba(X32)
+    assert proba.dtype == np.float64  # responsibilities are float64, like sklearn's
+    np.testing.assert_allclose(proba, same.predict_proba(X32.astype(np.float64)),
+                               atol=1e-5)
     assert f32.sample(5)[0].dtype == np.float32
 
 
@@ -260,11 +277,11 @@ def _shifted_pair(c, dtype, seed=13):
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
-@pytest.mark.parametrize("dtype, shifts, tol", [
-    (np.float64, [1e4, 1e6, 1e8], 1e-6),
-    (np.float32, [1e2, 1e3, 1e4], 1e-3),
+@pytest.mark.parametrize("dtype, shifts", [
+    (np.float64, [1e4, 1e6, 1e8, 1e10, 1e12]),
+    (np.float32, [1e2, 1e3, 1e4, 1e5, 1e6]),  # spread 1: 16 float32 ulps at 1e6
 ])
-def test_far_from_origin_variances_equal_unshifted_fit(ct, dtype, shifts, tol):
+def test_far_from_origin_variances_equal_unshifted_fit(ct, dtype, shifts):
     base, _ = _shifted_pair(0.0, dtype)
     labels = np.repeat([0, 1], 300)
     weights = np.array([0.5, 0.5])
@@ -273,16 +290,95 @@ def test_far_from_origin_variances_equal_unshifted_fit(ct, dtype, shifts, tol):
             "diag": np.ones((2, 2)), "spherical": np.ones(2)}[ct]
     kw = dict(covariance_type=ct, max_iter=10, tol=0, reg_covar=0,
               weights_init=weights, precisions_init=prec)
-    ref = GaussianMixture(2, means_init=means0, **kw).fit(base)
     for c in shifts:
         _, shifted = _shifted_pair(c, dtype)
-        # the shifted data as stored (float32 rounds x + c), fitted from shifted means
+        # the shifted data as stored (x + c rounded to the dtype), fitted from
+        # shifted means, against the fit of exactly those values moved back
         fit = GaussianMixture(2, means_init=means0 + c, **kw).fit(shifted)
-        exact = np.asarray(shifted, np.float64) - c  # what the stored data really is
-        ref_c = GaussianMixture(2, means_init=means0, **kw).fit(exact) \
-            if dtype == np.float32 else ref
+        exact = np.asarray(shifted, np.float64) - c  # exact (Sterbenz)
+        ref_c = GaussianMixture(2, means_init=means0, **kw).fit(exact)
+        # float64: deviations from the means (~c) carry round-off eps64 * c in
+        # units of a spread of 1, which the responsibilities inherit: bound
+        # 0.1 eps64 c (2e-5 at 1e12). float32: the float32 log-density terms
+        # are taken around a center in the data, so the offset does not
+        # enter: 4 eps32, as in test_float32_end_to_end.
+        tol = (max(1e-9, 0.1 * np.finfo(np.float64).eps * c) if dtype == np.float64
+               else 4 * np.finfo(np.float32).eps)
         assert rel(fit.covariances_, ref_c.covariances_) < tol, c
+        # means: a few ulps of c, plus the same relative error on a spread of 6
+        eps = np.finfo(dtype).eps
+        np.testing.assert_allclose(np.asarray(fit.means_, np.float64) - c, ref_c.means_,
+                                   rtol=0, atol=8 * eps * c + 10 * tol)
         assert np.all(np.isfinite(fit.covariances_))
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_tight_clusters_at_1e12_fit_like_sklearn(ct):
+    # spread 0.1 at offset 1e12: float64 resolves 1e-4 there, so this is
+    # ordinary data (the old floor, 1e-24 * E[x^2] ~ 1, refused it)
+    rng = np.random.default_rng(30)
+    X = np.vstack([rng.normal(0.0, 0.1, (200, 2)), rng.normal(1.0, 0.1, (200, 2))]) + 1e12
+    means0 = np.array([[1e12, 1e12], [1e12 + 1, 1e12 + 1]])
+    kw = dict(covariance_type=ct, max_iter=20, tol=0, means_init=means0,
+              weights_init=[0.5, 0.5])
+    ulp = np.spacing(1e12)  # 1.2e-4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GaussianMixture(2, **kw).fit(X)
+        # the same values moved to the origin (exact: Sterbenz)
+        moved = GaussianMixture(2, **{**kw, "means_init": means0 - 1e12}).fit(X - 1e12)
+        if ct == "full":  # scikit-learn's other types refuse this data
+            theirs = SkGaussianMixture(2, **kw).fit(X)
+            assert rel(ours.covariances_, theirs.covariances_) < 1e-3
+            np.testing.assert_allclose(ours.means_, theirs.means_, rtol=0, atol=4 * ulp)
+    # covariance error about eps64 * 1e12 / spread^2 (see the test above)
+    assert rel(ours.covariances_, moved.covariances_) < 1e-3
+    np.testing.assert_allclose(ours.means_ - 1e12, moved.means_, rtol=0, atol=4 * ulp)
+    np.testing.assert_array_equal(ours.predict(X), np.repeat([0, 1], 200))
+
+
+def test_float32_tight_clusters_at_1e6_fit():
+    # float32 at 1e6 resolves 0.06: a spread of 2 is data, not a collapse
+    rng = np.random.default_rng(31)
+    X = (np.vstack([rng.normal(0.0, 2.0, (200, 2)), rng.normal(20.0, 2.0, (200, 2))])
+         + 1e6).astype(np.float32)
+    for ct in COV_TYPES:
+        g = GaussianMixture(2, covariance_type=ct, reg_covar=0, random_state=0).fit(X)
+        assert np.all(np.isfinite(g.covariances_))
+        assert np.sort(np.asarray(g.covariances_, np.float64).ravel()).max() < 10
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_duplicated_points_still_collapse_far_from_origin(ct):
+    # the data-resolution floor still catches a component on one point
+    rng = np.random.default_rng(32)
+    X = np.vstack([np.tile([[7.0, -3.0]], (30, 1)), rng.standard_normal((60, 2)) + 5]) + 1e6
+    kw = dict(covariance_type=ct, reg_covar=0, max_iter=20,
+              means_init=[[1e6 + 7, 1e6 - 3], [1e6 + 5, 1e6 + 5]], weights_init=[0.3, 0.7])
+    if ct == "tied":  # the shared covariance is healthy
+        return
+    with pytest.raises(ValueError, match=r"component \d collapsed.*on_collapse='reseed'"):
+        GaussianMixture(2, **kw).fit(X)
+    g = GaussianMixture(2, on_collapse="reseed", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        g.fit(X)
+    assert g.n_reseeds_ >= 1 and np.all(np.isfinite(g.covariances_))
+
+
+def test_spherical_constant_feature_fits_like_sklearn_with_reg_covar_0():
+    # a constant feature does not make a spherical covariance singular
+    X = clusters(33, n=300)
+    X[:, 1] = 4.0
+    init = sk_start(X, 3, "spherical")
+    kw = dict(covariance_type="spherical", reg_covar=0, max_iter=15, tol=0, **init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GaussianMixture(3, **kw).fit(X)
+        theirs = SkGaussianMixture(3, **kw).fit(X)
+    for attr in ["weights_", "means_", "covariances_"]:
+        assert rel(getattr(ours, attr), getattr(theirs, attr)) < 1e-7, attr
+    assert rel(ours.lower_bounds_, theirs.lower_bounds_) < 1e-7
 
 
 @settings(max_examples=25, deadline=None)
@@ -322,10 +418,21 @@ def test_warm_start_continues_where_it_left_off():
 
 def test_n_init_keeps_best_run():
     X = clusters(16, k=4)
-    best = GaussianMixture(4, n_init=4, init_params="random", random_state=0).fit(X)
-    singles = [GaussianMixture(4, init_params="random", random_state=0, n_init=1)
-               for _ in range(1)]
-    assert best.lower_bound_ >= singles[0].fit(X).lower_bound_ - 1e-12
+    kw = dict(init_params="random", max_iter=5, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        best = GaussianMixture(4, n_init=4, random_state=0, **kw).fit(X)
+        # the same random stream, one initialization per fit: the four runs
+        stream = np.random.RandomState(0)
+        singles = [GaussianMixture(4, n_init=1, random_state=stream, **kw).fit(X)
+                   for _ in range(4)]
+    bounds = [g.lower_bound_ for g in singles]
+    assert len(set(bounds)) > 1  # the runs differ, so keeping the best matters
+    kept = singles[int(np.argmax(bounds))]
+    assert best.lower_bound_ == max(bounds)
+    for attr in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
+        np.testing.assert_array_equal(getattr(best, attr), getattr(kept, attr))
+    assert best.lower_bounds_ == kept.lower_bounds_ and best.n_iter_ == kept.n_iter_
 
 
 def test_convergence_warning_and_verbose_output(capsys):
@@ -377,6 +484,27 @@ def test_input_is_not_modified_and_readonly_noncontiguous_work():
     g = GaussianMixture(3, random_state=0).fit(X[:, :2])
     g.predict(X[::2, :2])
     np.testing.assert_array_equal(X, before)
+
+
+def _holds_rows(blob, X):
+    """True if any row of X (as float64 bytes) occurs in the bytes ``blob``."""
+    rows = np.ascontiguousarray(X, np.float64)
+    return any(row.tobytes() in blob for row in rows)
+
+
+@pytest.mark.parametrize("on_collapse", ["raise", "reseed"])
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_fitted_mixture_pickles_no_training_row(ct, on_collapse):
+    X = clusters(25, n=400)
+    kw = dict(covariance_type=ct, on_collapse=on_collapse, random_state=0)
+    fitted = {"fit": GaussianMixture(3, **kw).fit(X),
+              "chunked": GaussianMixture(3, chunk_size=100, **kw).fit(X),
+              "warm": GaussianMixture(3, warm_start=True, **kw).fit(X).fit(X),
+              "partial_fit": GaussianMixture(3, **kw).partial_fit(X[:200]).partial_fit(X[200:]),
+              "fit_then_partial_fit": GaussianMixture(3, **kw).fit(X).partial_fit(X[:50])}
+    assert _holds_rows(pickle.dumps(X), X)  # the search finds rows when they are there
+    for how, g in fitted.items():
+        assert not _holds_rows(pickle.dumps(g), X), how
 
 
 def test_pickle_round_trip():
@@ -455,3 +583,87 @@ def test_predict_before_fit_raises_not_fitted():
     from sklearn.exceptions import NotFittedError
     with pytest.raises(NotFittedError):
         GaussianMixture(2).predict(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+@pytest.mark.parametrize("init", ["given", "random", "random_from_data"])
+def test_fit_does_not_depend_on_the_unit_of_sample_weight(ct, init):
+    X = clusters(26, n=300)
+    w = np.random.default_rng(26).uniform(0.0, 2.0, len(X))
+    w[:5] = 0.0
+    kw = sk_start(X, 3, ct) if init == "given" else dict(init_params=init, random_state=0)
+    fits = []
+    for scale in (1.0, 1e-15, 1e12):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0,
+                                        **kw).fit(X, sample_weight=w * scale))
+    for g in fits[1:]:
+        for attr in ["weights_", "means_", "covariances_"]:
+            assert rel(getattr(g, attr), getattr(fits[0], attr)) < 1e-10, attr
+        assert rel(g.lower_bounds_, fits[0].lower_bounds_) < 1e-10
+
+
+def test_an_empty_component_still_gets_finite_parameters():
+    # the floor on nk keeps an empty component from dividing by zero
+    X = clusters(27, n=200, k=2)
+    g = GaussianMixture(3, covariance_type="diag", max_iter=3, tol=0,
+                        means_init=np.vstack([X[:2], [[1e4] * 3]]),
+                        weights_init=[0.4, 0.4, 0.2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        g.fit(X, sample_weight=np.full(len(X), 1e-15))
+    assert np.all(np.isfinite(g.means_)) and g.weights_[2] < 1e-10
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+def test_zero_weight_rows_never_seed_a_component(init_params):
+    rng = np.random.default_rng(28)
+    good = rng.standard_normal((40, 2))
+    outliers = rng.standard_normal((400, 2)) * 50 + 1000  # k-means++ would love them
+    X = np.vstack([outliers[:200], good, outliers[200:]])
+    w = np.r_[np.zeros(200), np.ones(40), np.zeros(200)]
+    for seed in range(10):
+        g = GaussianMixture(4, init_params=init_params, random_state=seed,
+                            max_iter=0).fit(X, sample_weight=w)
+        # each initial mean is one of the positive-weight rows
+        for m in g.means_:
+            assert np.min(np.abs(good - m).sum(axis=1)) == 0, (seed, m)
+    with pytest.raises(ValueError, match="sample_weight has 2 positive"):
+        GaussianMixture(3, init_params=init_params).fit(X[:5], sample_weight=[0, 1, 0, 1, 0])
+
+
+def _collapse_parts(message):
+    """(what collapsed, cause, remedy) of a collapse message."""
+    m = re.match(r"Fitting the mixture failed: (.*?) collapsed \((\w+) covariance\): "
+                 r"its (.*?); (.*?)\. (Increase reg_covar.*)$", message)
+    assert m, message
+    return m.group(1), m.group(4), m.group(5)
+
+
+def test_collapse_messages_agree_across_covariance_types():
+    rng = np.random.default_rng(29)
+    # 2 distinct points for 3 components; a constant feature
+    few = np.repeat(rng.standard_normal((2, 2)) * 5, 50, axis=0)
+    constant = rng.standard_normal((150, 3))
+    constant[:, 1] = 2.5
+    cases = {"few": (few, COV_TYPES), "constant": (constant, ["full", "tied", "diag"])}
+    for name, (X, types) in cases.items():
+        parts = {}
+        for ct in types:
+            with pytest.raises(ValueError) as info:
+                GaussianMixture(3, covariance_type=ct, reg_covar=0, random_state=0).fit(X)
+            parts[ct] = _collapse_parts(str(info.value))
+        for ct, (where, cause, remedy) in parts.items():
+            assert where == ("the shared (tied) covariance" if ct == "tied" else where)
+            if ct != "tied":
+                assert re.fullmatch(r"component [0-2]", where), where
+        # the same cause and remedy, whatever the covariance type
+        assert len({p[1:] for p in parts.values()}) == 1, parts
+        cause, remedy = next(iter(parts.values()))[1:]
+        if name == "constant":
+            assert cause == "feature 1 is constant in X"
+            assert "drop/rescale the feature" in remedy and "reseed" not in remedy
+        else:
+            assert "too few distinct points" in cause
+            assert "on_collapse='reseed'" in remedy and "fewer components" in remedy

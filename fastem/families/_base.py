@@ -7,6 +7,7 @@ methods. Parameters are a dict of float64 arrays; statistics are a tuple of
 float64 arrays, additive across chunks of rows evaluated at the same
 parameters (which is what chunked, distributed and online fitting rely on).
 """
+import numpy as np
 
 
 class Family:
@@ -40,6 +41,12 @@ class Family:
         """
         return stats
 
+    def hold_rows(self, X, sample_weight):
+        """Keep a few rows for the M-step's use (re-seeding) until :meth:`release_rows`."""
+
+    def release_rows(self):
+        """Drop every training row held: a fitted model keeps no data."""
+
     def n_parameters(self, params):
         """Number of free parameters (for BIC/AIC)."""
         raise NotImplementedError
@@ -47,6 +54,33 @@ class Family:
     def sample(self, params, n_samples, random_state):
         """Draw ``(X, labels)`` from the mixture."""
         raise NotImplementedError
+
+
+def relative_floor(nk):
+    """A floor for each component's total responsibility ``nk``, relative to
+    the total weight: empty components never divide by zero, and scaling every
+    sample weight by any factor scales the floor alike (the fit does not
+    depend on the weights' unit)."""
+    return 10 * np.finfo(np.float64).eps * nk.sum()
+
+
+def choose_seed_rows(n_components, sample_weight, random_state):
+    """``n_components`` distinct rows drawn uniformly among rows of positive weight.
+
+    With every weight positive, the same draw as scikit-learn's
+    ``random_state.choice(n_samples, size=n_components, replace=False)``.
+    A zero-weight row is never chosen (it is not part of the data).
+    """
+    w = np.asarray(sample_weight)
+    positive = np.flatnonzero(w > 0)
+    if positive.size < n_components:
+        raise ValueError(
+            f"sample_weight has {positive.size} positive entries, but n_components="
+            f"{n_components} needs at least {n_components} rows of positive weight "
+            "to initialize.")
+    if positive.size == w.shape[0]:
+        return random_state.choice(w.shape[0], size=n_components, replace=False)
+    return positive[random_state.choice(positive.size, size=n_components, replace=False)]
 
 
 def add_statistics(a, b):

@@ -12,11 +12,7 @@ import numpy as np
 from .. import _config
 from .._threads import lane_pass
 from ..kernels import discrete as kernels
-from ._base import Family, random_responsibilities
-
-#: floor of the total responsibility of a component in the M-step: an empty
-#: component gets its parameters from the smoothing bound, never 0/0
-_EPS = 10 * np.finfo(np.float64).eps
+from ._base import Family, choose_seed_rows, random_responsibilities
 
 
 class DiscreteFamily(Family):
@@ -114,7 +110,7 @@ class DiscreteFamily(Family):
                        else np.full(K, 1.0 / K))
             return {"weights": weights, self.param_name: self.param_init.copy()}
         if self.init_params == "random_from_data":
-            idx = random_state.choice(X.shape[0], size=K, replace=False)
+            idx = choose_seed_rows(K, sample_weight, random_state)
             params = {"weights": np.full(K, 1.0 / K),
                       self.param_name: self._from_rows(X, sample_weight, idx)}
         else:

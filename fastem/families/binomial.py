@@ -9,7 +9,8 @@ interval, so the log-likelihood never decreases.
 import numpy as np
 from scipy.special import gammaln
 
-from ._counts import _EPS, LinearFamily
+from ._base import relative_floor
+from ._counts import LinearFamily
 
 
 class BinomialFamily(LinearFamily):
@@ -39,7 +40,7 @@ class BinomialFamily(LinearFamily):
     def maximize(self, stats, params):
         nk, sx = stats
         eps = self.smoothing
-        probs = np.clip(sx / (self.n_trials * (nk[:, None] + _EPS)), eps, 1.0 - eps)
+        probs = np.clip(sx / (self.n_trials * (nk[:, None] + relative_floor(nk))), eps, 1.0 - eps)
         return {"weights": self._weights(nk, params), "probs": probs}
 
     def _from_rows(self, X, w, idx):

@@ -18,19 +18,42 @@ from .. import _config
 from .._driver import ComponentCollapse
 from .._threads import lane_pass
 from ..kernels import gaussian as kernels
-from ._base import Family, random_responsibilities
+from ._base import (Family, choose_seed_rows, random_responsibilities,
+                    relative_floor)
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 _LOG_2PI = np.log(2 * np.pi)
-_EPS = 10 * np.finfo(np.float64).eps  # keeps empty components from dividing by 0
 
 #: A component has collapsed when its variance along a feature (for full/tied:
 #: the Cholesky pivot, i.e. the variance given the preceding features) is at
-#: most this times that feature's scale in the data, ``var_d + mean_d**2``.
-#: Far above the round-off of a component sitting on one distinct point
-#: (~eps**2 = 5e-32 relative), far below any variance float64 data can
-#: resolve (a unit-variance feature offset by 1e8 is at 1e-16).
-COLLAPSE_RTOL = 1e-24
+#: most ``collapse_rtol`` times that feature's scale in the data, its mean
+#: square ``E[x_d^2] = var_d + mean_d^2``, with, by default,
+#: ``collapse_rtol = (eps / 4)**2`` for the data's dtype (``eps`` its machine
+#: epsilon): the floor is ``(eps * rms_d / 4)**2``, the data's own resolution.
+#: Why this bound:
+#:
+#: - real data cannot go below it: two distinct values of X's dtype near
+#:   ``|x|`` are at least one ulp ``>= eps |x| / 2`` apart, so a component on
+#:   two or more distinct values of comparable weight has variance at least
+#:   about ``(eps |x| / 2)**2 / 4``. A float64 feature at 1e12 with spread 0.1
+#:   (variance 1e-2) is far above its floor, (eps64 * 1e12 / 4)**2 ~ 3e-9.
+#: - a component on one distinct point lands far below it: the statistics are
+#:   accumulated in float64 around the component's previous mean, so its
+#:   variance is the round-off of ``E[(x-m)^2] - E[x-m]^2``, about
+#:   ``eps64 * (x - m)**2``; once the mean has moved onto the point (an
+#:   iteration or two, its tiny variance taking all the point's mass)
+#:   ``|x - m| ~ eps64 |x|``, so the variance is ~``eps64**3 x**2``, some
+#:   1e-16 below the floor even for float64 data.
+#:
+#: (The old floor, ``1e-24 * E[x^2]``, was 2e7 times ``eps64**2``: it refused
+#: a spread of 0.1 at offset 1e12, which float64 resolves easily.)
+COLLAPSE_ULPS = 0.25
+
+
+def default_collapse_rtol(dtype):
+    """``(COLLAPSE_ULPS * eps)**2`` for X's dtype: see ``COLLAPSE_ULPS``."""
+    return float((COLLAPSE_ULPS * np.finfo(dtype).eps) ** 2)
+
 
 #: Rows kept (evenly spaced, no random draws) to re-seed collapsed components.
 _RESEED_POOL_ROWS = 256
@@ -53,10 +76,13 @@ class GaussianFamily(Family):
         Threads for the parallel pass.
     on_collapse : {'raise', 'reseed'}
         What the M-step does with a collapsed component (see
-        ``COLLAPSE_RTOL``): raise :class:`~fastem._driver.ComponentCollapse`
+        ``COLLAPSE_ULPS``): raise :class:`~fastem._driver.ComponentCollapse`
         naming it and the remedies, or (``'reseed'``, handled by the driver
         through :meth:`reseed`) move it to the data point farthest from every
         healthy component, with the data's covariance and a small weight.
+    collapse_rtol : float or None
+        Collapse floor relative to each feature's mean square; None: the
+        data's resolution, ``default_collapse_rtol(X.dtype)``.
     """
 
     name = "gaussian"
@@ -64,7 +90,7 @@ class GaussianFamily(Family):
     def __init__(self, n_components, covariance_type, reg_covar=1e-6,
                  init_params="kmeans", weights_init=None, means_init=None,
                  precisions_init=None, n_jobs=None, block_rows=_config.BLOCK_ROWS,
-                 on_collapse="raise", collapse_rtol=COLLAPSE_RTOL):
+                 on_collapse="raise", collapse_rtol=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
@@ -179,12 +205,13 @@ class GaussianFamily(Family):
     def _m_step(self, stats, params):
         """Raw M-step: weights, means, covariances and per-feature variances.
 
-        ``feature_var`` is what the collapse test reads for diag/spherical:
-        the (K, D) variances with ``reg_covar`` (before the spherical mean).
+        ``feature_var`` is, for diag/spherical, the (K, D) per-feature
+        variances with ``reg_covar`` (the spherical variance is their mean):
+        the diag collapse test and re-seeding read it.
         """
         nk, sx, sxx = stats
         shift = params["means"]
-        nk = nk + _EPS
+        nk = nk + relative_floor(nk)  # empty components never divide by 0
         delta = sx / nk[:, None]
         means = shift + delta
         ct = self.covariance_type
@@ -206,7 +233,16 @@ class GaussianFamily(Family):
     def _finish(self, weights, means, cov, feature_var):
         ct = self.covariance_type
         floor = self._collapse_floor(means.shape[1])
-        if ct in ("diag", "spherical"):
+        if ct == "spherical":
+            # one variance per component, the mean over features: a constant
+            # feature alone does not make it singular (as scikit-learn), so
+            # the test is on the mean, against the mean of the floors
+            bad = ~(cov > floor.mean())  # NaN counts as collapsed
+            if bad.any():
+                ks = np.flatnonzero(bad).tolist()
+                self._collapse(ks, ks[0], None, cov[ks[0]])
+            prec_chol = 1.0 / np.sqrt(cov)
+        elif ct == "diag":
             bad = ~(feature_var > floor)  # NaN counts as collapsed
             if bad.any():
                 where = np.argwhere(bad)
@@ -238,19 +274,29 @@ class GaussianFamily(Family):
         return ~(np.diag(self.data_covariance) > self.collapse_rtol * self.feature_scale)
 
     def _collapse(self, components, k, d, value):
-        """Raise :class:`ComponentCollapse` for ``components`` (first: ``k``, feature ``d``)."""
+        """Raise :class:`ComponentCollapse` for ``components`` (first: ``k``, feature ``d``;
+        ``d`` None for a spherical variance, the mean over features)."""
         ct = self.covariance_type
         where = "the shared (tied) covariance" if ct == "tied" else f"component {k}"
         what = "variance" if ct in ("diag", "spherical") else \
             "variance given the preceding features (Cholesky pivot)"
-        scale = None if self.feature_scale is None else self.feature_scale[d]
-        constant = self._constant_features() is not None and \
-            bool(self._constant_features()[d])
-        detail = (f"its {what} along feature {d} is {value:.3g}"
+        constant_features = self._constant_features()
+        if d is None:  # spherical: every feature at once
+            scale = None if self.feature_scale is None else self.feature_scale.mean()
+            constant = constant_features is not None and bool(constant_features.all())
+            if constant and constant_features.size == 1:
+                d = 0
+            along, of = "(mean over the features)", "the features' mean scale"
+        else:
+            scale = None if self.feature_scale is None else self.feature_scale[d]
+            constant = constant_features is not None and bool(constant_features[d])
+            along, of = f"along feature {d}", "that feature's scale"
+        detail = (f"its {what} {along} is {value:.3g}"
                   + ("" if scale is None else
-                     f", at most {self.collapse_rtol:g} x that feature's scale "
+                     f", at most {self.collapse_rtol:g} x {of} "
                      f"(variance + mean^2 = {scale:.3g})"))
-        cause = (f"feature {d} is constant in X" if constant else
+        constant_what = "every feature" if d is None else f"feature {d}"
+        cause = (f"{constant_what} is constant in X" if constant else
                  "it sits on too few distinct points (duplicated points, more "
                  "components than distinct points) or a feature is constant")
         remedy = ("Increase reg_covar (e.g. reg_covar=1e-6), use fewer components, "
@@ -291,19 +337,32 @@ class GaussianFamily(Family):
         self.data_covariance = s2 / w.sum() - np.outer(offset, offset)
         self.feature_scale = np.diag(self.data_covariance) + mean ** 2
         self.min_component_variance = _RANGE[np.dtype(X.dtype)]["min_component"]
+        if self.collapse_rtol is None:
+            self.collapse_rtol = default_collapse_rtol(X.dtype)
         _check_data_range(X, self.data_covariance, self.feature_scale,
                           self.collapse_rtol)
-        rows = np.unique(np.linspace(0, n - 1, min(n, _RESEED_POOL_ROWS)).astype(np.int64))
-        rows = rows[w[rows] > 0]
-        self.reseed_pool = np.ascontiguousarray(X[rows], dtype=np.float64)
+        if self.on_collapse == "reseed":
+            self.hold_rows(X, w)
         self._described = key
 
+    def hold_rows(self, X, w):
+        """Build the re-seed pool: up to ``_RESEED_POOL_ROWS`` evenly spaced
+        rows of positive weight (no random draws). Transient: the estimator
+        calls :meth:`release_rows` when the fit (or online step) ends."""
+        n = X.shape[0]
+        rows = np.unique(np.linspace(0, n - 1, min(n, _RESEED_POOL_ROWS)).astype(np.int64))
+        rows = rows[np.asarray(w)[rows] > 0]
+        self.reseed_pool = np.ascontiguousarray(X[rows], dtype=np.float64)
+
+    def release_rows(self):
+        self.reseed_pool = None
+
     def adopt_data_description(self, other):
-        """Reuse the scale and pool of a previous fit's family (warm start)."""
+        """Reuse the scale and covariance of a previous fit's family (warm start)."""
         self.feature_scale = other.feature_scale
         self.data_covariance = other.data_covariance
-        self.reseed_pool = other.reseed_pool
         self.min_component_variance = other.min_component_variance
+        self.collapse_rtol = other.collapse_rtol
 
     def reseed(self, stats, params, components):
         """M-step that re-seeds the collapsed ``components`` instead of failing.
@@ -415,13 +474,17 @@ class GaussianFamily(Family):
     def _initial_statistics(self, X, w, random_state):
         """Statistics of the initial responsibilities, and the shift they are around."""
         K = self.n_components
-        n = X.shape[0]
         if self.init_params in ("k-means++", "random_from_data"):
+            # seeds are rows of positive weight only (a zero-weight row is
+            # not data); with all weights positive, scikit-learn's draws
             if self.init_params == "random_from_data":
-                idx = random_state.choice(n, size=K, replace=False)
+                idx = choose_seed_rows(K, w, random_state)
             else:
                 from sklearn.cluster import kmeans_plusplus
-                _, idx = kmeans_plusplus(X, K, random_state=random_state)
+                if np.count_nonzero(w) < K:
+                    choose_seed_rows(K, w, random_state)  # raises the clear error
+                _, idx = kmeans_plusplus(X, K, random_state=random_state,
+                                         sample_weight=np.asarray(w, np.float64))
             # one-hot responsibilities on K chosen rows: each mean is its row
             shift = np.asarray(X[idx], dtype=np.float64)
             zeros = np.zeros((K, X.shape[1], X.shape[1])) if self._full_moments \
@@ -448,7 +511,8 @@ class GaussianFamily(Family):
                 continue
             wk = w[rows]
             xk = np.asarray(X[rows], dtype=np.float64)
-            shift[k] = wk @ xk / max(wk.sum(), _EPS)
+            total = wk.sum()  # all-zero weights: any point will do (nk is 0)
+            shift[k] = wk @ xk / total if total > 0 else xk[0]
             d = xk - shift[k]
             sxx[k] = (d * wk[:, None]).T @ d if self._full_moments else wk @ (d * d)
         return (nk, np.zeros((K, D)), self._per_factor(sxx)), shift

@@ -8,7 +8,8 @@ Parameters: ``weights`` (K,), ``rates`` (K, D), float64. Statistics:
 import numpy as np
 from scipy.special import gammaln
 
-from ._counts import _EPS, LinearFamily
+from ._base import relative_floor
+from ._counts import LinearFamily
 
 #: counts below this get -log x! from a table; larger ones from lgamma
 _TABLE_SIZE = 4096
@@ -28,7 +29,7 @@ class PoissonFamily(LinearFamily):
 
     def maximize(self, stats, params):
         nk, sx = stats
-        rates = np.maximum(sx / (nk[:, None] + _EPS), self.smoothing)
+        rates = np.maximum(sx / (nk[:, None] + relative_floor(nk)), self.smoothing)
         return {"weights": self._weights(nk, params), "rates": rates}
 
     def _from_rows(self, X, w, idx):
