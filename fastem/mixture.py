@@ -52,8 +52,9 @@ class GaussianMixture(BaseMixture):
     on_collapse : {'raise', 'reseed'}, default='raise'
         What to do when a component collapses, i.e. its variance along some
         feature (for 'full'/'tied': the Cholesky pivot, the variance given the
-        preceding features) falls to ``1e-24`` times that feature's scale in
-        the data (variance + mean², computed once per fit) or below — the same
+        preceding features) falls to the data's own resolution or below,
+        ``(eps / 4)**2`` times that feature's mean square ``var + mean²`` in
+        the data (``eps`` of X's dtype; computed once per fit) — the same
         test for all four covariance types. 'raise': a ``ValueError`` naming
         the component, the feature and the remedies (``reg_covar``, fewer
         components, ``on_collapse='reseed'``). 'reseed': the component is moved

@@ -44,9 +44,6 @@ _LOG_2PI = np.log(2 * np.pi)
 #:   iteration or two, its tiny variance taking all the point's mass)
 #:   ``|x - m| ~ eps64 |x|``, so the variance is ~``eps64**3 x**2``, some
 #:   1e-16 below the floor even for float64 data.
-#:
-#: (The old floor, ``1e-24 * E[x^2]``, was 2e7 times ``eps64**2``: it refused
-#: a spread of 0.1 at offset 1e12, which float64 resolves easily.)
 COLLAPSE_ULPS = 0.25
 
 
