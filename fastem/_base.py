@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _driver
 from ._data import ArrayData, default_chunk_rows
-from ._threads import parallel_region
+from ._threads import one_blas_thread
 from ._validation import (check_data, check_float, check_int, check_n_features,
                           check_random_state)
 
@@ -145,7 +145,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             family.adopt_data_description(self._family)
             if _reseeder(family) is not None:  # no initialization builds the pool
                 family.hold_rows(*source.init_sample(random_state))
-        with parallel_region(self.n_jobs):  # one BLAS limit for the whole fit
+        with one_blas_thread():  # the M-steps between passes too
             run = _driver.fit_em(
                 lambda params: source.statistics(family, params),
                 family.maximize,
@@ -224,7 +224,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 raise ValueError(f"The first batch has {rows.shape[0]} samples, but "
                                  f"n_components={self.n_components} needs at least "
                                  f"{self.n_components} to initialize.")
-            with parallel_region(self.n_jobs):
+            with one_blas_thread():
                 params = family.initialize(rows, w, check_random_state(self.random_state))
             self._online = {"stats": None, "params": None, "steps": 0,
                             "prior_steps": 0.0, "reseeds": 0}
@@ -236,8 +236,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         state = self._online
         if "fit_weight" in state:  # first step after fit: a new stream begins
             self.lower_bounds_ = []
-        with parallel_region(self.n_jobs):
-            stats, loglik = source.statistics(family, params)
+        stats, loglik = source.statistics(family, params)
         batch = tuple(s / source.total_weight for s in stats)
         if "fit_weight" in state:
             state["prior_steps"] = state.pop("fit_weight") / source.total_weight
