@@ -172,8 +172,10 @@ def _check_finite(arr, name, input_name=None):
     else:
         first = np.argwhere(~finite)[0]
         head = f"{what} contains infinity or a value too large for {arr.dtype!r}."
-    where = ", ".join(f"{axis} {i}" for axis, i in zip(("row", "column"), first)) \
-        if arr.ndim <= 2 else f"index {tuple(int(i) for i in first)}"
+    if arr.ndim == 2:
+        where = f"row {first[0]}, column {first[1]}"
+    else:
+        where = f"index {first[0] if arr.ndim == 1 else tuple(int(i) for i in first)}"
     raise ValueError(f"{head} The first NaN or infinity in {name} is at {where}; "
                      f"remove or impute those values.")
 
@@ -201,8 +203,8 @@ def check_sample_weight(sample_weight, n_samples):
     w = np.ascontiguousarray(w, dtype=np.float64)
     _check_finite(w, "sample_weight")
     if (w < 0).any():
-        raise ValueError(f"Negative values in sample_weight: sample_weight must be "
-                         f"non-negative; found {int((w < 0).sum())} negative value(s), "
+        raise ValueError(f"Negative values in data passed to `sample_weight`. "
+                         f"sample_weight must be non-negative; found {int((w < 0).sum())} negative value(s), "
                          f"the first at index {int(np.argmax(w < 0))}.")
     if not (w > 0).any():
         raise ValueError("Sample weights must contain at least one non-zero number. "

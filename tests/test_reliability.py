@@ -87,21 +87,22 @@ def _x_cases(X):
     obj_dict[0, 0] = {"a": 1}
     VE, TE = (ValueError,), (TypeError,)
     return [
-        ("nan", nan, VE, r"X contains NaN"),
-        ("+inf", pinf, VE, r"X contains NaN or infinity"),
-        ("-inf", ninf, VE, r"X contains NaN or infinity"),
-        ("empty", X[:0], VE, r"X has 0 sample"),
+        ("nan", nan, VE, r"Input X contains NaN.*at row 1, column 0"),
+        ("+inf", pinf, VE, r"Input X contains infinity.*NaN or infinity in X is at row 2"),
+        ("-inf", ninf, VE, r"Input X contains infinity.*NaN or infinity in X is at row 0"),
+        ("empty", X[:0], VE, r"Found array with 0 sample.*X has 0 sample"),
         ("one_row", X[:1], VE, r"X has 1 sample|needs at least|n_samples=1"),
-        ("zero_features", X[:, :0], VE, r"X has 0 feature"),
-        ("1d", X[:, 0].copy(), VE, r"X must be 2-D.*Reshape"),
-        ("3d", X[None], VE, r"X must be 2-D"),
-        ("scalar", np.float64(1.0), VE, r"X must be 2-D"),
+        ("zero_features", X[:, :0], VE, r"Found array with 0 feature.*X has 0 feature"),
+        ("1d", X[:, 0].copy(), VE, r"Expected 2D array.*X must be 2-D.*Reshape"),
+        ("3d", X[None], VE, r"Found array with dim 3.*X must be 2-D"),
+        ("scalar", np.float64(1.0), VE, r"Expected 2D array.*X must be 2-D"),
         ("str_dtype", strs, TE, r"X must hold real numbers"),
         ("object_str", obj, TE, r"X must hold real numbers"),
         ("object_dict", obj_dict, TE, r"X must hold real numbers"),
-        ("complex", X.astype(complex), VE, r"X holds complex numbers"),
+        ("complex", X.astype(complex), VE, r"Complex data not supported: X holds complex"),
         ("ragged_list", [[1.0, 2.0], [1.0]], VE + TE, r"X "),
-        ("sparse", __import__("scipy.sparse").sparse.csr_matrix(X), TE, r"X is a sparse"),
+        ("sparse", __import__("scipy.sparse").sparse.csr_matrix(X), TE,
+         r"Sparse data was passed for X.*X is a sparse"),
     ]
 
 
@@ -111,14 +112,14 @@ def _weight_cases(n):
     w_neg = np.ones(n)
     w_neg[2] = -1.0
     return [
-        ("w_short", np.ones(n - 1), r"sample_weight must have shape"),
-        ("w_long", np.ones(n + 1), r"sample_weight must have shape"),
-        ("w_2d", np.ones((n, 1)), r"sample_weight must have shape"),
-        ("w_negative", w_neg, r"sample_weight must be non-negative"),
-        ("w_nan", w_nan, r"sample_weight contains NaN"),
-        ("w_inf", np.full(n, np.inf), r"sample_weight contains NaN or infinity"),
-        ("w_all_zero", np.zeros(n), r"sample_weight is zero for every sample"),
-        ("w_scalar_zero", 0.0, r"sample_weight must be positive"),
+        ("w_short", np.ones(n - 1), r"sample_weight.shape == .*sample_weight must have shape"),
+        ("w_long", np.ones(n + 1), r"sample_weight.shape == .*sample_weight must have shape"),
+        ("w_2d", np.ones((n, 1)), r"must be 1D array or scalar.*sample_weight must have shape"),
+        ("w_negative", w_neg, r"Negative values in data passed to `sample_weight`.*must be non-negative"),
+        ("w_nan", w_nan, r"Input sample_weight contains NaN.*at index 3"),
+        ("w_inf", np.full(n, np.inf), r"Input sample_weight contains infinity"),
+        ("w_all_zero", np.zeros(n), r"at least one non-zero.*zero for every sample"),
+        ("w_scalar_zero", 0.0, r"at least one non-zero.*zero for every sample"),
         ("w_str", np.array(["a"] * n), r"sample_weight must hold real numbers"),
     ]
 
