@@ -93,7 +93,7 @@ def _x_cases(X):
         ("empty", X[:0], VE, r"Found array with 0 sample.*X has 0 sample"),
         ("one_row", X[:1], VE, r"X has 1 sample|needs at least|n_samples=1"),
         ("zero_features", X[:, :0], VE, r"Found array with 0 feature.*X has 0 feature"),
-        ("1d", X[:, 0].copy(), VE, r"Expected 2D array.*X must be 2-D.*Reshape"),
+        ("1d", X[:, 0].copy(), VE, r"(?s)Expected 2D array.*X must be 2-D.*Reshape"),
         ("3d", X[None], VE, r"Found array with dim 3.*X must be 2-D"),
         ("scalar", np.float64(1.0), VE, r"Expected 2D array.*X must be 2-D"),
         ("str_dtype", strs, TE, r"X must hold real numbers"),
