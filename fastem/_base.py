@@ -12,8 +12,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import _driver
 from ._data import ArrayData, default_chunk_rows
 from ._threads import one_blas_thread
-from ._validation import (check_data, check_float, check_int, check_n_features,
-                          check_random_state)
+from ._validation import (check_data, check_feature_names, check_float, check_int,
+                          check_n_features, check_random_state)
 
 
 def _is_dask_array(X):
@@ -77,6 +77,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         def check(chunk):
             return self._check_X(chunk, reset=reset)
 
+        check_feature_names(self, X, reset=reset)  # DataFrame column names
         if _is_dask_array(X):
             from .distributed import DaskData
             if reset:

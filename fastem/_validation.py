@@ -3,10 +3,75 @@
 Each check raises ``ValueError`` (or ``TypeError`` for a wrong kind of
 object) with a message that names the argument and says what is wrong, so
 that nothing invalid ever reaches a compiled kernel.
+
+Where scikit-learn refuses the same input, the message starts with
+scikit-learn's own words (so code and tests written against scikit-learn's
+messages keep working) and then adds what fastem knows. An invalid
+constructor parameter raises scikit-learn's ``InvalidParameterError`` (a
+subclass of both ``ValueError`` and ``TypeError``).
 """
 import numbers
+import sys
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.validation import _check_feature_names
+
+
+def _estimator_name():
+    """Class name of the estimator whose method is running these checks.
+
+    scikit-learn's messages name the estimator ("... parameter of KMeans
+    must be ..."). The helpers here are called from many estimator methods
+    (and from closures run by the data sources), so rather than threading
+    the name through every call, look up the nearest calling frame whose
+    ``self`` is an estimator. None when called from outside any estimator.
+    """
+    frame = sys._getframe(2)
+    for _ in range(8):  # a helper is at most a few frames below the method
+        if frame is None:
+            return None
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, BaseEstimator):
+            return type(owner).__name__
+        frame = frame.f_back
+    return None
+
+
+def _by_estimator():
+    """" by KMeans" (scikit-learn's phrase) or "" outside an estimator."""
+    name = _estimator_name()
+    return f" by {name}" if name else ""
+
+
+def _invalid_parameter(name, constraint, value, owner=None):
+    """scikit-learn's message for a parameter outside its constraint."""
+    owner = owner or _estimator_name()
+    of = f" of {owner}" if owner else ""
+    return InvalidParameterError(f"The {name!r} parameter{of} must be {constraint}. "
+                                 f"Got {value!r} instead.")
+
+
+def _interval(kind, low, high, low_open=False):
+    """scikit-learn's wording of an interval constraint, e.g. "an int in the range [1, inf)"."""
+    fmt = int if kind == "int" else float
+    left = "(" if low_open or low is None else "["
+    right = ")" if high is None else "]"
+    lo = "-inf" if low is None else fmt(low)
+    hi = "inf" if high is None else fmt(high)
+    return f"{'an int' if kind == 'int' else 'a float'} in the range {left}{lo}, {hi}{right}"
+
+
+def check_feature_names(estimator, X, *, reset):
+    """Record (``reset=True``) or compare the column names of a DataFrame ``X``.
+
+    scikit-learn's own helper, so ``feature_names_in_`` and the warnings or
+    errors on a mismatch are exactly scikit-learn's; fitting on an array
+    without names removes a stale ``feature_names_in_``. Dask arrays and other
+    containers without string column names have no names.
+    """
+    _check_feature_names(estimator, X, reset=reset)
 
 
 def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True):
@@ -33,27 +98,36 @@ def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True):
     X : ndarray of shape (n_samples, n_features), C-contiguous
     """
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
-        raise TypeError(f"{name} is a sparse matrix; fastem needs a dense array "
-                        f"(call {name}.toarray() if it fits in memory).")
+        raise TypeError(f"Sparse data was passed for {name}, but dense data is required. "
+                        f"Use '.toarray()' to convert to a dense numpy array. fastem's "
+                        f"kernels need dense rows: {name} is a sparse matrix (call "
+                        f"{name}.toarray() if it fits in memory).")
     arr = _as_real_array(X, name)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), "
-                         f"got {arr.ndim}-D array of shape {arr.shape}. Reshape "
-                         f"your data with {name}.reshape(-1, 1) for one feature or "
-                         f"{name}.reshape(1, -1) for one sample.")
-    if arr.shape[0] < max(min_samples, 1):
-        raise ValueError(f"{name} has {arr.shape[0]} sample(s) (shape={arr.shape}); "
-                         f"at least {max(min_samples, 1)} required.")
+    if arr.ndim in (0, 1):
+        got = "scalar" if arr.ndim == 0 else "1D"
+        raise ValueError(f"Expected 2D array, got {got} array instead: {name} must be 2-D "
+                         f"of shape (n_samples, n_features), got shape {arr.shape}.\n"
+                         f"Reshape your data either using {name}.reshape(-1, 1) if your "
+                         f"data has a single feature or {name}.reshape(1, -1) if it "
+                         f"contains a single sample.")
+    if arr.ndim > 2:
+        raise ValueError(f"Found array with dim {arr.ndim}, while dim <= 2 is required"
+                         f"{_by_estimator()}. {name} must be 2-D of shape (n_samples, "
+                         f"n_features), got shape {arr.shape}.")
+    least = max(min_samples, 1)
+    if arr.shape[0] < least:
+        raise ValueError(f"Found array with {arr.shape[0]} sample(s) (shape={arr.shape}) "
+                         f"while a minimum of {least} is required{_by_estimator()}. "
+                         f"{name} has {arr.shape[0]} sample(s).")
     if arr.shape[1] == 0:
-        raise ValueError(f"{name} has 0 feature(s) (shape={arr.shape}) while a "
-                         f"minimum of 1 is required.")
+        raise ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a "
+                         f"minimum of 1 is required{_by_estimator()}. {name} has 0 "
+                         f"feature(s).")
     if dtype is None:
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     arr = np.ascontiguousarray(arr, dtype=dtype)
-    if finite and not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} contains NaN or infinity (first at row {bad[0]}, "
-                         f"column {bad[1]}); remove or impute those values.")
+    if finite:
+        _check_finite(arr, name)
     return arr
 
 
@@ -69,8 +143,8 @@ def _as_real_array(X, name):
         raise ValueError(f"{name} could not be converted to a numeric array: {exc}") \
             from None
     if arr.dtype.kind == "c":
-        raise ValueError(f"{name} holds complex numbers (dtype {arr.dtype}): Complex "
-                         f"data not supported; fastem needs real numbers.")
+        raise ValueError(f"Complex data not supported: {name} holds complex numbers "
+                         f"(dtype {arr.dtype}); fastem needs real numbers.")
     if arr.dtype.kind == "O":
         try:
             arr = arr.astype(np.float64)
@@ -80,6 +154,30 @@ def _as_real_array(X, name):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
     return arr
+
+
+def _check_finite(arr, name, input_name=None):
+    """Refuse NaN and infinity in ``arr``, in scikit-learn's words, naming the first cell.
+
+    ``input_name`` is the name in scikit-learn's phrase ("Input X contains
+    NaN."); scikit-learn says just "Input contains NaN." for initial parameters.
+    """
+    finite = np.isfinite(arr)
+    if finite.all():
+        return
+    what = f"Input {name}" if input_name is None else input_name
+    if np.isnan(arr).any():
+        first = np.argwhere(np.isnan(arr))[0]
+        head = f"{what} contains NaN."
+    else:
+        first = np.argwhere(~finite)[0]
+        head = f"{what} contains infinity or a value too large for {arr.dtype!r}."
+    if arr.ndim == 2:
+        where = f"row {first[0]}, column {first[1]}"
+    else:
+        where = f"index {first[0] if arr.ndim == 1 else tuple(int(i) for i in first)}"
+    raise ValueError(f"{head} The first NaN or infinity in {name} is at {where}; "
+                     f"remove or impute those values.")
 
 
 def check_sample_weight(sample_weight, n_samples):
@@ -92,23 +190,26 @@ def check_sample_weight(sample_weight, n_samples):
         return np.ones(n_samples, dtype=np.float64)
     w = _as_real_array(sample_weight, "sample_weight")
     if w.ndim == 0:
-        if not np.isfinite(w):
-            raise ValueError("sample_weight contains NaN or infinity.")
-        if not float(w) > 0:
-            raise ValueError(f"sample_weight must be positive, got {float(w)}.")
-        return np.full(n_samples, float(w), dtype=np.float64)
-    if w.ndim != 1 or w.shape[0] != n_samples:
-        raise ValueError(f"sample_weight must have shape ({n_samples},) to match X, "
-                         f"got shape {w.shape}.")
+        w = np.full(n_samples, float(w), dtype=np.float64)
+    elif w.ndim != 1:
+        raise ValueError(f"Sample weights must be 1D array or scalar, got {w.ndim}D array. "
+                         f"Expected either a scalar value or a 1D array of length "
+                         f"{n_samples}. sample_weight must have shape ({n_samples},) to "
+                         f"match X, got shape {w.shape}.")
+    elif w.shape[0] != n_samples:
+        raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n_samples},)! "
+                         f"sample_weight must have shape ({n_samples},) to match X, one "
+                         f"weight per row.")
     w = np.ascontiguousarray(w, dtype=np.float64)
-    if not np.isfinite(w).all():
-        raise ValueError("sample_weight contains NaN or infinity.")
+    _check_finite(w, "sample_weight")
     if (w < 0).any():
-        raise ValueError(f"sample_weight must be non-negative; found {int((w < 0).sum())} "
-                         f"negative value(s), the first at index {int(np.argmax(w < 0))}.")
+        raise ValueError(f"Negative values in data passed to `sample_weight`. "
+                         f"sample_weight must be non-negative; found {int((w < 0).sum())} negative value(s), "
+                         f"the first at index {int(np.argmax(w < 0))}.")
     if not (w > 0).any():
-        raise ValueError("sample_weight is zero for every sample; at least one "
-                         "sample needs a positive weight.")
+        raise ValueError("Sample weights must contain at least one non-zero number. "
+                         "sample_weight is zero for every sample; at least one sample "
+                         "needs a positive weight.")
     return w
 
 
@@ -131,72 +232,77 @@ def check_n_features(X, n_features_in, name="X", estimator="the estimator"):
     """
     if X.shape[1] != n_features_in:
         raise ValueError(f"{name} has {X.shape[1]} features, but {estimator} is "
-                         f"expecting {n_features_in} features as input (the number "
-                         f"it was fitted with).")
+                         f"expecting {n_features_in} features as input.")
 
 
 def check_int(value, name, *, low=None, high=None, allow_none=False):
-    """Return ``value`` as int, refusing other types and out-of-range values."""
+    """Return ``value`` as int, refusing other types and out-of-range values.
+
+    Raises ``InvalidParameterError`` with scikit-learn's message.
+    """
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} "
-                        f"({type(value).__name__}).")
-    _check_range(value, name, low, high)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or (low is not None and value < low) or (high is not None and value > high):
+        constraint = _interval("int", low, high)
+        raise _invalid_parameter(name, constraint + (" or None" if allow_none else ""),
+                                 value)
     return int(value)
 
 
 def check_float(value, name, *, low=None, high=None, low_open=False):
-    """Return ``value`` as float, refusing other types, NaN and out-of-range values."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} "
-                        f"({type(value).__name__}).")
-    value = float(value)
-    if np.isnan(value):
-        raise ValueError(f"{name} must not be NaN.")
-    if low is not None and low_open and value <= low:
-        raise ValueError(f"{name} must be > {low}, got {value}.")
-    _check_range(value, name, None if low_open else low, high)
-    return value
+    """Return ``value`` as float, refusing other types, NaN and out-of-range values.
 
-
-def _check_range(value, name, low, high):
-    if low is not None and value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}.")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be <= {high}, got {value}.")
+    Raises ``InvalidParameterError`` with scikit-learn's message.
+    """
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
+    if ok:
+        v = float(value)
+        ok = not np.isnan(v) and (high is None or v <= high) and (
+            low is None or (v > low if low_open else v >= low))
+    if not ok:
+        raise _invalid_parameter(name, _interval("float", low, high, low_open), value)
+    return float(value)
 
 
 def check_option(value, name, options):
-    """Refuse ``value`` unless it is one of ``options``."""
+    """Refuse ``value`` unless it is one of ``options`` (``InvalidParameterError``)."""
     if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}.")
+        listed = ", ".join(repr(o) for o in sorted(options))
+        raise _invalid_parameter(name, f"a str among {{{listed}}}", value)
     return value
 
 
-def check_init_array(value, name, shape, dtype=np.float64):
-    """Return a user-given initial parameter array, checking shape and finiteness."""
+def check_init_array(value, name, shape, dtype=np.float64, sklearn_name=None):
+    """Return a user-given initial parameter array, checking shape and finiteness.
+
+    ``sklearn_name`` is scikit-learn's name of the parameter in its messages
+    ("The parameter 'means' should have the shape of ..."); by default
+    ``name`` without its ``_init`` suffix.
+    """
+    sk = sklearn_name or name.removesuffix("_init")
     arr = _as_real_array(value, name)
     if arr.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}.")
+        raise ValueError(f"The parameter {sk!r} should have the shape of {tuple(shape)}, "
+                         f"but got {arr.shape}: {name} must have shape {tuple(shape)}.")
     arr = np.array(arr, dtype=dtype, order="C")  # a private copy
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity.")
+    _check_finite(arr, name, input_name="Input")
     return arr
 
 
 def check_random_state(seed):
     """Turn ``seed`` into a ``np.random.RandomState`` (as scikit-learn does).
 
-    An unusable seed is a ``ValueError`` naming ``random_state``.
+    An unusable seed raises ``InvalidParameterError`` with scikit-learn's message.
     """
     from sklearn.utils import check_random_state as _sk_check
 
     try:
         return _sk_check(seed)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"random_state must be None, an integer in [0, 2**32 - 1] "
-                         f"or a RandomState instance, got {seed!r} ({exc}).") from None
+    except (TypeError, ValueError):
+        raise _invalid_parameter(
+            "random_state", "an int in the range [0, 4294967295], an instance of "
+            "'numpy.random.mtrand.RandomState' or None", seed) from None
 
 
 def check_weights_init(weights, n_components):
@@ -205,8 +311,11 @@ def check_weights_init(weights, n_components):
         return None
     w = check_init_array(weights, "weights_init", (n_components,))
     if (w < 0).any() or (w > 1).any():
-        raise ValueError("weights_init must lie in [0, 1], got range "
-                         f"[{w.min():.6g}, {w.max():.6g}].")
+        raise ValueError(f"The parameter 'weights' should be in the range [0, 1], but "
+                         f"got min value {w.min():.5f}, max value {w.max():.5f}: "
+                         f"weights_init must lie in [0, 1].")
     if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):  # float32 input rounds
-        raise ValueError(f"weights_init must sum to 1, got {w.sum():.10g}.")
+        raise ValueError(f"The parameter 'weights' should be normalized, but got "
+                         f"sum(weights) = {w.sum():.5f}: weights_init must sum to 1 "
+                         f"(it sums to {w.sum():.10g}).")
     return w / w.sum()

@@ -10,7 +10,8 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin,
+                          TransformerMixin)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted
@@ -18,8 +19,9 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _is_dask_array
 from ._data import ArrayData, default_chunk_rows
 from ._threads import _blas_controller, parallel_region, resolve_n_jobs
-from ._validation import (check_data, check_float, check_int, check_n_features,
-                          check_random_state, check_sample_weight)
+from ._validation import (check_data, check_feature_names, check_float, check_int,
+                          check_n_features, check_option, check_random_state,
+                          check_sample_weight)
 from .kernels import kmeans as _k
 
 #: Rows per block of a k-means pass. Blocks fix the summation order (results
@@ -46,7 +48,8 @@ _INIT_METHODS = ("k-means++", "random")
 _ALGORITHMS = ("lloyd", "elkan")
 
 
-class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
+             BaseEstimator):
     """K-Means clustering (Lloyd's algorithm) on compiled, parallel kernels.
 
     Same parameters, attributes and results as :class:`sklearn.cluster.KMeans`:
@@ -152,9 +155,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             raise TypeError(f"init must be 'k-means++', 'random', a callable or "
                             f"an array of shape (n_clusters, n_features), got "
                             f"{self.init!r}.")
-        if not isinstance(self.algorithm, str) or self.algorithm not in _ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {list(_ALGORITHMS)}, got "
-                             f"{self.algorithm!r}.")
+        check_option(self.algorithm, "algorithm", _ALGORITHMS)
         if not isinstance(self.verbose, (numbers.Integral, np.bool_)):
             raise TypeError(f"verbose must be an integer or bool, got "
                             f"{self.verbose!r}.")
@@ -288,6 +289,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         def check(chunk):
             return check_data(chunk, "X", dtype=dtype)
 
+        check_feature_names(self, X, reset=reset)  # DataFrame column names
         if _is_dask_array(X):
             from .distributed import DaskData
             source = DaskData(X, check)

@@ -149,16 +149,19 @@ def _check_precisions_init(precisions, covariance_type, K, D):
         return None
     shape = {"full": (K, D, D), "tied": (D, D), "diag": (K, D),
              "spherical": (K,)}[covariance_type]
-    p = check_init_array(precisions, "precisions_init", shape)
+    sk = f"{covariance_type} precision"  # scikit-learn's name in its messages
+    p = check_init_array(precisions, "precisions_init", shape, sklearn_name=sk)
     if covariance_type in ("diag", "spherical"):
         if not (p > 0).all():
-            raise ValueError(f"precisions_init must be positive for "
-                             f"covariance_type='{covariance_type}'.")
+            raise ValueError(f"'{sk}' should be positive: precisions_init must be "
+                             f"positive for covariance_type='{covariance_type}'.")
         return p
     for k, m in enumerate(p if covariance_type == "full" else p[None]):
         where = "" if covariance_type == "tied" else f" for component {k}"
         if not np.allclose(m, m.T):
-            raise ValueError(f"precisions_init{where} is not symmetric.")
+            raise ValueError(f"'{sk}' should be symmetric, positive-definite: "
+                             f"precisions_init{where} is not symmetric.")
         if np.linalg.eigvalsh(m).min() <= 0:
-            raise ValueError(f"precisions_init{where} is not positive definite.")
+            raise ValueError(f"'{sk}' should be symmetric, positive-definite: "
+                             f"precisions_init{where} is not positive definite.")
     return p

@@ -14,40 +14,60 @@ import numpy as np
 import fastem
 
 
-def gaussian_blobs(n=90, d=3, k=3, seed=0, dtype=np.float64, spread=6.0):
+def _labels(n, k, rng, unequal):
+    """Component of each row: equal sizes in turn, or (``unequal``) sizes
+    halving from one component to the next (shuffled), each at least 1."""
+    if not unequal:
+        return np.arange(n) % k
+    share = 2.0 ** -np.arange(k)
+    labels = np.searchsorted(np.cumsum(share / share.sum()), (np.arange(n) + 0.5) / n)
+    labels = np.minimum(labels, k - 1)
+    labels[:k] = np.arange(k)[:n]  # every component has a row
+    return rng.permutation(labels)
+
+
+def gaussian_blobs(n=90, d=3, k=3, seed=0, dtype=np.float64, spread=6.0,
+                   unequal=False, overlap=0.0):
+    """Blobs of unit variance around centers drawn at scale ``spread``;
+    ``overlap`` in [0, 1) pulls the centers together (0.9: heavy overlap)."""
     rng = np.random.default_rng(seed)
-    centers = rng.normal(scale=spread, size=(k, d))
-    labels = np.arange(n) % k
+    centers = rng.normal(scale=spread * (1.0 - overlap), size=(k, d))
+    labels = _labels(n, k, rng, unequal)
     return (centers[labels] + rng.standard_normal((n, d))).astype(dtype)
 
 
-def _probs(k, d, seed):
+def _probs(k, d, seed, overlap=0.0):
     rng = np.random.default_rng(seed)
-    return np.clip(rng.uniform(0.1, 0.9, size=(k, d)), 0.05, 0.95)
+    p = np.clip(rng.uniform(0.1, 0.9, size=(k, d)), 0.05, 0.95)
+    return (1.0 - overlap) * p + overlap * p.mean(0)  # overlap: shared probabilities
 
 
-def binary_rows(n=90, d=4, k=3, seed=0, dtype=np.float64):
+def binary_rows(n=90, d=4, k=3, seed=0, dtype=np.float64, unequal=False, overlap=0.0):
     rng = np.random.default_rng(seed)
-    p = _probs(k, d, seed)
-    return (rng.uniform(size=(n, d)) < p[np.arange(n) % k]).astype(dtype)
+    p = _probs(k, d, seed, overlap)
+    return (rng.uniform(size=(n, d)) < p[_labels(n, k, rng, unequal)]).astype(dtype)
 
 
-def binomial_rows(n=90, d=3, k=3, seed=0, dtype=np.float64, n_trials=5):
+def binomial_rows(n=90, d=3, k=3, seed=0, dtype=np.float64, n_trials=5, unequal=False,
+                  overlap=0.0):
     rng = np.random.default_rng(seed)
-    p = _probs(k, d, seed)
-    return rng.binomial(n_trials, p[np.arange(n) % k]).astype(dtype)
+    p = _probs(k, d, seed, overlap)
+    return rng.binomial(n_trials, p[_labels(n, k, rng, unequal)]).astype(dtype)
 
 
-def poisson_rows(n=90, d=3, k=3, seed=0, dtype=np.float64):
+def poisson_rows(n=90, d=3, k=3, seed=0, dtype=np.float64, unequal=False, overlap=0.0):
     rng = np.random.default_rng(seed)
     rates = rng.uniform(0.5, 8.0, size=(k, d))
-    return rng.poisson(rates[np.arange(n) % k]).astype(dtype)
+    rates = (1.0 - overlap) * rates + overlap * rates.mean(0)
+    return rng.poisson(rates[_labels(n, k, rng, unequal)]).astype(dtype)
 
 
-def categorical_rows(n=90, d=3, k=3, seed=0, dtype=np.float64, n_cat=4):
+def categorical_rows(n=90, d=3, k=3, seed=0, dtype=np.float64, n_cat=4, unequal=False,
+                     overlap=0.0):
     rng = np.random.default_rng(seed)
     p = rng.dirichlet(np.ones(n_cat), size=(k, d))  # (k, d, n_cat)
-    lab = np.arange(n) % k
+    p = (1.0 - overlap) * p + overlap * p.mean(0)
+    lab = _labels(n, k, rng, unequal)
     X = np.array([[rng.choice(n_cat, p=p[lab[i], j]) for j in range(d)]
                   for i in range(n)])
     X[:n_cat, :] = np.arange(n_cat)[:, None]  # every category present
@@ -162,6 +182,7 @@ _BERNOULLI_CHECKS = [
     "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
     "check_n_features_in", "check_fit2d_predict1d",
     "check_positive_only_tag_during_fit",  # its data hold 2s before any negative
+    "check_sample_weights_pandas_series",  # runs with pandas installed; data hold 2s
 ]
 
 _COMMON_BAD = [

@@ -87,21 +87,22 @@ def _x_cases(X):
     obj_dict[0, 0] = {"a": 1}
     VE, TE = (ValueError,), (TypeError,)
     return [
-        ("nan", nan, VE, r"X contains NaN"),
-        ("+inf", pinf, VE, r"X contains NaN or infinity"),
-        ("-inf", ninf, VE, r"X contains NaN or infinity"),
-        ("empty", X[:0], VE, r"X has 0 sample"),
+        ("nan", nan, VE, r"Input X contains NaN.*at row 1, column 0"),
+        ("+inf", pinf, VE, r"Input X contains infinity.*NaN or infinity in X is at row 2"),
+        ("-inf", ninf, VE, r"Input X contains infinity.*NaN or infinity in X is at row 0"),
+        ("empty", X[:0], VE, r"Found array with 0 sample.*X has 0 sample"),
         ("one_row", X[:1], VE, r"X has 1 sample|needs at least|n_samples=1"),
-        ("zero_features", X[:, :0], VE, r"X has 0 feature"),
-        ("1d", X[:, 0].copy(), VE, r"X must be 2-D.*Reshape"),
-        ("3d", X[None], VE, r"X must be 2-D"),
-        ("scalar", np.float64(1.0), VE, r"X must be 2-D"),
+        ("zero_features", X[:, :0], VE, r"Found array with 0 feature.*X has 0 feature"),
+        ("1d", X[:, 0].copy(), VE, r"(?s)Expected 2D array.*X must be 2-D.*Reshape"),
+        ("3d", X[None], VE, r"Found array with dim 3.*X must be 2-D"),
+        ("scalar", np.float64(1.0), VE, r"Expected 2D array.*X must be 2-D"),
         ("str_dtype", strs, TE, r"X must hold real numbers"),
         ("object_str", obj, TE, r"X must hold real numbers"),
         ("object_dict", obj_dict, TE, r"X must hold real numbers"),
-        ("complex", X.astype(complex), VE, r"X holds complex numbers"),
+        ("complex", X.astype(complex), VE, r"Complex data not supported: X holds complex"),
         ("ragged_list", [[1.0, 2.0], [1.0]], VE + TE, r"X "),
-        ("sparse", __import__("scipy.sparse").sparse.csr_matrix(X), TE, r"X is a sparse"),
+        ("sparse", __import__("scipy.sparse").sparse.csr_matrix(X), TE,
+         r"Sparse data was passed for X.*X is a sparse"),
     ]
 
 
@@ -111,14 +112,14 @@ def _weight_cases(n):
     w_neg = np.ones(n)
     w_neg[2] = -1.0
     return [
-        ("w_short", np.ones(n - 1), r"sample_weight must have shape"),
-        ("w_long", np.ones(n + 1), r"sample_weight must have shape"),
-        ("w_2d", np.ones((n, 1)), r"sample_weight must have shape"),
-        ("w_negative", w_neg, r"sample_weight must be non-negative"),
-        ("w_nan", w_nan, r"sample_weight contains NaN"),
-        ("w_inf", np.full(n, np.inf), r"sample_weight contains NaN or infinity"),
-        ("w_all_zero", np.zeros(n), r"sample_weight is zero for every sample"),
-        ("w_scalar_zero", 0.0, r"sample_weight must be positive"),
+        ("w_short", np.ones(n - 1), r"sample_weight.shape == .*sample_weight must have shape"),
+        ("w_long", np.ones(n + 1), r"sample_weight.shape == .*sample_weight must have shape"),
+        ("w_2d", np.ones((n, 1)), r"must be 1D array or scalar.*sample_weight must have shape"),
+        ("w_negative", w_neg, r"Negative values in data passed to `sample_weight`.*must be non-negative"),
+        ("w_nan", w_nan, r"Input sample_weight contains NaN.*at index 3"),
+        ("w_inf", np.full(n, np.inf), r"Input sample_weight contains infinity"),
+        ("w_all_zero", np.zeros(n), r"at least one non-zero.*zero for every sample"),
+        ("w_scalar_zero", 0.0, r"at least one non-zero.*zero for every sample"),
         ("w_str", np.array(["a"] * n), r"sample_weight must hold real numbers"),
     ]
 
@@ -309,8 +310,29 @@ def test_gaussian_collapse_is_the_same_clear_error_for_every_covariance_type(how
             assert "feature 1 is constant in X" in msg, msg
         else:
             assert "on_collapse='reseed'" in msg or "constant" in msg, msg
-        messages[ct] = type(info.value)
-    assert len(set(messages.values())) == 1
+        messages[ct] = _collapse_content(info.value)
+    # the same content whatever the covariance type: exception type, feature,
+    # diagnosis and remedies; the same component for the per-component types
+    for part in ("type", "feature", "diagnosis", "remedy"):
+        assert len({m[part] for m in messages.values()}) == 1, (part, messages)
+    assert len({m["who"] for ct, m in messages.items() if ct != "tied"}) == 1, messages
+
+
+def _collapse_content(exc):
+    """The parts of a collapse message that must not depend on the covariance
+    type (the threshold and the variance found are left out)."""
+    import re
+    msg = str(exc)
+    parts = dict(type=type(exc),
+                 who=re.search(r"(component \d+|the shared \(tied\) covariance) collapsed",
+                               msg),
+                 feature=re.search(r"along feature (\d+)", msg),
+                 diagnosis=re.search(r"feature \d+ is constant in X|it sits on too few "
+                                     r"distinct points[^.;]*", msg),
+                 remedy=re.search(r"Increase reg_covar.*$", msg))
+    for key, found in parts.items():
+        assert found is not None, (key, msg)
+    return {key: v if key == "type" else v.group(0) for key, v in parts.items()}
 
 
 def test_collapse_threshold_is_relative_to_each_feature_scale():
@@ -380,14 +402,23 @@ def test_collapse_is_the_same_for_every_data_source(ct):
         with pytest.raises(ValueError, match=r"collapsed.*feature 1 is constant in X.*"
                                              r"reg_covar"):
             fit()
-    X2 = gaussian_blobs(n=300)
-    X2[:40] = X2[0]  # 40 duplicated rows
-    g = gmm(on_collapse="reseed")
-    g.set_params(n_components=4)
+    # a batch that makes the third component collapse (nobody belongs to it):
+    # with 'raise' it is refused, with 'reseed' partial_fit re-seeds it
+    X2 = gaussian_blobs(n=300, d=2, k=2, seed=4)
+    init = dict(means_init=np.vstack([X2[:2], X2.mean(0) + 1e4]),
+                weights_init=[0.4, 0.4, 0.2])
+    if ct != "tied":  # a shared covariance stays well defined: nothing collapses
+        with pytest.raises(ValueError, match=r"component 2 collapsed"):
+            gmm(**init).partial_fit(X2[:50])
+    g = gmm(on_collapse="reseed", **init)
     for i in range(6):
         g.partial_fit(X2[i * 50:(i + 1) * 50])
     assert finite_params(REGISTRY["GaussianMixture"], g)
-    assert g.n_reseeds_ >= 0
+    if ct == "tied":
+        assert g.n_reseeds_ == 0
+    else:
+        assert g.n_reseeds_ >= 1
+        assert np.all(g.weights_ > 1e-3), g.weights_  # re-seeded into the data
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
@@ -587,14 +618,30 @@ def test_fits_inside_dask_threaded_scheduler_like_sequential(name):
 # ===================================================================
 # Properties (hypothesis)
 # ===================================================================
-def _problem(entry, seed, n, d, k, dtype=np.float64):
-    X = entry.make_X(n=n, d=d, k=k, seed=seed, dtype=dtype)
-    return X
+def _problem(entry, seed, n, d, k, dtype=np.float64, data=(False, 0.0)):
+    unequal, overlap = data
+    return entry.make_X(n=n, d=d, k=k, seed=seed, dtype=dtype, unequal=unequal,
+                        overlap=overlap)
 
 
-shapes = dict(seed=st.integers(0, 10_000), n=st.integers(30, 120), d=st.integers(1, 4),
-              k=st.integers(1, 3), v=st.integers(0, 3))
+# Sizes: mostly small, but also across the edges of a 128-row tile and a
+# 1024-row block (one or two blocks still run the serial kernels).
+SIZES = st.one_of(st.integers(30, 200), st.sampled_from([127, 128, 129, 1023, 1024, 1025,
+                                                         1153, 2047, 2048]))
+#: more than 2 blocks (1024 rows for mixtures, 2048 for KMeans): the parallel
+#: kernels run (with n_jobs=2); drawn only by
+#: the properties where it proves something (monotone history; 1 vs 2 threads)
+PARALLEL_SIZES = st.sampled_from([2049, 4097, 4300])  # KMeans: > 4096
+#: equal or halving cluster sizes; well separated, overlapping or heavily so
+DATA = st.tuples(st.booleans(), st.sampled_from([0.0, 0.5, 0.9]))
+shapes = dict(seed=st.integers(0, 10_000), n=SIZES, d=st.integers(1, 5),
+              k=st.integers(1, 4), v=st.integers(0, 3), data=DATA)
 dtypes = st.sampled_from([np.float64, np.float32])
+
+#: examples the monotone-history property skipped (a fit refused as a genuine
+#: collapse, with reg_covar=0) and ran, per estimator; bounded by the last test
+MONOTONE_SKIPS = {name: [0, 0] for name in NAMES}
+MAX_SKIP_FRACTION = 0.25
 
 
 def _variant(entry, v):
@@ -607,17 +654,23 @@ def _est(entry, k, v=0, **kw):
 
 @pytest.mark.parametrize("name", NAMES)
 @PROPERTY
-@given(weighted=st.booleans(), dtype=dtypes, **shapes)
-def test_property_history_is_monotone(name, seed, n, d, k, v, weighted, dtype):
+@given(weighted=st.booleans(), dtype=dtypes, big=st.integers(0, 9),
+       big_n=PARALLEL_SIZES, **shapes)
+def test_property_history_is_monotone(name, seed, n, d, k, v, data, weighted, dtype, big,
+                                      big_n):
     entry = REGISTRY[name]
-    X = _problem(entry, seed, n, d, k, dtype)
+    if big == 0:  # one example in ten: parallel kernels on > 2 blocks
+        n = big_n
+    X = _problem(entry, seed, n, d, k, dtype, data)
     w = np.random.default_rng(seed).uniform(0.2, 3.0, n) if weighted else None
     kw = dict(reg_covar=0) if name == "GaussianMixture" else {}
+    MONOTONE_SKIPS[name][1] += 1
     try:
-        est = quiet_fit(_est(entry, k, v, random_state=seed, tol=0, max_iter=25, **kw), X,
-                        sample_weight=w)
+        est = quiet_fit(_est(entry, k, v, random_state=seed, tol=0, max_iter=25,
+                             n_jobs=2, **kw), X, sample_weight=w)
     except ValueError as exc:  # reg_covar=0: a genuine collapse must say so
         assert "collapsed" in str(exc) and "reg_covar" in str(exc)
+        MONOTONE_SKIPS[name][0] += 1
         return
     hist = np.asarray(est.lower_bounds_ if entry.is_mixture else -est.inertias_)
     scale = np.abs(hist[1:]).clip(1)
@@ -629,9 +682,9 @@ def test_property_history_is_monotone(name, seed, n, d, k, v, weighted, dtype):
 @pytest.mark.parametrize("name", NAMES)
 @PROPERTY
 @given(dtype=dtypes, **shapes)
-def test_property_fit_predict_equals_fit_then_predict(name, seed, n, d, k, v, dtype):
+def test_property_fit_predict_equals_fit_then_predict(name, seed, n, d, k, v, data, dtype):
     entry = REGISTRY[name]
-    X = _problem(entry, seed, n, d, k, dtype)
+    X = _problem(entry, seed, n, d, k, dtype, data)
     a = _est(entry, k, v, random_state=seed, max_iter=5).fit_predict(X)
     b = _est(entry, k, v, random_state=seed, max_iter=5).fit(X).predict(X)
     np.testing.assert_array_equal(a, b)
@@ -645,9 +698,9 @@ def _fixed(entry, X, k, v, **kw):
 @pytest.mark.parametrize("name", NAMES)
 @PROPERTY
 @given(**shapes)
-def test_property_integer_weights_equal_repeated_rows(name, seed, n, d, k, v):
+def test_property_integer_weights_equal_repeated_rows(name, seed, n, d, k, v, data):
     entry = REGISTRY[name]
-    X = _problem(entry, seed, n, d, k)
+    X = _problem(entry, seed, n, d, k, data=data)
     reps = np.random.default_rng(seed).integers(0, 4, n)
     reps[:k] = np.maximum(reps[:k], 1)  # keep the rows a fixed start refers to
     a = quiet_fit(_fixed(entry, X, k, v), X, sample_weight=reps)
@@ -677,9 +730,10 @@ def _permuted_init(entry, X, k, v, perm):
 @pytest.mark.parametrize("name", NAMES)
 @PROPERTY
 @given(perm_seed=st.integers(0, 100), **shapes)
-def test_property_component_permutation_invariance(name, seed, n, d, k, v, perm_seed):
+def test_property_component_permutation_invariance(name, seed, n, d, k, v, data,
+                                                   perm_seed):
     entry = REGISTRY[name]
-    X = _problem(entry, seed, n, d, k)
+    X = _problem(entry, seed, n, d, k, data=data)
     perm = np.random.default_rng(perm_seed).permutation(k)
     a = quiet_fit(_fixed(entry, X, k, v), X)
     b = quiet_fit(_est(entry, k, v, **_permuted_init(entry, X, k, v, perm), tol=0,
@@ -696,11 +750,12 @@ def test_property_component_permutation_invariance(name, seed, n, d, k, v, perm_
 
 @pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=THREAD_EXAMPLES, deadline=None)
-@given(seed=st.integers(0, 10_000), d=st.integers(1, 3), k=st.integers(1, 3),
-       v=st.integers(0, 3), weighted=st.booleans())
-def test_property_one_thread_equals_two_threads_bit_for_bit(name, seed, d, k, v, weighted):
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 3), k=st.integers(1, 4),
+       v=st.integers(0, 3), weighted=st.booleans(), n=PARALLEL_SIZES, data=DATA)
+def test_property_one_thread_equals_two_threads_bit_for_bit(name, seed, d, k, v, weighted,
+                                                            n, data):
     entry = REGISTRY[name]
-    X = entry.make_X(n=4200, d=d, k=k, seed=seed)  # > 2 blocks: parallel kernels
+    X = _problem(entry, seed, n, d, k, data=data)  # > 2 blocks: parallel kernels
     w = np.random.default_rng(seed).uniform(0.2, 3.0, len(X)) if weighted else None
     a = quiet_fit(_est(entry, k, v, random_state=seed, max_iter=6, n_jobs=1), X,
                   sample_weight=w)
@@ -715,9 +770,10 @@ def test_property_one_thread_equals_two_threads_bit_for_bit(name, seed, d, k, v,
 @pytest.mark.parametrize("name", NAMES)
 @PROPERTY
 @given(dtype=dtypes, **shapes)
-def test_property_pickle_round_trip_predicts_identically(name, seed, n, d, k, v, dtype):
+def test_property_pickle_round_trip_predicts_identically(name, seed, n, d, k, v, data,
+                                                        dtype):
     entry = REGISTRY[name]
-    X = _problem(entry, seed, n, d, k, dtype)
+    X = _problem(entry, seed, n, d, k, dtype, data)
     est = quiet_fit(_est(entry, k, v, random_state=seed, max_iter=5), X)
     back = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(back.predict(X), est.predict(X))
@@ -731,18 +787,43 @@ def test_property_pickle_round_trip_predicts_identically(name, seed, n, d, k, v,
 @pytest.mark.parametrize("name", NAMES)
 @PROPERTY
 @given(**shapes)
-def test_property_float32_fit_close_to_float64_fit(name, seed, n, d, k, v):
+def test_property_float32_fit_close_to_float64_fit(name, seed, n, d, k, v, data):
     entry = REGISTRY[name]
-    X64 = _problem(entry, seed, n, d, k)
+    X64 = _problem(entry, seed, n, d, k, data=data)
     X32 = X64.astype(np.float32)
     a = quiet_fit(_fixed(entry, X64, k, v, max_iter=5), X64)
     b = quiet_fit(_fixed(entry, X64, k, v, max_iter=5), X32)
-    spread = float(np.abs(X64).max()) + 1.0
     for key, val in entry.params_of(a).items():
         got = entry.params_of(b)[key]
-        atol = 1e-4 * (spread ** 2 if key == "covariances_" else spread)
-        np.testing.assert_allclose(got, val, rtol=1e-3, atol=atol, err_msg=key)
+        if not entry.continuous:
+            # counts and codes are exact in float32, and discrete parameters
+            # and statistics are float64 whatever the dtype of X: same fit
+            np.testing.assert_array_equal(got, val, err_msg=key)
+            continue
+        # The design: float32 log-densities, float64 statistics, parameters
+        # returned in float32. X32 differs from X64 by half an ulp, each
+        # log-density by a few float32 ulps of its largest term, so the
+        # responsibilities by a few eps32 and, after 5 iterations from the same
+        # start, each parameter by a small multiple of eps32 times its scale
+        # (spread for means and centers, spread**2 for covariances, 1 for
+        # weights). Measured over 360 fits: at most 8.3 eps32 (GaussianMixture),
+        # 0.3 eps32 (KMeans); the bound is 64 eps32 (about 7.6e-6).
+        spread = float(np.abs(X64).max()) + 1.0
+        scale = {"covariances_": spread ** 2, "weights_": 1.0}.get(key, spread)
+        bound = 64 * float(np.finfo(np.float32).eps) * scale
+        assert np.max(np.abs(got - val)) <= bound, (key, np.max(np.abs(got - val)), bound)
     assert b.predict(X32).dtype.kind in "iu"
+
+
+def test_property_monotone_history_skipped_few_examples():
+    """The monotone-history property returns early when a fit with
+    reg_covar=0 is refused as a genuine collapse; it must not do so often,
+    or it tests little. (Runs after the property, in file order.)"""
+    ran = {name: counts for name, counts in MONOTONE_SKIPS.items() if counts[1]}
+    if not ran:
+        pytest.skip("the monotone-history property did not run in this session")
+    for name, (skipped, total) in ran.items():
+        assert skipped <= MAX_SKIP_FRACTION * total, (name, skipped, total)
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if REGISTRY[n].is_mixture])
