@@ -276,17 +276,25 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         return labels, inertia, centers, i + 1, np.asarray(inertias)
 
     # ------------------------------------------------------------ sources
-    def _source(self, X, sample_weight=None, reset=False):
+    def _source(self, X, sample_weight=None, reset=False, promote=False):
         """The rows of ``X``: a Dask source, a streamed (chunked) source or in memory.
 
         A ``dask.array.Array`` gives a distributed source; a ``np.memmap`` (or
         any array when ``chunk_size`` is set) is streamed in row chunks;
-        anything else is validated and held whole.
+        anything else is validated and held whole. Rows keep their float
+        dtype when ``reset``, take the centers' dtype otherwise, or with
+        ``promote`` the common dtype of both (as scikit-learn's ``transform``:
+        float64 rows are not rounded to float32 centers, nor the reverse).
         """
         dtype = None if reset else self.cluster_centers_.dtype
 
         def check(chunk):
-            return check_data(chunk, "X", dtype=dtype)
+            if not promote:
+                return check_data(chunk, "X", dtype=dtype)
+            chunk = check_data(chunk, "X")
+            if chunk.dtype != dtype:  # one of the two is float64
+                chunk = chunk.astype(np.float64)
+            return chunk
 
         if _is_dask_array(X):
             from .distributed import DaskData
@@ -554,30 +562,50 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             self.labels_, self.inertia_ = self._labels_inertia(source, serial)
         return self
 
-    def _labels_inertia(self, source, serial=None):
-        """Labels (lazy for Dask) and inertia of ``source`` against the centers."""
+    def _centered_centers(self, dtype):
+        """``(shift, centers - shift)`` in ``dtype``, shift the centers' mean.
+
+        Rows are scored around a point among them, as in the fit: the
+        expansion ``||x||^2 - 2 x.c + ||c||^2`` on raw float32 rows far from
+        the origin loses every digit of the distances. The subtractions are
+        exact when rows and centers lie close to the shift relative to their
+        distance from the origin.
+        """
+        centers = self.cluster_centers_.astype(dtype)  # exact when upcasting
+        shift = centers.mean(axis=0, dtype=np.float64).astype(dtype)
+        return shift, centers - shift
+
+    def _labels_inertia(self, source, serial=None, want_inertia=True):
+        """Labels (lazy for Dask) and inertia (None unless ``want_inertia``)
+        of ``source`` against the centers, in ``source``'s dtype."""
         if serial is None:
             serial, region = self._source_region(source)
         else:
             region = contextlib.nullcontext()
-        centers = self.cluster_centers_
-        shift = np.zeros(source.n_features, dtype=centers.dtype)
+        shift, centers = self._centered_centers(source.dtype)
         centers_sq = row_norms(centers, squared=True)
+        inertia = None
         with region:
             if isinstance(source, ArrayData):
                 labels = np.empty(source.n_samples, dtype=np.int32)
-                inertia = source.map_reduce(_final_part, _add_parts, shift, centers,
-                                            centers_sq, labels, serial)[1]
+                if want_inertia:
+                    inertia = source.map_reduce(_final_part, _add_parts, shift,
+                                                centers, centers_sq, labels, serial)[1]
+                else:
+                    for start, Xc, _ in source.chunks():
+                        _assign(Xc, shift, centers, centers_sq,
+                                labels[start:start + Xc.shape[0]], serial)
             else:
                 labels = source.X.map_blocks(_labels_block, shift, centers, centers_sq,
                                              drop_axis=1, dtype=np.int32)
-                inertia = source.map_reduce(_final_part, _add_parts, shift, centers,
-                                            centers_sq, None, True)[1]
-        return labels, float(inertia)
+                if want_inertia:
+                    inertia = source.map_reduce(_final_part, _add_parts, shift,
+                                                centers, centers_sq, None, True)[1]
+        return labels, None if inertia is None else float(inertia)
 
     def _check_test_data(self, X, sample_weight=None):
         check_is_fitted(self)
-        return self._source(X, sample_weight)
+        return self._source(X, sample_weight, promote=True)
 
     def predict(self, X):
         """Index of the closest center for each row.
@@ -591,20 +619,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,), int32
         """
-        source = self._check_test_data(X)
-        centers = self.cluster_centers_
-        shift = np.zeros(source.n_features, dtype=centers.dtype)
-        centers_sq = row_norms(centers, squared=True)
-        if not isinstance(source, ArrayData):
-            return source.X.map_blocks(_labels_block, shift, centers, centers_sq,
-                                       drop_axis=1, dtype=np.int32)
-        serial, region = self._source_region(source)
-        labels = np.empty(source.n_samples, dtype=np.int32)
-        with region:
-            for start, Xc, _ in source.chunks():
-                _assign(Xc, shift, centers, centers_sq,
-                        labels[start:start + Xc.shape[0]], serial)
-        return labels
+        return self._labels_inertia(self._check_test_data(X), want_inertia=False)[0]
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return ``labels_`` (same as ``fit(X).predict(X)``).
@@ -630,21 +645,25 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         return self._transform(self._check_test_data(X))
 
     def _transform(self, source):
-        centers = self.cluster_centers_
-        centers_sq = row_norms(centers.astype(np.float64), squared=True)
+        # in float64 (as scikit-learn does for float32), around the centers'
+        # mean: float32 distances accurate to their last bit
+        shift, centers = self._centered_centers(source.dtype)
+        shift = shift.astype(np.float64)
+        centers = centers.astype(np.float64)
+        centers_sq = row_norms(centers, squared=True)
         if not isinstance(source, ArrayData):
             X = source.X
-            return X.map_blocks(_distances_block, centers, centers_sq,
+            return X.map_blocks(_distances_block, shift, centers, centers_sq,
                                 chunks=(X.chunks[0], (centers.shape[0],)),
-                                dtype=centers.dtype)
+                                dtype=source.dtype)
         serial, region = self._source_region(source)
         with region:
             if self._in_memory(source):
-                return _distances(source.X, centers, centers_sq, serial)
-            out = np.empty((source.n_samples, centers.shape[0]), dtype=centers.dtype)
+                return _distances(source.X, shift, centers, centers_sq, serial)
+            out = np.empty((source.n_samples, centers.shape[0]), dtype=source.dtype)
             for start, Xc, _ in source.chunks():
-                out[start:start + Xc.shape[0]] = _distances(Xc, centers, centers_sq,
-                                                            serial)
+                out[start:start + Xc.shape[0]] = _distances(Xc, shift, centers,
+                                                            centers_sq, serial)
         return out
 
     def fit_transform(self, X, y=None, sample_weight=None):
@@ -689,10 +708,11 @@ def _assign(X, shift, centers, centers_sq, labels, serial):
                BLOCK_ROWS, False)
 
 
-def _distances(X, centers, centers_sq, serial):
+def _distances(X, shift, centers, centers_sq, serial):
+    """Distances of the rows of ``X`` to ``centers + shift`` (both float64)."""
     kernel = _k.distances_pass_serial if serial else _k.distances_pass
     with _blas_one(serial):
-        return kernel(X, centers, centers_sq, BLOCK_ROWS)
+        return kernel(X, shift, centers, centers_sq, BLOCK_ROWS)
 
 
 def _moments_part(X, w, start):
@@ -753,9 +773,9 @@ def _labels_block(X, shift, centers, centers_sq):
     return labels
 
 
-def _distances_block(X, centers, centers_sq):
+def _distances_block(X, shift, centers, centers_sq):
     """Distances of one Dask block to the centers (serial kernel)."""
-    return _distances(X, centers, centers_sq, True)
+    return _distances(X, shift, centers, centers_sq, True)
 
 
 def _farthest_part(X, w, start, shift, centers, centers_sq, n, serial):

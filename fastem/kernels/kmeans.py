@@ -591,32 +591,40 @@ assigned_sq_distances, assigned_sq_distances_serial = parallel_and_serial(
 
 
 @njit(**_JIT)
-def _distances_block(X, centers, centers_sq, start, stop, out, gbuf):
-    """Distances of rows ``start:stop`` into ``out``; ``gbuf`` (block_rows *
-    n_clusters,) in X's dtype is the calling thread's scratch."""
+def _distances_block(X, shift, centers, centers_sq, start, stop, out, xbuf, gbuf):
+    """Distances of rows ``start:stop`` into ``out``, computed in float64 on
+    the rows minus ``shift``; ``xbuf`` (block_rows, n_features) and ``gbuf``
+    (block_rows * n_clusters,) float64 are the calling thread's scratch."""
     m = stop - start
     n_clusters = centers.shape[0]
-    xb = X[start:stop]
+    n_features = X.shape[1]
+    xb = xbuf[:m]
+    for i in range(m):
+        for d in range(n_features):
+            xb[i, d] = np.float64(X[start + i, d]) - shift[d]
     gram = gbuf[:m * n_clusters].reshape((m, n_clusters))
     np.dot(xb, centers.T, gram)
     for i in range(m):
-        xx = 0.0
-        for d in range(X.shape[1]):
-            x = np.float64(xb[i, d])
-            xx += x * x
+        xx = _row_sq_norm(xb, i)
         for j in range(n_clusters):
             sq = xx + centers_sq[j] - 2.0 * gram[i, j]
             out[start + i, j] = np.sqrt(sq) if sq > 0.0 else 0.0
 
 
-def _distances_pass(X, centers, centers_sq, block_rows, n_threads):
-    """Euclidean distances of every row to every center.
+def _distances_pass(X, shift, centers, centers_sq, block_rows, n_threads):
+    """Euclidean distances of every row to every center, in float64.
+
+    Rows and centers are taken relative to ``shift`` (a point near them)
+    and the expansion ``||x||^2 - 2 x.c + ||c||^2`` runs in float64, so
+    float32 distances are exact to their rounding, far from the origin too.
 
     Parameters
     ----------
-    X : ndarray (n_samples, n_features)                      # IN
-    centers : ndarray (n_clusters, n_features), X's dtype    # IN
-    centers_sq : ndarray (n_clusters,), float64              # IN
+    X : ndarray (n_samples, n_features), float32/float64      # IN
+    shift : ndarray (n_features,), float64                    # IN
+    centers : ndarray (n_clusters, n_features), float64,
+        minus ``shift``, C-contiguous                         # IN
+    centers_sq : ndarray (n_clusters,), float64               # IN
     block_rows : int
     n_threads : int, as ``_lloyd_pass``
 
@@ -624,31 +632,32 @@ def _distances_pass(X, centers, centers_sq, block_rows, n_threads):
     -------
     distances : ndarray (n_samples, n_clusters), X's dtype
     """
-    n_samples = X.shape[0]
+    n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     out = np.empty((n_samples, n_clusters), dtype=X.dtype)
     n_blocks = _n_blocks(n_samples, block_rows)
     n_threads = _threads(n_threads, n_blocks)
-    gbuf = np.empty((n_threads, block_rows * n_clusters), dtype=X.dtype)
+    xbuf = np.empty((n_threads, block_rows, n_features))
+    gbuf = np.empty((n_threads, block_rows * n_clusters))
     for t in prange(n_threads):
         for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
             start = b * block_rows
-            _distances_block(X, centers, centers_sq, start,
-                             min(start + block_rows, n_samples), out, gbuf[t])
+            _distances_block(X, shift, centers, centers_sq, start,
+                             min(start + block_rows, n_samples), out, xbuf[t], gbuf[t])
     return out
 
 
 _distances_pass, _distances_pass_serial = parallel_and_serial(_distances_pass)
 
 
-def distances_pass(X, centers, centers_sq, block_rows, n_threads=None):
+def distances_pass(X, shift, centers, centers_sq, block_rows, n_threads=None):
     """Parallel distances pass (see ``_distances_pass``); ``n_threads``
     defaults to Numba's current thread count."""
     if n_threads is None:
         n_threads = numba.get_num_threads()
-    return _distances_pass(X, centers, centers_sq, block_rows, n_threads)
+    return _distances_pass(X, shift, centers, centers_sq, block_rows, n_threads)
 
 
-def distances_pass_serial(X, centers, centers_sq, block_rows):
+def distances_pass_serial(X, shift, centers, centers_sq, block_rows):
     """Serial twin of :func:`distances_pass` (Dask tasks)."""
-    return _distances_pass_serial(X, centers, centers_sq, block_rows, 1)
+    return _distances_pass_serial(X, shift, centers, centers_sq, block_rows, 1)
