@@ -779,24 +779,58 @@ def _distances_block(X, shift, centers, centers_sq):
 
 
 def _farthest_part(X, w, start, shift, centers, centers_sq, n, serial):
-    """The ``n`` rows of a chunk farthest from their assigned center.
+    """:func:`_farthest_rows` of one chunk or block, labelled here."""
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    _assign(X, shift, centers, centers_sq, labels, serial)
+    return _farthest_rows(X, w, start, shift, centers, labels, n)
 
-    Returns (n, squared distances, global row indices, centered rows as
-    float64, weights, labels).
+
+#: Rows per slice when relocation distances are computed whole-array (bounds
+#: the temporary ``X - c`` to a few MB).
+_RELOCATE_ROWS = 16384
+
+
+def _farthest_rows(X, w, start, shift, centers, labels, n):
+    """The ``n`` rows of ``X - shift`` farthest from their assigned center.
+
+    The distances are scikit-learn's (``((x - c)**2).sum()`` in X's dtype;
+    NumPy sums each row the same way whatever the slice), zero-weight rows
+    excluded (they would leave a cluster empty). The order is one total
+    order for every data source: farthest first, ties by row index
+    (scikit-learn's ``argpartition`` gives the farthest first too, its ties
+    in no specified order), so the ``n`` farthest of the whole data are the
+    ``n`` farthest of the per-chunk winners (:func:`_merge_farthest`).
+
+    Returns
+    -------
+    (n, squared distances, global row indices (``start`` + local),
+    centered rows as float64, weights, labels), farthest first.
     """
     m = X.shape[0]
-    labels = np.empty(m, dtype=np.int32)
-    _assign(X, shift, centers, centers_sq, labels, serial)
-    kernel = _k.assigned_sq_distances_serial if serial else _k.assigned_sq_distances
-    dist = kernel(X, shift, centers, labels)
-    dist = np.where(w > 0, dist, -1.0)  # zero-weight rows cannot fill a cluster
-    top = np.arange(m) if n >= m else np.argpartition(dist, m - n)[m - n:]
+    dist = np.empty(m)
+    for lo in range(0, m, _RELOCATE_ROWS):
+        hi = min(lo + _RELOCATE_ROWS, m)
+        diff = (X[lo:hi] - shift) - centers[labels[lo:hi]]
+        dist[lo:hi] = (diff ** 2).sum(axis=1)
+    dist[w <= 0] = -1.0
+    top = _top_rows(dist, n)
     return (n, dist[top], start + top, (X[top] - shift).astype(np.float64),
             w[top], labels[top])
 
 
+def _top_rows(dist, n):
+    """Indices of the ``n`` largest ``dist``, largest first, ties by index."""
+    m = dist.shape[0]
+    if n >= m:
+        candidates = np.arange(m)
+    else:
+        kth = np.partition(dist, m - n)[m - n]
+        candidates = np.flatnonzero(dist >= kth)  # every row tied with the n-th
+    return candidates[np.lexsort((candidates, -dist[candidates]))[:n]]
+
+
 def _merge_farthest(*parts):
-    """Keep the ``n`` farthest rows of several parts, farthest first."""
+    """Keep the ``n`` farthest rows of several parts (same order as _top_rows)."""
     n = parts[0][0]
     cat = [np.concatenate([p[j] for p in parts]) for j in range(1, 6)]
     order = np.lexsort((cat[1], -cat[0]))[:n]  # by distance, then row index
@@ -804,8 +838,9 @@ def _merge_farthest(*parts):
 
 
 def _relocate_to_candidates(far, empty, sums, weights):
-    """scikit-learn's relocation from precomputed farthest rows: the i-th empty
-    cluster takes the i-th farthest row, which leaves its old cluster."""
+    """scikit-learn's relocation from the farthest rows (:func:`_farthest_rows`):
+    the i-th empty cluster takes the i-th farthest row, which leaves its old
+    cluster. Updates ``sums`` and ``weights`` in place."""
     _, dist, _, rows, w, labels = far
     if dist.size == 0 or dist.max() <= 0:
         return
@@ -839,30 +874,11 @@ def _average_centers(sums, weights, dtype):
 
 
 def _relocate_empty_clusters(X, sample_weight, shift, centers, sums, weights, labels):
-    """Move each empty cluster onto one of the rows farthest from their center.
-
-    scikit-learn's rule: the i-th empty cluster takes the i-th farthest row,
-    which leaves its old cluster. Updates ``sums`` and ``weights`` in place.
-    """
+    """Move each empty cluster onto one of the rows farthest from their center
+    (in memory; the same rule as the streamed and Dask fits)."""
     empty = np.flatnonzero(weights == 0)
-    n_empty = empty.size
-    distances = _k.assigned_sq_distances(X, shift, centers, labels)
-    # a zero-weight row cannot fill a cluster: it would stay empty, its
-    # center a stale copy (rows of weight 0 are rows that are not there)
-    distances = np.where(sample_weight > 0, distances, -1.0)
-    if distances.max() <= 0:
-        return
-    far = np.argpartition(distances, -n_empty)[:-n_empty - 1:-1]
-    for new_id, idx in zip(empty, far):
-        if distances[idx] <= 0:
-            break
-        w = sample_weight[idx]
-        x = (X[idx] - shift).astype(np.float64)
-        old_id = labels[idx]
-        sums[old_id] -= x * w
-        sums[new_id] = x * w
-        weights[new_id] = w
-        weights[old_id] -= w
+    far = _farthest_rows(X, sample_weight, 0, shift, centers, labels, empty.size)
+    _relocate_to_candidates(far, empty, sums, weights)
 
 
 def _is_same_clustering(labels1, labels2, n_clusters):

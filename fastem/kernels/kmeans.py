@@ -569,27 +569,6 @@ def inertia_pass(X, sample_weight, shift, centers, labels, block_rows):
 inertia_pass, inertia_pass_serial = parallel_and_serial(inertia_pass)
 
 
-def assigned_sq_distances(X, shift, centers, labels):
-    """Squared distance of each row to its assigned center, shape (n_samples,).
-
-    Used only to relocate empty clusters (rare), so an O(N) result is fine.
-    """
-    n_samples, n_features = X.shape
-    out = np.empty(n_samples)
-    for i in prange(n_samples):
-        k = labels[i]
-        sq = 0.0
-        for d in range(n_features):
-            diff = np.float64((X[i, d] - shift[d]) - centers[k, d])
-            sq += diff * diff
-        out[i] = sq
-    return out
-
-
-assigned_sq_distances, assigned_sq_distances_serial = parallel_and_serial(
-    assigned_sq_distances)
-
-
 @njit(**_JIT)
 def _distances_block(X, shift, centers, centers_sq, start, stop, out, xbuf, gbuf):
     """Distances of rows ``start:stop`` into ``out``, computed in float64 on
