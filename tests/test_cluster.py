@@ -424,3 +424,23 @@ def test_float64_rows_after_a_float32_fit_stay_float64():
     assert_allclose(d, exact, rtol=1e-12)
     assert_array_equal(fk.predict(Xt), exact.argmin(axis=1))
     assert fk.score(Xt) == pytest.approx(-(exact.min(axis=1) ** 2).sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_float32_labels_equal_sklearn_on_non_grid_data(seed):
+    # float32 rows whose sums are not exact (unlike the integer grid above):
+    # labels identical, centers equal up to float32 accumulation (scikit-learn
+    # sums in float32, fastem in float64)
+    X = make_blobs(3000, 5, centers=6, cluster_std=2.0, random_state=seed)[0]
+    X = X.astype(np.float32)
+    init = _init_rows(X, 6, seed=seed)
+    sk = SKKMeans(6, init=init, n_init=1, tol=0, max_iter=30).fit(X)
+    fk = KMeans(6, init=init, n_init=1, tol=0, max_iter=30).fit(X)
+    assert fk.cluster_centers_.dtype == np.float32
+    assert_array_equal(fk.labels_, sk.labels_)
+    assert fk.n_iter_ == sk.n_iter_
+    scale = np.abs(X).max()
+    eps = np.finfo(np.float32).eps
+    assert_allclose(fk.cluster_centers_, sk.cluster_centers_, rtol=0,
+                    atol=4 * eps * scale)  # measured 1.5
+    assert_allclose(fk.inertia_, sk.inertia_, rtol=2e-6)
