@@ -74,11 +74,40 @@ def test_memmap_is_streamed_and_equals_in_memory(tmp_path):
     assert streamed.score(mm) == pytest.approx(whole.score(X), rel=1e-5)
 
 
-def test_memmap_default_chunks_and_kmeans_plus_plus_from_a_sample(tmp_path):
+def spy_chunks_and_init_rows(monkeypatch):
+    """Record the rows of each Lloyd chunk and of each initialization sample."""
+    from fastem import cluster
+    seen = {"chunks": [], "init": []}
+    lloyd_part, init_centroids = cluster._lloyd_part, KMeans._init_centroids
+
+    def chunk_spy(X, *args):
+        seen["chunks"].append(X.shape[0])
+        return lloyd_part(X, *args)
+
+    def init_spy(self, Xc, *args):
+        seen["init"].append(Xc.shape[0])
+        return init_centroids(self, Xc, *args)
+    monkeypatch.setattr(cluster, "_lloyd_part", chunk_spy)
+    monkeypatch.setattr(KMeans, "_init_centroids", init_spy)
+    return seen
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1500])
+def test_kmeans_plus_plus_from_a_sample_on_chunks(tmp_path, monkeypatch, chunk_size):
+    # small knobs so that 8000 rows are really chunked and really sampled
+    from fastem import _config
+    monkeypatch.setattr(_config, "STREAM_CHUNK_BYTES", 2048 * 4 * 8)  # 2048 rows
+    monkeypatch.setattr(_config, "INIT_SAMPLE_ROWS", 3000)
     X = blobs(n=8000, k=5, std=1.0)
     mm = save_memmap(tmp_path, X)
-    streamed = KMeans(5, random_state=0).fit(mm)  # default chunk size
     whole = KMeans(5, random_state=0).fit(X)
+    seen = spy_chunks_and_init_rows(monkeypatch)
+    streamed = KMeans(5, random_state=0, chunk_size=chunk_size).fit(mm)
+    rows = 2048 if chunk_size is None else chunk_size  # None: the default chunks
+    n_chunks = -(-8000 // rows)
+    assert seen["init"] == [3000]
+    assert seen["chunks"][:n_chunks] == [rows] * (n_chunks - 1) + [8000 % rows]
+    assert len(seen["chunks"]) == n_chunks * streamed.n_iter_
     assert np.isfinite(streamed.cluster_centers_).all()
     # separated blobs: both find the same clustering from different seeds
     assert streamed.inertia_ == pytest.approx(whole.inertia_, rel=1e-9)
@@ -279,16 +308,24 @@ def test_local_cluster_fit_equals_in_memory(client):
 
 @needs_dask
 @pytest.mark.filterwarnings("ignore:Number of distinct clusters")
-def test_local_cluster_relocates_empty_clusters_and_inits_from_a_sample(client):
+def test_local_cluster_relocates_empty_clusters(client):
     X = blobs(n=6000, k=5)
     kw = dict(n_clusters=6, init=far_init(X, 6), n_init=1, tol=0, max_iter=50)
     whole = KMeans(**kw).fit(X)
     dist = KMeans(**kw).fit(da.from_array(X, chunks=(1000, 4)))
     assert_same_fit(dist, whole)
+
+
+@needs_dask
+def test_local_cluster_inits_from_a_sample(client, monkeypatch):
+    from fastem import _config
+    monkeypatch.setattr(_config, "INIT_SAMPLE_ROWS", 2000)  # read on the client
     Xs = blobs(n=6000, k=5, std=1.0)
+    whole = KMeans(5, random_state=0).fit(Xs)
+    seen = spy_chunks_and_init_rows(monkeypatch)
     plus = KMeans(5, random_state=0).fit(da.from_array(Xs, chunks=(1500, 4)))
-    assert plus.inertia_ == pytest.approx(KMeans(5, random_state=0).fit(Xs).inertia_,
-                                          rel=1e-9)
+    assert seen["init"] == [2000]
+    assert plus.inertia_ == pytest.approx(whole.inertia_, rel=1e-9)
 
 
 @needs_dask
