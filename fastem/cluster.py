@@ -404,7 +404,6 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _set_fitted(self, centers, labels, inertia, n_iter, inertias, n_features):
         self.cluster_centers_ = centers
-        self._n_features_out = centers.shape[0]
         self.labels_ = labels
         self.inertia_ = float(inertia)
         self.n_iter_ = n_iter
@@ -544,7 +543,6 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                 self._counts = np.zeros(self.n_clusters)
                 self.n_steps_ = 0
                 self.n_features_in_ = source.n_features
-                self._n_features_out = self.n_clusters
             else:
                 centers = self.cluster_centers_
             zero = np.zeros(source.n_features, dtype=centers.dtype)
@@ -602,6 +600,12 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                     inertia = source.map_reduce(_final_part, _add_parts, shift,
                                                 centers, centers_sq, None, True)[1]
         return labels, None if inertia is None else float(inertia)
+
+    @property
+    def _n_features_out(self):
+        """Output width of ``transform`` (scikit-learn's feature-names machinery
+        reads it, as for its KMeans)."""
+        return self.cluster_centers_.shape[0]
 
     def _check_test_data(self, X, sample_weight=None):
         check_is_fitted(self)

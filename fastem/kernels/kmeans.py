@@ -112,16 +112,19 @@ def _row_sq_dist(xb, i, centers, k):
 
 
 @njit(**_JIT)
-def _assign_block(xb, centers, centers_sq, labels_out, best_out, gbuf):
+def _assign_block(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf):
     """Label each row of a block with its closest center.
 
     The scores ``||c_j||^2 - 2 x.c_j`` are laid out (n_clusters, m) so the
-    running minimum runs along contiguous rows and vectorizes; the strict
-    ``<`` keeps the first minimum, as ``argmin`` does. ``gbuf``
-    (n_clusters * block_rows,) in xb's dtype is scratch for them.
+    running minimum runs along contiguous rows and vectorizes (branch-free
+    selects); the strict ``<`` keeps the first minimum, as ``argmin`` does.
+    The second-best score goes to ``second_out``, unless it is zero-length
+    (the dense pass does not need it). ``gbuf`` (n_clusters * block_rows,)
+    in xb's dtype is scratch for the scores.
     """
     m = xb.shape[0]
     n_clusters = centers.shape[0]
+    track = second_out.shape[0] > 0
     gram = gbuf[:n_clusters * m].reshape((n_clusters, m))
     np.dot(centers, xb.T, gram)
     c0 = centers_sq[0]
@@ -129,13 +132,24 @@ def _assign_block(xb, centers, centers_sq, labels_out, best_out, gbuf):
         # g + g is 2 g exactly, in the input dtype, like BLAS alpha=-2
         best_out[i] = c0 - (gram[0, i] + gram[0, i])
         labels_out[i] = 0
+    if track:
+        second_out[:m] = np.inf
     for j in range(1, n_clusters):
         cj = centers_sq[j]
-        for i in range(m):
-            v = cj - (gram[j, i] + gram[j, i])
-            if v < best_out[i]:
-                best_out[i] = v
-                labels_out[i] = j
+        if track:  # one test per center, not per row
+            for i in range(m):
+                v = cj - (gram[j, i] + gram[j, i])
+                b = best_out[i]
+                hi = v if v > b else b
+                second_out[i] = hi if hi < second_out[i] else second_out[i]
+                labels_out[i] = j if v < b else labels_out[i]
+                best_out[i] = v if v < b else b
+        else:
+            for i in range(m):
+                v = cj - (gram[j, i] + gram[j, i])
+                b = best_out[i]
+                labels_out[i] = j if v < b else labels_out[i]
+                best_out[i] = v if v < b else b
 
 
 @njit(**_JIT)
@@ -156,7 +170,7 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
     n_features = X.shape[1]
     lab = lab[:m]
     best = best[:m]
-    _assign_block(xb, centers, centers_sq, lab, best, gbuf)
+    _assign_block(xb, centers, centers_sq, lab, best, best[:0], gbuf)
     if update_centers:
         sums[:, :] = 0.0
         weights[:] = 0.0
@@ -277,30 +291,6 @@ def lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
 
 
 @njit(**_JIT)
-def _assign_block2(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf):
-    """:func:`_assign_block` that also keeps the second-best score."""
-    m = xb.shape[0]
-    n_clusters = centers.shape[0]
-    gram = gbuf[:n_clusters * m].reshape((n_clusters, m))
-    np.dot(centers, xb.T, gram)
-    c0 = centers_sq[0]
-    for i in range(m):
-        best_out[i] = c0 - (gram[0, i] + gram[0, i])
-        second_out[i] = np.inf
-        labels_out[i] = 0
-    for j in range(1, n_clusters):
-        cj = centers_sq[j]
-        for i in range(m):
-            # branch-free so that it vectorizes; ties keep the first label
-            v = cj - (gram[j, i] + gram[j, i])
-            b = best_out[i]
-            hi = v if v > b else b
-            second_out[i] = hi if hi < second_out[i] else second_out[i]
-            labels_out[i] = j if v < b else labels_out[i]
-            best_out[i] = v if v < b else b
-
-
-@njit(**_JIT)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
                    drift, drift_max1, drift_arg1, drift_max2, eta, center_norm_max,
                    start, stop, dense, probe, sums, weights, xbuf, xgbuf, gbuf,
@@ -375,10 +365,8 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
         best = best[:n_todo]
         second = second[:n_todo]
         track = probe or not dense
-        if track:
-            _assign_block2(xg, centers, centers_sq, lab, best, second, gbuf)
-        else:
-            _assign_block(xg, centers, centers_sq, lab, best, gbuf)
+        _assign_block(xg, centers, centers_sq, lab, best,
+                      second if track else second[:0], gbuf)
         for t in range(n_todo):
             r = start + todo[t]
             k = lab[t]
