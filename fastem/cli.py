@@ -155,27 +155,24 @@ def plot_results(results, path):
 
 
 # ---------------------------------------------------------------------- fit
+def _given(args):
+    """The options the user gave among those whose defaults are the estimator's."""
+    given = dict(max_iter=args.max_iter, tol=args.tol, n_init=args.n_init)
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _gmm(args):
     from .mixture import GaussianMixture
-    kw = dict(covariance_type=args.covariance_type, max_iter=args.max_iter,
-              random_state=args.random_state, n_jobs=args.n_jobs,
-              verbose=2 if args.verbose else 0, verbose_interval=1)
-    if args.tol is not None:
-        kw["tol"] = args.tol
-    if args.n_init is not None:
-        kw["n_init"] = args.n_init
-    return GaussianMixture(args.k, **kw)
+    return GaussianMixture(args.k, covariance_type=args.covariance_type,
+                           random_state=args.random_state, n_jobs=args.n_jobs,
+                           verbose=2 if args.verbose else 0, verbose_interval=1,
+                           **_given(args))
 
 
 def _kmeans(args):
     from .cluster import KMeans
-    kw = dict(max_iter=args.max_iter, random_state=args.random_state,
-              n_jobs=args.n_jobs, verbose=int(args.verbose))
-    if args.tol is not None:
-        kw["tol"] = args.tol
-    if args.n_init is not None:
-        kw["n_init"] = args.n_init
-    return KMeans(args.k, **kw)
+    return KMeans(args.k, random_state=args.random_state, n_jobs=args.n_jobs,
+                  verbose=int(args.verbose), **_given(args))
 
 
 #: ``fastem fit --model`` name -> builder(args) of the unfitted estimator.
@@ -281,9 +278,13 @@ def build_parser():
                    help="number of components / clusters (default 8)")
     f.add_argument("--covariance-type", choices=["full", "tied", "diag", "spherical"],
                    default="full", help="GaussianMixture only (default full)")
-    f.add_argument("--max-iter", type=int, default=100)
-    f.add_argument("--tol", type=float, default=None)
-    f.add_argument("--n-init", type=int, default=None)
+    # None: the estimator's own default (KMeans and GaussianMixture differ)
+    f.add_argument("--max-iter", type=int, default=None,
+                   help="default: the estimator's (KMeans 300, GaussianMixture 100)")
+    f.add_argument("--tol", type=float, default=None,
+                   help="default: the estimator's")
+    f.add_argument("--n-init", type=int, default=None,
+                   help="default: the estimator's")
     f.add_argument("--random-state", type=int, default=0)
     f.add_argument("--n-jobs", type=int, default=None)
     f.add_argument("--dtype", choices=["float64", "float32"], default=None,

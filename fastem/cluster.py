@@ -277,17 +277,25 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         return labels, inertia, centers, i + 1, np.asarray(inertias)
 
     # ------------------------------------------------------------ sources
-    def _source(self, X, sample_weight=None, reset=False):
+    def _source(self, X, sample_weight=None, reset=False, promote=False):
         """The rows of ``X``: a Dask source, a streamed (chunked) source or in memory.
 
         A ``dask.array.Array`` gives a distributed source; a ``np.memmap`` (or
         any array when ``chunk_size`` is set) is streamed in row chunks;
-        anything else is validated and held whole.
+        anything else is validated and held whole. Rows keep their float
+        dtype when ``reset``, take the centers' dtype otherwise, or with
+        ``promote`` the common dtype of both (as scikit-learn's ``transform``:
+        float64 rows are not rounded to float32 centers, nor the reverse).
         """
         dtype = None if reset else self.cluster_centers_.dtype
 
         def check(chunk):
-            return check_data(chunk, "X", dtype=dtype)
+            if not promote:
+                return check_data(chunk, "X", dtype=dtype)
+            chunk = check_data(chunk, "X")
+            if chunk.dtype != dtype:  # one of the two is float64
+                chunk = chunk.astype(np.float64)
+            return chunk
 
         check_feature_names(self, X, reset=reset)  # DataFrame column names
         if _is_dask_array(X):
@@ -398,7 +406,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
 
     def _set_fitted(self, centers, labels, inertia, n_iter, inertias, n_features):
         self.cluster_centers_ = centers
-        self._n_features_out = centers.shape[0]
         self.labels_ = labels
         self.inertia_ = float(inertia)
         self.n_iter_ = n_iter
@@ -538,7 +545,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
                 self._counts = np.zeros(self.n_clusters)
                 self.n_steps_ = 0
                 self.n_features_in_ = source.n_features
-                self._n_features_out = self.n_clusters
             else:
                 centers = self.cluster_centers_
             zero = np.zeros(source.n_features, dtype=centers.dtype)
@@ -556,30 +562,56 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
             self.labels_, self.inertia_ = self._labels_inertia(source, serial)
         return self
 
-    def _labels_inertia(self, source, serial=None):
-        """Labels (lazy for Dask) and inertia of ``source`` against the centers."""
+    def _centered_centers(self, dtype):
+        """``(shift, centers - shift)`` in ``dtype``, shift the centers' mean.
+
+        Rows are scored around a point among them, as in the fit: the
+        expansion ``||x||^2 - 2 x.c + ||c||^2`` on raw float32 rows far from
+        the origin loses every digit of the distances. The subtractions are
+        exact when rows and centers lie close to the shift relative to their
+        distance from the origin.
+        """
+        centers = self.cluster_centers_.astype(dtype)  # exact when upcasting
+        shift = centers.mean(axis=0, dtype=np.float64).astype(dtype)
+        return shift, centers - shift
+
+    def _labels_inertia(self, source, serial=None, want_inertia=True):
+        """Labels (lazy for Dask) and inertia (None unless ``want_inertia``)
+        of ``source`` against the centers, in ``source``'s dtype."""
         if serial is None:
             serial, region = self._source_region(source)
         else:
             region = contextlib.nullcontext()
-        centers = self.cluster_centers_
-        shift = np.zeros(source.n_features, dtype=centers.dtype)
+        shift, centers = self._centered_centers(source.dtype)
         centers_sq = row_norms(centers, squared=True)
+        inertia = None
         with region:
             if isinstance(source, ArrayData):
                 labels = np.empty(source.n_samples, dtype=np.int32)
-                inertia = source.map_reduce(_final_part, _add_parts, shift, centers,
-                                            centers_sq, labels, serial)[1]
+                if want_inertia:
+                    inertia = source.map_reduce(_final_part, _add_parts, shift,
+                                                centers, centers_sq, labels, serial)[1]
+                else:
+                    for start, Xc, _ in source.chunks():
+                        _assign(Xc, shift, centers, centers_sq,
+                                labels[start:start + Xc.shape[0]], serial)
             else:
                 labels = source.X.map_blocks(_labels_block, shift, centers, centers_sq,
                                              drop_axis=1, dtype=np.int32)
-                inertia = source.map_reduce(_final_part, _add_parts, shift, centers,
-                                            centers_sq, None, True)[1]
-        return labels, float(inertia)
+                if want_inertia:
+                    inertia = source.map_reduce(_final_part, _add_parts, shift,
+                                                centers, centers_sq, None, True)[1]
+        return labels, None if inertia is None else float(inertia)
+
+    @property
+    def _n_features_out(self):
+        """Output width of ``transform`` (scikit-learn's feature-names machinery
+        reads it, as for its KMeans)."""
+        return self.cluster_centers_.shape[0]
 
     def _check_test_data(self, X, sample_weight=None):
         check_is_fitted(self)
-        return self._source(X, sample_weight)
+        return self._source(X, sample_weight, promote=True)
 
     def predict(self, X):
         """Index of the closest center for each row.
@@ -593,20 +625,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         -------
         labels : ndarray of shape (n_samples,), int32
         """
-        source = self._check_test_data(X)
-        centers = self.cluster_centers_
-        shift = np.zeros(source.n_features, dtype=centers.dtype)
-        centers_sq = row_norms(centers, squared=True)
-        if not isinstance(source, ArrayData):
-            return source.X.map_blocks(_labels_block, shift, centers, centers_sq,
-                                       drop_axis=1, dtype=np.int32)
-        serial, region = self._source_region(source)
-        labels = np.empty(source.n_samples, dtype=np.int32)
-        with region:
-            for start, Xc, _ in source.chunks():
-                _assign(Xc, shift, centers, centers_sq,
-                        labels[start:start + Xc.shape[0]], serial)
-        return labels
+        return self._labels_inertia(self._check_test_data(X), want_inertia=False)[0]
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return ``labels_`` (same as ``fit(X).predict(X)``).
@@ -632,21 +651,25 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         return self._transform(self._check_test_data(X))
 
     def _transform(self, source):
-        centers = self.cluster_centers_
-        centers_sq = row_norms(centers.astype(np.float64), squared=True)
+        # in float64 (as scikit-learn does for float32), around the centers'
+        # mean: float32 distances accurate to their last bit
+        shift, centers = self._centered_centers(source.dtype)
+        shift = shift.astype(np.float64)
+        centers = centers.astype(np.float64)
+        centers_sq = row_norms(centers, squared=True)
         if not isinstance(source, ArrayData):
             X = source.X
-            return X.map_blocks(_distances_block, centers, centers_sq,
+            return X.map_blocks(_distances_block, shift, centers, centers_sq,
                                 chunks=(X.chunks[0], (centers.shape[0],)),
-                                dtype=centers.dtype)
+                                dtype=source.dtype)
         serial, region = self._source_region(source)
         with region:
             if self._in_memory(source):
-                return _distances(source.X, centers, centers_sq, serial)
-            out = np.empty((source.n_samples, centers.shape[0]), dtype=centers.dtype)
+                return _distances(source.X, shift, centers, centers_sq, serial)
+            out = np.empty((source.n_samples, centers.shape[0]), dtype=source.dtype)
             for start, Xc, _ in source.chunks():
-                out[start:start + Xc.shape[0]] = _distances(Xc, centers, centers_sq,
-                                                            serial)
+                out[start:start + Xc.shape[0]] = _distances(Xc, shift, centers,
+                                                            centers_sq, serial)
         return out
 
     def fit_transform(self, X, y=None, sample_weight=None):
@@ -691,10 +714,11 @@ def _assign(X, shift, centers, centers_sq, labels, serial):
                BLOCK_ROWS, False)
 
 
-def _distances(X, centers, centers_sq, serial):
+def _distances(X, shift, centers, centers_sq, serial):
+    """Distances of the rows of ``X`` to ``centers + shift`` (both float64)."""
     kernel = _k.distances_pass_serial if serial else _k.distances_pass
     with _blas_one(serial):
-        return kernel(X, centers, centers_sq, BLOCK_ROWS)
+        return kernel(X, shift, centers, centers_sq, BLOCK_ROWS)
 
 
 def _moments_part(X, w, start):
@@ -755,30 +779,64 @@ def _labels_block(X, shift, centers, centers_sq):
     return labels
 
 
-def _distances_block(X, centers, centers_sq):
+def _distances_block(X, shift, centers, centers_sq):
     """Distances of one Dask block to the centers (serial kernel)."""
-    return _distances(X, centers, centers_sq, True)
+    return _distances(X, shift, centers, centers_sq, True)
 
 
 def _farthest_part(X, w, start, shift, centers, centers_sq, n, serial):
-    """The ``n`` rows of a chunk farthest from their assigned center.
+    """:func:`_farthest_rows` of one chunk or block, labelled here."""
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    _assign(X, shift, centers, centers_sq, labels, serial)
+    return _farthest_rows(X, w, start, shift, centers, labels, n)
 
-    Returns (n, squared distances, global row indices, centered rows as
-    float64, weights, labels).
+
+#: Rows per slice when relocation distances are computed whole-array (bounds
+#: the temporary ``X - c`` to a few MB).
+_RELOCATE_ROWS = 16384
+
+
+def _farthest_rows(X, w, start, shift, centers, labels, n):
+    """The ``n`` rows of ``X - shift`` farthest from their assigned center.
+
+    The distances are scikit-learn's (``((x - c)**2).sum()`` in X's dtype;
+    NumPy sums each row the same way whatever the slice), zero-weight rows
+    excluded (they would leave a cluster empty). The order is one total
+    order for every data source: farthest first, ties by row index
+    (scikit-learn's ``argpartition`` gives the farthest first too, its ties
+    in no specified order), so the ``n`` farthest of the whole data are the
+    ``n`` farthest of the per-chunk winners (:func:`_merge_farthest`).
+
+    Returns
+    -------
+    (n, squared distances, global row indices (``start`` + local),
+    centered rows as float64, weights, labels), farthest first.
     """
     m = X.shape[0]
-    labels = np.empty(m, dtype=np.int32)
-    _assign(X, shift, centers, centers_sq, labels, serial)
-    kernel = _k.assigned_sq_distances_serial if serial else _k.assigned_sq_distances
-    dist = kernel(X, shift, centers, labels)
-    dist = np.where(w > 0, dist, -1.0)  # zero-weight rows cannot fill a cluster
-    top = np.arange(m) if n >= m else np.argpartition(dist, m - n)[m - n:]
+    dist = np.empty(m)
+    for lo in range(0, m, _RELOCATE_ROWS):
+        hi = min(lo + _RELOCATE_ROWS, m)
+        diff = (X[lo:hi] - shift) - centers[labels[lo:hi]]
+        dist[lo:hi] = (diff ** 2).sum(axis=1)
+    dist[w <= 0] = -1.0
+    top = _top_rows(dist, n)
     return (n, dist[top], start + top, (X[top] - shift).astype(np.float64),
             w[top], labels[top])
 
 
+def _top_rows(dist, n):
+    """Indices of the ``n`` largest ``dist``, largest first, ties by index."""
+    m = dist.shape[0]
+    if n >= m:
+        candidates = np.arange(m)
+    else:
+        kth = np.partition(dist, m - n)[m - n]
+        candidates = np.flatnonzero(dist >= kth)  # every row tied with the n-th
+    return candidates[np.lexsort((candidates, -dist[candidates]))[:n]]
+
+
 def _merge_farthest(*parts):
-    """Keep the ``n`` farthest rows of several parts, farthest first."""
+    """Keep the ``n`` farthest rows of several parts (same order as _top_rows)."""
     n = parts[0][0]
     cat = [np.concatenate([p[j] for p in parts]) for j in range(1, 6)]
     order = np.lexsort((cat[1], -cat[0]))[:n]  # by distance, then row index
@@ -786,8 +844,9 @@ def _merge_farthest(*parts):
 
 
 def _relocate_to_candidates(far, empty, sums, weights):
-    """scikit-learn's relocation from precomputed farthest rows: the i-th empty
-    cluster takes the i-th farthest row, which leaves its old cluster."""
+    """scikit-learn's relocation from the farthest rows (:func:`_farthest_rows`):
+    the i-th empty cluster takes the i-th farthest row, which leaves its old
+    cluster. Updates ``sums`` and ``weights`` in place."""
     _, dist, _, rows, w, labels = far
     if dist.size == 0 or dist.max() <= 0:
         return
@@ -821,30 +880,11 @@ def _average_centers(sums, weights, dtype):
 
 
 def _relocate_empty_clusters(X, sample_weight, shift, centers, sums, weights, labels):
-    """Move each empty cluster onto one of the rows farthest from their center.
-
-    scikit-learn's rule: the i-th empty cluster takes the i-th farthest row,
-    which leaves its old cluster. Updates ``sums`` and ``weights`` in place.
-    """
+    """Move each empty cluster onto one of the rows farthest from their center
+    (in memory; the same rule as the streamed and Dask fits)."""
     empty = np.flatnonzero(weights == 0)
-    n_empty = empty.size
-    distances = _k.assigned_sq_distances(X, shift, centers, labels)
-    # a zero-weight row cannot fill a cluster: it would stay empty, its
-    # center a stale copy (rows of weight 0 are rows that are not there)
-    distances = np.where(sample_weight > 0, distances, -1.0)
-    if distances.max() <= 0:
-        return
-    far = np.argpartition(distances, -n_empty)[:-n_empty - 1:-1]
-    for new_id, idx in zip(empty, far):
-        if distances[idx] <= 0:
-            break
-        w = sample_weight[idx]
-        x = (X[idx] - shift).astype(np.float64)
-        old_id = labels[idx]
-        sums[old_id] -= x * w
-        sums[new_id] = x * w
-        weights[new_id] = w
-        weights[old_id] -= w
+    far = _farthest_rows(X, sample_weight, 0, shift, centers, labels, empty.size)
+    _relocate_to_candidates(far, empty, sums, weights)
 
 
 def _is_same_clustering(labels1, labels2, n_clusters):

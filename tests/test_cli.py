@@ -194,3 +194,19 @@ def test_python_dash_m_fastem():
                            "--out", "x.npy"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "fastem: error: cannot read /no/such.csv: no such file"
+
+
+@pytest.mark.parametrize("model", ["kmeans", "gmm"])
+def test_fit_defaults_are_the_estimators_own(model):
+    from fastem.cli import ESTIMATORS, build_parser
+    from fastem.cluster import KMeans
+    from fastem.mixture import GaussianMixture
+    reference = {"kmeans": KMeans, "gmm": GaussianMixture}[model]().get_params()
+    args = build_parser().parse_args(["fit", "x.npy", "--model", model, "-o", "l.npy"])
+    params = ESTIMATORS[model](args).get_params()
+    for name in ("max_iter", "tol", "n_init"):
+        assert params[name] == reference[name], name
+    args = build_parser().parse_args(["fit", "x.npy", "--model", model, "-o", "l.npy",
+                                      "--max-iter", "7", "--tol", "0", "--n-init", "2"])
+    params = ESTIMATORS[model](args).get_params()
+    assert (params["max_iter"], params["tol"], params["n_init"]) == (7, 0.0, 2)

@@ -371,3 +371,76 @@ def test_bounded_pass_equals_dense_pass():
         new[full] = out[0][full] / out[1][full, None]
         drift = np.sqrt(((new - centers) ** 2).sum(1))
         centers = new
+
+
+# ------------------------------------------------------------ far from the origin
+def _far_float32(n=2000, d=4, k=6, offset=3e3, seed=5):
+    """float32 blobs of spread ~1 centered ``offset`` away from the origin."""
+    X = make_blobs(n, d, centers=k, cluster_std=1.0, center_box=(-4, 4),
+                   random_state=seed)[0]
+    return (X + offset).astype(np.float32)
+
+
+def _exact_distances(X, centers):
+    """Distances in float64 from the (exactly upcast) rows and centers."""
+    X64, C64 = X.astype(np.float64), centers.astype(np.float64)
+    return np.sqrt(((X64[:, None, :] - C64[None, :, :]) ** 2).sum(axis=2))
+
+
+@pytest.mark.parametrize("offset", [0.0, 3e3])
+def test_float32_predict_transform_score_far_from_origin(offset):
+    X = _far_float32(offset=offset)
+    fk = KMeans(6, init=_init_rows(X, 6), n_init=1).fit(X)
+    Xt = _far_float32(n=1500, offset=offset, seed=6)  # new rows, same clusters
+    exact = _exact_distances(Xt, fk.cluster_centers_)
+    d = fk.transform(Xt)
+    assert d.dtype == np.float32
+    # float64 accuracy, then rounded to float32
+    assert_allclose(d, exact, rtol=2 * np.finfo(np.float32).eps, atol=0)
+    assert_array_equal(fk.predict(Xt), exact.argmin(axis=1))
+    inertia = (exact.min(axis=1) ** 2).sum()
+    assert fk.score(Xt) == pytest.approx(-inertia, rel=1e-6)
+
+
+def test_float64_rows_after_a_float32_fit_stay_float64():
+    # scikit-learn's transform computes in the common dtype (float64 here);
+    # rows a hair off the midpoint of two centers: rounding them to float32
+    # changes their closest center
+    X = _far_float32(offset=10.0)
+    fk = KMeans(6, init=_init_rows(X, 6), n_init=1).fit(X)
+    c = fk.cluster_centers_.astype(np.float64)
+    rng = np.random.default_rng(0)
+    pairs = rng.integers(0, 6, (400, 2))
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    u = c[pairs[:, 1]] - c[pairs[:, 0]]
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    t = rng.uniform(-3e-7, 3e-7, (len(pairs), 1))
+    Xt = (c[pairs[:, 0]] + c[pairs[:, 1]]) / 2 + t * u
+    exact = _exact_distances(Xt, fk.cluster_centers_)
+    rounded = _exact_distances(Xt.astype(np.float32), fk.cluster_centers_)
+    assert (exact.argmin(axis=1) != rounded.argmin(axis=1)).sum() > 10
+    d = fk.transform(Xt)
+    assert d.dtype == np.float64
+    assert_allclose(d, exact, rtol=1e-12)
+    assert_array_equal(fk.predict(Xt), exact.argmin(axis=1))
+    assert fk.score(Xt) == pytest.approx(-(exact.min(axis=1) ** 2).sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_float32_labels_equal_sklearn_on_non_grid_data(seed):
+    # float32 rows whose sums are not exact (unlike the integer grid above):
+    # labels identical, centers equal up to float32 accumulation (scikit-learn
+    # sums in float32, fastem in float64)
+    X = make_blobs(3000, 5, centers=6, cluster_std=2.0, random_state=seed)[0]
+    X = X.astype(np.float32)
+    init = _init_rows(X, 6, seed=seed)
+    sk = SKKMeans(6, init=init, n_init=1, tol=0, max_iter=30).fit(X)
+    fk = KMeans(6, init=init, n_init=1, tol=0, max_iter=30).fit(X)
+    assert fk.cluster_centers_.dtype == np.float32
+    assert_array_equal(fk.labels_, sk.labels_)
+    assert fk.n_iter_ == sk.n_iter_
+    scale = np.abs(X).max()
+    eps = np.finfo(np.float32).eps
+    assert_allclose(fk.cluster_centers_, sk.cluster_centers_, rtol=0,
+                    atol=4 * eps * scale)  # measured 1.5
+    assert_allclose(fk.inertia_, sk.inertia_, rtol=2e-6)

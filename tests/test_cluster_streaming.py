@@ -10,6 +10,12 @@ from sklearn.datasets import make_blobs
 
 from fastem.cluster import KMeans
 
+try:
+    import dask.array as da
+except ImportError:  # the Dask tests skip; the streaming tests still run
+    da = None
+needs_dask = pytest.mark.skipif(da is None, reason="needs dask")
+
 
 def blobs(n=12_000, d=4, k=6, seed=1, std=1.5):
     return make_blobs(n, d, centers=k, cluster_std=std, random_state=seed)[0]
@@ -68,11 +74,40 @@ def test_memmap_is_streamed_and_equals_in_memory(tmp_path):
     assert streamed.score(mm) == pytest.approx(whole.score(X), rel=1e-5)
 
 
-def test_memmap_default_chunks_and_kmeans_plus_plus_from_a_sample(tmp_path):
+def spy_chunks_and_init_rows(monkeypatch):
+    """Record the rows of each Lloyd chunk and of each initialization sample."""
+    from fastem import cluster
+    seen = {"chunks": [], "init": []}
+    lloyd_part, init_centroids = cluster._lloyd_part, KMeans._init_centroids
+
+    def chunk_spy(X, *args):
+        seen["chunks"].append(X.shape[0])
+        return lloyd_part(X, *args)
+
+    def init_spy(self, Xc, *args):
+        seen["init"].append(Xc.shape[0])
+        return init_centroids(self, Xc, *args)
+    monkeypatch.setattr(cluster, "_lloyd_part", chunk_spy)
+    monkeypatch.setattr(KMeans, "_init_centroids", init_spy)
+    return seen
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1500])
+def test_kmeans_plus_plus_from_a_sample_on_chunks(tmp_path, monkeypatch, chunk_size):
+    # small knobs so that 8000 rows are really chunked and really sampled
+    from fastem import _config
+    monkeypatch.setattr(_config, "STREAM_CHUNK_BYTES", 2048 * 4 * 8)  # 2048 rows
+    monkeypatch.setattr(_config, "INIT_SAMPLE_ROWS", 3000)
     X = blobs(n=8000, k=5, std=1.0)
     mm = save_memmap(tmp_path, X)
-    streamed = KMeans(5, random_state=0).fit(mm)  # default chunk size
     whole = KMeans(5, random_state=0).fit(X)
+    seen = spy_chunks_and_init_rows(monkeypatch)
+    streamed = KMeans(5, random_state=0, chunk_size=chunk_size).fit(mm)
+    rows = 2048 if chunk_size is None else chunk_size  # None: the default chunks
+    n_chunks = -(-8000 // rows)
+    assert seen["init"] == [3000]
+    assert seen["chunks"][:n_chunks] == [rows] * (n_chunks - 1) + [8000 % rows]
+    assert len(seen["chunks"]) == n_chunks * streamed.n_iter_
     assert np.isfinite(streamed.cluster_centers_).all()
     # separated blobs: both find the same clustering from different seeds
     assert streamed.inertia_ == pytest.approx(whole.inertia_, rel=1e-9)
@@ -103,6 +138,36 @@ def test_empty_cluster_relocation_chunked_equals_in_memory():
     chunked = KMeans(chunk_size=1024, **kw).fit(X)
     assert_same_fit(chunked, whole)
     assert np.unique(chunked.labels_).size == 6
+
+
+def tied_outliers_problem():
+    """Three clusters empty at once whose candidate rows tie.
+
+    Integer rows near the origin, five centers symmetric under a quarter
+    turn, three centers far away (empty after the first assignment) and four
+    outliers at the same distance (49**2) from their centers, at scattered
+    row positions: which three outliers fill which empty cluster is decided
+    by the tie rule alone.
+    """
+    rng = np.random.default_rng(3)
+    X = np.round(rng.standard_normal((3000, 2)) * 3)
+    X[[2900, 17, 1500, 611]] = [[50, 0], [0, 50], [-50, 0], [0, -50]]
+    init = np.array([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1],
+                     [1e4, 1e4], [1e4, -1e4], [-1e4, 1e4]], dtype=float)
+    return X, dict(n_clusters=8, init=init, n_init=1, tol=0, max_iter=30)
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+def test_three_empty_clusters_relocate_alike_in_memory_and_chunked():
+    X, kw = tied_outliers_problem()
+    whole = KMeans(**{**kw, "max_iter": 1}).fit(X)
+    # every far center took an outlier in the first update
+    moved = whole.cluster_centers_[5:]
+    assert (np.abs(moved).max(axis=1) == 50).all()
+    whole = KMeans(**kw).fit(X)
+    for chunk_size in (1000, 777):
+        chunked = KMeans(chunk_size=chunk_size, **kw).fit(X)
+        assert_same_fit(chunked, whole, rtol=1e-10)
 
 
 def test_fit_on_a_stream_equals_fit_with_float32_and_weights_zero_drop_rows():
@@ -213,9 +278,6 @@ def test_partial_fit_accepts_a_memmap_batch(tmp_path):
 
 
 # ------------------------------------------------------------ Dask
-da = pytest.importorskip("dask.array")
-
-
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")
@@ -225,6 +287,7 @@ def client():
             yield c
 
 
+@needs_dask
 def test_local_cluster_fit_equals_in_memory(client):
     X = blobs()
     w = np.random.default_rng(2).uniform(0.5, 1.5, len(X))
@@ -243,19 +306,40 @@ def test_local_cluster_fit_equals_in_memory(client):
     assert dist.score(Xd) == pytest.approx(whole.score(X), rel=1e-12)
 
 
+@needs_dask
 @pytest.mark.filterwarnings("ignore:Number of distinct clusters")
-def test_local_cluster_relocates_empty_clusters_and_inits_from_a_sample(client):
+def test_local_cluster_relocates_empty_clusters(client):
     X = blobs(n=6000, k=5)
     kw = dict(n_clusters=6, init=far_init(X, 6), n_init=1, tol=0, max_iter=50)
     whole = KMeans(**kw).fit(X)
     dist = KMeans(**kw).fit(da.from_array(X, chunks=(1000, 4)))
     assert_same_fit(dist, whole)
+
+
+@needs_dask
+def test_local_cluster_inits_from_a_sample(client, monkeypatch):
+    from fastem import _config
+    monkeypatch.setattr(_config, "INIT_SAMPLE_ROWS", 2000)  # read on the client
     Xs = blobs(n=6000, k=5, std=1.0)
+    whole = KMeans(5, random_state=0).fit(Xs)
+    seen = spy_chunks_and_init_rows(monkeypatch)
     plus = KMeans(5, random_state=0).fit(da.from_array(Xs, chunks=(1500, 4)))
-    assert plus.inertia_ == pytest.approx(KMeans(5, random_state=0).fit(Xs).inertia_,
-                                          rel=1e-9)
+    assert seen["init"] == [2000]
+    assert plus.inertia_ == pytest.approx(whole.inertia_, rel=1e-9)
 
 
+@needs_dask
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")
+def test_three_empty_clusters_relocate_alike_on_dask():
+    import dask
+    X, kw = tied_outliers_problem()
+    whole = KMeans(**kw).fit(X)
+    with dask.config.set(scheduler="synchronous"):
+        dist = KMeans(**kw).fit(da.from_array(X, chunks=(700, 2)))
+        assert_same_fit(dist, whole, rtol=1e-10)
+
+
+@needs_dask
 def test_threaded_scheduler_from_several_threads_does_not_abort():
     import dask
     X = blobs(n=8000)
@@ -288,6 +372,7 @@ def test_threaded_scheduler_from_several_threads_does_not_abort():
         assert_array_equal(labels, ref.labels_)
 
 
+@needs_dask
 def test_dask_column_chunks_are_merged_and_bad_input_is_refused():
     import dask
     X = blobs(n=3000, d=3)

@@ -916,8 +916,8 @@ def test_gaussian_block_index_arithmetic_past_2_31_rows(ct):
 def test_block_counts_are_64_bit():
     from fastem.kernels import kmeans as kk
     assert kk._n_blocks(2 ** 40 + 1, 2048) == 2 ** 29 + 1
-    # an index vector past 2**31 survives the public per-row outputs' dtype
-    assert np.empty(0, np.int64).dtype.itemsize == 8
+    # the k-means Lloyd and bounded blocks and the categorical block past
+    # 2**31 rows: tests/test_indices.py
 
 
 def test_kmeans_inertia_block_index_arithmetic_past_2_31_rows():

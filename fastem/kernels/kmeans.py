@@ -112,16 +112,19 @@ def _row_sq_dist(xb, i, centers, k):
 
 
 @njit(**_JIT)
-def _assign_block(xb, centers, centers_sq, labels_out, best_out, gbuf):
+def _assign_block(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf):
     """Label each row of a block with its closest center.
 
     The scores ``||c_j||^2 - 2 x.c_j`` are laid out (n_clusters, m) so the
-    running minimum runs along contiguous rows and vectorizes; the strict
-    ``<`` keeps the first minimum, as ``argmin`` does. ``gbuf``
-    (n_clusters * block_rows,) in xb's dtype is scratch for them.
+    running minimum runs along contiguous rows and vectorizes (branch-free
+    selects); the strict ``<`` keeps the first minimum, as ``argmin`` does.
+    The second-best score goes to ``second_out``, unless it is zero-length
+    (the dense pass does not need it). ``gbuf`` (n_clusters * block_rows,)
+    in xb's dtype is scratch for the scores.
     """
     m = xb.shape[0]
     n_clusters = centers.shape[0]
+    track = second_out.shape[0] > 0
     gram = gbuf[:n_clusters * m].reshape((n_clusters, m))
     np.dot(centers, xb.T, gram)
     c0 = centers_sq[0]
@@ -129,13 +132,24 @@ def _assign_block(xb, centers, centers_sq, labels_out, best_out, gbuf):
         # g + g is 2 g exactly, in the input dtype, like BLAS alpha=-2
         best_out[i] = c0 - (gram[0, i] + gram[0, i])
         labels_out[i] = 0
+    if track:
+        second_out[:m] = np.inf
     for j in range(1, n_clusters):
         cj = centers_sq[j]
-        for i in range(m):
-            v = cj - (gram[j, i] + gram[j, i])
-            if v < best_out[i]:
-                best_out[i] = v
-                labels_out[i] = j
+        if track:  # one test per center, not per row
+            for i in range(m):
+                v = cj - (gram[j, i] + gram[j, i])
+                b = best_out[i]
+                hi = v if v > b else b
+                second_out[i] = hi if hi < second_out[i] else second_out[i]
+                labels_out[i] = j if v < b else labels_out[i]
+                best_out[i] = v if v < b else b
+        else:
+            for i in range(m):
+                v = cj - (gram[j, i] + gram[j, i])
+                b = best_out[i]
+                labels_out[i] = j if v < b else labels_out[i]
+                best_out[i] = v if v < b else b
 
 
 @njit(**_JIT)
@@ -156,7 +170,7 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
     n_features = X.shape[1]
     lab = lab[:m]
     best = best[:m]
-    _assign_block(xb, centers, centers_sq, lab, best, gbuf)
+    _assign_block(xb, centers, centers_sq, lab, best, best[:0], gbuf)
     if update_centers:
         sums[:, :] = 0.0
         weights[:] = 0.0
@@ -277,30 +291,6 @@ def lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
 
 
 @njit(**_JIT)
-def _assign_block2(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf):
-    """:func:`_assign_block` that also keeps the second-best score."""
-    m = xb.shape[0]
-    n_clusters = centers.shape[0]
-    gram = gbuf[:n_clusters * m].reshape((n_clusters, m))
-    np.dot(centers, xb.T, gram)
-    c0 = centers_sq[0]
-    for i in range(m):
-        best_out[i] = c0 - (gram[0, i] + gram[0, i])
-        second_out[i] = np.inf
-        labels_out[i] = 0
-    for j in range(1, n_clusters):
-        cj = centers_sq[j]
-        for i in range(m):
-            # branch-free so that it vectorizes; ties keep the first label
-            v = cj - (gram[j, i] + gram[j, i])
-            b = best_out[i]
-            hi = v if v > b else b
-            second_out[i] = hi if hi < second_out[i] else second_out[i]
-            labels_out[i] = j if v < b else labels_out[i]
-            best_out[i] = v if v < b else b
-
-
-@njit(**_JIT)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
                    drift, drift_max1, drift_arg1, drift_max2, eta, center_norm_max,
                    start, stop, dense, probe, sums, weights, xbuf, xgbuf, gbuf,
@@ -375,10 +365,8 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
         best = best[:n_todo]
         second = second[:n_todo]
         track = probe or not dense
-        if track:
-            _assign_block2(xg, centers, centers_sq, lab, best, second, gbuf)
-        else:
-            _assign_block(xg, centers, centers_sq, lab, best, gbuf)
+        _assign_block(xg, centers, centers_sq, lab, best,
+                      second if track else second[:0], gbuf)
         for t in range(n_todo):
             r = start + todo[t]
             k = lab[t]
@@ -569,54 +557,41 @@ def inertia_pass(X, sample_weight, shift, centers, labels, block_rows):
 inertia_pass, inertia_pass_serial = parallel_and_serial(inertia_pass)
 
 
-def assigned_sq_distances(X, shift, centers, labels):
-    """Squared distance of each row to its assigned center, shape (n_samples,).
-
-    Used only to relocate empty clusters (rare), so an O(N) result is fine.
-    """
-    n_samples, n_features = X.shape
-    out = np.empty(n_samples)
-    for i in prange(n_samples):
-        k = labels[i]
-        sq = 0.0
-        for d in range(n_features):
-            diff = np.float64((X[i, d] - shift[d]) - centers[k, d])
-            sq += diff * diff
-        out[i] = sq
-    return out
-
-
-assigned_sq_distances, assigned_sq_distances_serial = parallel_and_serial(
-    assigned_sq_distances)
-
-
 @njit(**_JIT)
-def _distances_block(X, centers, centers_sq, start, stop, out, gbuf):
-    """Distances of rows ``start:stop`` into ``out``; ``gbuf`` (block_rows *
-    n_clusters,) in X's dtype is the calling thread's scratch."""
+def _distances_block(X, shift, centers, centers_sq, start, stop, out, xbuf, gbuf):
+    """Distances of rows ``start:stop`` into ``out``, computed in float64 on
+    the rows minus ``shift``; ``xbuf`` (block_rows, n_features) and ``gbuf``
+    (block_rows * n_clusters,) float64 are the calling thread's scratch."""
     m = stop - start
     n_clusters = centers.shape[0]
-    xb = X[start:stop]
+    n_features = X.shape[1]
+    xb = xbuf[:m]
+    for i in range(m):
+        for d in range(n_features):
+            xb[i, d] = np.float64(X[start + i, d]) - shift[d]
     gram = gbuf[:m * n_clusters].reshape((m, n_clusters))
     np.dot(xb, centers.T, gram)
     for i in range(m):
-        xx = 0.0
-        for d in range(X.shape[1]):
-            x = np.float64(xb[i, d])
-            xx += x * x
+        xx = _row_sq_norm(xb, i)
         for j in range(n_clusters):
             sq = xx + centers_sq[j] - 2.0 * gram[i, j]
             out[start + i, j] = np.sqrt(sq) if sq > 0.0 else 0.0
 
 
-def _distances_pass(X, centers, centers_sq, block_rows, n_threads):
-    """Euclidean distances of every row to every center.
+def _distances_pass(X, shift, centers, centers_sq, block_rows, n_threads):
+    """Euclidean distances of every row to every center, in float64.
+
+    Rows and centers are taken relative to ``shift`` (a point near them)
+    and the expansion ``||x||^2 - 2 x.c + ||c||^2`` runs in float64, so
+    float32 distances are exact to their rounding, far from the origin too.
 
     Parameters
     ----------
-    X : ndarray (n_samples, n_features)                      # IN
-    centers : ndarray (n_clusters, n_features), X's dtype    # IN
-    centers_sq : ndarray (n_clusters,), float64              # IN
+    X : ndarray (n_samples, n_features), float32/float64      # IN
+    shift : ndarray (n_features,), float64                    # IN
+    centers : ndarray (n_clusters, n_features), float64,
+        minus ``shift``, C-contiguous                         # IN
+    centers_sq : ndarray (n_clusters,), float64               # IN
     block_rows : int
     n_threads : int, as ``_lloyd_pass``
 
@@ -624,31 +599,32 @@ def _distances_pass(X, centers, centers_sq, block_rows, n_threads):
     -------
     distances : ndarray (n_samples, n_clusters), X's dtype
     """
-    n_samples = X.shape[0]
+    n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
     out = np.empty((n_samples, n_clusters), dtype=X.dtype)
     n_blocks = _n_blocks(n_samples, block_rows)
     n_threads = _threads(n_threads, n_blocks)
-    gbuf = np.empty((n_threads, block_rows * n_clusters), dtype=X.dtype)
+    xbuf = np.empty((n_threads, block_rows, n_features))
+    gbuf = np.empty((n_threads, block_rows * n_clusters))
     for t in prange(n_threads):
         for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
             start = b * block_rows
-            _distances_block(X, centers, centers_sq, start,
-                             min(start + block_rows, n_samples), out, gbuf[t])
+            _distances_block(X, shift, centers, centers_sq, start,
+                             min(start + block_rows, n_samples), out, xbuf[t], gbuf[t])
     return out
 
 
 _distances_pass, _distances_pass_serial = parallel_and_serial(_distances_pass)
 
 
-def distances_pass(X, centers, centers_sq, block_rows, n_threads=None):
+def distances_pass(X, shift, centers, centers_sq, block_rows, n_threads=None):
     """Parallel distances pass (see ``_distances_pass``); ``n_threads``
     defaults to Numba's current thread count."""
     if n_threads is None:
         n_threads = numba.get_num_threads()
-    return _distances_pass(X, centers, centers_sq, block_rows, n_threads)
+    return _distances_pass(X, shift, centers, centers_sq, block_rows, n_threads)
 
 
-def distances_pass_serial(X, centers, centers_sq, block_rows):
+def distances_pass_serial(X, shift, centers, centers_sq, block_rows):
     """Serial twin of :func:`distances_pass` (Dask tasks)."""
-    return _distances_pass_serial(X, centers, centers_sq, block_rows, 1)
+    return _distances_pass_serial(X, shift, centers, centers_sq, block_rows, 1)
