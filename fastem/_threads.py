@@ -17,9 +17,6 @@ from threadpoolctl import ThreadpoolController
 
 from .kernels._compile import N_LANES
 
-# Numba's default threading layer aborts the process when two Python threads
-# enter parallel kernels at once, so parallel regions are entered one at a time.
-_PARALLEL_LOCK = threading.RLock()
 _local = threading.local()
 _controller = None
 
@@ -147,26 +144,21 @@ def lane_pass(kernel, inputs, outputs, lane_shapes, n_rows, block, n_jobs,
 
 @contextlib.contextmanager
 def parallel_region(n_jobs):
-    """Run compiled parallel kernels with ``n_jobs`` threads and BLAS on one.
+    """Run kernels on ``n_jobs`` threads (see :func:`region_threads`), BLAS on one.
 
-    The Numba thread count is thread-local, so it is set and restored here.
-    BLAS is held to one thread so that BLAS calls made inside ``prange``
-    blocks (and the tiny M-step solves between passes) do not multiply or
-    spin threads. Nested regions (a whole fit, then each pass) only change the
-    Numba thread count.
+    Holds no lock: other Python threads run their own kernels meanwhile
+    (every kernel is serial and ``nogil``; threads come from a shared pool).
     """
     n = resolve_n_jobs(n_jobs)
-    with _PARALLEL_LOCK:
-        previous = numba.get_num_threads()
-        numba.set_num_threads(n)
-        depth = getattr(_local, "depth", 0)
-        _local.depth = depth + 1
-        try:
-            if depth:
-                yield n
-            else:
-                with _blas_controller().limit(limits=1, user_api="blas"):
-                    yield n
-        finally:
-            _local.depth = depth
-            numba.set_num_threads(previous)
+    previous = region_threads()
+    _local.n_threads = n
+    try:
+        with one_blas_thread():
+            yield n
+    finally:
+        _local.n_threads = previous
+
+
+def region_threads():
+    """Threads of the innermost :func:`parallel_region` of this Python thread (1 outside)."""
+    return getattr(_local, "n_threads", 1)

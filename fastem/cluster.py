@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _is_dask_array
 from ._data import ArrayData, default_chunk_rows
-from ._threads import _blas_controller, parallel_region, resolve_n_jobs
+from ._threads import one_blas_thread, parallel_region, resolve_n_jobs
 from ._validation import (check_data, check_feature_names, check_float, check_int,
                           check_n_features, check_option, check_random_state,
                           check_sample_weight)
@@ -698,17 +698,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
 # ``DaskData.map_reduce`` (one task per block, serial kernels). Each returns
 # small partial results; ``_add_parts`` sums them.
 
-def _blas_one(serial):
-    """Serial kernels call BLAS on small blocks: hold it to one thread."""
-    if serial:
-        return _blas_controller().limit(limits=1, user_api="blas")
-    return contextlib.nullcontext()
-
-
 def _assign(X, shift, centers, centers_sq, labels, serial):
     """Write the closest center of each row of ``X - shift`` into ``labels``."""
     kernel = _k.lloyd_pass_serial if serial else _k.lloyd_pass
-    with _blas_one(serial):
+    with one_blas_thread():  # kernels call BLAS on small blocks
         # (the weights only enter the pass's inertia, unused here)
         kernel(X, np.ones(X.shape[0]), shift, centers, centers_sq, labels,
                BLOCK_ROWS, False)
@@ -717,7 +710,7 @@ def _assign(X, shift, centers, centers_sq, labels, serial):
 def _distances(X, shift, centers, centers_sq, serial):
     """Distances of the rows of ``X`` to ``centers + shift`` (both float64)."""
     kernel = _k.distances_pass_serial if serial else _k.distances_pass
-    with _blas_one(serial):
+    with one_blas_thread():  # kernels call BLAS on small blocks
         return kernel(X, shift, centers, centers_sq, BLOCK_ROWS)
 
 
@@ -743,7 +736,7 @@ def _lloyd_part(X, w, start, shift, centers, centers_sq, serial):
     """Dense Lloyd pass on one chunk: (sums, weights, inertia) per cluster."""
     labels = np.full(X.shape[0], -1, dtype=np.int32)
     kernel = _k.lloyd_pass_serial if serial else _k.lloyd_pass
-    with _blas_one(serial):
+    with one_blas_thread():  # kernels call BLAS on small blocks
         sums, weights, inertia, _ = kernel(X, w, shift, centers, centers_sq, labels,
                                            BLOCK_ROWS, True)
     return sums, weights, inertia

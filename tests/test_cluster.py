@@ -1,7 +1,6 @@
 """fastem.cluster.KMeans against scikit-learn, a naive reference, and properties."""
 import warnings
 
-import numba
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -148,26 +147,21 @@ def test_thread_count_does_not_change_bits():
     assert fits[0].inertia_ == fits[1].inertia_
 
 
-def test_parallel_kernel_bits_with_numba_threads():
+def test_lloyd_pass_bits_for_any_thread_count():
     X = _blobs(7 * 512 + 3, 5, 6)
     centers = _init_rows(X, 6)
     shift = X.mean(0)
     w = np.random.default_rng(0).uniform(0, 2, len(X))
     results = []
-    previous = numba.get_num_threads()
-    try:
-        for n in (1, 2):
-            numba.set_num_threads(n)
-            labels = np.full(len(X), -1, np.int32)
-            out = kernels.lloyd_pass(X, w, shift, centers, (centers ** 2).sum(1),
-                                     labels, 512, True)
-            results.append((labels,) + out)
-    finally:
-        numba.set_num_threads(previous)
+    for n in (1, 2, 3):
+        labels = np.full(len(X), -1, np.int32)
+        out = kernels.lloyd_pass(X, w, shift, centers, (centers ** 2).sum(1),
+                                 labels, 512, True, n_threads=n)
+        results.append((labels,) + out)
     serial_labels = np.full(len(X), -1, np.int32)
     serial = (serial_labels,) + kernels.lloyd_pass_serial(
         X, w, shift, centers, (centers ** 2).sum(1), serial_labels, 512, True)
-    for other in (results[1], serial):
+    for other in (*results[1:], serial):
         for a, b in zip(results[0], other):
             assert_array_equal(a, b)
 

@@ -1,13 +1,12 @@
-"""Block-loop kernels: their parallel and serial twins, and their lanes.
+"""Lanes: how the row blocks of a pass are grouped and summed.
 
-A kernel driver loops over row blocks with ``prange``. Compiled with
-``parallel=True`` the blocks run on Numba's thread pool; compiled without it
-``prange`` is a plain ``range``. The serial twin is what callers that are
-already parallel use (Dask tasks, small inputs): it never touches the thread
-pool, so it is safe from any number of Python threads at once.
+Every pass kernel processes a range of lanes, each a fixed run of
+consecutive row blocks, serially and without the GIL;
+:mod:`fastem._threads` runs it on a few Python threads and sums the lanes
+in order. Lanes, not threads, partition the work, so results are
+bit-identical for any thread count, and partial statistics take O(lanes)
+memory rather than O(blocks).
 """
-import types
-
 from numba import njit
 
 #: Blocks are summed in this many lanes, fixed whatever the thread count: a
@@ -37,17 +36,3 @@ def move_into(dst, src):
     for i in range(d.shape[0]):
         d[i] += s[i]
         s[i] = 0.0
-
-
-def parallel_and_serial(func):
-    """Return ``(parallel, serial)`` dispatchers of ``func``, both cached on disk.
-
-    The serial twin is a renamed copy of ``func`` so that the two compiled
-    versions get distinct entries in Numba's on-disk cache.
-    """
-    twin = types.FunctionType(func.__code__, func.__globals__, func.__name__ + "_serial",
-                              func.__defaults__, func.__closure__)
-    twin.__qualname__ = func.__qualname__ + "_serial"
-    twin.__doc__ = f"Serial twin of ``{func.__name__}``: same blocks, same result."
-    return (njit(parallel=True, cache=True, nogil=True)(func),
-            njit(cache=True, nogil=True)(twin))

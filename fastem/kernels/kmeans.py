@@ -1,34 +1,32 @@
 """Numba kernels for k-means (Lloyd's algorithm, hard EM).
 
-Every pass splits the rows into fixed-size blocks; each block writes its own
-slot of partial statistics and the slots are summed in block order after the
-parallel loop, so results are bit-identical for any thread count. Each kernel
-is one driver compiled twice (:func:`~fastem.kernels._compile.parallel_and_serial`):
-a parallel one (``prange`` over threads) and a serial one (plain ``range``)
-for callers that already run in parallel (Dask tasks, ``n_jobs=1``); they
-return the same bits. A driver deals contiguous runs of blocks to
-``n_threads`` threads and gives each thread its own scratch buffers,
-allocated once per pass: allocating them per block is slow where malloc
-returns memory to the system eagerly (Dask workers run with
-``MALLOC_TRIM_THRESHOLD_=65536``, which turns every allocation above ~64 KB
-into an mmap with fresh page faults). The public ``*_pass`` functions are
-thin Python wrappers that pass the thread count (Numba's current one for the
-parallel kernels, 1 for the ``*_serial`` twins).
+Every pass splits the rows into fixed-size blocks; each block's statistics
+go to the slot of its lane (a fixed run of consecutive blocks) and the slots
+are summed in order, so results are bit-identical for any thread count. Each
+``*_lanes`` kernel processes a range of lanes serially and without the GIL;
+the public ``*_pass`` functions are thin Python wrappers that allocate the
+slots, run the kernel on ``n_threads`` Python threads
+(:func:`fastem._threads.run_lanes`; 1 for the ``*_serial`` twins, which Dask
+tasks call) and sum the slots. Each call allocates its scratch once, not per
+block: allocating per block is slow where malloc returns memory to the
+system eagerly (Dask workers run with ``MALLOC_TRIM_THRESHOLD_=65536``,
+which turns every allocation above ~64 KB into an mmap with fresh page
+faults).
 
 Exactness against scikit-learn: a row's label is the first index of the
 minimum of ``||c_j||^2 - 2 x.c_j`` computed in the input dtype with the dot
 products from the same BLAS ``gemm`` scikit-learn uses, so labels agree bit
 for bit, ties included. The data are centered on the fly (``x - shift``
 block by block, the same elementwise subtraction scikit-learn applies to a
-full copy), which saves an N x D copy per fit.
+full copy), so the passes themselves allocate nothing of size N x D.
 
 Arguments marked IN are read, OUT are written, INOUT both.
 """
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._compile import N_LANES, move_into, parallel_and_serial
+from .._threads import region_threads, run_lanes
+from ._compile import N_LANES, move_into
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -36,12 +34,6 @@ _JIT = dict(cache=True, nogil=True)
 @njit(**_JIT)
 def _n_blocks(n_samples, block_rows):
     return (n_samples + block_rows - 1) // block_rows
-
-
-@njit(**_JIT)
-def _threads(n_threads, n_blocks):
-    """Threads worth dealing ``n_blocks`` to (at least 1, at most one per block)."""
-    return max(1, min(n_threads, n_blocks))
 
 
 @njit(**_JIT)
@@ -193,28 +185,39 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
 
 
 @njit(**_JIT)
-def _sum_slots(lane_sums, lane_weights, block_inertia, block_changed):
-    """Sum the lanes' sums and weights in lane order, the blocks' inertia
-    and label changes in block order."""
-    n_clusters = lane_sums.shape[1]
-    n_features = lane_sums.shape[2]
-    sums = np.zeros((n_clusters, n_features))
-    weights = np.zeros(n_clusters)
-    for lane in range(lane_sums.shape[0]):
-        for k in range(n_clusters):
-            weights[k] += lane_weights[lane, k]
-            for d in range(n_features):
-                sums[k, d] += lane_sums[lane, k, d]
-    inertia = 0.0
-    n_changed = 0
-    for b in range(block_inertia.shape[0]):
-        inertia += block_inertia[b]
-        n_changed += block_changed[b]
-    return sums, weights, inertia, n_changed
+def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
+                 update_centers, lane_sums, lane_weights, block_inertia, block_changed,
+                 lane_lo, lane_hi):
+    """Lloyd pass over the blocks of lanes ``lane_lo:lane_hi``; see :func:`lloyd_pass`.
+
+    ``lane_sums`` (n_lanes, n_clusters, n_features), ``lane_weights``
+    (n_lanes, n_clusters): OUT, each lane's sums (when ``update_centers``);
+    ``block_inertia`` (n_blocks,) float64, ``block_changed`` (n_blocks,)
+    int64: OUT, each block's.
+    """
+    n_samples = X.shape[0]
+    n_clusters, n_features = centers.shape
+    n_blocks, n_lanes = block_inertia.shape[0], lane_weights.shape[0]
+    xbuf = np.empty((block_rows, n_features), dtype=X.dtype)
+    gbuf = np.empty(n_clusters * block_rows, dtype=X.dtype)
+    lab = np.empty(block_rows, dtype=np.int32)
+    best = np.empty(block_rows, dtype=X.dtype)
+    sums = np.empty((n_clusters, n_features))
+    weights = np.empty(n_clusters)
+    for lane in range(lane_lo, lane_hi):
+        for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+            start = b * block_rows
+            block_inertia[b], block_changed[b] = _lloyd_block(
+                X, sample_weight, shift, centers, centers_sq, labels, start,
+                min(start + block_rows, n_samples), update_centers, sums, weights,
+                xbuf, gbuf, lab, best)
+            if update_centers:  # predict writes no sums
+                move_into(lane_sums[lane], sums)
+                move_into(lane_weights[lane], weights)
 
 
-def _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
-                block_rows, update_centers, n_threads):
+def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
+               update_centers, n_threads=None):
     """One Lloyd iteration: assign every row, sum the rows per cluster.
 
     Parameters
@@ -227,9 +230,8 @@ def _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     labels : ndarray (n_samples,), int32, previous labels -> new labels   # INOUT
     block_rows : int, rows per block (fixes the summation order)
     update_centers : bool, False to only assign (predict)
-    n_threads : int, threads the lanes of blocks are dealt to (1 for the
-        serial twin); each owns a contiguous run of lanes and one set of
-        scratch buffers. The result does not depend on it.
+    n_threads : int or None, threads the lanes are dealt to (None: the
+        current thread region's). The result does not depend on it.
 
     Returns
     -------
@@ -238,56 +240,26 @@ def _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
     inertia : float, weighted squared distances to the given centers
     n_changed : int, rows whose label changed
     """
-    n_samples = X.shape[0]
-    n_blocks = _n_blocks(n_samples, block_rows)
-    n_clusters, n_features = centers.shape
+    n_blocks = _n_blocks(X.shape[0], block_rows)
     n_lanes = min(n_blocks, N_LANES)
+    n_clusters, n_features = centers.shape
     lane_sums = np.zeros((n_lanes, n_clusters, n_features))
     lane_weights = np.zeros((n_lanes, n_clusters))
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
-    n_threads = _threads(n_threads, n_lanes)
-    xbuf = np.empty((n_threads, block_rows, n_features), dtype=X.dtype)
-    gbuf = np.empty((n_threads, n_clusters * block_rows), dtype=X.dtype)
-    lab = np.empty((n_threads, block_rows), dtype=np.int32)
-    best = np.empty((n_threads, block_rows), dtype=X.dtype)
-    for t in prange(n_threads):
-        # allocated by the thread: adjacent per-thread rows would share cache lines
-        sums = np.empty((n_clusters, n_features))
-        weights = np.empty(n_clusters)
-        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
-            for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
-                start = b * block_rows
-                inertia, changed = _lloyd_block(
-                    X, sample_weight, shift, centers, centers_sq, labels, start,
-                    min(start + block_rows, n_samples), update_centers, sums,
-                    weights, xbuf[t], gbuf[t], lab[t], best[t])
-                block_inertia[b] = inertia
-                block_changed[b] = changed
-                if update_centers:  # predict writes no sums
-                    move_into(lane_sums[lane], sums)
-                    move_into(lane_weights[lane], weights)
-    return _sum_slots(lane_sums, lane_weights, block_inertia, block_changed)
-
-
-_lloyd_pass, _lloyd_pass_serial = parallel_and_serial(_lloyd_pass)
-
-
-def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
-               update_centers, n_threads=None):
-    """Parallel Lloyd pass (see ``_lloyd_pass``); ``n_threads`` defaults to
-    Numba's current thread count."""
-    if n_threads is None:
-        n_threads = numba.get_num_threads()
-    return _lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
-                       block_rows, update_centers, n_threads)
+    run_lanes(_lloyd_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
+                             block_rows, update_centers, lane_sums, lane_weights,
+                             block_inertia, block_changed),
+              n_lanes, region_threads() if n_threads is None else n_threads)
+    return (lane_sums.sum(axis=0), lane_weights.sum(axis=0), block_inertia.sum(),
+            int(block_changed.sum()))
 
 
 def lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
                       block_rows, update_centers):
-    """Serial twin of :func:`lloyd_pass` (same blocks, same bits)."""
-    return _lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
-                              block_rows, update_centers, 1)
+    """:func:`lloyd_pass` in the calling thread (same blocks, same bits)."""
+    return lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
+                      block_rows, update_centers, 1)
 
 
 @njit(**_JIT)
@@ -400,8 +372,45 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, labels, lower,
     return inertia, n_changed, n_todo, next_dense
 
 
-def _bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
-                        lower, block_dense, drift, eta, probe, block_rows, n_threads):
+@njit(**_JIT)
+def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower,
+                   block_dense, drift, eta, probe, block_rows, lane_sums, lane_weights,
+                   block_inertia, block_changed, block_scored, lane_lo, lane_hi):
+    """Bounded Lloyd pass over the blocks of lanes ``lane_lo:lane_hi``; see
+    :func:`bounded_lloyd_pass` and :func:`_lloyd_lanes` (``block_scored``:
+    OUT, each block's rows that went through the ``gemm``)."""
+    n_samples = X.shape[0]
+    n_clusters, n_features = centers.shape
+    n_blocks, n_lanes = block_inertia.shape[0], lane_weights.shape[0]
+    drift_arg1, drift_max1, drift_max2 = _top2(drift)
+    cmax = 0.0
+    for k in range(n_clusters):
+        cmax = max(cmax, np.sqrt(np.float64(centers_sq[k])))
+    xbuf = np.empty((2, block_rows, n_features), dtype=X.dtype)
+    gbuf = np.empty(n_clusters * block_rows, dtype=X.dtype)
+    todo = np.empty(block_rows, dtype=np.int64)
+    lab = np.empty(block_rows, dtype=np.int32)
+    scores = np.empty((2, block_rows), dtype=X.dtype)
+    sums = np.empty((n_clusters, n_features))
+    weights = np.empty(n_clusters)
+    for lane in range(lane_lo, lane_hi):
+        for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+            start = b * block_rows
+            inertia, changed, scored, next_dense = _bounded_block(
+                X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
+                drift_max1, drift_arg1, drift_max2, eta, cmax, start,
+                min(start + block_rows, n_samples), block_dense[b] != 0, probe,
+                sums, weights, xbuf[0], xbuf[1], gbuf, todo, lab, scores[0], scores[1])
+            block_dense[b] = 1 if next_dense else 0
+            block_inertia[b] = inertia
+            block_changed[b] = changed
+            block_scored[b] = scored
+            move_into(lane_sums[lane], sums)
+            move_into(lane_weights[lane], weights)
+
+
+def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower,
+                       block_dense, drift, eta, probe, block_rows, n_threads=None):
     """One Lloyd iteration that rescores only the rows whose label may change.
 
     Same results as :func:`lloyd_pass` with ``update_centers=True`` (labels
@@ -423,75 +432,35 @@ def _bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
         ``(||x|| + max ||c||)^2`` (a few times ``(n_features + 2) * eps``)
     probe : bool, let dense blocks refresh their bounds and maybe switch back
     block_rows : int
-    n_threads : int, as ``_lloyd_pass``
+    n_threads : int or None, as :func:`lloyd_pass`
 
     Returns
     -------
     sums, weights, inertia, n_changed : as :func:`lloyd_pass`
     n_scored : int, rows that went through the ``gemm``
     """
-    n_samples = X.shape[0]
-    n_blocks = _n_blocks(n_samples, block_rows)
-    n_clusters, n_features = centers.shape
-    drift_arg1, drift_max1, drift_max2 = _top2(drift)
-    cmax = 0.0
-    for k in range(n_clusters):
-        cmax = max(cmax, np.sqrt(np.float64(centers_sq[k])))
+    n_blocks = _n_blocks(X.shape[0], block_rows)
     n_lanes = min(n_blocks, N_LANES)
+    n_clusters, n_features = centers.shape
     lane_sums = np.zeros((n_lanes, n_clusters, n_features))
     lane_weights = np.zeros((n_lanes, n_clusters))
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
     block_scored = np.empty(n_blocks, dtype=np.int64)
-    n_threads = _threads(n_threads, n_lanes)
-    xbuf = np.empty((n_threads, 2, block_rows, n_features), dtype=X.dtype)
-    gbuf = np.empty((n_threads, n_clusters * block_rows), dtype=X.dtype)
-    todo = np.empty((n_threads, block_rows), dtype=np.int64)
-    lab = np.empty((n_threads, block_rows), dtype=np.int32)
-    scores = np.empty((n_threads, 2, block_rows), dtype=X.dtype)
-    for t in prange(n_threads):
-        sums = np.empty((n_clusters, n_features))  # the thread's own, see _lloyd_pass
-        weights = np.empty(n_clusters)
-        for lane in range(t * n_lanes // n_threads, (t + 1) * n_lanes // n_threads):
-            for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
-                start = b * block_rows
-                inertia, changed, scored, next_dense = _bounded_block(
-                    X, sample_weight, shift, centers, centers_sq, labels, lower, drift,
-                    drift_max1, drift_arg1, drift_max2, eta, cmax, start,
-                    min(start + block_rows, n_samples), block_dense[b] != 0, probe,
-                    sums, weights, xbuf[t, 0], xbuf[t, 1], gbuf[t], todo[t],
-                    lab[t], scores[t, 0], scores[t, 1])
-                block_dense[b] = 1 if next_dense else 0
-                block_inertia[b] = inertia
-                block_changed[b] = changed
-                block_scored[b] = scored
-                move_into(lane_sums[lane], sums)
-                move_into(lane_weights[lane], weights)
-    sums, weights, inertia, n_changed = _sum_slots(
-        lane_sums, lane_weights, block_inertia, block_changed)
-    return sums, weights, inertia, n_changed, block_scored.sum()
-
-
-_bounded_lloyd_pass, _bounded_lloyd_pass_serial = parallel_and_serial(_bounded_lloyd_pass)
-
-
-def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower,
-                       block_dense, drift, eta, probe, block_rows, n_threads=None):
-    """Parallel bounded Lloyd pass (see ``_bounded_lloyd_pass``); ``n_threads``
-    defaults to Numba's current thread count."""
-    if n_threads is None:
-        n_threads = numba.get_num_threads()
-    return _bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
+    run_lanes(_bounded_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
                                lower, block_dense, drift, eta, probe, block_rows,
-                               n_threads)
+                               lane_sums, lane_weights, block_inertia, block_changed,
+                               block_scored),
+              n_lanes, region_threads() if n_threads is None else n_threads)
+    return (lane_sums.sum(axis=0), lane_weights.sum(axis=0), block_inertia.sum(),
+            int(block_changed.sum()), int(block_scored.sum()))
 
 
 def bounded_lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
                               lower, block_dense, drift, eta, probe, block_rows):
-    """Serial twin of :func:`bounded_lloyd_pass` (same blocks, same bits)."""
-    return _bounded_lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq,
-                                      labels, lower, block_dense, drift, eta, probe,
-                                      block_rows, 1)
+    """:func:`bounded_lloyd_pass` in the calling thread (same blocks, same bits)."""
+    return bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
+                              lower, block_dense, drift, eta, probe, block_rows, 1)
 
 
 @njit(**_JIT)
@@ -528,7 +497,21 @@ def _inertia_block(X, sample_weight, shift, centers, labels, start, stop):
     return total
 
 
-def inertia_pass(X, sample_weight, shift, centers, labels, block_rows):
+@njit(**_JIT)
+def _inertia_lanes(X, sample_weight, shift, centers, labels, block_rows, block_inertia,
+                   lane_lo, lane_hi):
+    """Each block's exact inertia, for the blocks of lanes ``lane_lo:lane_hi``."""
+    n_samples = X.shape[0]
+    n_blocks = block_inertia.shape[0]
+    n_lanes = min(n_blocks, N_LANES)
+    for lane in range(lane_lo, lane_hi):
+        for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+            start = b * block_rows
+            block_inertia[b] = _inertia_block(X, sample_weight, shift, centers, labels,
+                                              start, min(start + block_rows, n_samples))
+
+
+def inertia_pass(X, sample_weight, shift, centers, labels, block_rows, n_threads=None):
     """Exact inertia ``sum_i w_i ||x_i - shift - c_{labels_i}||^2`` (float64).
 
     Parameters
@@ -539,22 +522,19 @@ def inertia_pass(X, sample_weight, shift, centers, labels, block_rows):
     centers : ndarray (n_clusters, n_features), X dtype  # IN
     labels : ndarray (n_samples,), int32                 # IN
     block_rows : int
+    n_threads : int or None, as :func:`lloyd_pass`
     """
-    n_samples = X.shape[0]
-    n_blocks = _n_blocks(n_samples, block_rows)
-    parts = np.empty(n_blocks)
-    for b in prange(n_blocks):
-        start = b * block_rows
-        stop = min(start + block_rows, n_samples)
-        parts[b] = _inertia_block(X, sample_weight, shift, centers, labels,
-                                  start, stop)
-    total = 0.0
-    for b in range(n_blocks):
-        total += parts[b]
-    return total
+    n_blocks = _n_blocks(X.shape[0], block_rows)
+    block_inertia = np.empty(n_blocks)
+    run_lanes(_inertia_lanes, (X, sample_weight, shift, centers, labels, block_rows,
+                               block_inertia),
+              min(n_blocks, N_LANES), region_threads() if n_threads is None else n_threads)
+    return block_inertia.sum()
 
 
-inertia_pass, inertia_pass_serial = parallel_and_serial(inertia_pass)
+def inertia_pass_serial(X, sample_weight, shift, centers, labels, block_rows):
+    """:func:`inertia_pass` in the calling thread (same blocks, same bits)."""
+    return inertia_pass(X, sample_weight, shift, centers, labels, block_rows, 1)
 
 
 @njit(**_JIT)
@@ -578,7 +558,23 @@ def _distances_block(X, shift, centers, centers_sq, start, stop, out, xbuf, gbuf
             out[start + i, j] = np.sqrt(sq) if sq > 0.0 else 0.0
 
 
-def _distances_pass(X, shift, centers, centers_sq, block_rows, n_threads):
+@njit(**_JIT)
+def _distances_lanes(X, shift, centers, centers_sq, block_rows, out, lane_lo, lane_hi):
+    """Distances of the rows of the blocks of lanes ``lane_lo:lane_hi`` into ``out``."""
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    n_blocks = _n_blocks(n_samples, block_rows)
+    n_lanes = min(n_blocks, N_LANES)
+    xbuf = np.empty((block_rows, n_features))
+    gbuf = np.empty(block_rows * n_clusters)
+    for lane in range(lane_lo, lane_hi):
+        for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+            start = b * block_rows
+            _distances_block(X, shift, centers, centers_sq, start,
+                             min(start + block_rows, n_samples), out, xbuf, gbuf)
+
+
+def distances_pass(X, shift, centers, centers_sq, block_rows, n_threads=None):
     """Euclidean distances of every row to every center, in float64.
 
     Rows and centers are taken relative to ``shift`` (a point near them)
@@ -593,38 +589,19 @@ def _distances_pass(X, shift, centers, centers_sq, block_rows, n_threads):
         minus ``shift``, C-contiguous                         # IN
     centers_sq : ndarray (n_clusters,), float64               # IN
     block_rows : int
-    n_threads : int, as ``_lloyd_pass``
+    n_threads : int or None, as :func:`lloyd_pass`
 
     Returns
     -------
     distances : ndarray (n_samples, n_clusters), X's dtype
     """
-    n_samples, n_features = X.shape
-    n_clusters = centers.shape[0]
-    out = np.empty((n_samples, n_clusters), dtype=X.dtype)
-    n_blocks = _n_blocks(n_samples, block_rows)
-    n_threads = _threads(n_threads, n_blocks)
-    xbuf = np.empty((n_threads, block_rows, n_features))
-    gbuf = np.empty((n_threads, block_rows * n_clusters))
-    for t in prange(n_threads):
-        for b in range(t * n_blocks // n_threads, (t + 1) * n_blocks // n_threads):
-            start = b * block_rows
-            _distances_block(X, shift, centers, centers_sq, start,
-                             min(start + block_rows, n_samples), out, xbuf[t], gbuf[t])
+    n_blocks = _n_blocks(X.shape[0], block_rows)
+    out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
+    run_lanes(_distances_lanes, (X, shift, centers, centers_sq, block_rows, out),
+              min(n_blocks, N_LANES), region_threads() if n_threads is None else n_threads)
     return out
 
 
-_distances_pass, _distances_pass_serial = parallel_and_serial(_distances_pass)
-
-
-def distances_pass(X, shift, centers, centers_sq, block_rows, n_threads=None):
-    """Parallel distances pass (see ``_distances_pass``); ``n_threads``
-    defaults to Numba's current thread count."""
-    if n_threads is None:
-        n_threads = numba.get_num_threads()
-    return _distances_pass(X, shift, centers, centers_sq, block_rows, n_threads)
-
-
 def distances_pass_serial(X, shift, centers, centers_sq, block_rows):
-    """Serial twin of :func:`distances_pass` (Dask tasks)."""
-    return _distances_pass_serial(X, shift, centers, centers_sq, block_rows, 1)
+    """:func:`distances_pass` in the calling thread (Dask tasks)."""
+    return distances_pass(X, shift, centers, centers_sq, block_rows, 1)

@@ -1,0 +1,109 @@
+"""Threads: lanes give the same bits for any thread count; fits do not block
+other models' predictions; BLAS limits are restored."""
+import threading
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import fastem
+from fastem import _threads
+from fastem.kernels import kmeans as kmeans_kernels
+
+
+def test_run_lanes_calls_every_lane_once_whatever_the_thread_count():
+    for n_lanes in (1, 2, 5, 64):
+        for n_threads in (1, 2, 3, 8, 100):
+            seen = []
+            _threads.run_lanes(lambda lo, hi: seen.extend(range(lo, hi)), (), n_lanes,
+                               n_threads)
+            assert sorted(seen) == list(range(n_lanes)), (n_lanes, n_threads)
+
+
+def test_run_lanes_waits_for_every_thread_when_one_call_fails():
+    done = []
+
+    def kernel(lo, hi):
+        if lo == 0:
+            raise RuntimeError("boom")
+        threading.Event().wait(0.2)
+        done.append(lo)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        _threads.run_lanes(kernel, (), 4, 4)
+    assert sorted(done) == [1, 2, 3]  # nothing still writes after the error
+
+
+def test_blas_limit_is_restored_after_overlapping_regions_in_two_threads():
+    controller = _threads._blas_controller()
+    before = [lib["num_threads"] for lib in controller.select(user_api="blas").info()]
+    inside, release = threading.Event(), threading.Event()
+
+    def hold():
+        with _threads.one_blas_thread():
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    inside.wait(10)
+    with _threads.one_blas_thread():  # enters while the other thread holds it...
+        pass
+    # ...and leaving must not restore the limit under the other thread's feet
+    held = [lib["num_threads"] for lib in controller.select(user_api="blas").info()]
+    release.set()
+    t.join()
+    after = [lib["num_threads"] for lib in controller.select(user_api="blas").info()]
+    assert all(n == 1 for n in held)
+    assert after == before
+
+
+@pytest.mark.parametrize("make, data", [
+    (lambda: fastem.GaussianMixture(4, covariance_type="full", random_state=0),
+     lambda X: X),
+    (lambda: fastem.BernoulliMixture(4, random_state=0), lambda X: X > 0),
+    (lambda: fastem.KMeans(4, n_init=1, random_state=0), lambda X: X),
+])
+def test_predict_runs_while_another_model_fits(monkeypatch, make, data):
+    """A fit holds no lock between its passes: another model's predict in
+    another thread finishes while the fit is still running."""
+    rng = np.random.default_rng(0)
+    small = data(rng.standard_normal((5000, 6)))  # > 2 blocks: the threaded path
+    fitted = make().fit(small)
+    expected = fitted.predict(small)
+    # long enough that a blocked predict would see the fit end: many cheap passes
+    big = data(rng.standard_normal((6000, 6)))
+    slow = make()
+    # many cheap passes: KMeans stops when labels stop changing, so many runs
+    slow.set_params(**({"n_init": 400} if isinstance(slow, fastem.KMeans)
+                       else {"max_iter": 3000, "tol": 0}))
+    started = threading.Event()
+    original = _threads.run_lanes
+
+    def run_lanes(*args):
+        if threading.current_thread() is worker:
+            started.set()
+        return original(*args)
+
+    monkeypatch.setattr(_threads, "run_lanes", run_lanes)  # the mixtures' passes
+    monkeypatch.setattr(kmeans_kernels, "run_lanes", run_lanes)  # KMeans
+    errors = []
+
+    def fit():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                slow.fit(big)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    worker = threading.Thread(target=fit)
+    worker.start()
+    assert started.wait(60)
+    labels = fitted.predict(small)
+    still_fitting = worker.is_alive()
+    worker.join()
+    assert not errors, errors
+    np.testing.assert_array_equal(labels, expected)
+    assert still_fitting, "predict waited for the other model's whole fit"
