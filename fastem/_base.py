@@ -23,7 +23,7 @@ def _is_dask_array(X):
 
 def _reseeder(family):
     """The family's re-seeding M-step when it was built with ``on_collapse='reseed'``."""
-    if getattr(family, "on_collapse", "raise") == "reseed":
+    if family.on_collapse == "reseed":
         return family.reseed
     return None
 
@@ -142,7 +142,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                              estimator=type(self).__name__)
         family = self._make_family(source.n_features)
         random_state = check_random_state(self.random_state)
-        if warm and hasattr(family, "adopt_data_description"):
+        if warm:
             family.adopt_data_description(self._family)
             if _reseeder(family) is not None:  # no initialization builds the pool
                 family.hold_rows(*source.init_sample(random_state))

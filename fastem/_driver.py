@@ -62,8 +62,7 @@ class EMRun:
 
 
 def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
-           lower_bound=-np.inf, verbose=0, verbose_interval=10, callback=None,
-           reseed=None):
+           lower_bound=-np.inf, verbose=0, verbose_interval=10, reseed=None):
     """Iterate statistics pass + M-step from ``params``.
 
     Parameters
@@ -83,8 +82,6 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
         Lower bound of ``params`` if known (warm start), else -inf.
     verbose, verbose_interval : int
         Print per-iteration progress as scikit-learn does.
-    callback : callable(n_iter, lower_bound, params) or None
-        Called after every iteration.
     reseed : callable(stats, params, components) -> params, or None
         Re-seeding M-step used when ``maximize`` raises
         :class:`ComponentCollapse` (None: the error propagates). An iteration
@@ -118,8 +115,6 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
             else:
                 print(f"  Iteration {n_iter}")
             last_print = now
-        if callback is not None:
-            callback(n_iter, run.lower_bound, run.params)
         if abs(change) < tol and not reseeded:
             run.converged = True
             break
@@ -132,7 +127,7 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
 
 def fit_em(pass_fn, maximize, initialize, *, n_init, total_weight, tol, max_iter,
            warm_params=None, warm_lower_bound=-np.inf, verbose=0,
-           verbose_interval=10, callback=None, reseed=None):
+           verbose_interval=10, reseed=None):
     """Run EM from ``n_init`` initializations (or one warm start); keep the best.
 
     Parameters
@@ -159,7 +154,7 @@ def fit_em(pass_fn, maximize, initialize, *, n_init, total_weight, tol, max_iter
             params, lower_bound = initialize(), -np.inf
         run = run_em(pass_fn, maximize, params, total_weight=total_weight, tol=tol,
                      max_iter=max_iter, lower_bound=lower_bound, verbose=verbose,
-                     verbose_interval=verbose_interval, callback=callback,
+                     verbose_interval=verbose_interval,
                      reseed=reseed)
         if best is None or run.lower_bound > best.lower_bound:
             best = run

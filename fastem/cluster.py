@@ -467,9 +467,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
     def _run_scaled(self, source, shift, centers, tol, serial):
         """One Lloyd run over the chunks/blocks of ``source`` (centered coordinates).
 
-        No per-row state is kept: a run stops strictly when the update leaves
-        the centers bit for bit unchanged, which is exactly when no label
-        changed (the in-memory criterion), one pass later at most never.
+        No per-row state is kept, so label changes are not counted: a run
+        stops strictly when the update leaves the centers bit for bit
+        unchanged, which happens in the same pass as the in-memory criterion
+        (no label changed): the same labels give the same sums, added in the
+        same order.
         """
         inertias = []
         for i in range(self.max_iter):

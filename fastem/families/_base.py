@@ -13,8 +13,9 @@ import numpy as np
 class Family:
     """Interface of a mixture family (documentation and defaults only)."""
 
-    #: name of the main per-component parameter, for messages
-    name = "family"
+    #: what the M-step does with a collapsed component: ``'raise'``, or
+    #: ``'reseed'`` (then the driver calls :meth:`reseed` instead)
+    on_collapse = "raise"
 
     def initialize(self, X, sample_weight, random_state):
         """Initial parameters from data (honouring any user ``*_init``)."""
@@ -28,9 +29,27 @@ class Family:
         """M-step: new parameters from ``stats`` accumulated at ``params``."""
         raise NotImplementedError
 
+    def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
+        """One pass of the family's kernel over ``X``: statistics when
+        ``want_stats``, else the per-row outputs (written into the arrays)."""
+        raise NotImplementedError
+
     def row_outputs(self, X, params, want_resp=False, serial=False):
         """Per-row ``(log p(x), label, responsibilities or None)`` for predict."""
+        n = X.shape[0]
+        row_logp = np.empty(n)
+        labels = np.empty(n, dtype=np.int64)
+        resp = np.empty((n if want_resp else 0, self.n_components))
+        self._run(X, np.ones(0), params, False, row_logp, labels, resp, serial)
+        return row_logp, labels, (resp if want_resp else None)
+
+    def reseed(self, stats, params, components):
+        """M-step that re-seeds the collapsed ``components`` (``on_collapse='reseed'``)."""
         raise NotImplementedError
+
+    def adopt_data_description(self, other):
+        """Reuse what ``other``, a previous fit's family, learned about the
+        data (warm start). Nothing by default."""
 
     def rebase(self, stats, from_params, to_params):
         """Express ``stats`` accumulated at ``from_params`` as if at ``to_params``.

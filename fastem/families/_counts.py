@@ -5,8 +5,6 @@ per-component array named by the family. Statistics are ``(nk, s)`` with
 ``nk = sum w r`` (K,) and ``s`` the family's weighted sums (``sum w r x``
 (K, D) for the linear families, per-category sums (C, K) for categorical).
 """
-import weakref
-
 import numpy as np
 
 from .. import _config
@@ -52,28 +50,6 @@ class DiscreteFamily(Family):
         self.smoothing = smoothing
         self.n_jobs = n_jobs
         self.block_rows = block_rows
-        self._const = None
-
-    # The sum of the parameter-free row constants (log binomial coefficients,
-    # log factorials) over the data of a fit is computed by the first pass
-    # and reused: it is cached against the identity of X and w (weak
-    # references, so the family never keeps the data alive).
-    def _cached_const(self, X, w):
-        if self._const is None:
-            return None
-        rx, rw, value = self._const
-        return value if rx() is X and rw() is w else None
-
-    def _store_const(self, X, w, value):
-        try:
-            self._const = (weakref.ref(X), weakref.ref(w), value)
-        except TypeError:  # not weak-referenceable: recompute every pass
-            self._const = None
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_const"] = None
-        return state
 
     def _kernel_call(self, kernel, inputs, outputs, lane_shapes, n_rows, block, serial):
         """One pass of the lane ``kernel``: ``(nk, s2, loglik, const, n_bad)``."""
@@ -173,39 +149,24 @@ class LinearFamily(DiscreteFamily):
 
     _table = None
 
-    def _run(self, X, w, params, want_stats, want_const, row_logp, labels,
-             resp, serial):
+    def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
         A, b = self._linear_terms(params)
         table = self._table if self._table is not None else np.zeros(1)
         K, D = A.shape
+        # the row constants (log binomial coefficients, log factorials) are
+        # parameter-free: a table look-up per entry, added to every pass's sum
+        want_const = self._table is not None
         return self._kernel_call(kernels.linear_lanes, (X, w, A, b, table),
                                  (want_stats, want_const, row_logp, labels, resp),
                                  ((K,), (K, D)), X.shape[0], self.block_rows, serial)
 
     def statistics(self, X, sample_weight, params, serial=False):
-        const = 0.0
-        want_const = False
-        if self._table is not None:
-            const = self._cached_const(X, sample_weight)
-            want_const = const is None
-        nk, sx, loglik, c, n_bad = self._run(
-            X, sample_weight, params, True, want_const, np.empty(0),
-            np.empty(0, np.int64), np.empty((0, self.n_components)), serial)
+        nk, sx, loglik, const, n_bad = self._run(
+            X, sample_weight, params, True, np.empty(0), np.empty(0, np.int64),
+            np.empty((0, self.n_components)), serial)
         if n_bad:
             self._raise_bad(n_bad)
-        if want_const:
-            const = c
-            self._store_const(X, sample_weight, c)
         return (nk, sx), loglik + const
-
-    def row_outputs(self, X, params, want_resp=False, serial=False):
-        n = X.shape[0]
-        row_logp = np.empty(n)
-        labels = np.empty(n, dtype=np.int64)
-        resp = np.empty((n if want_resp else 0, self.n_components))
-        self._run(X, np.ones(0), params, False, self._table is not None,
-                  row_logp, labels, resp, serial)
-        return row_logp, labels, (resp if want_resp else None)
 
     def _resp_statistics(self, X, r):
         return r.sum(axis=0), r.T @ np.asarray(X, dtype=np.float64)

@@ -20,7 +20,6 @@ class BinomialFamily(LinearFamily):
     ``n_trials`` is the number of trials per feature (1: Bernoulli).
     """
 
-    name = "binomial"
     param_name = "probs"
 
     def __init__(self, n_components, n_trials=1, **kwargs):

@@ -37,7 +37,6 @@ class CategoricalFamily(DiscreteFamily):
         ``param_init`` is a (K, C) stacked probability array.
     """
 
-    name = "categorical"
     param_name = "probs"
 
     def __init__(self, n_components, n_categories, **kwargs):
@@ -108,14 +107,6 @@ class CategoricalFamily(DiscreteFamily):
         if n_bad:
             self._raise_bad(n_bad)
         return (nk, self._ungroup_counts(counts)), loglik
-
-    def row_outputs(self, X, params, want_resp=False, serial=False):
-        n = X.shape[0]
-        row_logp = np.empty(n)
-        labels = np.empty(n, dtype=np.int64)
-        resp = np.empty((n if want_resp else 0, self.n_components))
-        self._run(X, np.ones(0), params, False, row_logp, labels, resp, serial)
-        return row_logp, labels, (resp if want_resp else None)
 
     # ---------------------------------------------------------------- M-step
     def maximize(self, stats, params):

@@ -82,8 +82,6 @@ class GaussianFamily(Family):
         data's resolution, ``default_collapse_rtol(X.dtype)``.
     """
 
-    name = "gaussian"
-
     def __init__(self, n_components, covariance_type, reg_covar=1e-6,
                  init_params="kmeans", weights_init=None, means_init=None,
                  precisions_init=None, n_jobs=None, block_rows=_config.BLOCK_ROWS,
@@ -99,7 +97,6 @@ class GaussianFamily(Family):
         self.block_rows = block_rows
         self.on_collapse = on_collapse
         self.collapse_rtol = collapse_rtol
-        self.n_reseeds = 0
         # per-feature scale, data covariance and re-seed pool: set from the
         # initialization sample (see ``describe_data``)
         self.feature_scale = None
@@ -151,7 +148,7 @@ class GaussianFamily(Family):
         return (center, LT, b.astype(dtype), _is_far((b ** 2).sum(axis=1)), means, chol,
                 log_norm)
 
-    def _run_pass(self, X, w, params, want_stats, row_logp, labels, resp, serial):
+    def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
         K, D = params["means"].shape
         if self._full_moments:
             kernel = kernels.full_lanes
@@ -167,7 +164,7 @@ class GaussianFamily(Family):
 
     def statistics(self, X, sample_weight, params, serial=False):
         empty = np.empty(0)
-        stats, loglik, n_bad = self._run_pass(
+        stats, loglik, n_bad = self._run(
             X, sample_weight, params, True, empty, np.empty(0, np.int64),
             np.empty((0, self.n_components)), serial)
         if n_bad:
@@ -175,14 +172,6 @@ class GaussianFamily(Family):
                 f"{n_bad} sample(s) of X have zero probability under every component "
                 "(their squared distances overflow). Rescale X (e.g. standardize it).")
         return stats, loglik
-
-    def row_outputs(self, X, params, want_resp=False, serial=False):
-        n = X.shape[0]
-        row_logp = np.empty(n)
-        labels = np.empty(n, dtype=np.int64)
-        resp = np.empty((n if want_resp else 0, self.n_components))
-        self._run_pass(X, np.ones(0), params, False, row_logp, labels, resp, serial)
-        return row_logp, labels, (resp if want_resp else None)
 
     # ---------------------------------------------------------------- M-step
     def maximize(self, stats, params):
@@ -402,7 +391,6 @@ class GaussianFamily(Family):
                     feature_var[k] = np.diag(data_cov)
                     cov[k] = feature_var[k].mean()
             weights = weights / weights.sum()
-        self.n_reseeds += 1
         try:
             return self._finish(weights, means, cov, feature_var)
         except ComponentCollapse as exc:

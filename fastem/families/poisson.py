@@ -18,7 +18,6 @@ _TABLE_SIZE = 4096
 class PoissonFamily(LinearFamily):
     """Mixture of products of Poissons ``Poisson(rate_kd)``."""
 
-    name = "poisson"
     param_name = "rates"
     _table = -gammaln(np.arange(_TABLE_SIZE, dtype=np.float64) + 1.0)
 
