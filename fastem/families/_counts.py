@@ -57,6 +57,18 @@ class DiscreteFamily(Family):
             kernel, inputs, outputs, lane_shapes, n_rows, block, self.n_jobs, serial)
         return nk, s2, loglik, const, n_bad
 
+    def statistics(self, X, sample_weight, params, serial=False):
+        nk, per_row_sums, loglik, const, n_bad = self._run(
+            X, sample_weight, params, True, np.empty(0), np.empty(0, np.int64),
+            np.empty((0, self.n_components)), serial)
+        if n_bad:
+            self._raise_bad(n_bad)
+        return (nk, self._statistic(per_row_sums)), loglik + const
+
+    def _statistic(self, sums):
+        """The family's second statistic from the pass's sums (as they are)."""
+        return sums
+
     @staticmethod
     def _raise_bad(n_bad):
         raise ValueError(
@@ -159,14 +171,6 @@ class LinearFamily(DiscreteFamily):
         return self._kernel_call(kernels.linear_lanes, (X, w, A, b, table),
                                  (want_stats, want_const, row_logp, labels, resp),
                                  ((K,), (K, D)), X.shape[0], self.block_rows, serial)
-
-    def statistics(self, X, sample_weight, params, serial=False):
-        nk, sx, loglik, const, n_bad = self._run(
-            X, sample_weight, params, True, np.empty(0), np.empty(0, np.int64),
-            np.empty((0, self.n_components)), serial)
-        if n_bad:
-            self._raise_bad(n_bad)
-        return (nk, sx), loglik + const
 
     def _resp_statistics(self, X, r):
         return r.sum(axis=0), r.T @ np.asarray(X, dtype=np.float64)

@@ -100,13 +100,8 @@ class CategoricalFamily(DiscreteFamily):
                                  ((self.n_components,), logp.shape), X.shape[0],
                                  self.block_rows, serial)
 
-    def statistics(self, X, sample_weight, params, serial=False):
-        nk, counts, loglik, _, n_bad = self._run(
-            X, sample_weight, params, True, np.empty(0), np.empty(0, np.int64),
-            np.empty((0, self.n_components)), serial)
-        if n_bad:
-            self._raise_bad(n_bad)
-        return (nk, self._ungroup_counts(counts)), loglik
+    def _statistic(self, joint_counts):
+        return self._ungroup_counts(joint_counts)
 
     # ---------------------------------------------------------------- M-step
     def maximize(self, stats, params):
