@@ -15,6 +15,7 @@ import numba
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from . import _jit
 from .kernels._compile import N_LANES
 
 _local = threading.local()
@@ -90,6 +91,7 @@ def run_lanes(kernel, args, n_lanes, n_threads):
     """
     n_threads = max(1, min(n_threads, n_lanes))
     bounds = [t * n_lanes // n_threads for t in range(n_threads + 1)]
+    _jit.ensure_compiled(kernel, (*args, 0, n_lanes))  # once, before the threads
     futures = [_executor().submit(kernel, *args, lo, hi)
                for lo, hi in zip(bounds[1:-1], bounds[2:])]
     try:

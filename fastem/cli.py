@@ -4,6 +4,7 @@ Errors are one line on stderr (``fastem: error: ...``) and exit status 2.
 """
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -298,9 +299,21 @@ def build_parser():
     return parser
 
 
+def _show_notices():
+    """Print the ``fastem`` logger's notices (e.g. a first compile) on stderr."""
+    logger = logging.getLogger("fastem")
+    if not any(getattr(h, "_fastem_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("fastem: %(message)s"))
+        handler._fastem_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv=None):
     """Entry point of the ``fastem`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    _show_notices()
     try:
         return args.run(args)
     except (UsageError, DataError) as e:

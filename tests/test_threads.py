@@ -107,3 +107,39 @@ def test_predict_runs_while_another_model_fits(monkeypatch, make, data):
     assert not errors, errors
     np.testing.assert_array_equal(labels, expected)
     assert still_fitting, "predict waited for the other model's whole fit"
+
+
+_TINY_KERNEL = '''
+from numba import njit
+
+@njit(cache=True, nogil=True)
+def tiny(x, lane_lo, lane_hi):
+    return x * 2.0 + lane_lo
+'''
+
+
+def test_a_compile_is_announced_once_and_a_disk_cache_hit_is_not(tmp_path, monkeypatch,
+                                                                  caplog):
+    import subprocess
+    import sys
+    from fastem import _jit
+    (tmp_path / "tinykernel.py").write_text(_TINY_KERNEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(_jit, "_announced", False)
+    import tinykernel
+    with caplog.at_level("INFO", logger="fastem"):
+        _jit.ensure_compiled(tinykernel.tiny, (1.0, 0, 1))
+        _jit.ensure_compiled(tinykernel.tiny, (1.0, 0, 1))
+    notices = [r.message for r in caplog.records if "compiling" in r.message]
+    assert len(notices) == 1, notices
+    assert tinykernel.tiny.signatures  # compiled, and so written to the disk cache
+    # a new process finds it in the disk cache: no notice
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
+            f"sys.path.insert(0, {str(tmp_path)!r}); import tinykernel; "
+            "from fastem import _jit; _jit.ensure_compiled(tinykernel.tiny, (1.0, 0, 1)); "
+            "print(tinykernel.tiny(1.0, 0, 1))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "2.0"
+    assert "compiling" not in proc.stderr, proc.stderr
