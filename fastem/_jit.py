@@ -36,6 +36,8 @@ def ensure_compiled(dispatcher, args):
     """Compile ``dispatcher`` for the types of ``args`` if Numba has no machine
     code for them, announcing it first (once per process)."""
     global _announced
+    if not hasattr(dispatcher, "typeof_pyval"):
+        return  # a plain Python function: nothing to compile
     sig = tuple(dispatcher.typeof_pyval(a) for a in args)
     if sig in dispatcher.overloads or not _compiles(dispatcher, sig):
         return  # compiled, or the call loads it from the disk cache
