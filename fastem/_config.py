@@ -16,3 +16,8 @@ STREAM_CHUNK_BYTES = 64 * 2**20
 
 #: Rows sampled to initialize a fit on data that is streamed or distributed.
 INIT_SAMPLE_ROWS = 100_000
+
+#: Rows (evenly spaced) from which a fit estimates the data's per-feature scale
+#: and covariance: they set the collapse floor and seed re-seeded components,
+#: so an estimate serves, and a large X is not read once more before EM.
+DESCRIBE_SAMPLE_ROWS = 16_384

@@ -45,7 +45,7 @@ def ensure_compiled(dispatcher, args):
         if not _announced:
             _announced = True
             low, high = TYPICAL_COMPILE_SECONDS
-            logger.info(f"compiling fastem's kernels for this CPU, once (then cached on "
+            logger.info(f"compiling kernels for this CPU, once (then cached on "
                         f"disk): about {low}-{high} s per kernel")
     start = time.perf_counter()
     dispatcher.compile(sig)

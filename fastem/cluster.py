@@ -120,6 +120,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         Number of ``partial_fit`` calls since the last initialization.
     """
 
+    #: skip the rows whose label provably cannot change (per-row bounds); the
+    #: labels are the same either way (see ``kernels.kmeans``)
+    _prune = True
+
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto",
                  max_iter=300, tol=1e-4, verbose=0, random_state=None,
                  copy_x=True, algorithm="lloyd", n_jobs=None, chunk_size=None):
@@ -241,9 +245,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         with parallel_region(n_threads):
             for i in range(self.max_iter):
                 centers_sq = row_norms(centers, squared=True)
-                sums, weights, inertia, n_changed, scored = bounded(
-                    X, sample_weight, shift, centers, centers_sq, labels, lower,
-                    block_dense, drift, eta, i % _PROBE_EVERY == 0, BLOCK_ROWS)
+                if self._prune:
+                    sums, weights, inertia, n_changed, scored = bounded(
+                        X, sample_weight, shift, centers, centers_sq, labels, lower,
+                        block_dense, drift, eta, i % _PROBE_EVERY == 0, BLOCK_ROWS)
+                else:
+                    sums, weights, inertia, n_changed = lloyd(
+                        X, sample_weight, shift, centers, centers_sq, labels,
+                        BLOCK_ROWS, True)
+                    scored = X.shape[0]
                 inertias.append(inertia)
                 n_scored.append(scored)
                 if self.verbose:
@@ -886,3 +896,12 @@ def _is_same_clustering(labels1, labels2, n_clusters):
     """True if the two labelings are equal up to a relabeling of labels1."""
     pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
     return pairs.size == np.unique(labels1).size
+
+
+def kmeans_labels(X, sample_weight, n_clusters, random_state, n_jobs):
+    """Labels of one k-means run from a k-means++ start, as scikit-learn's
+    mixtures initialize. Dense Lloyd passes only: a mixture's first fit
+    then compiles one k-means kernel fewer (the bounded pass, ~5 s)."""
+    km = KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state, n_jobs=n_jobs)
+    km._prune = False
+    return km.fit(X, sample_weight=sample_weight).labels_

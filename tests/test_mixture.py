@@ -151,6 +151,22 @@ def test_kernel_statistics_equal_naive_numpy_with_far_components(ct):
     assert_pass_equals_naive(family, X, w, params, ct)
 
 
+def test_a_feature_constant_only_in_the_description_sample_is_not_constant(monkeypatch):
+    from fastem import _config
+    monkeypatch.setattr(_config, "DESCRIBE_SAMPLE_ROWS", 100)
+    X = clusters(9, n=3001, d=3)
+    X[:, 1] = 5.0
+    family = GaussianFamily(3, "diag")
+    family.describe_data(X, np.ones(len(X)))
+    assert family.constant_features.tolist() == [False, True, False]
+    X[1, 1] = 6.0  # a row the 100 evenly spaced rows (every 30th) miss
+    family = GaussianFamily(3, "diag")
+    family.describe_data(X, np.ones(len(X)))
+    # the sample saw a constant; the feature's variance is then measured on X
+    assert rel(family.data_covariance[1, 1], X[:, 1].var()) < 1e-12
+    assert family.constant_features.tolist() == [False, False, False]
+
+
 @pytest.mark.parametrize("offset", [0.0, 1e6])
 def test_data_description_equals_numpy(offset):
     # the collapse floor and re-seeding read the data's covariance and scale

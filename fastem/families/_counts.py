@@ -128,10 +128,9 @@ class DiscreteFamily(Family):
         return stats
 
     def _kmeans_statistics(self, X, w, random_state):
-        from ..cluster import KMeans
+        from ..cluster import kmeans_labels
         K = self.n_components
-        labels = KMeans(n_clusters=K, n_init=1, random_state=random_state,
-                        n_jobs=self.n_jobs).fit(X, sample_weight=w).labels_
+        labels = kmeans_labels(X, w, K, random_state, self.n_jobs)
         stats = None
         step = _config.PREDICT_CHUNK_ROWS
         for start in range(0, X.shape[0], step):

@@ -101,6 +101,7 @@ class GaussianFamily(Family):
         # initialization sample (see ``describe_data``)
         self.feature_scale = None
         self.data_covariance = None
+        self.constant_features = None
         self.reseed_pool = None
         self.min_component_variance = 0.0
         self._described = None
@@ -254,10 +255,8 @@ class GaussianFamily(Family):
                           self.min_component_variance)
 
     def _constant_features(self):
-        """(D,) bool: features whose variance in the data is itself collapsed."""
-        if self.feature_scale is None or self.data_covariance is None:
-            return None
-        return ~(np.diag(self.data_covariance) > self.collapse_rtol * self.feature_scale)
+        """(D,) bool: features constant in the data (None before a description)."""
+        return self.constant_features
 
     def _collapse(self, components, k, d, value):
         """Raise :class:`ComponentCollapse` for ``components`` (first: ``k``, feature ``d``;
@@ -297,10 +296,13 @@ class GaussianFamily(Family):
 
     # --------------------------------------------------------- re-seeding
     def describe_data(self, X, w):
-        """Per-feature scale, covariance and re-seed pool of the (init) sample.
+        """Per-feature scale, covariance and constancy of the (init) sample.
 
-        Called once per fit from the initialization sample; no random draws
-        (the pool is evenly spaced rows), so results do not change.
+        Called once per fit. The scale only sets the collapse floor and the
+        covariance only seeds re-seeded components, so both come from at
+        most ``DESCRIBE_SAMPLE_ROWS`` evenly spaced rows of positive weight
+        (no random draws, so results do not change); whether a feature is
+        constant is decided on every row.
         """
         w = np.asarray(w, dtype=np.float64)
         # n_init > 1 on the same rows: describe once (ids only, so the family,
@@ -308,25 +310,32 @@ class GaussianFamily(Family):
         key = (id(X), X.shape, float(w.sum()))
         if self._described == key:
             return
-        n, D = X.shape
-        # one pass around the mean of evenly spaced rows (near the data's mean)
-        shift = np.asarray(X[::max(1, n // 1000)], np.float64).mean(axis=0)
-        s1, s2 = np.zeros(D), np.zeros((D, D))
-        step = _config.PREDICT_CHUNK_ROWS  # O(chunk x D) scratch, never O(N)
-        for start in range(0, n, step):
-            d = np.asarray(X[start:start + step], np.float64) - shift
-            wc = w[start:start + step]
-            s1 += wc @ d
-            s2 += d.T @ (d * wc[:, None])
-        offset = s1 / w.sum()
+        rows = _evenly_spaced_rows(w, _config.DESCRIBE_SAMPLE_ROWS)
+        xs = np.asarray(X[rows], np.float64)
+        ws = w[rows]
+        shift = xs[::max(1, len(rows) // 1000)].mean(axis=0)  # near the mean
+        d = xs - shift
+        offset = ws @ d / ws.sum()
         mean = shift + offset
-        self.data_covariance = s2 / w.sum() - np.outer(offset, offset)
+        self.data_covariance = d.T @ (d * ws[:, None]) / ws.sum() - np.outer(offset, offset)
         self.feature_scale = np.diag(self.data_covariance) + mean ** 2
         self.min_component_variance = _RANGE[np.dtype(X.dtype)]["min_component"]
         if self.collapse_rtol is None:
             self.collapse_rtol = default_collapse_rtol(X.dtype)
-        _check_data_range(X, self.data_covariance, self.feature_scale,
-                          self.collapse_rtol)
+        var = np.diag(self.data_covariance)
+        tiny = ~(var > np.maximum(self.collapse_rtol * self.feature_scale,
+                                  _RANGE[np.dtype(X.dtype)]["min_variance"]))
+        if tiny.any() and len(rows) < X.shape[0]:
+            # (nearly) constant in the sample: measure those features on every row
+            cols = np.flatnonzero(tiny)
+            sub = np.asarray(X[:, cols], np.float64)
+            col_mean = w @ sub / w.sum()
+            col_var = w @ (sub - col_mean) ** 2 / w.sum()
+            self.data_covariance[cols, cols] = col_var
+            self.feature_scale[cols] = col_var + col_mean ** 2
+        self.constant_features = ~(np.diag(self.data_covariance)
+                                   > self.collapse_rtol * self.feature_scale)
+        _check_data_range(X, self.data_covariance, self.feature_scale)
         if self.on_collapse == "reseed":
             self.hold_rows(X, w)
         self._described = key
@@ -335,9 +344,7 @@ class GaussianFamily(Family):
         """Build the re-seed pool: up to ``_RESEED_POOL_ROWS`` evenly spaced
         rows of positive weight (no random draws). Transient: the estimator
         calls :meth:`release_rows` when the fit (or online step) ends."""
-        n = X.shape[0]
-        rows = np.unique(np.linspace(0, n - 1, min(n, _RESEED_POOL_ROWS)).astype(np.int64))
-        rows = rows[np.asarray(w)[rows] > 0]
+        rows = _evenly_spaced_rows(np.asarray(w), _RESEED_POOL_ROWS)
         self.reseed_pool = np.ascontiguousarray(X[rows], dtype=np.float64)
 
     def release_rows(self):
@@ -347,6 +354,7 @@ class GaussianFamily(Family):
         """Reuse the scale and covariance of a previous fit's family (warm start)."""
         self.feature_scale = other.feature_scale
         self.data_covariance = other.data_covariance
+        self.constant_features = other.constant_features
         self.min_component_variance = other.min_component_variance
         self.collapse_rtol = other.collapse_rtol
 
@@ -476,9 +484,8 @@ class GaussianFamily(Family):
                 else np.zeros((K, X.shape[1]))
             return (np.ones(K), np.zeros_like(shift), self._per_factor(zeros)), shift
         if self.init_params == "kmeans":
-            from ..cluster import KMeans
-            labels = KMeans(n_clusters=K, n_init=1, random_state=random_state,
-                            n_jobs=self.n_jobs).fit(X, sample_weight=w).labels_
+            from ..cluster import kmeans_labels
+            labels = kmeans_labels(X, w, K, random_state, self.n_jobs)
             return self._label_statistics(X, w, labels)
         return self._random_statistics(X, w, random_state)
 
@@ -607,7 +614,17 @@ _RANGE = {
 }
 
 
-def _check_data_range(X, data_cov, scale, rtol):
+def _evenly_spaced_rows(w, n_rows):
+    """Indices of at most ``n_rows`` evenly spaced rows of positive weight ``w``."""
+    positive = w > 0
+    candidates = None if positive.all() else np.flatnonzero(positive)
+    m = w.shape[0] if candidates is None else candidates.size
+    k = min(m, n_rows)
+    picks = np.arange(k) * (m - 1) // max(k - 1, 1)  # increasing: k <= m
+    return picks if candidates is None else candidates[picks]
+
+
+def _check_data_range(X, data_cov, scale):
     """Refuse X whose squares or precisions would overflow its dtype."""
     limits = _RANGE[np.dtype(X.dtype)]
     var = np.diag(data_cov)
