@@ -118,7 +118,7 @@ def _normalize_block(lpT, b, w, start, use_w, ll, best, m, tot):
 
 
 # ----------------------------------------------------------------- linear
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _linear_rows(X, w, AT, b, table, start, stop, want_stats, want_const,
                  nk, sx, row_logp, labels, resp, xbuf, lpbuf, vec, best, ones):
     """Rows ``start:stop`` of a family with log-density linear in x.
@@ -242,7 +242,7 @@ def linear_lanes(X, w, AT, b, table, block, want_stats, want_const, row_logp, la
 
 
 # ------------------------------------------------------------ categorical
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _categorical_block(codes, w, group, stride, offsets, logp, log_w, start, stop,
                        want_stats, nk, counts, row_logp, labels, resp,
                        idxbuf, lpbuf, rbuf, vec, best):

