@@ -10,6 +10,8 @@ try:
 except ImportError:  # older asv
     SkipNotImplemented = NotImplementedError
 
+from fastem._compare import FIRST_FITS, first_fit_code
+
 from .common import DTYPES, MODELS, N_ITER, dataset, fit, sizes
 
 
@@ -82,22 +84,12 @@ class Fit:
     track_loglik.unit = "log-likelihood (KMeans: inertia)"
 
 
-_FIRST_FIT = {
-    "gmm-diag": "fastem.GaussianMixture(3, covariance_type='diag', init_params="
-                "'random_from_data', max_iter=2, tol=0, random_state=0).fit(X)",
-    "gmm-full": "fastem.GaussianMixture(3, covariance_type='full', init_params="
-                "'random_from_data', max_iter=2, tol=0, random_state=0).fit(X)",
-    "kmeans": "fastem.KMeans(3, n_init=1, max_iter=2, random_state=0).fit(X)",
-}
-
-
 def _first_fit_code(model, cold):
     """One line of code (asv embeds it in a string, so no newlines)."""
     cache = ("import atexit, os, shutil, tempfile; "
              "d = tempfile.mkdtemp(prefix='fastem-asv-'); os.environ['NUMBA_CACHE_DIR'] = d; "
              "atexit.register(shutil.rmtree, d, True); " if cold else "")
-    return (cache + "import numpy as np; import fastem; "
-            "X = np.random.default_rng(0).normal(size=(2000, 4)); " + _FIRST_FIT[model])
+    return cache + first_fit_code(model)
 
 
 def timeraw_first_fit_cold(model):
@@ -114,7 +106,7 @@ def timeraw_first_fit_warm(model):
 
 
 for _f in (timeraw_first_fit_cold, timeraw_first_fit_warm):
-    _f.params = [list(_FIRST_FIT)]
+    _f.params = [list(FIRST_FITS)]
     _f.param_names = ["model"]
     _f.number = 1
     _f.repeat = (1, 3, 60.0)

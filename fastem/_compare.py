@@ -529,27 +529,44 @@ def peak_fit_memory(model, lib, n_samples, n_features, n_components, dtype="floa
 
 
 # ------------------------------------------------------------ cold start
-def start_times(model_name="gmm-diag", dtype="float64"):
-    """(cold, warm) seconds of import + first small fit in fresh processes.
+#: A new user's first fit: default parameters on 20,000 x 8 rows (two
+#: touching blobs), timed with the import in a fresh process.
+FIRST_FITS = {
+    "gmm-full": "fastem.GaussianMixture(4, covariance_type='full').fit(X)",
+    "gmm-diag": "fastem.GaussianMixture(4, covariance_type='diag').fit(X)",
+    "kmeans": "fastem.KMeans(8).fit(X)",
+    "bernoulli": "fastem.BernoulliMixture(4).fit(X > 0)",
+}
 
-    Cold uses an empty Numba cache directory (everything compiles); warm runs
-    again with that cache filled.
-    """
+
+def first_fit_code(name):
+    """One line of Python (asv embeds it in a string): import, data, first fit."""
+    return ("import warnings; warnings.simplefilter('ignore'); import numpy as np; "
+            "import fastem; X = np.random.default_rng(0).standard_normal((20000, 8)); "
+            "X[:7000] += 3; " + FIRST_FITS[name])
+
+
+def _fresh_process_seconds(code, env=None):
+    timed = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", timed], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def start_times(name):
+    """(cold, warm) seconds of import + first fit (:data:`FIRST_FITS`) in fresh
+    processes: cold with an empty Numba cache directory (everything compiles),
+    warm again with that cache filled."""
     import tempfile
-    code = ("import time; t = time.perf_counter(); "
-            "from fastem._compare import MODELS, fit_timed; "
-            f"m = MODELS[{model_name!r}]; "
-            f"X = m.make_data(2000, 4, 3, {dtype!r}, 0); "
-            "fit_timed(m, 'fastem', X, m.make_init(X, 3, 0), 2, None, 3); "
-            "print(time.perf_counter() - t)")
-    times = []
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        for _ in range(2):
-            out = subprocess.run([sys.executable, "-c", code], env=env,
-                                 capture_output=True, text=True, check=True).stdout
-            times.append(float(out.strip().splitlines()[-1]))
-    return tuple(times)
+        return tuple(_fresh_process_seconds(first_fit_code(name), env) for _ in range(2))
+
+
+def import_seconds():
+    """Seconds to import what any fastem fit needs anyway (scikit-learn, Numba):
+    the floor of a warm first fit."""
+    return min(_fresh_process_seconds("import sklearn.mixture, numba") for _ in range(3))
 
 
 def machine_info():

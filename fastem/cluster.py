@@ -796,9 +796,6 @@ def _farthest_part(X, w, start, shift, centers, centers_sq, n, serial):
     return _farthest_rows(X, w, start, shift, centers, labels, n)
 
 
-#: Rows per slice when relocation distances are computed whole-array (bounds
-#: the temporary ``X - c`` to a few MB).
-_RELOCATE_ROWS = 16384
 
 
 def _farthest_rows(X, w, start, shift, centers, labels, n):
@@ -812,21 +809,34 @@ def _farthest_rows(X, w, start, shift, centers, labels, n):
     in no specified order), so the ``n`` farthest of the whole data are the
     ``n`` farthest of the per-chunk winners (:func:`_merge_farthest`).
 
+    A compiled pass screens the rows first (float64 sums, within a relative
+    ``_SCREEN_RTOL`` of scikit-learn's); only the rows that can be among the
+    ``n`` farthest get scikit-learn's distance.
+
     Returns
     -------
     (n, squared distances, global row indices (``start`` + local),
     centered rows as float64, weights, labels), farthest first.
     """
-    m = X.shape[0]
-    dist = np.empty(m)
-    for lo in range(0, m, _RELOCATE_ROWS):
-        hi = min(lo + _RELOCATE_ROWS, m)
-        diff = (X[lo:hi] - shift) - centers[labels[lo:hi]]
-        dist[lo:hi] = (diff ** 2).sum(axis=1)
-    dist[w <= 0] = -1.0
-    top = _top_rows(dist, n)
-    return (n, dist[top], start + top, (X[top] - shift).astype(np.float64),
-            w[top], labels[top])
+    approx = _k.assigned_sq_distances(X, shift, centers, labels)
+    approx[w <= 0] = -1.0
+    rows = _top_rows(approx, n)
+    if rows.size:  # every row that can beat the n-th when measured exactly
+        cut = approx[rows[-1]]
+        rows = np.flatnonzero(approx >= (cut * (1 - _screen_rtol(X)) if cut > 0 else cut))
+    diff = (X[rows] - shift) - centers[labels[rows]]
+    dist = (diff ** 2).sum(axis=1)
+    dist[w[rows] <= 0] = -1.0
+    top = rows[_top_rows(dist, n)]
+    dist = dist[np.searchsorted(rows, top)]
+    return (n, dist, start + top, (X[top] - shift).astype(np.float64), w[top], labels[top])
+
+
+def _screen_rtol(X):
+    """Bound on the relative gap between a float64 sum of squares and
+    scikit-learn's, in X's dtype, of the same ``D`` differences (both exact
+    to ``D`` roundings, with a margin of 4)."""
+    return 8.0 * (X.shape[1] + 2) * float(np.finfo(X.dtype).eps)
 
 
 def _top_rows(dist, n):

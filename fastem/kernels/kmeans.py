@@ -608,3 +608,30 @@ def distances_pass(X, shift, centers, centers_sq, block_rows, n_threads=None):
 def distances_pass_serial(X, shift, centers, centers_sq, block_rows):
     """:func:`distances_pass` in the calling thread (Dask tasks)."""
     return distances_pass(X, shift, centers, centers_sq, block_rows, 1)
+
+
+@njit(**_JIT)
+def _assigned_sq_distances_lanes(X, shift, centers, labels, out, lane_lo, lane_hi):
+    """``out[i] = ||x_i - shift - c_{labels_i}||^2`` for the rows of lanes
+    ``lane_lo:lane_hi`` (lane ``j`` holds rows ``j N / N_LANES`` to
+    ``(j + 1) N / N_LANES``): the difference in X's dtype, as scikit-learn
+    takes it, squared and summed in float64 in feature order."""
+    n_samples, n_features = X.shape
+    for lane in range(lane_lo, lane_hi):
+        for i in range(lane * n_samples // N_LANES, (lane + 1) * n_samples // N_LANES):
+            k = labels[i]
+            sq = 0.0
+            for d in range(n_features):
+                diff = np.float64((X[i, d] - shift[d]) - centers[k, d])
+                sq += diff * diff
+            out[i] = sq
+
+
+def assigned_sq_distances(X, shift, centers, labels, n_threads=None):
+    """Squared distance of each row of ``X - shift`` to its assigned center,
+    shape (n_samples,), float64 (for relocating empty clusters: rare, so an
+    O(N) result is fine)."""
+    out = np.empty(X.shape[0])
+    run_lanes(_assigned_sq_distances_lanes, (X, shift, centers, labels, out), N_LANES,
+              region_threads() if n_threads is None else n_threads)
+    return out
