@@ -37,7 +37,15 @@ def overlapping_data(n_samples, n_features=16, seed=0):
     return X[rng.permutation(len(X))]
 
 
-DATA = {"separated": separated_data, "overlapping": overlapping_data}
+def touching_data(n_samples, n_features=16, seed=0):
+    """16 clusters that touch, of unequal sizes and shapes, in 2% noise
+    (``fastem._compare.touching_clusters``), to be fitted with 64 clusters."""
+    from fastem._compare import touching_clusters
+    return touching_clusters(n_samples, n_features, 16, seed=seed)
+
+
+DATA = {"separated": separated_data, "overlapping": overlapping_data,
+        "touching": touching_data}
 
 
 def data_maker(kind):
@@ -67,7 +75,7 @@ def fit_sklearn(X, init, max_iter=N_ITER):
 class KMeansFit:
     """One fit of 20 Lloyd iterations (tol=0), fastem and scikit-learn."""
 
-    params = ([100_000, 1_000_000], ["separated", "overlapping"],
+    params = ([100_000, 1_000_000], ["separated", "overlapping", "touching"],
               ["float64", "float32"])
     param_names = ["n_samples", "data", "dtype"]
     timeout = 600

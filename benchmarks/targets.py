@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import os
+import subprocess
 import sys
 
 #: (name, model, n_samples, n_features, n_components, max_iter, data, goal of the
@@ -21,8 +22,11 @@ import sys
 SPEED_TARGETS = [
     ("GaussianMixture diag", "gmm-diag", 1_000_000, 16, 16, 10, None, 12.0),
     ("GaussianMixture full", "gmm-full", 1_000_000, 16, 16, 10, None, 6.0),
+    ("GaussianMixture diag touching", "gmm-diag", 1_000_000, 16, 16, 10, "touching", 12.0),
+    ("GaussianMixture full touching", "gmm-full", 1_000_000, 16, 16, 10, "touching", 6.0),
     ("KMeans separated", "kmeans", 1_000_000, 16, 64, 20, "separated", 1.3),
     ("KMeans overlapping", "kmeans", 1_000_000, 16, 64, 20, "overlapping", 1.0),
+    ("KMeans touching", "kmeans", 1_000_000, 16, 64, 20, "touching", 1.0),
 ]
 #: seconds: a cold first fit at most COLD_GOAL; a warm one at most WARM_EXTRA
 #: more than importing scikit-learn and Numba
@@ -38,7 +42,24 @@ def main(argv=None):
                         help="multiply every row count (default 1)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--code-path", choices=["native", "avx2", "both"], default=None,
+                        help="native: the CPU's own instructions; avx2: AVX2 code "
+                             "(NUMBA_CPU_NAME=haswell, OPENBLAS_CORETYPE=Haswell), as "
+                             "on a CPU without AVX-512; default: both where the CPU "
+                             "has AVX-512, else native")
     args = parser.parse_args(argv)
+    code_path = args.code_path or ("both" if _has_avx512() else "native")
+    if code_path != "native":  # AVX2 code needs a fresh process (environment)
+        if code_path == "both":
+            main([a for a in (argv if argv is not None else sys.argv[1:])
+                  if not a.startswith("--code-path")] + ["--code-path", "native"])
+        env = dict(os.environ, NUMBA_CPU_NAME="haswell", OPENBLAS_CORETYPE="Haswell")
+        env.pop("NUMBA_CPU_FEATURES", None)
+        child = [sys.executable, os.path.abspath(__file__), "--scale", str(args.scale),
+                 "--repeats", str(args.repeats), "--code-path", "native"]
+        if args.json:
+            child += ["--json", args.json.replace(".json", "") + "-avx2.json"]
+        return subprocess.run(child, env=env).returncode
     from fastem import _compare
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_kmeans import data_maker  # this directory's KMeans datasets
@@ -47,7 +68,9 @@ def main(argv=None):
     results, summary = [], []
     for label, name, n, d, k, n_iter, data, goal in SPEED_TARGETS:
         model = _compare.MODELS[name]
-        if data is not None:
+        if data == "touching" and name != "kmeans":
+            model = _compare.variant(model, "touching")
+        elif data is not None:
             model = dataclasses.replace(model, make_data=data_maker(data))
         model = dataclasses.replace(model, label=label)
         n = int(n * args.scale)
@@ -71,6 +94,7 @@ def main(argv=None):
     floor = _compare.import_seconds()
 
     info = _compare.machine_info()
+    print(f"code path: {_code_path()}")
     print(f"machine: {info['processor']}, {info['cpus']} CPUs, {info['platform']}; "
           f"numpy {info['numpy']}, numba {info['numba']}, scikit-learn "
           f"{info['scikit-learn']}; best of {args.repeats}, interleaved\n")
@@ -92,6 +116,28 @@ def main(argv=None):
                        "start_times": starts, "import_seconds": floor}, f, indent=2,
                       default=str)
     return 0
+
+
+def _has_avx512():
+    import llvmlite.binding as llvm
+    return bool(llvm.get_host_cpu_features().get("avx512f"))
+
+
+def _code_path():
+    """Which instructions the kernels and BLAS run: Numba's target CPU and
+    OpenBLAS's core type."""
+    import numba
+    from threadpoolctl import threadpool_info
+    cpu = numba.config.CPU_NAME
+    if cpu:
+        numba_code = f"Numba {cpu} (NUMBA_CPU_NAME)"
+    else:
+        import llvmlite.binding as llvm
+        numba_code = (f"Numba {llvm.get_host_cpu_name()} "
+                      f"({'AVX-512' if _has_avx512() else 'no AVX-512'})")
+    blas = [f"{i.get('internal_api')} {i.get('architecture')}" for i in threadpool_info()
+            if i.get("user_api") == "blas"]
+    return f"{numba_code}; BLAS {', '.join(blas) or 'unknown'}"
 
 
 def print_first_fits(starts, floor):

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Optional
 
 import numpy as np
@@ -100,6 +100,68 @@ def category_data(n_samples, n_features, n_components, dtype="float64", seed=0):
 #: Tosses per feature of the binomial data; categories per feature of the categorical.
 N_TRIALS = 10
 N_CATEGORIES = 4
+
+
+def touching_clusters(n_samples, n_features, n_components, dtype="float64", seed=0):
+    """Clusters that look like real ones: they touch, differ and sit in noise.
+
+    ``n_components`` Gaussian clusters with rotated (full) covariances, axis
+    scales from 0.3 to 3, sizes drawn from a flat Dirichlet (some clusters
+    are ten times others), centers drawn N(0, 2^2) per coordinate (closer
+    than a few standard deviations: neighbours overlap), plus 2% uniform
+    background noise over the data's range; rows shuffled.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), C-contiguous, in ``dtype``
+    """
+    rng = np.random.default_rng(seed)
+    n_noise = n_samples // 50
+    sizes = rng.multinomial(n_samples - n_noise, rng.dirichlet(np.ones(n_components)))
+    parts = []
+    for size in sizes:
+        rotation, _ = np.linalg.qr(rng.standard_normal((n_features, n_features)))
+        factor = rotation * rng.uniform(0.3, 3.0, n_features)
+        center = rng.normal(0.0, 2.0, n_features)
+        parts.append(rng.standard_normal((size, n_features)) @ factor.T + center)
+    X = np.vstack(parts)
+    noise = rng.uniform(X.min(axis=0), X.max(axis=0), (n_noise, n_features))
+    X = np.vstack([X, noise])[rng.permutation(n_samples)]
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+#: Datasets of ``fastem compare --data``: the model's own (separated-ish blobs
+#: for Gaussians and KMeans) or touching clusters.
+DATASETS = ("blobs", "touching")
+#: Initial means/centers of ``--start``: distinct random rows, or k-means++.
+STARTS = ("random-rows", "k-means++")
+
+
+def variant(model, data="blobs", start="random-rows"):
+    """``model`` on another dataset and/or from k-means++ initial means (the
+    same for both libraries); its label says which."""
+    if data == "blobs" and start == "random-rows":
+        return model
+    changes = {"label": f"{model.label} ({data}, {start})"}
+    if data == "touching":
+        changes["make_data"] = touching_clusters
+    if start == "k-means++":
+        changes["make_init"] = _kmeanspp_start(model.make_init)
+    return replace(model, **changes)
+
+
+def _kmeanspp_start(make_init):
+    """``make_init`` with the means (or KMeans centers) replaced by k-means++
+    seeds drawn from up to 100,000 rows."""
+    def make(X, n_components, seed=0):
+        from sklearn.cluster import kmeans_plusplus
+        init = make_init(X, n_components, seed)
+        sample = X[: min(len(X), 100_000)]
+        centers, _ = kmeans_plusplus(sample, n_components, random_state=seed)
+        key = "init" if "init" in init else "means_init"
+        init[key] = centers.astype(init[key].dtype)
+        return init
+    return make
 
 
 def _random_rows(X, n_components, seed):

@@ -53,6 +53,18 @@ def _selected_models(names):
     return [_compare.MODELS[n] for n in dict.fromkeys(wanted)]
 
 
+def _choices(value, allowed, option):
+    """A comma-separated option value as a list, each item checked."""
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    for v in chosen:
+        if v not in allowed:
+            raise UsageError(f"{option} takes {', '.join(allowed)} (comma-separated), "
+                             f"got {v!r}")
+    if not chosen:
+        raise UsageError(f"{option} needs at least one of {', '.join(allowed)}")
+    return chosen
+
+
 def run_compare(args):
     """``fastem compare``: time and check fastem against scikit-learn; print the tables."""
     models = _selected_models(args.model)
@@ -70,6 +82,11 @@ def run_compare(args):
     if args.plot:
         _check_output_path(args.plot, "--plot")
         _import_pyplot()  # fail now, not after a minute of work
+    datasets = _choices(args.data, _compare.DATASETS, "--data")
+    starts = _choices(args.start, _compare.STARTS, "--start")
+    # other datasets and starts: the models scikit-learn also has
+    models = [_compare.variant(m, d, s) for d in datasets for s in starts for m in models
+              if (d, s) == ("blobs", "random-rows") or m.sklearn is not None]
     say = _progress(args.quiet)
     results, data = [], {}
     started = time.perf_counter()
@@ -259,6 +276,13 @@ def build_parser():
                    help=f"model(s) to compare, repeatable or comma-separated: "
                    f"{', '.join(_compare.MODELS)} (default: all)")
     c.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    c.add_argument("--data", default="blobs,touching", metavar="LIST",
+                   help="datasets: blobs (each model's own), touching (clusters that "
+                        "overlap, of unequal sizes and shapes, in 2%% noise; models "
+                        "scikit-learn has); default: both")
+    c.add_argument("--start", default="random-rows", metavar="LIST",
+                   help="initial means: random-rows, k-means++ (comma-separated); "
+                        "the same for both libraries")
     c.add_argument("--n-jobs", type=int, default=None,
                    help="threads for both libraries (default: all cores)")
     c.add_argument("--seed", type=int, default=0)
