@@ -60,7 +60,7 @@ def test_tiny_compare_agrees_with_sklearn(capsys, tmp_path):
     status, out, err = _run(capsys, "compare", "--n-samples", 400, "--n-features", 3,
                             "--n-components", 3, "--max-iter", 3, "--repeats", 1,
                             "--model", "gmm-diag,gmm-full", "--model", "kmeans",
-                            "--json", out_json)
+                            "--data", "blobs", "--json", out_json)
     assert status == 0, err
     assert "[1/3] GaussianMixture diag" in err  # progress
     for label in ("GaussianMixture diag", "GaussianMixture full", "KMeans",
@@ -73,6 +73,25 @@ def test_tiny_compare_agrees_with_sklearn(capsys, tmp_path):
         assert r["ari"] == pytest.approx(1.0)
         assert r["n_iter"] == {"fastem": 3, "sklearn": 3}
         assert r["fit_speedup"] > 0
+
+
+def test_compare_on_touching_clusters_from_kmeans_plus_plus(capsys, tmp_path):
+    out_json = tmp_path / "r.json"
+    status, out, err = _run(capsys, "compare", "--n-samples", 600, "--n-features", 3,
+                            "--n-components", 3, "--max-iter", 3, "--repeats", 1,
+                            "--model", "gmm-full,kmeans,poisson", "--data", "touching",
+                            "--start", "k-means++,random-rows", "-q", "--json", out_json)
+    assert status == 0, err
+    results = json.loads(out_json.read_text())["results"]
+    # scikit-learn's models on each start; PoissonMixture only on its own data
+    assert [r["label"] for r in results] == [
+        "GaussianMixture full (touching, k-means++)", "KMeans (touching, k-means++)",
+        "GaussianMixture full (touching, random-rows)", "KMeans (touching, random-rows)"]
+    for r in results:
+        assert r["max_rel_diff"] <= 1e-6, r["label"]
+        assert r["ari"] == pytest.approx(1.0)
+    status, _, err = _run(capsys, "compare", "--data", "spirals")
+    assert status == 2 and "--data takes blobs, touching" in err
 
 
 def test_compare_model_without_sklearn_baseline(capsys):
