@@ -54,16 +54,16 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _check_X(self, X, name="X", reset=False):
         """Validate X (families with a data domain override this)."""
         dtype = None if reset else getattr(self, "_fit_dtype", None)
-        return check_data(X, name, dtype=dtype)
+        return check_data(X, name, dtype=dtype, owner=self)
 
     # ------------------------------------------------------------ fitting
     def _check_common_params(self):
-        check_int(self.n_components, "n_components", low=1)
-        check_float(self.tol, "tol", low=0.0)
-        check_int(self.max_iter, "max_iter", low=0)
-        check_int(self.n_init, "n_init", low=1)
-        check_int(self.verbose, "verbose", low=0)
-        check_int(self.verbose_interval, "verbose_interval", low=1)
+        check_int(self.n_components, "n_components", low=1, owner=self)
+        check_float(self.tol, "tol", low=0.0, owner=self)
+        check_int(self.max_iter, "max_iter", low=0, owner=self)
+        check_int(self.n_init, "n_init", low=1, owner=self)
+        check_int(self.verbose, "verbose", low=0, owner=self)
+        check_int(self.verbose_interval, "verbose_interval", low=1, owner=self)
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be a bool, got {self.warm_start!r}.")
 
@@ -130,7 +130,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight):
         self._check_common_params()
         if self.chunk_size is not None:
-            check_int(self.chunk_size, "chunk_size", low=1)
+            check_int(self.chunk_size, "chunk_size", low=1, owner=self)
         source = self._source(X, sample_weight, reset=True)
         needed = max(self._min_samples, self.n_components)
         if source.n_samples < needed:
@@ -141,7 +141,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             check_n_features(source, self.n_features_in_,
                              estimator=type(self).__name__)
         family = self._make_family(source.n_features)
-        random_state = check_random_state(self.random_state)
+        random_state = check_random_state(self.random_state, owner=self)
         if warm:
             family.adopt_data_description(self._family)
             if _reseeder(family) is not None:  # no initialization builds the pool
@@ -214,26 +214,28 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self
         """
         self._check_common_params()
-        check_float(self.learning_decay, "learning_decay", low=0.5, high=1.0)
-        check_float(self.learning_offset, "learning_offset", low=1.0)
+        check_float(self.learning_decay, "learning_decay", low=0.5, high=1.0, owner=self)
+        check_float(self.learning_offset, "learning_offset", low=1.0, owner=self)
         first = getattr(self, "_online", None) is None
         source = self._source(X, sample_weight, reset=first)
         if first:
             family = self._make_family(source.n_features)
-            rows, w = source.init_sample(check_random_state(self.random_state))
+            rows, w = source.init_sample(check_random_state(self.random_state, owner=self))
             if rows.shape[0] < self.n_components:
                 raise ValueError(f"The first batch has {rows.shape[0]} samples, but "
                                  f"n_components={self.n_components} needs at least "
                                  f"{self.n_components} to initialize.")
             with one_blas_thread():
-                params = family.initialize(rows, w, check_random_state(self.random_state))
+                params = family.initialize(
+                    rows, w, check_random_state(self.random_state, owner=self))
             self._online = {"stats": None, "params": None, "steps": 0,
                             "prior_steps": 0.0, "reseeds": 0}
             self.lower_bounds_ = []
         else:
             family, params = self._family, self._params
             if _reseeder(family) is not None:  # re-seed from this batch's rows
-                family.hold_rows(*source.init_sample(check_random_state(self.random_state)))
+                family.hold_rows(*source.init_sample(
+                    check_random_state(self.random_state, owner=self)))
         state = self._online
         if "fit_weight" in state:  # first step after fit: a new stream begins
             self.lower_bounds_ = []
@@ -312,7 +314,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "_params")
-        n_samples = check_int(n_samples, "n_samples", low=1)
+        n_samples = check_int(n_samples, "n_samples", low=1, owner=self)
         X, labels = self._family.sample(self._params, n_samples,
-                                        check_random_state(self.random_state))
+                                        check_random_state(self.random_state, owner=self))
         return X.astype(self._fit_dtype, copy=False), labels

@@ -2,7 +2,7 @@
 
 Numba compiles a kernel for each new CPU and argument types, then keeps the
 machine code in its on-disk cache. A first fit on a new machine therefore
-waits for the compiler; :func:`announce_compile` tells the user so, once per
+waits for the compiler; :func:`ensure_compiled` tells the user so, once per
 process, through the ``fastem`` logger (the ``fastem`` command shows it).
 """
 import logging

@@ -11,44 +11,21 @@ constructor parameter raises scikit-learn's ``InvalidParameterError`` (a
 subclass of both ``ValueError`` and ``TypeError``).
 """
 import numbers
-import sys
 
 import numpy as np
-from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import _check_feature_names
 
 
-def _estimator_name():
-    """Class name of the estimator whose method is running these checks.
-
-    scikit-learn's messages name the estimator ("... parameter of KMeans
-    must be ..."). The helpers here are called from many estimator methods
-    (and from closures run by the data sources), so rather than threading
-    the name through every call, look up the nearest calling frame whose
-    ``self`` is an estimator. None when called from outside any estimator.
-    """
-    frame = sys._getframe(2)
-    for _ in range(8):  # a helper is at most a few frames below the method
-        if frame is None:
-            return None
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, BaseEstimator):
-            return type(owner).__name__
-        frame = frame.f_back
-    return None
-
-
-def _by_estimator():
-    """" by KMeans" (scikit-learn's phrase) or "" outside an estimator."""
-    name = _estimator_name()
-    return f" by {name}" if name else ""
+def _by_estimator(owner):
+    """" by KMeans" (scikit-learn's phrase naming the estimator) or ""."""
+    return f" by {type(owner).__name__}" if owner is not None else ""
 
 
 def _invalid_parameter(name, constraint, value, owner=None):
-    """scikit-learn's message for a parameter outside its constraint."""
-    owner = owner or _estimator_name()
-    of = f" of {owner}" if owner else ""
+    """scikit-learn's message for a parameter of estimator ``owner`` (or None)
+    outside its constraint."""
+    of = f" of {type(owner).__name__}" if owner is not None else ""
     return InvalidParameterError(f"The {name!r} parameter{of} must be {constraint}. "
                                  f"Got {value!r} instead.")
 
@@ -74,7 +51,7 @@ def check_feature_names(estimator, X, *, reset):
     _check_feature_names(estimator, X, reset=reset)
 
 
-def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True):
+def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True, owner=None):
     """Return ``X`` as a C-contiguous float32/float64 2-D array.
 
     Float32 and float64 input keep their dtype (unless ``dtype`` is given);
@@ -92,6 +69,8 @@ def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True):
         Force this dtype (used at predict time to match the fit).
     finite : bool
         Refuse NaN and infinity.
+    owner : estimator or None
+        The estimator checking ``X``, named in scikit-learn's words.
 
     Returns
     -------
@@ -112,16 +91,16 @@ def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True):
                          f"contains a single sample.")
     if arr.ndim > 2:
         raise ValueError(f"Found array with dim {arr.ndim}, while dim <= 2 is required"
-                         f"{_by_estimator()}. {name} must be 2-D of shape (n_samples, "
+                         f"{_by_estimator(owner)}. {name} must be 2-D of shape (n_samples, "
                          f"n_features), got shape {arr.shape}.")
     least = max(min_samples, 1)
     if arr.shape[0] < least:
         raise ValueError(f"Found array with {arr.shape[0]} sample(s) (shape={arr.shape}) "
-                         f"while a minimum of {least} is required{_by_estimator()}. "
+                         f"while a minimum of {least} is required{_by_estimator(owner)}. "
                          f"{name} has {arr.shape[0]} sample(s).")
     if arr.shape[1] == 0:
         raise ValueError(f"Found array with 0 feature(s) (shape={arr.shape}) while a "
-                         f"minimum of 1 is required{_by_estimator()}. {name} has 0 "
+                         f"minimum of 1 is required{_by_estimator(owner)}. {name} has 0 "
                          f"feature(s).")
     if dtype is None:
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
@@ -258,10 +237,11 @@ def check_n_features(X, n_features_in, name="X", estimator="the estimator"):
                          f"expecting {n_features_in} features as input.")
 
 
-def check_int(value, name, *, low=None, high=None, allow_none=False):
+def check_int(value, name, *, low=None, high=None, allow_none=False, owner=None):
     """Return ``value`` as int, refusing other types and out-of-range values.
 
-    Raises ``InvalidParameterError`` with scikit-learn's message.
+    Raises ``InvalidParameterError`` with scikit-learn's message, naming the
+    estimator ``owner`` (if given) whose parameter it is.
     """
     if value is None and allow_none:
         return None
@@ -269,11 +249,11 @@ def check_int(value, name, *, low=None, high=None, allow_none=False):
             or (low is not None and value < low) or (high is not None and value > high):
         constraint = _interval("int", low, high)
         raise _invalid_parameter(name, constraint + (" or None" if allow_none else ""),
-                                 value)
+                                 value, owner)
     return int(value)
 
 
-def check_float(value, name, *, low=None, high=None, low_open=False):
+def check_float(value, name, *, low=None, high=None, low_open=False, owner=None):
     """Return ``value`` as float, refusing other types, NaN and out-of-range values.
 
     Raises ``InvalidParameterError`` with scikit-learn's message.
@@ -284,15 +264,16 @@ def check_float(value, name, *, low=None, high=None, low_open=False):
         ok = not np.isnan(v) and (high is None or v <= high) and (
             low is None or (v > low if low_open else v >= low))
     if not ok:
-        raise _invalid_parameter(name, _interval("float", low, high, low_open), value)
+        raise _invalid_parameter(name, _interval("float", low, high, low_open), value,
+                                 owner)
     return float(value)
 
 
-def check_option(value, name, options):
+def check_option(value, name, options, owner=None):
     """Refuse ``value`` unless it is one of ``options`` (``InvalidParameterError``)."""
     if not isinstance(value, str) or value not in options:
         listed = ", ".join(repr(o) for o in sorted(options))
-        raise _invalid_parameter(name, f"a str among {{{listed}}}", value)
+        raise _invalid_parameter(name, f"a str among {{{listed}}}", value, owner)
     return value
 
 
@@ -313,7 +294,7 @@ def check_init_array(value, name, shape, dtype=np.float64, sklearn_name=None):
     return arr
 
 
-def check_random_state(seed):
+def check_random_state(seed, owner=None):
     """Turn ``seed`` into a ``np.random.RandomState`` (as scikit-learn does).
 
     An unusable seed raises ``InvalidParameterError`` with scikit-learn's message.
@@ -325,7 +306,7 @@ def check_random_state(seed):
     except (TypeError, ValueError):
         raise _invalid_parameter(
             "random_state", "an int in the range [0, 4294967295], an instance of "
-            "'numpy.random.mtrand.RandomState' or None", seed) from None
+            "'numpy.random.mtrand.RandomState' or None", seed, owner) from None
 
 
 def check_weights_init(weights, n_components):

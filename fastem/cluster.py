@@ -141,15 +141,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
-        check_int(self.n_clusters, "n_clusters", low=1)
-        check_int(self.max_iter, "max_iter", low=1)
-        check_float(self.tol, "tol", low=0.0)
+        check_int(self.n_clusters, "n_clusters", low=1, owner=self)
+        check_int(self.max_iter, "max_iter", low=1, owner=self)
+        check_float(self.tol, "tol", low=0.0, owner=self)
         if isinstance(self.n_init, str):
             if self.n_init != "auto":
                 raise ValueError(f"n_init must be 'auto' or an integer >= 1, "
                                  f"got {self.n_init!r}.")
         else:
-            check_int(self.n_init, "n_init", low=1)
+            check_int(self.n_init, "n_init", low=1, owner=self)
         if isinstance(self.init, str):
             if self.init not in _INIT_METHODS:
                 raise ValueError(f"init must be one of {list(_INIT_METHODS)}, a "
@@ -159,14 +159,14 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
             raise TypeError(f"init must be 'k-means++', 'random', a callable or "
                             f"an array of shape (n_clusters, n_features), got "
                             f"{self.init!r}.")
-        check_option(self.algorithm, "algorithm", _ALGORITHMS)
+        check_option(self.algorithm, "algorithm", _ALGORITHMS, owner=self)
         if not isinstance(self.verbose, (numbers.Integral, np.bool_)):
             raise TypeError(f"verbose must be an integer or bool, got "
                             f"{self.verbose!r}.")
         if not isinstance(self.copy_x, (bool, np.bool_)):
             raise TypeError(f"copy_x must be a bool, got {self.copy_x!r}.")
         resolve_n_jobs(self.n_jobs)
-        check_int(self.chunk_size, "chunk_size", low=1, allow_none=True)
+        check_int(self.chunk_size, "chunk_size", low=1, allow_none=True, owner=self)
 
     def _n_init_runs(self):
         init_is_array = not isinstance(self.init, str) and not callable(self.init)
@@ -301,8 +301,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
 
         def check(chunk):
             if not promote:
-                return check_data(chunk, "X", dtype=dtype)
-            chunk = check_data(chunk, "X")
+                return check_data(chunk, "X", dtype=dtype, owner=self)
+            chunk = check_data(chunk, "X", owner=self)
             if chunk.dtype != dtype:  # one of the two is float64
                 chunk = chunk.astype(np.float64)
             return chunk
@@ -380,7 +380,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         n_samples = X.shape[0]
         sample_weight = check_sample_weight(sample_weight, n_samples)
         n_runs = self._n_init_runs()
-        random_state = check_random_state(self.random_state)
+        random_state = check_random_state(self.random_state, owner=self)
         # a few blocks do not repay waking the thread pool (same result either way)
         n_threads = 1 if n_samples <= 2 * BLOCK_ROWS else resolve_n_jobs(self.n_jobs)
         tol = _tolerance(X, self.tol)
@@ -425,7 +425,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
     def _fit_scaled(self, source):
         """Fit on a streamed or Dask source; returns the per-cluster weights."""
         n_runs = self._n_init_runs()
-        random_state = check_random_state(self.random_state)
+        random_state = check_random_state(self.random_state, owner=self)
         serial, region = self._source_region(source)
         init = self.init
         if not isinstance(init, str) and not callable(init):
@@ -545,7 +545,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
                     raise ValueError(f"The first batch has {source.n_samples} samples, "
                                      f"but n_clusters={self.n_clusters} needs at least "
                                      f"{self.n_clusters} to initialize.")
-                self._random_state = check_random_state(self.random_state)
+                self._random_state = check_random_state(self.random_state, owner=self)
                 rows, w = source.init_sample(self._random_state)
                 init = self.init
                 if not isinstance(init, str) and not callable(init):

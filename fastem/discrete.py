@@ -91,10 +91,11 @@ class _DiscreteMixture(BaseMixture):
         return tags
 
     def _common_family_kwargs(self, smoothing_high=0.5):
-        check_option(self.init_params, "init_params", self._init_options)
+        check_option(self.init_params, "init_params", self._init_options, owner=self)
         if not isinstance(self.learn_weights, (bool, np.bool_)):
             raise TypeError(f"learn_weights must be a bool, got {self.learn_weights!r}.")
-        smoothing = check_float(self.smoothing, "smoothing", low=0.0, low_open=True)
+        smoothing = check_float(self.smoothing, "smoothing", low=0.0, low_open=True,
+                                owner=self)
         if smoothing >= smoothing_high:
             raise ValueError(f"smoothing must be < {smoothing_high:.6g} (probabilities are "
                              f"kept in [smoothing, 1 - smoothing]), got {smoothing}.")
@@ -107,7 +108,7 @@ class _DiscreteMixture(BaseMixture):
     def _check_counts(self, X, name, reset, high, what):
         """Validate integer counts in ``[0, high]``; returns float32/float64 X."""
         dtype = None if reset else getattr(self, "_fit_dtype", None)
-        X = check_data(X, name, dtype=dtype)
+        X = check_data(X, name, dtype=dtype, owner=self)
         kind, i, j = count_kernels.first_invalid_count(
             X, np.full(X.shape[1], float(high)))
         if kind:
@@ -226,7 +227,7 @@ class BinomialMixture(_BinomialBase):
         _store_params(self, locals())
 
     def _n_trials(self):
-        return check_int(self.n_trials, "n_trials", low=1)
+        return check_int(self.n_trials, "n_trials", low=1, owner=self)
 
 
 class PoissonMixture(_DiscreteMixture):
@@ -351,7 +352,7 @@ class CategoricalMixture(_DiscreteMixture):
     def _check_X(self, X, name="X", reset=False):
         arr = as_numeric_array(X, name) if not hasattr(X, "tocsr") else X
         if hasattr(arr, "dtype") and arr.dtype.kind in "biu":
-            arr = check_data(arr, name, dtype=arr.dtype)
+            arr = check_data(arr, name, dtype=arr.dtype, owner=self)
             if arr.min() < 0:
                 i, j = np.argwhere(arr < 0)[0]
                 raise ValueError(f"{name}[{i}, {j}] = {arr[i, j]} is negative (Negative "

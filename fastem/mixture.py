@@ -119,10 +119,11 @@ class GaussianMixture(BaseMixture):
         self.on_collapse = on_collapse
 
     def _make_family(self, n_features):
-        ct = check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
-        on_collapse = check_option(self.on_collapse, "on_collapse", ON_COLLAPSE)
-        check_option(self.init_params, "init_params", _GMM_INITS)
-        reg_covar = check_float(self.reg_covar, "reg_covar", low=0.0)
+        ct = check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES,
+                          owner=self)
+        on_collapse = check_option(self.on_collapse, "on_collapse", ON_COLLAPSE, owner=self)
+        check_option(self.init_params, "init_params", _GMM_INITS, owner=self)
+        reg_covar = check_float(self.reg_covar, "reg_covar", low=0.0, owner=self)
         resolve_n_jobs(self.n_jobs)
         K = self.n_components
         return GaussianFamily(
