@@ -237,12 +237,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 family.hold_rows(*source.init_sample(
                     check_random_state(self.random_state, owner=self)))
         state = self._online
-        if "fit_weight" in state:  # first step after fit: a new stream begins
-            self.lower_bounds_ = []
         stats, loglik = source.statistics(family, params)
         batch = tuple(s / source.total_weight for s in stats)
-        if "fit_weight" in state:
+        if "fit_weight" in state:  # first step after fit: a new stream begins
             state["prior_steps"] = state.pop("fit_weight") / source.total_weight
+            self.lower_bounds_ = []
         if state["stats"] is None:
             running = batch
         else:

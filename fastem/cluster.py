@@ -30,7 +30,6 @@ from .kernels import kmeans as _k
 BLOCK_ROWS = 2048
 
 
-
 def _score_roundoff(dtype, n_features):
     """Safety factor 4 times the worst-case relative round-off of a score
     ``||c||^2 - 2 x.c`` (a length-D dot product plus two operations): the
@@ -794,8 +793,6 @@ def _farthest_part(X, w, start, shift, centers, centers_sq, n, serial):
     labels = np.empty(X.shape[0], dtype=np.int32)
     _assign(X, shift, centers, centers_sq, labels, serial)
     return _farthest_rows(X, w, start, shift, centers, labels, n)
-
-
 
 
 def _farthest_rows(X, w, start, shift, centers, labels, n):

@@ -39,7 +39,8 @@ class BinomialFamily(LinearFamily):
     def maximize(self, stats, params):
         nk, sx = stats
         eps = self.smoothing
-        probs = np.clip(sx / (self.n_trials * (nk[:, None] + relative_floor(nk))), eps, 1.0 - eps)
+        heads = sx / (self.n_trials * (nk[:, None] + relative_floor(nk)))
+        probs = np.clip(heads, eps, 1.0 - eps)
         return {"weights": self._weights(nk, params), "probs": probs}
 
     def _from_rows(self, X, w, idx):

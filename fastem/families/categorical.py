@@ -82,7 +82,7 @@ class CategoricalFamily(DiscreteFamily):
             parts.append(t)
         return np.ascontiguousarray(np.vstack(parts))
 
-    def _ungroup_counts(self, joint_counts):
+    def _statistic(self, joint_counts):
         """(C_joint, K) counts per joint code -> (C, K) counts per (feature, code)."""
         out = np.zeros((int(self.n_categories.sum()), joint_counts.shape[1]))
         for feats, joint, off in zip(self._groups, self._joint, self._group_offsets):
@@ -99,9 +99,6 @@ class CategoricalFamily(DiscreteFamily):
                                  (want_stats, row_logp, labels, resp),
                                  ((self.n_components,), logp.shape), X.shape[0],
                                  self.block_rows, serial)
-
-    def _statistic(self, joint_counts):
-        return self._ungroup_counts(joint_counts)
 
     # ---------------------------------------------------------------- M-step
     def maximize(self, stats, params):

@@ -243,7 +243,7 @@ def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
     inertia : float, weighted squared distances to the given centers
     n_changed : int, rows whose label changed
     """
-    n_blocks = _n_blocks(X.shape[0], block_rows)
+    n_blocks = -(-X.shape[0] // block_rows)
     n_lanes = min(n_blocks, N_LANES)
     n_clusters, n_features = centers.shape
     lane_sums = np.zeros((n_lanes, n_clusters, n_features))
@@ -442,7 +442,7 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     sums, weights, inertia, n_changed : as :func:`lloyd_pass`
     n_scored : int, rows that went through the ``gemm``
     """
-    n_blocks = _n_blocks(X.shape[0], block_rows)
+    n_blocks = -(-X.shape[0] // block_rows)
     n_lanes = min(n_blocks, N_LANES)
     n_clusters, n_features = centers.shape
     lane_sums = np.zeros((n_lanes, n_clusters, n_features))
@@ -527,7 +527,7 @@ def inertia_pass(X, sample_weight, shift, centers, labels, block_rows, n_threads
     block_rows : int
     n_threads : int or None, as :func:`lloyd_pass`
     """
-    n_blocks = _n_blocks(X.shape[0], block_rows)
+    n_blocks = -(-X.shape[0] // block_rows)
     block_inertia = np.empty(n_blocks)
     run_lanes(_inertia_lanes, (X, sample_weight, shift, centers, labels, block_rows,
                                block_inertia),
@@ -598,7 +598,7 @@ def distances_pass(X, shift, centers, centers_sq, block_rows, n_threads=None):
     -------
     distances : ndarray (n_samples, n_clusters), X's dtype
     """
-    n_blocks = _n_blocks(X.shape[0], block_rows)
+    n_blocks = -(-X.shape[0] // block_rows)
     out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
     run_lanes(_distances_lanes, (X, shift, centers, centers_sq, block_rows, out),
               min(n_blocks, N_LANES), region_threads() if n_threads is None else n_threads)
