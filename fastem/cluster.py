@@ -38,10 +38,9 @@ def _score_roundoff(dtype, n_features):
     return 4.0 * (n_features + 2) * float(np.finfo(dtype).eps) / 2.0
 
 
-#: Blocks that score every row refresh their bounds (and may return to bound
-#: tests) on every this many-th iteration only: tracking the second-best
-#: score costs ~15% where bounds do not prune anyway (overlapping clusters).
-_PROBE_EVERY = 3
+#: Centers per group of Yinyang bounds: each row keeps n_clusters / 8 lower
+#: bounds (Ding et al. suggest K / 10; 8 keeps the groups' drift tests cheap)
+_GROUP_SIZE = 8
 
 _INIT_METHODS = ("k-means++", "random")
 _ALGORITHMS = ("lloyd", "elkan")
@@ -234,8 +233,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         bounded = self._bounded_kernel(n_threads)
         n_clusters = centers.shape[0]
         labels = np.full(X.shape[0], -1, dtype=np.int32)
-        lower = np.zeros(X.shape[0])
-        block_dense = np.zeros(-(-X.shape[0] // BLOCK_ROWS), dtype=np.int8)
+        groups = _k.group_centers(centers, n_clusters // _GROUP_SIZE)
+        lower = np.zeros((X.shape[0], groups.start.shape[0] - 1))
+        # the first pass scores every row and probes: its bounds decide each block
+        block_mode = np.ones(-(-X.shape[0] // BLOCK_ROWS), dtype=np.int8)
+        block_period = np.ones_like(block_mode)
         drift = np.zeros(n_clusters)
         eta = _score_roundoff(X.dtype, X.shape[1])
         inertias = []
@@ -247,7 +249,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
                 if self._prune:
                     sums, weights, inertia, n_changed, scored = bounded(
                         X, sample_weight, shift, centers, centers_sq, labels, lower,
-                        block_dense, drift, eta, i % _PROBE_EVERY == 0, BLOCK_ROWS)
+                        block_mode, block_period, drift, groups, eta, BLOCK_ROWS)
                 else:
                     sums, weights, inertia, n_changed = lloyd(
                         X, sample_weight, shift, centers, centers_sq, labels,
