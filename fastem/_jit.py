@@ -9,6 +9,8 @@ import logging
 import threading
 import time
 
+import numpy as np
+
 logger = logging.getLogger("fastem")
 
 #: Cold compile seconds of one kernel on a 2-core x86_64 machine (measured
@@ -17,6 +19,18 @@ TYPICAL_COMPILE_SECONDS = (2, 8)
 
 _lock = threading.Lock()
 _announced = False
+#: (kernel, argument kinds) already checked in this process: Numba's own
+#: typing of every argument costs ~50 us each, a millisecond per small pass
+_checked = set()
+
+
+def _kind(arg):
+    """What Numba's choice of machine code depends on, cheaply."""
+    if isinstance(arg, np.ndarray):
+        flags = arg.flags
+        return (arg.dtype.str, arg.ndim, flags.c_contiguous, flags.f_contiguous,
+                flags.writeable)
+    return type(arg)
 
 
 def _compiles(dispatcher, sig):
@@ -38,6 +52,10 @@ def ensure_compiled(dispatcher, args):
     global _announced
     if not hasattr(dispatcher, "typeof_pyval"):
         return  # a plain Python function: nothing to compile
+    key = (dispatcher, tuple(_kind(a) for a in args))
+    if key in _checked:
+        return
+    _checked.add(key)
     sig = tuple(dispatcher.typeof_pyval(a) for a in args)
     if sig in dispatcher.overloads or not _compiles(dispatcher, sig):
         return  # compiled, or the call loads it from the disk cache
