@@ -62,7 +62,8 @@ class EMRun:
 
 
 def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
-           lower_bound=-np.inf, verbose=0, verbose_interval=10, reseed=None):
+           lower_bound=-np.inf, verbose=0, verbose_interval=10, reseed=None,
+           converged=None):
     """Iterate statistics pass + M-step from ``params``.
 
     Parameters
@@ -87,6 +88,10 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
         :class:`ComponentCollapse` (None: the error propagates). An iteration
         that re-seeds is listed in ``EMRun.reseeded`` and never counts as
         converged (the log-likelihood may drop after it).
+    converged : callable(stats, old_params, new_params) -> bool, or None
+        The model's own convergence test, in place of the change of the
+        lower bound within ``tol`` (k-means: no label changed, or the
+        centers moved less than its tolerance).
 
     Returns
     -------
@@ -115,7 +120,9 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
             else:
                 print(f"  Iteration {n_iter}")
             last_print = now
-        if abs(change) < tol and not reseeded:
+        done = (abs(change) < tol if converged is None
+                else converged(stats, run.stats_params, run.params))
+        if done and not reseeded:
             run.converged = True
             break
     if verbose >= 1:

@@ -1,9 +1,8 @@
 """KMeans: a drop-in for :class:`sklearn.cluster.KMeans` on compiled kernels.
 
-Data sources (see :mod:`fastem._data` and :mod:`fastem.distributed`): an
-in-memory array runs the bounds-accelerated Lloyd pass; a memory-mapped (or
-``chunk_size``-chunked) array and a Dask array run the dense Lloyd pass per
-chunk or block and add the per-cluster sums, weights and inertia.
+The face only: parameters, validation, data sources and the scikit-learn
+API. The algorithm (initialization, Lloyd passes on the EM driver, empty
+cluster relocation) is the Lloyd engine, :mod:`fastem.families.kmeans`.
 """
 import contextlib
 import numbers
@@ -18,29 +17,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import _is_dask_array
 from ._data import ArrayData, default_chunk_rows
-from ._threads import one_blas_thread, parallel_region, resolve_n_jobs
+from ._threads import parallel_region, resolve_n_jobs
 from ._validation import (check_data, check_feature_names, check_float, check_int,
-                          check_n_features, check_option, check_random_state,
-                          check_sample_weight)
-from .kernels import kmeans as _k
-
-#: Rows per block of a k-means pass. Blocks fix the summation order (results
-#: do not depend on the thread count); 1024-2048 keeps a block's (K, B)
-#: score matrix in L2 and amortizes the per-block BLAS call.
-BLOCK_ROWS = 2048
-
-
-def _score_roundoff(dtype, n_features):
-    """Safety factor 4 times the worst-case relative round-off of a score
-    ``||c||^2 - 2 x.c`` (a length-D dot product plus two operations): the
-    bound test keeps a row only when its label cannot differ from the one
-    scikit-learn's argmin of those scores gives."""
-    return 4.0 * (n_features + 2) * float(np.finfo(dtype).eps) / 2.0
-
-
-#: Centers per group of Yinyang bounds: each row keeps n_clusters / 8 lower
-#: bounds (Ding et al. suggest K / 10; 8 keeps the groups' drift tests cheap)
-_GROUP_SIZE = 8
+                          check_n_features, check_option, check_random_state)
+from .families import kmeans as lloyd
 
 _INIT_METHODS = ("k-means++", "random")
 _ALGORITHMS = ("lloyd", "elkan")
@@ -197,96 +177,6 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
             raise ValueError(f"{what} contains NaN or infinity.")
         return centers
 
-    # -------------------------------------------------------------- kernels
-    def _kernels(self, n_threads):
-        if n_threads == 1:
-            return _k.lloyd_pass_serial, _k.inertia_pass_serial
-        return _k.lloyd_pass, _k.inertia_pass
-
-    def _bounded_kernel(self, n_threads):
-        if n_threads == 1:
-            return _k.bounded_lloyd_pass_serial
-        return _k.bounded_lloyd_pass
-
-    def _init_centroids(self, Xc, sample_weight, init, random_state):
-        """Initial centers in centered coordinates, drawn as scikit-learn does."""
-        n_samples = Xc.shape[0]
-        if isinstance(init, str) and init == "k-means++":
-            from sklearn.cluster import kmeans_plusplus
-            centers, _ = kmeans_plusplus(Xc, self.n_clusters,
-                                         sample_weight=sample_weight.astype(Xc.dtype),
-                                         random_state=random_state)
-            return np.ascontiguousarray(centers, dtype=Xc.dtype)
-        if isinstance(init, str) and init == "random":
-            seeds = random_state.choice(n_samples, size=self.n_clusters,
-                                        replace=False,
-                                        p=sample_weight / sample_weight.sum())
-            return Xc[seeds]
-        if callable(init):
-            centers = init(Xc, self.n_clusters, random_state=random_state)
-            return self._check_centers(centers, Xc, "the centers returned by init")
-        return init.copy()
-
-    def _run_lloyd(self, X, sample_weight, shift, centers, tol, n_threads):
-        """One Lloyd run from ``centers`` (centered coordinates)."""
-        lloyd, inertia_pass = self._kernels(n_threads)
-        bounded = self._bounded_kernel(n_threads)
-        n_clusters = centers.shape[0]
-        labels = np.full(X.shape[0], -1, dtype=np.int32)
-        groups = _k.group_centers(centers, n_clusters // _GROUP_SIZE)
-        lower = np.zeros((X.shape[0], groups.start.shape[0] - 1))
-        # the first pass scores every row and probes: its bounds decide each block
-        block_mode = np.ones(-(-X.shape[0] // BLOCK_ROWS), dtype=np.int8)
-        block_period = np.ones_like(block_mode)
-        drift = np.zeros(n_clusters)
-        eta = _score_roundoff(X.dtype, X.shape[1])
-        inertias = []
-        n_scored = []
-        strict = False
-        with parallel_region(n_threads):
-            for i in range(self.max_iter):
-                centers_sq = row_norms(centers, squared=True)
-                if self._prune:
-                    sums, weights, inertia, n_changed, scored = bounded(
-                        X, sample_weight, shift, centers, centers_sq, labels, lower,
-                        block_mode, block_period, drift, groups, eta, BLOCK_ROWS)
-                else:
-                    sums, weights, inertia, n_changed = lloyd(
-                        X, sample_weight, shift, centers, centers_sq, labels,
-                        BLOCK_ROWS, True)
-                    scored = X.shape[0]
-                inertias.append(inertia)
-                n_scored.append(scored)
-                if self.verbose:
-                    print(f"Iteration {i}, inertia {inertia}.")
-                if (weights == 0).any():
-                    _relocate_empty_clusters(X, sample_weight, shift, centers,
-                                             sums, weights, labels)
-                new_centers = _average_centers(sums, weights, X.dtype)
-                drift = np.sqrt(((new_centers.astype(np.float64) - centers) ** 2)
-                                .sum(axis=1))
-                shift_tot = float((drift ** 2).sum())
-                centers = new_centers
-                if n_changed == 0:
-                    if self.verbose:
-                        print(f"Converged at iteration {i}: strict convergence.")
-                    strict = True
-                    break
-                if shift_tot <= tol:
-                    if self.verbose:
-                        print(f"Converged at iteration {i}: center shift "
-                              f"{shift_tot} within tolerance {tol}.")
-                    break
-            if not strict:
-                # a final E-step so that labels_ match cluster_centers_
-                centers_sq = row_norms(centers, squared=True)
-                lloyd(X, sample_weight, shift, centers, centers_sq, labels,
-                      BLOCK_ROWS, False)
-            inertia = inertia_pass(X, sample_weight, shift, centers, labels,
-                                   BLOCK_ROWS)
-        self._n_scored = n_scored  # rows rescored per iteration (diagnostics)
-        return labels, inertia, centers, i + 1, np.asarray(inertias)
-
     # ------------------------------------------------------------ sources
     def _source(self, X, sample_weight=None, reset=False, promote=False):
         """The rows of ``X``: a Dask source, a streamed (chunked) source or in memory.
@@ -336,7 +226,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         if not isinstance(source, ArrayData):
             return True, contextlib.nullcontext()
         n_threads = resolve_n_jobs(self.n_jobs)
-        serial = n_threads == 1 or source.n_samples <= 2 * BLOCK_ROWS
+        serial = n_threads == 1 or source.n_samples <= 2 * lloyd.BLOCK_ROWS
         return serial, parallel_region(n_threads)
 
     # ------------------------------------------------------------------ API
@@ -362,155 +252,36 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         if source.n_samples < self.n_clusters:
             raise ValueError(f"n_samples={source.n_samples} should be >= "
                              f"n_clusters={self.n_clusters}.")
-        if self._in_memory(source):
-            weights = self._fit_in_memory(source.X, sample_weight)
-        else:
-            weights = self._fit_scaled(source)
-        distinct = int((weights > 0).sum())
+        init = self.init
+        if not isinstance(init, str) and not callable(init):
+            init = self._check_centers(init, source, "init")
+        n_init = self._n_init_runs()
+        random_state = check_random_state(self.random_state, owner=self)
+        serial, region = self._source_region(source)
+        with region as n_threads:
+            fit = lloyd.fit_lloyd(
+                source, self.n_clusters, init=init, n_init=n_init,
+                max_iter=self.max_iter, tol=self.tol, random_state=random_state,
+                n_threads=1 if serial else n_threads, serial=serial, prune=self._prune,
+                verbose=self.verbose,
+                check_centers=lambda c, what: self._check_centers(c, source, what))
+        self.cluster_centers_ = fit.centers
+        self.labels_ = fit.labels
+        self.inertia_ = fit.inertia
+        self.n_iter_ = fit.n_iter
+        self.inertias_ = fit.inertias
+        self.n_features_in_ = source.n_features
+        self._n_scored = fit.n_scored  # rows scored per iteration (diagnostics)
+        distinct = int((fit.weights > 0).sum())
         if distinct < self.n_clusters:
             warnings.warn(f"Number of distinct clusters ({distinct}) found smaller "
                           f"than n_clusters ({self.n_clusters}). Possibly due to "
                           f"duplicate points in X.", ConvergenceWarning,
                           stacklevel=2)
         # partial_fit continues from here, as MiniBatchKMeans after fit
-        self._counts = weights
+        self._counts = fit.weights
         self.n_steps_ = 0
         return self
-
-    def _fit_in_memory(self, X, sample_weight):
-        n_samples = X.shape[0]
-        sample_weight = check_sample_weight(sample_weight, n_samples)
-        n_runs = self._n_init_runs()
-        random_state = check_random_state(self.random_state, owner=self)
-        # a few blocks do not repay waking the thread pool (same result either way)
-        n_threads = 1 if n_samples <= 2 * BLOCK_ROWS else resolve_n_jobs(self.n_jobs)
-        tol = _tolerance(X, self.tol)
-
-        init = self.init
-        if not isinstance(init, str) and not callable(init):
-            init = self._check_centers(init, X, "init")
-        shift = X.mean(axis=0)
-        if not isinstance(init, str) and not callable(init):
-            init -= shift
-
-        Xc = None  # a centered copy, only for the initializers that need one
-        best = None
-        for _ in range(n_runs):
-            if isinstance(init, str) or callable(init):
-                if Xc is None:
-                    Xc = X - shift
-                centers0 = self._init_centroids(Xc, sample_weight, init, random_state)
-            else:
-                centers0 = init.copy()
-            if self.verbose:
-                print("Initialization complete")
-            run = self._run_lloyd(X, sample_weight, shift, centers0, tol, n_threads)
-            labels, inertia = run[0], run[1]
-            if best is None or (inertia < best[1] and not _is_same_clustering(
-                    labels, best[0], self.n_clusters)):
-                best = run
-        del Xc
-        labels, inertia, centers, n_iter, inertias = best
-        centers = centers + shift
-        self._set_fitted(centers, labels, inertia, n_iter, inertias, X.shape[1])
-        return np.bincount(labels, weights=sample_weight, minlength=self.n_clusters)
-
-    def _set_fitted(self, centers, labels, inertia, n_iter, inertias, n_features):
-        self.cluster_centers_ = centers
-        self.labels_ = labels
-        self.inertia_ = float(inertia)
-        self.n_iter_ = n_iter
-        self.inertias_ = inertias
-        self.n_features_in_ = n_features
-
-    def _fit_scaled(self, source):
-        """Fit on a streamed or Dask source; returns the per-cluster weights."""
-        n_runs = self._n_init_runs()
-        random_state = check_random_state(self.random_state, owner=self)
-        serial, region = self._source_region(source)
-        init = self.init
-        if not isinstance(init, str) and not callable(init):
-            init = self._check_centers(init, source, "init")
-        with region:
-            # column means (the centering shift) and variances (for tol), one pass
-            n, mean, m2 = source.map_reduce(_moments_part, _combine_moments)
-            shift = mean.astype(source.dtype)
-            tol = float(np.mean(m2 / n)) * self.tol if self.tol else 0.0
-            if not isinstance(init, str) and not callable(init):
-                init -= shift
-            sample = None
-            best = None
-            for _ in range(n_runs):
-                if isinstance(init, str) or callable(init):
-                    if sample is None:
-                        rows, w = source.init_sample(random_state)
-                        sample = rows - shift, w
-                    centers0 = self._init_centroids(sample[0], sample[1], init,
-                                                    random_state)
-                else:
-                    centers0 = init.copy()
-                if self.verbose:
-                    print("Initialization complete")
-                run = self._run_scaled(source, shift, centers0, tol, serial)
-                if n_runs > 1:
-                    inertia = source.map_reduce(
-                        _final_part, _add_parts, shift, run[0],
-                        row_norms(run[0], squared=True), None, serial)[1]
-                    if best is None or inertia < best[0]:
-                        best = inertia, run
-                else:
-                    best = None, run
-            centers, n_iter, inertias = best[1]
-            centers_sq = row_norms(centers, squared=True)
-            if serial and not isinstance(source, ArrayData):  # Dask: lazy labels
-                weights, inertia = source.map_reduce(
-                    _final_part, _add_parts, shift, centers, centers_sq, None, True)
-                labels = source.X.map_blocks(_labels_block, shift, centers, centers_sq,
-                                             drop_axis=1, dtype=np.int32)
-            else:
-                labels = np.empty(source.n_samples, dtype=np.int32)
-                weights, inertia = source.map_reduce(
-                    _final_part, _add_parts, shift, centers, centers_sq, labels, serial)
-        self._set_fitted(centers + shift, labels, inertia, n_iter, inertias,
-                         source.n_features)
-        return weights
-
-    def _run_scaled(self, source, shift, centers, tol, serial):
-        """One Lloyd run over the chunks/blocks of ``source`` (centered coordinates).
-
-        No per-row state is kept, so label changes are not counted: a run
-        stops strictly when the update leaves the centers bit for bit
-        unchanged, which happens in the same pass as the in-memory criterion
-        (no label changed): the same labels give the same sums, added in the
-        same order.
-        """
-        inertias = []
-        for i in range(self.max_iter):
-            centers_sq = row_norms(centers, squared=True)
-            sums, weights, inertia = source.map_reduce(
-                _lloyd_part, _add_parts, shift, centers, centers_sq, serial)
-            inertias.append(inertia)
-            if self.verbose:
-                print(f"Iteration {i}, inertia {inertia}.")
-            if (weights == 0).any():
-                empty = np.flatnonzero(weights == 0)
-                far = source.map_reduce(_farthest_part, _merge_farthest, shift,
-                                        centers, centers_sq, empty.size, serial)
-                _relocate_to_candidates(far, empty, sums, weights)
-            new_centers = _average_centers(sums, weights, source.dtype)
-            shift_tot = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
-            unchanged = np.array_equal(new_centers, centers)
-            centers = new_centers
-            if unchanged:
-                if self.verbose:
-                    print(f"Converged at iteration {i}: strict convergence.")
-                break
-            if shift_tot <= tol:
-                if self.verbose:
-                    print(f"Converged at iteration {i}: center shift "
-                          f"{shift_tot} within tolerance {tol}.")
-                break
-        return centers, i + 1, np.asarray(inertias)
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the centers with one mini-batch (scikit-learn ``MiniBatchKMeans``).
@@ -553,8 +324,12 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
                     centers = self._check_centers(init, source, "init")
                 else:
                     shift = rows.mean(axis=0)
-                    centers = self._init_centroids(rows - shift, w, init,
-                                                   self._random_state) + shift
+                    centers = lloyd.init_centroids(rows - shift, w, self.n_clusters, init,
+                                                   self._random_state)
+                    if callable(init):
+                        centers = self._check_centers(centers, source,
+                                                      "the centers returned by init")
+                    centers = centers + shift
                 self._counts = np.zeros(self.n_clusters)
                 self.n_steps_ = 0
                 self.n_features_in_ = source.n_features
@@ -562,7 +337,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
                 centers = self.cluster_centers_
             zero = np.zeros(source.n_features, dtype=centers.dtype)
             sums, weights, _ = source.map_reduce(
-                _lloyd_part, _add_parts, zero, centers,
+                lloyd.lloyd_part, lloyd.add_parts, zero, centers,
                 row_norms(centers, squared=True), serial)
             hit = weights > 0
             counts = self._counts + weights
@@ -602,17 +377,17 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
             if isinstance(source, ArrayData):
                 labels = np.empty(source.n_samples, dtype=np.int32)
                 if want_inertia:
-                    inertia = source.map_reduce(_final_part, _add_parts, shift,
+                    inertia = source.map_reduce(lloyd.final_part, lloyd.add_parts, shift,
                                                 centers, centers_sq, labels, serial)[1]
                 else:
                     for start, Xc, _ in source.chunks():
-                        _assign(Xc, shift, centers, centers_sq,
+                        lloyd.assign(Xc, shift, centers, centers_sq,
                                 labels[start:start + Xc.shape[0]], serial)
             else:
-                labels = source.X.map_blocks(_labels_block, shift, centers, centers_sq,
+                labels = source.X.map_blocks(lloyd.labels_block, shift, centers, centers_sq,
                                              drop_axis=1, dtype=np.int32)
                 if want_inertia:
-                    inertia = source.map_reduce(_final_part, _add_parts, shift,
+                    inertia = source.map_reduce(lloyd.final_part, lloyd.add_parts, shift,
                                                 centers, centers_sq, None, True)[1]
         return labels, None if inertia is None else float(inertia)
 
@@ -672,16 +447,16 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         centers_sq = row_norms(centers, squared=True)
         if not isinstance(source, ArrayData):
             X = source.X
-            return X.map_blocks(_distances_block, shift, centers, centers_sq,
+            return X.map_blocks(lloyd.distances_block, shift, centers, centers_sq,
                                 chunks=(X.chunks[0], (centers.shape[0],)),
                                 dtype=source.dtype)
         serial, region = self._source_region(source)
         with region:
             if self._in_memory(source):
-                return _distances(source.X, shift, centers, centers_sq, serial)
+                return lloyd.distances(source.X, shift, centers, centers_sq, serial)
             out = np.empty((source.n_samples, centers.shape[0]), dtype=source.dtype)
             for start, Xc, _ in source.chunks():
-                out[start:start + Xc.shape[0]] = _distances(Xc, shift, centers,
+                out[start:start + Xc.shape[0]] = lloyd.distances(Xc, shift, centers,
                                                             centers_sq, serial)
         return out
 
@@ -704,213 +479,3 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         """
         source = self._check_test_data(X, sample_weight)
         return -self._labels_inertia(source)[1]
-
-
-# --------------------------------------------------- per-chunk / per-block work
-# Called by ``ArrayData.map_reduce`` (parallel kernels, in a thread region) or
-# ``DaskData.map_reduce`` (one task per block, serial kernels). Each returns
-# small partial results; ``_add_parts`` sums them.
-
-def _assign(X, shift, centers, centers_sq, labels, serial):
-    """Write the closest center of each row of ``X - shift`` into ``labels``."""
-    kernel = _k.lloyd_pass_serial if serial else _k.lloyd_pass
-    with one_blas_thread():  # kernels call BLAS on small blocks
-        # (the weights only enter the pass's inertia, unused here)
-        kernel(X, np.ones(X.shape[0]), shift, centers, centers_sq, labels,
-               BLOCK_ROWS, False)
-
-
-def _distances(X, shift, centers, centers_sq, serial):
-    """Distances of the rows of ``X`` to ``centers + shift`` (both float64)."""
-    kernel = _k.distances_pass_serial if serial else _k.distances_pass
-    with one_blas_thread():  # kernels call BLAS on small blocks
-        return kernel(X, shift, centers, centers_sq, BLOCK_ROWS)
-
-
-def _moments_part(X, w, start):
-    """Row count, column means and centered sums of squares (float64)."""
-    mean = X.mean(axis=0, dtype=np.float64)
-    return X.shape[0], mean, ((X - mean) ** 2).sum(axis=0)
-
-
-def _combine_moments(*parts):
-    """Chan et al.'s pairwise update of (count, mean, centered sum of squares)."""
-    n, mean, m2 = parts[0]
-    for nb, mb, m2b in parts[1:]:
-        total = n + nb
-        delta = mb - mean
-        mean = mean + delta * (nb / total)
-        m2 = m2 + m2b + delta ** 2 * (n * nb / total)
-        n = total
-    return n, mean, m2
-
-
-def _lloyd_part(X, w, start, shift, centers, centers_sq, serial):
-    """Dense Lloyd pass on one chunk: (sums, weights, inertia) per cluster."""
-    labels = np.full(X.shape[0], -1, dtype=np.int32)
-    kernel = _k.lloyd_pass_serial if serial else _k.lloyd_pass
-    with one_blas_thread():  # kernels call BLAS on small blocks
-        sums, weights, inertia, _ = kernel(X, w, shift, centers, centers_sq, labels,
-                                           BLOCK_ROWS, True)
-    return sums, weights, inertia
-
-
-def _add_parts(*parts):
-    """Elementwise sum of tuples of arrays/floats (a new tuple; inputs untouched)."""
-    total = list(parts[0])
-    for part in parts[1:]:
-        for j, v in enumerate(part):
-            total[j] = total[j] + v
-    return tuple(total)
-
-
-def _final_part(X, w, start, shift, centers, centers_sq, labels_out, serial):
-    """Labels (into ``labels_out[start:]`` when given) and exact inertia of a chunk.
-
-    Returns (weight per cluster, inertia).
-    """
-    m = X.shape[0]
-    labels = (np.empty(m, dtype=np.int32) if labels_out is None
-              else labels_out[start:start + m])
-    _assign(X, shift, centers, centers_sq, labels, serial)
-    kernel = _k.inertia_pass_serial if serial else _k.inertia_pass
-    inertia = kernel(X, w, shift, centers, labels, BLOCK_ROWS)
-    return np.bincount(labels, weights=w, minlength=centers.shape[0]), inertia
-
-
-def _labels_block(X, shift, centers, centers_sq):
-    """Labels of one Dask block (serial kernel)."""
-    labels = np.empty(X.shape[0], dtype=np.int32)
-    _assign(X, shift, centers, centers_sq, labels, True)
-    return labels
-
-
-def _distances_block(X, shift, centers, centers_sq):
-    """Distances of one Dask block to the centers (serial kernel)."""
-    return _distances(X, shift, centers, centers_sq, True)
-
-
-def _farthest_part(X, w, start, shift, centers, centers_sq, n, serial):
-    """:func:`_farthest_rows` of one chunk or block, labelled here."""
-    labels = np.empty(X.shape[0], dtype=np.int32)
-    _assign(X, shift, centers, centers_sq, labels, serial)
-    return _farthest_rows(X, w, start, shift, centers, labels, n)
-
-
-def _farthest_rows(X, w, start, shift, centers, labels, n):
-    """The ``n`` rows of ``X - shift`` farthest from their assigned center.
-
-    The distances are scikit-learn's (``((x - c)**2).sum()`` in X's dtype;
-    NumPy sums each row the same way whatever the slice), zero-weight rows
-    excluded (they would leave a cluster empty). The order is one total
-    order for every data source: farthest first, ties by row index
-    (scikit-learn's ``argpartition`` gives the farthest first too, its ties
-    in no specified order), so the ``n`` farthest of the whole data are the
-    ``n`` farthest of the per-chunk winners (:func:`_merge_farthest`).
-
-    A compiled pass screens the rows first (float64 sums, within a relative
-    ``_SCREEN_RTOL`` of scikit-learn's); only the rows that can be among the
-    ``n`` farthest get scikit-learn's distance.
-
-    Returns
-    -------
-    (n, squared distances, global row indices (``start`` + local),
-    centered rows as float64, weights, labels), farthest first.
-    """
-    approx = _k.assigned_sq_distances(X, shift, centers, labels)
-    approx[w <= 0] = -1.0
-    rows = _top_rows(approx, n)
-    if rows.size:  # every row that can beat the n-th when measured exactly
-        cut = approx[rows[-1]]
-        rows = np.flatnonzero(approx >= (cut * (1 - _screen_rtol(X)) if cut > 0 else cut))
-    diff = (X[rows] - shift) - centers[labels[rows]]
-    dist = (diff ** 2).sum(axis=1)
-    dist[w[rows] <= 0] = -1.0
-    top = rows[_top_rows(dist, n)]
-    dist = dist[np.searchsorted(rows, top)]
-    return (n, dist, start + top, (X[top] - shift).astype(np.float64), w[top], labels[top])
-
-
-def _screen_rtol(X):
-    """Bound on the relative gap between a float64 sum of squares and
-    scikit-learn's, in X's dtype, of the same ``D`` differences (both exact
-    to ``D`` roundings, with a margin of 4)."""
-    return 8.0 * (X.shape[1] + 2) * float(np.finfo(X.dtype).eps)
-
-
-def _top_rows(dist, n):
-    """Indices of the ``n`` largest ``dist``, largest first, ties by index."""
-    m = dist.shape[0]
-    if n >= m:
-        candidates = np.arange(m)
-    else:
-        kth = np.partition(dist, m - n)[m - n]
-        candidates = np.flatnonzero(dist >= kth)  # every row tied with the n-th
-    return candidates[np.lexsort((candidates, -dist[candidates]))[:n]]
-
-
-def _merge_farthest(*parts):
-    """Keep the ``n`` farthest rows of several parts (same order as _top_rows)."""
-    n = parts[0][0]
-    cat = [np.concatenate([p[j] for p in parts]) for j in range(1, 6)]
-    order = np.lexsort((cat[1], -cat[0]))[:n]  # by distance, then row index
-    return (n, *(c[order] for c in cat))
-
-
-def _relocate_to_candidates(far, empty, sums, weights):
-    """scikit-learn's relocation from the farthest rows (:func:`_farthest_rows`):
-    the i-th empty cluster takes the i-th farthest row, which leaves its old
-    cluster. Updates ``sums`` and ``weights`` in place."""
-    _, dist, _, rows, w, labels = far
-    if dist.size == 0 or dist.max() <= 0:
-        return
-    for new_id, d, x, wi, old_id in zip(empty, dist, rows, w, labels):
-        if d <= 0:  # on its center, or of zero weight
-            break
-        sums[old_id] -= x * wi
-        sums[new_id] = x * wi
-        weights[new_id] = wi
-        weights[old_id] -= wi
-
-
-def _tolerance(X, tol):
-    """scikit-learn's tolerance: ``tol`` times the mean feature variance."""
-    if tol == 0:
-        return 0.0
-    return float(np.mean(np.var(X, axis=0)) * tol)
-
-
-def _average_centers(sums, weights, dtype):
-    """New centers = weighted sums / weights; an empty cluster (only possible
-    when every row sits on its center) copies the heaviest cluster's center,
-    as scikit-learn does."""
-    centers = np.empty_like(sums)
-    full = weights > 0
-    # multiply by the reciprocal, as scikit-learn does, for the same bits
-    centers[full] = sums[full] * (1.0 / weights[full])[:, None]
-    if not full.all():
-        centers[~full] = centers[np.argmax(weights)]
-    return np.ascontiguousarray(centers, dtype=dtype)
-
-
-def _relocate_empty_clusters(X, sample_weight, shift, centers, sums, weights, labels):
-    """Move each empty cluster onto one of the rows farthest from their center
-    (in memory; the same rule as the streamed and Dask fits)."""
-    empty = np.flatnonzero(weights == 0)
-    far = _farthest_rows(X, sample_weight, 0, shift, centers, labels, empty.size)
-    _relocate_to_candidates(far, empty, sums, weights)
-
-
-def _is_same_clustering(labels1, labels2, n_clusters):
-    """True if the two labelings are equal up to a relabeling of labels1."""
-    pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
-    return pairs.size == np.unique(labels1).size
-
-
-def kmeans_labels(X, sample_weight, n_clusters, random_state, n_jobs):
-    """Labels of one k-means run from a k-means++ start, as scikit-learn's
-    mixtures initialize. Dense Lloyd passes only: a mixture's first fit
-    then compiles one k-means kernel fewer (the bounded pass, ~5 s)."""
-    km = KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state, n_jobs=n_jobs)
-    km._prune = False
-    return km.fit(X, sample_weight=sample_weight).labels_

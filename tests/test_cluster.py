@@ -9,7 +9,8 @@ from sklearn.cluster import KMeans as SKKMeans
 from sklearn.datasets import load_digits, load_iris, load_wine, make_blobs
 from sklearn.metrics import euclidean_distances
 
-from fastem.cluster import BLOCK_ROWS, KMeans
+from fastem.cluster import KMeans
+from fastem.families.kmeans import BLOCK_ROWS
 from fastem.kernels import kmeans as kernels
 
 from naive_kmeans import naive_lloyd

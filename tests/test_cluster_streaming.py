@@ -76,19 +76,19 @@ def test_memmap_is_streamed_and_equals_in_memory(tmp_path):
 
 def spy_chunks_and_init_rows(monkeypatch):
     """Record the rows of each Lloyd chunk and of each initialization sample."""
-    from fastem import cluster
+    from fastem.families import kmeans as lloyd
     seen = {"chunks": [], "init": []}
-    lloyd_part, init_centroids = cluster._lloyd_part, KMeans._init_centroids
+    lloyd_part, init_centroids = lloyd.lloyd_part, lloyd.init_centroids
 
     def chunk_spy(X, *args):
         seen["chunks"].append(X.shape[0])
         return lloyd_part(X, *args)
 
-    def init_spy(self, Xc, *args):
+    def init_spy(Xc, *args):
         seen["init"].append(Xc.shape[0])
-        return init_centroids(self, Xc, *args)
-    monkeypatch.setattr(cluster, "_lloyd_part", chunk_spy)
-    monkeypatch.setattr(KMeans, "_init_centroids", init_spy)
+        return init_centroids(Xc, *args)
+    monkeypatch.setattr(lloyd, "lloyd_part", chunk_spy)
+    monkeypatch.setattr(lloyd, "init_centroids", init_spy)
     return seen
 
 

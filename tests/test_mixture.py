@@ -231,6 +231,19 @@ def test_initialization_equals_sklearn_for_same_random_state(init_params, ct):
                                rtol=1e-7, atol=1e-13 * np.max(X ** 2))
 
 
+@pytest.mark.parametrize("n", [500, 9000])
+def test_kmeans_initialization_equals_sklearn_for_same_random_state(n):
+    # the Lloyd engine's k-means++ draws and Lloyd runs are scikit-learn's
+    # KMeans(n_components, n_init=1, random_state); 9000 rows: several blocks
+    X = clusters(8, n=n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter=0
+        ours = GaussianMixture(3, init_params="kmeans", random_state=3, max_iter=0).fit(X)
+        theirs = SkGaussianMixture(3, init_params="kmeans", random_state=3,
+                                   max_iter=0).fit(X)
+    assert rel(ours.means_, theirs.means_) < 1e-12
+
+
 @pytest.mark.parametrize("ct", COV_TYPES)
 def test_integer_weights_equal_repeated_rows(ct):
     X = clusters(9, n=400)

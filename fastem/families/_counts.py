@@ -128,7 +128,7 @@ class DiscreteFamily(Family):
         return stats
 
     def _kmeans_statistics(self, X, w, random_state):
-        from ..cluster import kmeans_labels
+        from .kmeans import kmeans_labels
         K = self.n_components
         labels = kmeans_labels(X, w, K, random_state, self.n_jobs)
         stats = None

@@ -484,7 +484,7 @@ class GaussianFamily(Family):
                 else np.zeros((K, X.shape[1]))
             return (np.ones(K), np.zeros_like(shift), self._per_factor(zeros)), shift
         if self.init_params == "kmeans":
-            from ..cluster import kmeans_labels
+            from .kmeans import kmeans_labels
             labels = kmeans_labels(X, w, K, random_state, self.n_jobs)
             return self._label_statistics(X, w, labels)
         return self._random_statistics(X, w, random_state)

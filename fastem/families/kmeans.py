@@ -1,0 +1,594 @@
+"""The Lloyd engine: k-means as hard EM on the shared EM driver.
+
+k-means is EM with one-hot responsibilities: the statistics pass assigns each
+row to its closest center and adds it to that cluster's sums (the E-step);
+the M-step averages them, after moving each empty cluster onto a row far
+from its center (the repair). :func:`fit_lloyd` runs that loop through
+:func:`fastem._driver.run_em` for every data source, with k-means' own
+convergence test (scikit-learn's: no label changed, or the squared center
+shift within ``tol``).
+
+A pass object hides where the rows are:
+
+- :class:`InMemoryPass` (one array) keeps per-row state between passes (the
+  labels and the Yinyang bounds of :func:`fastem.kernels.kmeans.bounded_lloyd_pass`),
+  so rows whose label cannot change skip the scoring;
+- :class:`SourcePass` (memmap chunks, Dask blocks) runs the dense pass per
+  chunk or block and adds the sums (per-row bounds would cost 8 bytes per
+  row and group per iteration of I/O).
+
+Everything here is a function of arrays and a data source; the estimator
+(:class:`fastem.KMeans`) validates and sets attributes, and the mixtures'
+``init_params='kmeans'`` call :func:`kmeans_labels`.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils.extmath import row_norms
+
+from .._data import ArrayData
+from .._driver import run_em
+from .._threads import one_blas_thread, parallel_region, resolve_n_jobs
+from ..kernels import kmeans as _k
+
+#: Rows per block of a k-means pass. Blocks fix the summation order (results
+#: do not depend on the thread count); 1024-2048 keeps a block's (K, B)
+#: score matrix in L2 and amortizes the per-block BLAS call.
+BLOCK_ROWS = 2048
+
+#: Centers per group of Yinyang bounds: each row keeps n_clusters / 8 lower
+#: bounds (Ding et al. suggest K / 10; 8 keeps the groups' drift tests cheap)
+GROUP_SIZE = 8
+
+
+def score_roundoff(dtype, n_features):
+    """Safety factor 4 times the worst-case relative round-off of a score
+    ``||c||^2 - 2 x.c`` (a length-D dot product plus two operations): the
+    bound test keeps a row only when its label cannot differ from the one
+    scikit-learn's argmin of those scores gives."""
+    return 4.0 * (n_features + 2) * float(np.finfo(dtype).eps) / 2.0
+
+
+# ------------------------------------------------------------ initialization
+def init_centroids(Xc, sample_weight, n_clusters, init, random_state):
+    """Initial centers drawn from the rows ``Xc`` as scikit-learn draws them.
+
+    Parameters
+    ----------
+    Xc : ndarray of shape (n_samples, n_features)
+        Rows in centered coordinates (scikit-learn draws on centered data).
+    sample_weight : ndarray of shape (n_samples,), float64
+    n_clusters : int
+    init : {'k-means++', 'random'} or callable(X, n_clusters, random_state)
+    random_state : np.random.RandomState
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), Xc's dtype
+        (a callable's output is returned as given, for the caller to check)
+    """
+    if isinstance(init, str) and init == "k-means++":
+        from sklearn.cluster import kmeans_plusplus
+        centers, _ = kmeans_plusplus(Xc, n_clusters,
+                                     sample_weight=sample_weight.astype(Xc.dtype),
+                                     random_state=random_state)
+        return np.ascontiguousarray(centers, dtype=Xc.dtype)
+    if isinstance(init, str) and init == "random":
+        seeds = random_state.choice(Xc.shape[0], size=n_clusters, replace=False,
+                                    p=sample_weight / sample_weight.sum())
+        return Xc[seeds]
+    return init(Xc, n_clusters, random_state=random_state)
+
+
+def tolerance(mean_variance, tol):
+    """scikit-learn's tolerance: ``tol`` times the mean feature variance."""
+    return float(mean_variance * tol) if tol else 0.0
+
+
+# ------------------------------------------------------------------ passes
+class InMemoryPass:
+    """Lloyd passes over one in-memory array, with per-row labels and bounds.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-ordered float32/float64
+    sample_weight : ndarray of shape (n_samples,), float64
+    shift : ndarray of shape (n_features,), X's dtype, the centering point
+    n_clusters : int
+    n_threads : int
+        1 runs the serial kernels (same results).
+    prune : bool
+        Use the bounds (False: dense passes only; one compiled kernel fewer).
+    """
+
+    def __init__(self, X, sample_weight, shift, n_clusters, n_threads, prune=True):
+        self.X, self.w, self.shift = X, sample_weight, shift
+        self.n_threads, self.prune = n_threads, prune
+        n = X.shape[0]
+        self.labels = np.full(n, -1, dtype=np.int32)
+        self.eta = score_roundoff(X.dtype, X.shape[1])
+        self.groups = None  # chosen from the first centers
+        self.n_groups = max(1, n_clusters // GROUP_SIZE)
+        # the first pass scores every row and probes: its bounds decide each block
+        n_blocks = -(-n // BLOCK_ROWS)
+        self.block_mode = np.ones(n_blocks, dtype=np.int8)
+        self.block_period = np.ones(n_blocks, dtype=np.int8)
+        self.previous = None
+        self.n_scored = []  # rows scored by the gemm, per pass (diagnostics)
+
+    def step(self, centers):
+        """Assign every row, sum per cluster: ``(sums, weights, inertia, n_changed)``."""
+        X, w, shift, serial = self.X, self.w, self.shift, self.n_threads == 1
+        centers_sq = row_norms(centers, squared=True)
+        if not self.prune:
+            kernel = _k.lloyd_pass_serial if serial else _k.lloyd_pass
+            sums, weights, inertia, n_changed = kernel(
+                X, w, shift, centers, centers_sq, self.labels, BLOCK_ROWS, True)
+            self.n_scored.append(X.shape[0])
+            return sums, weights, inertia, n_changed
+        if self.groups is None:
+            self.groups = _k.group_centers(centers, self.n_groups)
+            self.lower = np.zeros((X.shape[0], self.groups.start.shape[0] - 1))
+            drift = np.zeros(centers.shape[0])
+        else:
+            drift = np.sqrt(((centers.astype(np.float64) - self.previous) ** 2).sum(axis=1))
+        self.previous = centers.astype(np.float64)
+        kernel = _k.bounded_lloyd_pass_serial if serial else _k.bounded_lloyd_pass
+        sums, weights, inertia, n_changed, n_scored = kernel(
+            X, w, shift, centers, centers_sq, self.labels, self.lower, self.block_mode,
+            self.block_period, drift, self.groups, self.eta, BLOCK_ROWS)
+        self.n_scored.append(n_scored)
+        return sums, weights, inertia, n_changed
+
+    def farthest(self, centers, n):
+        """The ``n`` rows farthest from the center they were last assigned to."""
+        return _farthest_rows(self.X, self.w, 0, self.shift, centers, self.labels, n)
+
+    def finish(self, centers, labels_current):
+        """``(labels, weight per cluster, exact inertia)`` against ``centers``;
+        the labels are reassigned unless ``labels_current``."""
+        serial = self.n_threads == 1
+        if not labels_current:
+            assign(self.X, self.shift, centers, row_norms(centers, squared=True),
+                   self.labels, serial)
+        kernel = _k.inertia_pass_serial if serial else _k.inertia_pass
+        inertia = kernel(self.X, self.w, self.shift, centers, self.labels, BLOCK_ROWS)
+        weights = np.bincount(self.labels, weights=self.w, minlength=centers.shape[0])
+        return self.labels, weights, inertia
+
+
+class SourcePass:
+    """Dense Lloyd passes over the chunks of a streamed source or the blocks
+    of a Dask source; the per-cluster results are added.
+
+    Parameters
+    ----------
+    source : ArrayData (chunked) or DaskData
+    shift : ndarray of shape (n_features,), the source's dtype
+    serial : bool
+        Serial kernels (Dask tasks; ``n_jobs=1``).
+
+    Without per-row state, label changes are not counted (``n_changed`` is
+    None): a run stops strictly when the update leaves the centers bit for
+    bit unchanged, which happens in the same pass as the in-memory criterion
+    (no label changed): the same labels give the same sums, added in the same
+    order.
+    """
+
+    def __init__(self, source, shift, serial):
+        self.source, self.shift, self.serial = source, shift, serial
+        self.n_scored = []
+
+    def step(self, centers):
+        sums, weights, inertia = self.source.map_reduce(
+            lloyd_part, add_parts, self.shift, centers,
+            row_norms(centers, squared=True), self.serial)
+        self.n_scored.append(self.source.n_samples)
+        return sums, weights, inertia, None
+
+    def farthest(self, centers, n):
+        return self.source.map_reduce(_farthest_part, _merge_farthest, self.shift,
+                                      centers, row_norms(centers, squared=True), n,
+                                      self.serial)
+
+    def finish(self, centers, labels_current=False, want_labels=True):
+        """``(labels or None, weight per cluster, exact inertia)``: labels are
+        an array for a streamed source, lazy for Dask (one more pass either way)."""
+        source, shift = self.source, self.shift
+        centers_sq = row_norms(centers, squared=True)
+        if not want_labels:
+            labels = None
+        elif isinstance(source, ArrayData):
+            labels = np.empty(source.n_samples, dtype=np.int32)
+        else:  # Dask: lazy labels
+            labels = source.X.map_blocks(labels_block, shift, centers, centers_sq,
+                                         drop_axis=1, dtype=np.int32)
+        out = labels if isinstance(labels, np.ndarray) else None
+        weights, inertia = source.map_reduce(final_part, add_parts, shift, centers,
+                                             centers_sq, out, self.serial)
+        return labels, weights, inertia
+
+
+# ------------------------------------------------------------------ the run
+@dataclass
+class LloydRun:
+    """Outcome of one Lloyd run: centers (centered coordinates), iterations,
+    per-iteration inertias, and whether the labels stopped changing."""
+
+    centers: np.ndarray
+    n_iter: int
+    inertias: np.ndarray
+    strict: bool
+
+
+def run_lloyd(lloyd, centers, *, tol, max_iter, verbose=0):
+    """Lloyd iterations from ``centers`` on the shared EM driver.
+
+    Parameters
+    ----------
+    lloyd : InMemoryPass or SourcePass
+    centers : ndarray of shape (n_clusters, n_features), centered coordinates
+    tol : float
+        Absolute tolerance on the squared center shift (:func:`tolerance`).
+    max_iter : int
+    verbose : int
+        Print scikit-learn's per-iteration messages.
+
+    Returns
+    -------
+    LloydRun
+    """
+    dtype = centers.dtype
+    strict = []
+
+    def statistics_pass(params):
+        sums, weights, inertia, n_changed = lloyd.step(params)
+        if verbose:
+            print(f"Iteration {len(lloyd.n_scored) - 1}, inertia {inertia}.")
+        return (sums, weights, n_changed), -inertia
+
+    def maximize(stats, params):
+        sums, weights, _ = stats
+        if (weights == 0).any():
+            empty = np.flatnonzero(weights == 0)
+            relocate_to_candidates(lloyd.farthest(params, empty.size), empty, sums,
+                                   weights)
+        return average_centers(sums, weights, dtype)
+
+    def converged(stats, old, new):
+        n_changed = stats[2]
+        if n_changed == 0 if n_changed is not None else np.array_equal(new, old):
+            strict.append(True)
+            if verbose:
+                print(f"Converged at iteration {len(lloyd.n_scored) - 1}: strict "
+                      "convergence.")
+            return True
+        shift = float(((new.astype(np.float64) - old) ** 2).sum())
+        if shift <= tol:
+            if verbose:
+                print(f"Converged at iteration {len(lloyd.n_scored) - 1}: center "
+                      f"shift {shift} within tolerance {tol}.")
+            return True
+        return False
+
+    run = run_em(statistics_pass, maximize, centers, total_weight=1.0, tol=tol,
+                 max_iter=max_iter, converged=converged)
+    return LloydRun(run.params, run.n_iter, -np.asarray(run.lower_bounds),
+                    bool(strict))
+
+
+@dataclass
+class LloydFit:
+    """The best of ``n_init`` runs, with its final assignment.
+
+    ``centers`` are in the data's coordinates; ``labels`` is None when not
+    asked for (several runs on a streamed source), lazy for Dask.
+    """
+
+    centers: np.ndarray
+    labels: object
+    inertia: float
+    weights: np.ndarray
+    n_iter: int
+    inertias: np.ndarray
+    n_scored: list
+
+
+def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
+              n_threads, serial, prune=True, verbose=0, check_centers=None):
+    """k-means on ``source``: ``n_init`` Lloyd runs, the lowest inertia kept.
+
+    Parameters
+    ----------
+    source : ArrayData or DaskData
+        Validated rows and weights; an unchunked ArrayData runs the bounded
+        in-memory passes, anything else :class:`SourcePass`.
+    n_clusters : int
+    init : {'k-means++', 'random'}, callable or ndarray (n_clusters, n_features)
+        An array is used as given (already checked, the source's dtype).
+    n_init, max_iter : int
+    tol : float
+        scikit-learn's relative tolerance (times the mean feature variance).
+    random_state : np.random.RandomState
+    n_threads : int
+        Threads of the in-memory passes.
+    serial : bool
+        Serial kernels for :class:`SourcePass`.
+    prune : bool
+        In memory: bounded passes (False: dense only).
+    verbose : int
+    check_centers : callable(centers, what) -> ndarray
+        Validates a callable init's output.
+
+    Returns
+    -------
+    LloydFit
+    """
+    in_memory = isinstance(source, ArrayData) and source.chunk_rows is None
+    if in_memory:
+        _, X, w = next(source.chunks())
+        # scikit-learn's centering and tolerance: unweighted column moments
+        shift = X.mean(axis=0)
+        mean_variance = np.mean(np.var(X, axis=0)) if tol else 0.0
+        lloyd_rows = lambda: (X - shift, w)  # noqa: E731
+    else:
+        with one_blas_thread():
+            n, mean, m2 = source.map_reduce(_moments_part, _combine_moments)
+        shift = mean.astype(source.dtype)
+        mean_variance = float(np.mean(m2 / n))
+
+        def lloyd_rows():
+            rows, w = source.init_sample(random_state)
+            return rows - shift, w
+    tol = tolerance(mean_variance, tol)
+    drawn = isinstance(init, str) or callable(init)
+    rows = None  # centered rows to draw from, only when init draws
+    best = None
+    for _ in range(n_init):
+        if drawn:
+            if rows is None:
+                rows = lloyd_rows()
+            centers = init_centroids(rows[0], rows[1], n_clusters, init, random_state)
+            if callable(init):
+                centers = check_centers(centers, "the centers returned by init")
+        else:
+            centers = init - shift
+        if verbose:
+            print("Initialization complete")
+        lloyd = (InMemoryPass(X, w, shift, n_clusters, n_threads, prune)
+                 if in_memory else SourcePass(source, shift, serial))
+        run = run_lloyd(lloyd, centers, tol=tol, max_iter=max_iter, verbose=verbose)
+        if in_memory:
+            labels, weights, inertia = lloyd.finish(run.centers, run.strict)
+            better = best is None or (inertia < best[1].inertia and not
+                                      is_same_clustering(labels, best[1].labels,
+                                                         n_clusters))
+            labels = labels.copy() if n_init > 1 else labels
+        else:
+            # the last run's assignment is kept only if it is the fit's
+            last = n_init == 1
+            labels, weights, inertia = lloyd.finish(run.centers, want_labels=last)
+            better = best is None or inertia < best[1].inertia
+        if better:
+            best = (lloyd, LloydFit(run.centers + shift, labels, float(inertia),
+                                    weights, run.n_iter, run.inertias, lloyd.n_scored))
+    lloyd, fit = best
+    if fit.labels is None:  # several streamed runs: label with the winner
+        fit.labels, fit.weights, inertia = lloyd.finish(fit.centers - shift)
+    return fit
+
+
+def kmeans_labels(X, sample_weight, n_clusters, random_state, n_jobs):
+    """Labels of one k-means run from a k-means++ start, as scikit-learn's
+    mixtures initialize (``KMeans(n_clusters, n_init=1, random_state)``).
+
+    Dense Lloyd passes only: a mixture's first fit then compiles one k-means
+    kernel fewer (the bounded pass, ~5 s).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), validated, C-ordered
+    sample_weight : ndarray of shape (n_samples,), float64
+    n_clusters : int
+    random_state : np.random.RandomState
+    n_jobs : int or None
+        Threads (as the estimators' ``n_jobs``).
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), int32
+    """
+    source = ArrayData(X, lambda a: a)
+    source.set_weights(sample_weight)
+    n_threads = 1 if X.shape[0] <= 2 * BLOCK_ROWS else resolve_n_jobs(n_jobs)
+    with parallel_region(n_threads):
+        return fit_lloyd(source, n_clusters, init="k-means++", n_init=1, max_iter=300,
+                         tol=1e-4, random_state=random_state, n_threads=n_threads,
+                         serial=n_threads == 1, prune=False).labels
+
+
+# --------------------------------------------------- per-chunk / per-block work
+# Called by ``ArrayData.map_reduce`` (parallel kernels, in a thread region) or
+# ``DaskData.map_reduce`` (one task per block, serial kernels). Each returns
+# small partial results; ``add_parts`` sums them.
+
+def assign(X, shift, centers, centers_sq, labels, serial):
+    """Write the closest center of each row of ``X - shift`` into ``labels``."""
+    kernel = _k.lloyd_pass_serial if serial else _k.lloyd_pass
+    with one_blas_thread():  # kernels call BLAS on small blocks
+        # (the weights only enter the pass's inertia, unused here)
+        kernel(X, np.ones(X.shape[0]), shift, centers, centers_sq, labels,
+               BLOCK_ROWS, False)
+
+
+def distances(X, shift, centers, centers_sq, serial):
+    """Distances of the rows of ``X`` to ``centers + shift`` (both float64)."""
+    kernel = _k.distances_pass_serial if serial else _k.distances_pass
+    with one_blas_thread():  # kernels call BLAS on small blocks
+        return kernel(X, shift, centers, centers_sq, BLOCK_ROWS)
+
+
+def _moments_part(X, w, start):
+    """Row count, column means and centered sums of squares (float64)."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    return X.shape[0], mean, ((X - mean) ** 2).sum(axis=0)
+
+
+def _combine_moments(*parts):
+    """Chan et al.'s pairwise update of (count, mean, centered sum of squares)."""
+    n, mean, m2 = parts[0]
+    for nb, mb, m2b in parts[1:]:
+        total = n + nb
+        delta = mb - mean
+        mean = mean + delta * (nb / total)
+        m2 = m2 + m2b + delta ** 2 * (n * nb / total)
+        n = total
+    return n, mean, m2
+
+
+def lloyd_part(X, w, start, shift, centers, centers_sq, serial):
+    """Dense Lloyd pass on one chunk: (sums, weights, inertia) per cluster."""
+    labels = np.full(X.shape[0], -1, dtype=np.int32)
+    kernel = _k.lloyd_pass_serial if serial else _k.lloyd_pass
+    with one_blas_thread():  # kernels call BLAS on small blocks
+        sums, weights, inertia, _ = kernel(X, w, shift, centers, centers_sq, labels,
+                                           BLOCK_ROWS, True)
+    return sums, weights, inertia
+
+
+def add_parts(*parts):
+    """Elementwise sum of tuples of arrays/floats (a new tuple; inputs untouched)."""
+    total = list(parts[0])
+    for part in parts[1:]:
+        for j, v in enumerate(part):
+            total[j] = total[j] + v
+    return tuple(total)
+
+
+def final_part(X, w, start, shift, centers, centers_sq, labels_out, serial):
+    """Labels (into ``labels_out[start:]`` when given) and exact inertia of a chunk.
+
+    Returns (weight per cluster, inertia).
+    """
+    m = X.shape[0]
+    labels = (np.empty(m, dtype=np.int32) if labels_out is None
+              else labels_out[start:start + m])
+    assign(X, shift, centers, centers_sq, labels, serial)
+    kernel = _k.inertia_pass_serial if serial else _k.inertia_pass
+    inertia = kernel(X, w, shift, centers, labels, BLOCK_ROWS)
+    return np.bincount(labels, weights=w, minlength=centers.shape[0]), inertia
+
+
+def labels_block(X, shift, centers, centers_sq):
+    """Labels of one Dask block (serial kernel)."""
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    assign(X, shift, centers, centers_sq, labels, True)
+    return labels
+
+
+def distances_block(X, shift, centers, centers_sq):
+    """Distances of one Dask block to the centers (serial kernel)."""
+    return distances(X, shift, centers, centers_sq, True)
+
+
+def _farthest_part(X, w, start, shift, centers, centers_sq, n, serial):
+    """:func:`_farthest_rows` of one chunk or block, labelled here."""
+    labels = np.empty(X.shape[0], dtype=np.int32)
+    assign(X, shift, centers, centers_sq, labels, serial)
+    return _farthest_rows(X, w, start, shift, centers, labels, n)
+
+
+# ------------------------------------------------------------------ repair
+def _farthest_rows(X, w, start, shift, centers, labels, n):
+    """The ``n`` rows of ``X - shift`` farthest from their assigned center.
+
+    The distances are scikit-learn's (``((x - c)**2).sum()`` in X's dtype;
+    NumPy sums each row the same way whatever the slice), zero-weight rows
+    excluded (they would leave a cluster empty). The order is one total
+    order for every data source: farthest first, ties by row index
+    (scikit-learn's ``argpartition`` gives the farthest first too, its ties
+    in no specified order), so the ``n`` farthest of the whole data are the
+    ``n`` farthest of the per-chunk winners (:func:`_merge_farthest`).
+
+    A compiled pass screens the rows first (float64 sums, within a relative
+    :func:`_screen_rtol` of scikit-learn's); only the rows that can be among
+    the ``n`` farthest get scikit-learn's distance.
+
+    Returns
+    -------
+    (n, squared distances, global row indices (``start`` + local),
+    centered rows as float64, weights, labels), farthest first.
+    """
+    approx = _k.assigned_sq_distances(X, shift, centers, labels)
+    approx[w <= 0] = -1.0
+    rows = _top_rows(approx, n)
+    if rows.size:  # every row that can beat the n-th when measured exactly
+        cut = approx[rows[-1]]
+        rows = np.flatnonzero(approx >= (cut * (1 - _screen_rtol(X)) if cut > 0 else cut))
+    diff = (X[rows] - shift) - centers[labels[rows]]
+    dist = (diff ** 2).sum(axis=1)
+    dist[w[rows] <= 0] = -1.0
+    top = rows[_top_rows(dist, n)]
+    dist = dist[np.searchsorted(rows, top)]
+    return (n, dist, start + top, (X[top] - shift).astype(np.float64), w[top], labels[top])
+
+
+def _screen_rtol(X):
+    """Bound on the relative gap between a float64 sum of squares and
+    scikit-learn's, in X's dtype, of the same ``D`` differences (both exact
+    to ``D`` roundings, with a margin of 4)."""
+    return 8.0 * (X.shape[1] + 2) * float(np.finfo(X.dtype).eps)
+
+
+def _top_rows(dist, n):
+    """Indices of the ``n`` largest ``dist``, largest first, ties by index."""
+    m = dist.shape[0]
+    if n >= m:
+        candidates = np.arange(m)
+    else:
+        kth = np.partition(dist, m - n)[m - n]
+        candidates = np.flatnonzero(dist >= kth)  # every row tied with the n-th
+    return candidates[np.lexsort((candidates, -dist[candidates]))[:n]]
+
+
+def _merge_farthest(*parts):
+    """Keep the ``n`` farthest rows of several parts (same order as _top_rows)."""
+    n = parts[0][0]
+    cat = [np.concatenate([p[j] for p in parts]) for j in range(1, 6)]
+    order = np.lexsort((cat[1], -cat[0]))[:n]  # by distance, then row index
+    return (n, *(c[order] for c in cat))
+
+
+def relocate_to_candidates(far, empty, sums, weights):
+    """scikit-learn's relocation from the farthest rows (:func:`_farthest_rows`):
+    the i-th empty cluster takes the i-th farthest row, which leaves its old
+    cluster. Updates ``sums`` and ``weights`` in place."""
+    _, dist, _, rows, w, labels = far
+    if dist.size == 0 or dist.max() <= 0:
+        return
+    for new_id, d, x, wi, old_id in zip(empty, dist, rows, w, labels):
+        if d <= 0:  # on its center, or of zero weight
+            break
+        sums[old_id] -= x * wi
+        sums[new_id] = x * wi
+        weights[new_id] = wi
+        weights[old_id] -= wi
+
+
+def average_centers(sums, weights, dtype):
+    """New centers = weighted sums / weights; an empty cluster (only possible
+    when every row sits on its center) copies the heaviest cluster's center,
+    as scikit-learn does."""
+    centers = np.empty_like(sums)
+    full = weights > 0
+    # multiply by the reciprocal, as scikit-learn does, for the same bits
+    centers[full] = sums[full] * (1.0 / weights[full])[:, None]
+    if not full.all():
+        centers[~full] = centers[np.argmax(weights)]
+    return np.ascontiguousarray(centers, dtype=dtype)
+
+
+def is_same_clustering(labels1, labels2, n_clusters):
+    """True if the two labelings are equal up to a relabeling of labels1."""
+    pairs = np.unique(labels1.astype(np.int64) * n_clusters + labels2)
+    return pairs.size == np.unique(labels1).size
