@@ -24,9 +24,11 @@ SPEED_TARGETS = [
     ("GaussianMixture full", "gmm-full", 1_000_000, 16, 16, 10, None, 6.0),
     ("GaussianMixture diag touching", "gmm-diag", 1_000_000, 16, 16, 10, "touching", 12.0),
     ("GaussianMixture full touching", "gmm-full", 1_000_000, 16, 16, 10, "touching", 6.0),
-    ("KMeans separated", "kmeans", 1_000_000, 16, 64, 20, "separated", 1.3),
-    ("KMeans overlapping", "kmeans", 1_000_000, 16, 64, 20, "overlapping", 1.0),
-    ("KMeans touching", "kmeans", 1_000_000, 16, 64, 20, "touching", 1.0),
+    ("KMeans separated", "kmeans", 1_000_000, 16, 64, 20, "separated", 5.0),
+    ("KMeans overlapping", "kmeans", 1_000_000, 16, 64, 20, "overlapping", 2.5),
+    ("KMeans touching", "kmeans", 1_000_000, 16, 64, 20, "touching", 2.0),
+    ("KMeans touching k-means++", "kmeans", 1_000_000, 16, 64, 20, "touching k-means++",
+     2.0),
 ]
 #: seconds: a cold first fit at most COLD_GOAL; a warm one at most WARM_EXTRA
 #: more than importing scikit-learn and Numba
@@ -42,6 +44,9 @@ def main(argv=None):
                         help="multiply every row count (default 1)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--only", metavar="TEXT",
+                        help="only the speed targets whose name contains TEXT "
+                             "(case-insensitive); skips memory and first fits")
     parser.add_argument("--code-path", choices=["native", "avx2", "both"], default=None,
                         help="native: the CPU's own instructions; avx2: AVX2 code "
                              "(NUMBA_CPU_NAME=haswell, OPENBLAS_CORETYPE=Haswell), as "
@@ -57,6 +62,8 @@ def main(argv=None):
         env.pop("NUMBA_CPU_FEATURES", None)
         child = [sys.executable, os.path.abspath(__file__), "--scale", str(args.scale),
                  "--repeats", str(args.repeats), "--code-path", "native"]
+        if args.only:
+            child += ["--only", args.only]
         if args.json:
             child += ["--json", args.json.replace(".json", "") + "-avx2.json"]
         return subprocess.run(child, env=env).returncode
@@ -67,11 +74,17 @@ def main(argv=None):
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     results, summary = [], []
     for label, name, n, d, k, n_iter, data, goal in SPEED_TARGETS:
+        if args.only and args.only.lower() not in label.lower():
+            continue
         model = _compare.MODELS[name]
         if data == "touching" and name != "kmeans":
             model = _compare.variant(model, "touching")
         elif data is not None:
+            data, _, start = data.partition(" ")
             model = dataclasses.replace(model, make_data=data_maker(data))
+            if start:  # the same seeds for both libraries
+                model = dataclasses.replace(model, make_init=_compare.variant(
+                    model, start=start).make_init)
         model = dataclasses.replace(model, label=label)
         n = int(n * args.scale)
         say(f"{label}: N={n:,}, D={d}, K={k}, {n_iter} iterations")
@@ -86,12 +99,14 @@ def main(argv=None):
 
     model, n, d, k = MEMORY_TARGET
     n = int(n * args.scale)
-    say(f"peak memory of fit: {model} N={n:,}, D={d}, K={k} (fresh child processes)")
-    memory = {lib: _compare.peak_fit_memory(_compare.MODELS[model], lib, n, d, k)
-              for lib in ("fastem", "sklearn")}
-    say("cold / warm first fit (fresh processes)")
-    starts = {name: _compare.start_times(name) for name in _compare.FIRST_FITS}
-    floor = _compare.import_seconds()
+    memory, starts, floor = {}, {}, None
+    if not args.only:
+        say(f"peak memory of fit: {model} N={n:,}, D={d}, K={k} (fresh child processes)")
+        memory = {lib: _compare.peak_fit_memory(_compare.MODELS[model], lib, n, d, k)
+                  for lib in ("fastem", "sklearn")}
+        say("cold / warm first fit (fresh processes)")
+        starts = {name: _compare.start_times(name) for name in _compare.FIRST_FITS}
+        floor = _compare.import_seconds()
 
     info = _compare.machine_info()
     print(f"code path: {_code_path()}")
@@ -103,12 +118,13 @@ def main(argv=None):
     for what, value, goal in summary:
         verdict = "ok" if value >= goal else "BELOW TARGET"
         print(f"  {what:<58} {value:6.2f}x  (target >= {goal:g}x)  {verdict}")
-    nk_bytes = n * k * 8
-    print(f"\npeak memory fit adds, {model} N={n:,} D={d} K={k} (an N x K float64 "
-          f"matrix is {nk_bytes / 1e9:.2f} GB):")
-    for lib, added in memory.items():
-        print(f"  {lib:<8} {added / 1e6:10.1f} MB")
-    print_first_fits(starts, floor)
+    if memory:
+        nk_bytes = n * k * 8
+        print(f"\npeak memory fit adds, {model} N={n:,} D={d} K={k} (an N x K float64 "
+              f"matrix is {nk_bytes / 1e9:.2f} GB):")
+        for lib, added in memory.items():
+            print(f"  {lib:<8} {added / 1e6:10.1f} MB")
+        print_first_fits(starts, floor)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": info, "results": [r.to_dict() for r in results],
