@@ -113,6 +113,34 @@ def _row_sq_dist(xb, i, centers, k):
 
 
 @njit(**_JIT)
+def _centered_row_sq_dist(X, r, shift, centers, k):
+    """``||(X[r] - shift) - centers[k]||^2`` in float64 (the difference with
+    ``shift`` in X's dtype, as :func:`_centered_block` takes it), four
+    partial sums."""
+    n_features = X.shape[1]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    d = 0
+    while d + 4 <= n_features:
+        x0 = np.float64(X[r, d] - shift[d]) - np.float64(centers[k, d])
+        x1 = np.float64(X[r, d + 1] - shift[d + 1]) - np.float64(centers[k, d + 1])
+        x2 = np.float64(X[r, d + 2] - shift[d + 2]) - np.float64(centers[k, d + 2])
+        x3 = np.float64(X[r, d + 3] - shift[d + 3]) - np.float64(centers[k, d + 3])
+        s0 += x0 * x0
+        s1 += x1 * x1
+        s2 += x2 * x2
+        s3 += x3 * x3
+        d += 4
+    while d < n_features:
+        x0 = np.float64(X[r, d] - shift[d]) - np.float64(centers[k, d])
+        s0 += x0 * x0
+        d += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(**_JIT)
 def _assign_block(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf):
     """Label each row of a block with its closest center.
 
@@ -338,8 +366,10 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     ``group_best`` (block_rows,) float64, ``todo`` (block_rows,) int64 and
     ``lab`` (block_rows,) int32 are the calling thread's scratch.
     """
-    xb = _centered_block(X, shift, start, stop, xbuf)
     m = stop - start
+    # a dense block scores every row: center it once; otherwise rows are
+    # centered as read (most are read once, for their bound test)
+    xb = _centered_block(X, shift, start, stop, xbuf) if dense else xbuf[:0]
     n_clusters, n_features = centers.shape
     n_groups = group_start.shape[0] - 1
     sums[:, :] = 0.0
@@ -354,7 +384,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             todo[n_todo] = i
             n_todo += 1
             continue
-        sq = _row_sq_dist(xb, i, centers, a)
+        sq = _centered_row_sq_dist(X, r, shift, centers, a)
         reach = np.sqrt(sq) + center_norms[a] + center_norm_max
         nearest = np.inf
         for g in range(n_groups):
@@ -365,21 +395,21 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             w = sample_weight[r]
             weights[a] += w
             for d in range(n_features):
-                sums[a, d] += np.float64(xb[i, d]) * w
+                sums[a, d] += np.float64(X[r, d] - shift[d]) * w
             inertia += w * sq
         else:
             todo[n_todo] = i
             n_todo += 1
     n_changed = 0
     if n_todo > 0:
-        if n_todo == m:
+        if dense:
             xg = xb
         else:
             xg = xgbuf[:n_todo]
             for t in range(n_todo):
-                src = todo[t]
+                r = start + todo[t]
                 for d in range(n_features):
-                    xg[t, d] = xb[src, d]
+                    xg[t, d] = X[r, d] - shift[d]
         lab = lab[:n_todo]
         best = best[:n_todo]
         _assign_block(xg, centers, centers_sq, lab, best, best[:0], gbuf)
