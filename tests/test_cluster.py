@@ -344,15 +344,13 @@ def test_bound_pruning_keeps_sklearn_labels_on_ties(dtype):
         assert fk.n_iter_ == sk.n_iter_
 
 
-@pytest.mark.parametrize("n_groups", [1, 3])
-def test_bounded_pass_equals_dense_pass(n_groups):
+def test_bounded_pass_equals_dense_pass():
     X = _blobs(6 * 512, 4, 5, seed=3)
     centers = _init_rows(X, 8)
     shift = X.mean(0)
     w = np.ones(len(X))
-    groups = kernels.group_centers(centers, n_groups)
     lab_b = np.full(len(X), -1, np.int32)
-    lower = np.zeros((len(X), n_groups))
+    lower = np.zeros(len(X))
     mode, period = np.ones(6, np.int8), np.ones(6, np.int8)
     drift = np.zeros(8)
     n_scored = []
@@ -361,7 +359,7 @@ def test_bounded_pass_equals_dense_pass(n_groups):
         lab_d = lab_b.copy()
         dense = kernels.lloyd_pass(X, w, shift, centers, sq, lab_d, 512, True)
         out = kernels.bounded_lloyd_pass(X, w, shift, centers, sq, lab_b, lower,
-                                         mode, period, drift, groups, 1e-14, 512)
+                                         mode, period, drift, 1e-14, 512)
         n_scored.append(out[4])
         assert_array_equal(lab_b, lab_d)
         assert_allclose(out[0], dense[0], rtol=1e-12, atol=1e-9)
@@ -371,16 +369,6 @@ def test_bounded_pass_equals_dense_pass(n_groups):
         drift = np.sqrt(((new - centers) ** 2).sum(1))
         centers = new
     assert n_scored[0] == len(X) and min(n_scored) < len(X) // 2  # the bounds prune
-
-
-def test_center_groups_partition_the_centers():
-    centers = np.random.default_rng(0).normal(size=(20, 3))
-    for n_groups in (1, 3, 8, 20, 40):
-        groups = kernels.group_centers(centers, n_groups)
-        assert sorted(groups.members) == list(range(20))
-        assert np.all(np.diff(groups.start) > 0)  # no empty group
-        for g in range(len(groups.start) - 1):
-            assert np.all(groups.of[groups.members[groups.start[g]:groups.start[g + 1]]] == g)
 
 
 # ------------------------------------------------------------ far from the origin

@@ -11,7 +11,7 @@ shift within ``tol``).
 A pass object hides where the rows are:
 
 - :class:`InMemoryPass` (one array) keeps per-row state between passes (the
-  labels and the Yinyang bounds of :func:`fastem.kernels.kmeans.bounded_lloyd_pass`),
+  labels and the bounds of :func:`fastem.kernels.kmeans.bounded_lloyd_pass`),
   so rows whose label cannot change skip the scoring;
 - :class:`SourcePass` (memmap chunks, Dask blocks) runs the dense pass per
   chunk or block and adds the sums (per-row bounds would cost 8 bytes per
@@ -35,10 +35,6 @@ from ..kernels import kmeans as _k
 #: do not depend on the thread count); 1024-2048 keeps a block's (K, B)
 #: score matrix in L2 and amortizes the per-block BLAS call.
 BLOCK_ROWS = 2048
-
-#: Centers per group of Yinyang bounds: each row keeps n_clusters / 8 lower
-#: bounds (Ding et al. suggest K / 10; 8 keeps the groups' drift tests cheap)
-GROUP_SIZE = 8
 
 
 def score_roundoff(dtype, n_features):
@@ -94,21 +90,19 @@ class InMemoryPass:
     X : ndarray of shape (n_samples, n_features), C-ordered float32/float64
     sample_weight : ndarray of shape (n_samples,), float64
     shift : ndarray of shape (n_features,), X's dtype, the centering point
-    n_clusters : int
     n_threads : int
         1 runs the serial kernels (same results).
     prune : bool
         Use the bounds (False: dense passes only; one compiled kernel fewer).
     """
 
-    def __init__(self, X, sample_weight, shift, n_clusters, n_threads, prune=True):
+    def __init__(self, X, sample_weight, shift, n_threads, prune=True):
         self.X, self.w, self.shift = X, sample_weight, shift
         self.n_threads, self.prune = n_threads, prune
         n = X.shape[0]
         self.labels = np.full(n, -1, dtype=np.int32)
         self.eta = score_roundoff(X.dtype, X.shape[1])
-        self.groups = None  # chosen from the first centers
-        self.n_groups = max(1, n_clusters // GROUP_SIZE)
+        self.lower = np.empty(n)  # written by the first pass (a probe)
         # the first pass scores every row and probes: its bounds decide each block
         n_blocks = -(-n // BLOCK_ROWS)
         self.block_mode = np.ones(n_blocks, dtype=np.int8)
@@ -126,9 +120,7 @@ class InMemoryPass:
                 X, w, shift, centers, centers_sq, self.labels, BLOCK_ROWS, True)
             self.n_scored.append(X.shape[0])
             return sums, weights, inertia, n_changed
-        if self.groups is None:
-            self.groups = _k.group_centers(centers, self.n_groups)
-            self.lower = np.zeros((X.shape[0], self.groups.start.shape[0] - 1))
+        if self.previous is None:
             drift = np.zeros(centers.shape[0])
         else:
             drift = np.sqrt(((centers.astype(np.float64) - self.previous) ** 2).sum(axis=1))
@@ -136,7 +128,7 @@ class InMemoryPass:
         kernel = _k.bounded_lloyd_pass_serial if serial else _k.bounded_lloyd_pass
         sums, weights, inertia, n_changed, n_scored = kernel(
             X, w, shift, centers, centers_sq, self.labels, self.lower, self.block_mode,
-            self.block_period, drift, self.groups, self.eta, BLOCK_ROWS)
+            self.block_period, drift, self.eta, BLOCK_ROWS)
         self.n_scored.append(n_scored)
         return sums, weights, inertia, n_changed
 
@@ -355,7 +347,7 @@ def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
             centers = init - shift
         if verbose:
             print("Initialization complete")
-        lloyd = (InMemoryPass(X, w, shift, n_clusters, n_threads, prune)
+        lloyd = (InMemoryPass(X, w, shift, n_threads, prune)
                  if in_memory else SourcePass(source, shift, serial))
         run = run_lloyd(lloyd, centers, tol=tol, max_iter=max_iter, verbose=verbose)
         if in_memory:

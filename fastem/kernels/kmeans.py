@@ -22,8 +22,6 @@ full copy), so the passes themselves allocate nothing of size N x D.
 
 Arguments marked IN are read, OUT are written, INOUT both.
 """
-from typing import NamedTuple
-
 import numpy as np
 from numba import njit
 
@@ -300,82 +298,51 @@ def lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
 
 
 @njit(**_INLINE)
-def _scores_to_group_bounds(xg, gram, centers_sq, lab, rows, lower, group_start,
-                            group_members, eta, center_norm_max, sq_norm, group_best):
-    """Group lower bounds of ``gemm``-scored rows, from their scores.
-
-    Writes ``lower[rows[t], g]``: for row ``t`` of ``xg`` and group ``g``,
-    the distance to the group's closest center other than ``lab[t]``,
-    deflated by the scores' round-off so that it is a true lower bound.
-    ``gram`` (n_clusters, n_rows) holds ``c_j . x_t`` in X's dtype;
-    ``sq_norm``, ``group_best`` (block_rows,) float64 are scratch.
-    """
-    n_rows = lab.shape[0]
-    xx = sq_norm[:n_rows]
-    best = group_best[:n_rows]
-    for t in range(n_rows):
-        xx[t] = _row_sq_norm(xg, t)
-    for g in range(group_start.shape[0] - 1):
-        best[:] = np.inf
-        for p in range(group_start[g], group_start[g + 1]):
-            j = group_members[p]
-            cj = np.float64(centers_sq[j])
-            for t in range(n_rows):  # along contiguous scores: vectorizes
-                v = cj - 2.0 * np.float64(gram[j, t])
-                best[t] = v if (v < best[t] and lab[t] != j) else best[t]
-        for t in range(n_rows):
-            reach = np.sqrt(xx[t]) + center_norm_max
-            low = xx[t] + best[t] - eta * reach * reach
-            lower[rows[t], g] = np.sqrt(low) if low > 0.0 else 0.0
-
-
-@njit(**_INLINE)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                   lower, drift, group_drift, group_start, group_members, eta,
+                   lower, drift, drift_max1, drift_arg1, drift_max2, eta,
                    center_norm_max, start, stop, dense, probe, sums, weights, xbuf,
-                   xgbuf, gbuf, todo, lab, best, sq_norm, group_best):
+                   xgbuf, gbuf, todo, lab, best, second):
     """One block of a bounded Lloyd pass; returns (inertia, n_changed,
     n_scored, next_dense).
 
-    Yinyang's global filter (Ding et al., ICML 2015) with an exact upper
-    bound: the centers are split into groups; each row keeps one lower
-    bound per group (on the distance to every center of the group but its
-    own), lowered each pass by the group's largest drift. ``d_a``, the
-    distance to the current center, is computed exactly (D flops; the row
-    is read for the sums anyway). A row keeps its label when the smallest
-    group bound ``low`` passes ``low^2 - d_a^2 > 2 eta (||x|| + max ||c||)^2``:
-    ``eta`` bounds the relative round-off of the scores ``||c||^2 - 2 x.c``,
-    so the label is the one scikit-learn's argmin of those scores gives
+    Hamerly's test with an exact upper bound: ``d_a``, the distance to the
+    current center, is computed exactly (D flops; the row is read for the
+    sums anyway), ``lower`` (a bound on the distance to every other center)
+    is lowered by the largest drift of the other centers. A row keeps its
+    label when ``lower^2 - d_a^2 > 2 eta (||x|| + max ||c||)^2``: ``eta``
+    bounds the relative round-off of the scores ``||c||^2 - 2 x.c``, so the
+    label is the one scikit-learn's argmin of those scores gives
     (``||x|| <= d_a + ||c_a||`` stands in for ``||x||``: a larger margin).
-    The other rows are gathered and scored with one ``gemm``, exactly as the
-    dense pass scores them, and their group bounds are read off the scores
-    (deflated by the same round-off, so they are true bounds). Distances
-    computed one by one cost ~10 ``gemm`` scores each, so groups that fail
-    are not searched by hand: the ``gemm`` is cheaper.
+    Lower bounds are taken from the second-best score, deflated by the same
+    round-off, so they are true bounds. The other rows are gathered and
+    scored with one ``gemm``, exactly as the dense pass scores them.
+
+    (Yinyang's group bounds, Ding et al. 2015, were measured here too: the
+    bound tests pass for more rows where clusters touch, but reading one
+    bound per group of centers off the scores costs more than it saves, on
+    separated, overlapping and touching data alike.)
 
     Per-block switch: when ``dense`` the bound tests are skipped and every
-    row is scored; bounds are refreshed only when ``probe`` (reading them
-    off the scores costs about what the argmin does), otherwise zeroed and
-    the block stays dense. ``next_dense`` says which way the block goes next:
-    dense if most of its rows failed the test, or (when dense) if most rows'
-    bounds would not survive another move of the centers as large as this
-    one.
+    row is scored; bounds are refreshed only when ``probe`` (the second-best
+    score costs ~15%); a dense block's bounds are stale until its next probe,
+    which rewrites all of them. ``next_dense`` says which way the block goes
+    next: dense if most of its rows failed the test, or (when dense) if most
+    rows' bounds would not survive another move of the centers as large as
+    this one.
 
     ``xbuf``, ``xgbuf`` (block_rows, n_features), ``gbuf`` (n_clusters *
-    block_rows,), ``best`` (block_rows,) in X's dtype, ``sq_norm``,
-    ``group_best`` (block_rows,) float64, ``todo`` (block_rows,) int64 and
-    ``lab`` (block_rows,) int32 are the calling thread's scratch.
+    block_rows,), ``best``, ``second`` (block_rows,) in X's dtype, ``todo``
+    (block_rows,) int64 and ``lab`` (block_rows,) int32 are the calling
+    thread's scratch.
     """
     m = stop - start
+    n_features = X.shape[1]
     # a dense block scores every row: center it once; otherwise rows are
     # centered as read (most are read once, for their bound test)
     xb = _centered_block(X, shift, start, stop, xbuf) if dense else xbuf[:0]
-    n_clusters, n_features = centers.shape
-    n_groups = group_start.shape[0] - 1
     sums[:, :] = 0.0
     weights[:] = 0.0
     n_todo = 0
-    n_changed = 0
     inertia = 0.0
     for i in range(m):
         r = start + i
@@ -385,13 +352,10 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             n_todo += 1
             continue
         sq = _centered_row_sq_dist(X, r, shift, centers, a)
+        low = lower[r] - (drift_max2 if a == drift_arg1 else drift_max1)
+        lower[r] = low
         reach = np.sqrt(sq) + center_norms[a] + center_norm_max
-        nearest = np.inf
-        for g in range(n_groups):
-            low = lower[r, g] - group_drift[g]
-            lower[r, g] = low
-            nearest = min(nearest, low)
-        if nearest > 0.0 and nearest * nearest - sq > 2.0 * eta * reach * reach:
+        if low > 0.0 and low * low - sq > 2.0 * eta * reach * reach:
             w = sample_weight[r]
             weights[a] += w
             for d in range(n_features):
@@ -401,6 +365,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             todo[n_todo] = i
             n_todo += 1
     n_changed = 0
+    n_stable = 0
     if n_todo > 0:
         if dense:
             xg = xb
@@ -412,11 +377,12 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                     xg[t, d] = X[r, d] - shift[d]
         lab = lab[:n_todo]
         best = best[:n_todo]
-        _assign_block(xg, centers, centers_sq, lab, best, best[:0], gbuf)
-        rows = todo[:n_todo]
+        second = second[:n_todo]
+        track = probe or not dense
+        _assign_block(xg, centers, centers_sq, lab, best,
+                      second if track else second[:0], gbuf)
         for t in range(n_todo):
-            rows[t] += start
-            r = rows[t]
+            r = start + todo[t]
             k = lab[t]
             if labels[r] != k:
                 n_changed += 1
@@ -425,48 +391,40 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             weights[k] += w
             for d in range(n_features):
                 sums[k, d] += np.float64(xg[t, d]) * w
-            dist = _row_sq_norm(xg, t) + best[t]
+            xx = _row_sq_norm(xg, t)
+            dist = xx + best[t]
             if dist > 0.0:
                 inertia += w * dist
-        if probe or not dense:
-            gram = gbuf[:n_clusters * n_todo].reshape((n_clusters, n_todo))
-            _scores_to_group_bounds(xg, gram, centers_sq, lab, rows, lower,
-                                    group_start, group_members, eta,
-                                    center_norm_max, sq_norm, group_best)
-        else:
-            for t in range(n_todo):
-                for g in range(n_groups):
-                    lower[rows[t], g] = 0.0
-    if not dense:
-        return inertia, n_changed, n_todo, 2 * n_todo > m
-    if not probe:
-        return inertia, n_changed, n_todo, True
-    # would the bounds just taken keep most rows off the gemm next pass, if
-    # the centers move as they just did? (the upper bound grows by its own
-    # center's drift, each group bound shrinks by its group's)
-    n_stable = 0
-    for i in range(m):
-        r = start + i
-        a = labels[r]
-        nearest = np.inf
-        for g in range(n_groups):
-            nearest = min(nearest, lower[r, g] - group_drift[g])
-        if nearest > np.sqrt(_row_sq_dist(xb, i, centers, a)) + drift[a]:
-            n_stable += 1
-    return inertia, n_changed, n_todo, 2 * n_stable < m
+            if not track:
+                continue
+            # deflated by the scores' round-off: a true lower bound
+            reach = np.sqrt(xx) + center_norm_max
+            low = xx + second[t] - eta * reach * reach
+            low = np.sqrt(low) if low > 0.0 else 0.0
+            lower[r] = low
+            if dense:
+                low -= 2.0 * drift_max1
+                if low > 0.0 and low * low - dist > 2.0 * eta * reach * reach:
+                    n_stable += 1
+    if dense:
+        next_dense = (not probe) or 2 * n_stable < m
+    else:
+        next_dense = 2 * n_todo > m
+    return inertia, n_changed, n_todo, next_dense
 
 
 @njit(**_JIT)
 def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower,
-                   block_mode, block_period, drift, group_drift, group_start,
-                   group_members, eta, block_rows, lane_sums, lane_weights, block_inertia, block_changed,
-                   block_scored, lane_lo, lane_hi):
+                   block_mode, block_period, drift, eta, block_rows, lane_sums,
+                   lane_weights, block_inertia, block_changed, block_scored, lane_lo,
+                   lane_hi):
     """Bounded Lloyd pass over the blocks of lanes ``lane_lo:lane_hi``; see
     :func:`bounded_lloyd_pass` and :func:`_lloyd_lanes` (``block_scored``:
     OUT, each block's rows that went through the ``gemm``)."""
     n_samples = X.shape[0]
     n_clusters, n_features = centers.shape
     n_blocks, n_lanes = block_inertia.shape[0], lane_weights.shape[0]
+    drift_arg1, drift_max1, drift_max2 = _top2(drift)
     center_norms = np.empty(n_clusters)
     for k in range(n_clusters):
         center_norms[k] = np.sqrt(np.float64(centers_sq[k]))
@@ -475,8 +433,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower,
     gbuf = np.empty(n_clusters * block_rows, dtype=X.dtype)
     todo = np.empty(block_rows, dtype=np.int64)
     lab = np.empty(block_rows, dtype=np.int32)
-    scores = np.empty(block_rows, dtype=X.dtype)
-    row_scratch = np.empty((2, block_rows))
+    scores = np.empty((2, block_rows), dtype=X.dtype)
     sums = np.empty((n_clusters, n_features))
     weights = np.empty(n_clusters)
     for lane in range(lane_lo, lane_hi):
@@ -485,10 +442,9 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower,
             mode = block_mode[b]
             inertia, changed, scored, next_dense = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                lower, drift, group_drift, group_start, group_members, eta, cmax, start,
-                min(start + block_rows, n_samples), mode != 0, mode == 1,
-                sums, weights, xbuf[0], xbuf[1], gbuf, todo, lab, scores,
-                row_scratch[0], row_scratch[1])
+                lower, drift, drift_max1, drift_arg1, drift_max2, eta, cmax, start,
+                min(start + block_rows, n_samples), mode != 0, mode == 1, sums,
+                weights, xbuf[0], xbuf[1], gbuf, todo, lab, scores[0], scores[1])
             if mode > 1:  # dense until the probe
                 block_mode[b] = mode - 1
             elif next_dense:  # probe less often while probes fail
@@ -505,7 +461,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower,
 
 
 def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower,
-                       block_mode, block_period, drift, groups, eta, block_rows,
+                       block_mode, block_period, drift, eta, block_rows,
                        n_threads=None):
     """One Lloyd iteration that rescores only the rows whose label may change.
 
@@ -517,9 +473,9 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     ----------
     X, sample_weight, shift, centers, centers_sq : as :func:`lloyd_pass`   # IN
     labels : ndarray (n_samples,), int32; -1 forces scoring the row        # INOUT
-    lower : ndarray (n_samples, n_groups), float64, lower bound on the
-        distance of each row to every center of each group but its own
-        (for the centers of the previous pass; garbage where labels is -1) # INOUT
+    lower : ndarray (n_samples,), float64, lower bound on the distance
+        of each row to every center but its own (for the centers of the
+        previous pass; garbage where labels is -1 or the block is dense)   # INOUT
     block_mode : ndarray (n_blocks,), int8: 0, the block uses its bounds;
         ``m > 0``, it scores every row without bound tests and refreshes
         its bounds (a probe: may it go back to bounds?) in ``m`` passes;
@@ -528,7 +484,6 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
         block's probes (doubles after each failed probe, up to 16)         # INOUT
     drift : ndarray (n_clusters,), float64, how far each center moved
         since the previous pass (zeros on the first)                       # IN
-    groups : CenterGroups, the grouping of the centers (fixed for a run)   # IN
     eta : float, bound on the round-off of a score relative to
         ``(||x|| + max ||c||)^2`` (a few times ``(n_features + 2) * eps``)
     block_rows : int
@@ -542,62 +497,44 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     n_blocks = -(-X.shape[0] // block_rows)
     n_lanes = min(n_blocks, N_LANES)
     n_clusters, n_features = centers.shape
-    group_drift = np.maximum.reduceat(drift[groups.members], groups.start[:-1])
     lane_sums = np.zeros((n_lanes, n_clusters, n_features))
     lane_weights = np.zeros((n_lanes, n_clusters))
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
     block_scored = np.empty(n_blocks, dtype=np.int64)
     run_lanes(_bounded_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
-                               lower, block_mode, block_period, drift, group_drift,
-                               groups.start, groups.members, eta, block_rows, lane_sums,
-                               lane_weights, block_inertia, block_changed, block_scored),
+                               lower, block_mode, block_period, drift, eta, block_rows,
+                               lane_sums, lane_weights, block_inertia, block_changed,
+                               block_scored),
               n_lanes, region_threads() if n_threads is None else n_threads)
     return (lane_sums.sum(axis=0), lane_weights.sum(axis=0), block_inertia.sum(),
             int(block_changed.sum()), int(block_scored.sum()))
 
 
 def bounded_lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
-                              lower, block_mode, block_period, drift, groups, eta,
-                              block_rows):
+                              lower, block_mode, block_period, drift, eta, block_rows):
     """:func:`bounded_lloyd_pass` in the calling thread (same blocks, same bits)."""
     return bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
-                              lower, block_mode, block_period, drift, groups, eta,
-                              block_rows, 1)
+                              lower, block_mode, block_period, drift, eta, block_rows, 1)
 
 
-class CenterGroups(NamedTuple):
-    """A fixed grouping of the centers for Yinyang bounds.
-
-    ``of[j]``: group of center ``j``; ``members[start[g]:start[g + 1]]``:
-    the centers of group ``g`` (all int64).
-    """
-
-    of: np.ndarray
-    start: np.ndarray
-    members: np.ndarray
-
-
-def group_centers(centers, n_groups):
-    """Group ``centers`` (n_clusters, n_features) into ``n_groups`` groups of
-    nearby centers: five Lloyd steps on the centers from evenly spaced ones
-    (deterministic; any grouping is correct, a good one prunes more)."""
-    centers = np.asarray(centers, dtype=np.float64)
-    n_clusters = centers.shape[0]
-    n_groups = max(1, min(n_groups, n_clusters))
-    seeds = centers[np.linspace(0, n_clusters - 1, n_groups).astype(np.int64)]
-    of = np.zeros(n_clusters, dtype=np.int64)
-    for _ in range(5):
-        of = ((centers[:, None, :] - seeds[None]) ** 2).sum(axis=2).argmin(axis=1)
-        for g in range(n_groups):
-            if (of == g).any():
-                seeds[g] = centers[of == g].mean(axis=0)
-    # drop empty groups: every group holds a center
-    _, of = np.unique(of, return_inverse=True)
-    of = of.astype(np.int64)
-    members = np.argsort(of, kind="stable").astype(np.int64)
-    start = np.searchsorted(of[members], np.arange(of.max() + 2)).astype(np.int64)
-    return CenterGroups(of, start, members)
+@njit(**_JIT)
+def _top2(drift):
+    """(argmax, max, second max) of the center drifts."""
+    arg1 = 0
+    max1 = -np.inf
+    max2 = -np.inf
+    for k in range(drift.shape[0]):
+        v = drift[k]
+        if v > max1:
+            max2 = max1
+            max1 = v
+            arg1 = k
+        elif v > max2:
+            max2 = v
+    if max2 == -np.inf:  # a single center: no other center to approach
+        max2 = 0.0
+    return arg1, max1, max2
 
 
 @njit(**_INLINE)
