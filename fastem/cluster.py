@@ -14,6 +14,7 @@ from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, Cluste
                           TransformerMixin)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import row_norms
+from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _is_dask_array
@@ -22,7 +23,9 @@ from ._threads import one_blas_thread, parallel_region, resolve_n_jobs
 from ._validation import (check_data, check_feature_names, check_float, check_int,
                           check_n_features, check_option, check_random_state,
                           check_sample_weight)
+from ._validation import as_numeric_array, check_sparse_data, is_sparse
 from .kernels import kmeans as _k
+from .kernels import kmeans_sparse as _ks
 
 #: Rows per block of a k-means pass. Blocks fix the summation order (results
 #: do not depend on the thread count); 1024-2048 keeps a block's (K, B)
@@ -356,14 +359,17 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         self : KMeans
         """
         self._check_params()
-        source = self._source(X, sample_weight, reset=True)
-        if source.n_samples < self.n_clusters:
-            raise ValueError(f"n_samples={source.n_samples} should be >= "
-                             f"n_clusters={self.n_clusters}.")
-        if self._in_memory(source):
-            weights = self._fit_in_memory(source.X, sample_weight)
+        if is_sparse(X):  # in memory only: no streamed or Dask sparse source
+            weights = _fit_sparse(self, X, sample_weight)
         else:
-            weights = self._fit_scaled(source)
+            source = self._source(X, sample_weight, reset=True)
+            if source.n_samples < self.n_clusters:
+                raise ValueError(f"n_samples={source.n_samples} should be >= "
+                                 f"n_clusters={self.n_clusters}.")
+            if self._in_memory(source):
+                weights = self._fit_in_memory(source.X, sample_weight)
+            else:
+                weights = self._fit_scaled(source)
         distinct = int((weights > 0).sum())
         if distinct < self.n_clusters:
             warnings.warn(f"Number of distinct clusters ({distinct}) found smaller "
@@ -636,6 +642,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         -------
         labels : ndarray of shape (n_samples,), int32
         """
+        if is_sparse(X):
+            return _labels_inertia_sparse(self, X, want_inertia=False)[0]
         return self._labels_inertia(self._check_test_data(X), want_inertia=False)[0]
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -659,6 +667,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         -------
         distances : ndarray of shape (n_samples, n_clusters)
         """
+        if is_sparse(X):
+            return _transform_sparse(self, X)
         return self._transform(self._check_test_data(X))
 
     def _transform(self, source):
@@ -700,6 +710,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         -------
         score : float
         """
+        if is_sparse(X):
+            return -_labels_inertia_sparse(self, X, sample_weight)[1]
         source = self._check_test_data(X, sample_weight)
         return -self._labels_inertia(source)[1]
 
@@ -912,3 +924,279 @@ def kmeans_labels(X, sample_weight, n_clusters, random_state, n_jobs):
     km = KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state, n_jobs=n_jobs)
     km._prune = False
     return km.fit(X, sample_weight=sample_weight).labels_
+
+
+# ------------------------------------------------------------------ sparse input
+# scipy.sparse rows (CSR; other formats converted once) are fitted in memory by
+# the CSR Lloyd pass of ``kernels.kmeans_sparse``. They are not centered
+# (centering would make them dense), as scikit-learn does not center them.
+
+class _SparseRows:
+    """A validated CSR matrix (see ``check_sparse_data``) and, built on first
+    use, its CSC twin with the feature lanes of the per-cluster sums."""
+
+    def __init__(self, X):
+        self.matrix = X
+        self.csr = (X.data, X.indices, X.indptr)
+        self._columns = None
+
+    def columns(self):
+        """``(data, row indices, indptr, lane_features)`` of the CSC twin."""
+        if self._columns is None:
+            csc = self.matrix.tocsc()  # rows come out sorted within each column
+            col = (csc.data, csc.indices.astype(np.int32, copy=False),
+                   csc.indptr.astype(np.int32, copy=False))
+            self._columns = (*col, _ks.feature_lanes(col[2]))
+        return self._columns
+
+
+def _sparse_threads(n_jobs, n_samples):
+    """Threads of a sparse pass: one for a few blocks (same result either way)."""
+    return 1 if n_samples <= 2 * BLOCK_ROWS else resolve_n_jobs(n_jobs)
+
+
+def _sparse_assign(rows, sample_weight, centers, labels):
+    """One CSR E-step against ``centers`` (K, D): ``(inertia, n_changed, centers_sq)``;
+    ``labels`` updated in place."""
+    centers_sq = row_norms(centers, squared=True)
+    inertia, n_changed = _ks.lloyd_pass(*rows.csr, sample_weight,
+                                        np.ascontiguousarray(centers.T), centers_sq,
+                                        labels, BLOCK_ROWS)
+    return inertia, n_changed, centers_sq
+
+
+def _sparse_inertia(rows, sample_weight, centers, labels):
+    """scikit-learn's sparse inertia: weighted squared distances of the rows to
+    their centers (each as its ``_euclidean_sparse_dense``), added in float64."""
+    dist = _ks.assigned_sq_distances(*rows.csr, centers, row_norms(centers, squared=True),
+                                     labels)
+    return float((dist * sample_weight).sum())
+
+
+def _relocate_empty_sparse(rows, sample_weight, centers, centers_sq, sums, weights,
+                           labels):
+    """Move each empty cluster onto one of the rows farthest from their center:
+    scikit-learn's sparse distances, the dense fit's order (farthest first,
+    ties by row index, zero-weight rows excluded). ``sums`` (K, D) and
+    ``weights`` (K,) are updated in place."""
+    empty = np.flatnonzero(weights == 0)
+    dist = _ks.assigned_sq_distances(*rows.csr, centers, centers_sq, labels)
+    dist[sample_weight <= 0] = -1.0
+    top = _top_rows(dist, empty.size)
+    far = (empty.size, dist[top], top, rows.matrix[top].toarray().astype(np.float64),
+           sample_weight[top], labels[top])
+    _relocate_to_candidates(far, empty, sums, weights)
+
+
+def _run_lloyd_sparse(rows, sample_weight, centers, max_iter, tol, n_threads, verbose):
+    """One Lloyd run on CSR rows from ``centers`` (K, D), as scikit-learn's
+    ``_kmeans_single_lloyd`` on sparse input.
+
+    Returns
+    -------
+    labels, inertia, centers, n_iter, inertias : as ``KMeans._run_lloyd``
+    """
+    n_clusters = centers.shape[0]
+    labels = np.full(rows.matrix.shape[0], -1, dtype=np.int32)
+    inertias = []
+    strict = False
+    with parallel_region(n_threads):
+        columns = rows.columns()
+        for i in range(max_iter):
+            inertia, n_changed, centers_sq = _sparse_assign(rows, sample_weight, centers,
+                                                           labels)
+            inertias.append(inertia)
+            if verbose:
+                print(f"Iteration {i}, inertia {inertia}.")
+            sums = _ks.column_sums(*columns[:3], sample_weight, labels, columns[3],
+                                   n_clusters).T
+            weights = np.bincount(labels, weights=sample_weight, minlength=n_clusters)
+            if (weights == 0).any():
+                _relocate_empty_sparse(rows, sample_weight, centers, centers_sq, sums,
+                                       weights, labels)
+            new_centers = _average_centers(sums, weights, centers.dtype)
+            shift_tot = float(((new_centers.astype(np.float64) - centers) ** 2).sum())
+            centers = new_centers
+            if n_changed == 0:
+                if verbose:
+                    print(f"Converged at iteration {i}: strict convergence.")
+                strict = True
+                break
+            if shift_tot <= tol:
+                if verbose:
+                    print(f"Converged at iteration {i}: center shift {shift_tot} "
+                          f"within tolerance {tol}.")
+                break
+        if not strict:  # a final E-step so that labels_ match cluster_centers_
+            _sparse_assign(rows, sample_weight, centers, labels)
+        inertia = _sparse_inertia(rows, sample_weight, centers, labels)
+    return labels, inertia, centers, i + 1, np.asarray(inertias)
+
+
+def _sparse_init_centers(est, X, sample_weight, init, random_state):
+    """Initial centers (K, D) in X's dtype, drawn on the sparse rows as
+    scikit-learn draws them."""
+    if isinstance(init, str) and init == "k-means++":
+        centers, _ = kmeans_plusplus(X, est.n_clusters, sample_weight=sample_weight,
+                                     random_state=random_state)
+    elif isinstance(init, str):  # 'random'
+        seeds = random_state.choice(X.shape[0], size=est.n_clusters, replace=False,
+                                    p=sample_weight / sample_weight.sum())
+        centers = X[seeds].toarray()
+    elif callable(init):
+        centers = est._check_centers(init(X, est.n_clusters, random_state=random_state),
+                                     X, "the centers returned by init")
+    else:
+        centers = init
+    return np.array(centers, dtype=X.dtype, order="C")
+
+
+def _fit_sparse(est, X, sample_weight):
+    """``est.fit`` on ``scipy.sparse`` X; returns the weight per cluster."""
+    X = check_sparse_data(X, "X", owner=est)
+    check_feature_names(est, X, reset=True)
+    n_samples = X.shape[0]
+    if n_samples < est.n_clusters:
+        raise ValueError(f"n_samples={n_samples} should be >= "
+                         f"n_clusters={est.n_clusters}.")
+    sample_weight = check_sample_weight(sample_weight, n_samples)
+    n_runs = est._n_init_runs()
+    random_state = check_random_state(est.random_state, owner=est)
+    init = est.init
+    if not isinstance(init, str) and not callable(init):
+        init = est._check_centers(init, X, "init")
+    # scikit-learn's tolerance: tol times the mean (unweighted) feature variance
+    tol = float(np.mean(mean_variance_axis(X, axis=0)[1]) * est.tol) if est.tol else 0.0
+    rows = _SparseRows(X)
+    n_threads = _sparse_threads(est.n_jobs, n_samples)
+    best = None
+    for _ in range(n_runs):
+        centers0 = _sparse_init_centers(est, X, sample_weight, init, random_state)
+        if est.verbose:
+            print("Initialization complete")
+        run = _run_lloyd_sparse(rows, sample_weight, centers0, est.max_iter, tol,
+                                n_threads, est.verbose)
+        if best is None or (run[1] < best[1] and not _is_same_clustering(
+                run[0], best[0], est.n_clusters)):
+            best = run
+    labels, inertia, centers, n_iter, inertias = best
+    est._set_fitted(centers, labels, inertia, n_iter, inertias, X.shape[1])
+    return np.bincount(labels, weights=sample_weight, minlength=est.n_clusters)
+
+
+def _sparse_test_rows(est, X):
+    """Validated CSR rows for ``predict``/``transform``/``score`` and the
+    centers, both float64 when their dtypes differ (no rounding either way)."""
+    check_is_fitted(est)
+    X = check_sparse_data(X, "X", owner=est)
+    check_feature_names(est, X, reset=False)
+    check_n_features(X, est.n_features_in_, estimator="KMeans")
+    centers = est.cluster_centers_
+    if X.dtype != centers.dtype:
+        X = check_sparse_data(X, "X", dtype=np.float64)
+        centers = centers.astype(np.float64)
+    return _SparseRows(X), centers
+
+
+def _labels_inertia_sparse(est, X, sample_weight=None, want_inertia=True):
+    """Labels (int32) and inertia (None unless ``want_inertia``) of sparse X
+    against the fitted centers."""
+    rows, centers = _sparse_test_rows(est, X)
+    n_samples = rows.matrix.shape[0]
+    sample_weight = check_sample_weight(sample_weight, n_samples)
+    labels = np.full(n_samples, -1, dtype=np.int32)
+    with parallel_region(_sparse_threads(est.n_jobs, n_samples)):
+        _sparse_assign(rows, sample_weight, centers, labels)
+        inertia = _sparse_inertia(rows, sample_weight, centers, labels) \
+            if want_inertia else None
+    return labels, inertia
+
+
+def _transform_sparse(est, X):
+    """Euclidean distances of sparse X to the centers, as scikit-learn's
+    ``euclidean_distances`` computes them (float64, then X's dtype)."""
+    rows, centers = _sparse_test_rows(est, X)
+    centers = centers.astype(np.float64)
+    with parallel_region(_sparse_threads(est.n_jobs, rows.matrix.shape[0])):
+        sq = _ks.expanded_sq_distances(*rows.csr, np.ascontiguousarray(centers.T),
+                                       row_norms(centers, squared=True))
+    out = sq.astype(rows.matrix.dtype, copy=False)
+    np.maximum(out, 0, out=out)
+    return np.sqrt(out, out=out)
+
+
+# ------------------------------------------------------------ functional API
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
+                    random_state=None, n_local_trials=None):
+    """Initial centers by k-means++, as :func:`sklearn.cluster.kmeans_plusplus`.
+
+    The same draws as scikit-learn's for the same ``random_state`` (the
+    seeding is scikit-learn's own, on rows validated by fastem).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Rows to pick the centers from (sparse: converted to CSR once).
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,), default=None
+    x_squared_norms : array-like of shape (n_samples,), default=None
+        Squared Euclidean norms of the rows (computed when None).
+    random_state : int, RandomState instance or None, default=None
+    n_local_trials : int, default=None
+        Candidates per center (None: ``2 + int(log(n_clusters))``).
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+    indices : ndarray of shape (n_clusters,), the row index of each center
+    """
+    from sklearn.cluster import kmeans_plusplus as _sklearn_kmeans_plusplus
+    check_int(n_clusters, "n_clusters", low=1)
+    check_int(n_local_trials, "n_local_trials", low=1, allow_none=True)
+    X = check_sparse_data(X, "X") if is_sparse(X) else check_data(X, "X")
+    sample_weight = check_sample_weight(sample_weight, X.shape[0])
+    if X.shape[0] < n_clusters:
+        raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
+    if x_squared_norms is not None:
+        x_squared_norms = np.asarray(as_numeric_array(x_squared_norms, "x_squared_norms"),
+                                     dtype=X.dtype)
+        if x_squared_norms.shape != (X.shape[0],):
+            raise ValueError(f"The length of x_squared_norms {len(x_squared_norms)} "
+                             f"should be equal to the length of n_samples "
+                             f"{X.shape[0]}: x_squared_norms must have shape "
+                             f"({X.shape[0]},).")
+    return _sklearn_kmeans_plusplus(
+        X, n_clusters, sample_weight=sample_weight.astype(X.dtype),
+        x_squared_norms=x_squared_norms, random_state=check_random_state(random_state),
+        n_local_trials=n_local_trials)
+
+
+def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto",
+            max_iter=300, verbose=False, tol=1e-4, random_state=None, copy_x=True,
+            algorithm="lloyd", return_n_iter=False):
+    """K-means clustering, as :func:`sklearn.cluster.k_means` (fits a :class:`KMeans`).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight, init, n_init, max_iter, verbose, tol, random_state, copy_x, \
+algorithm :
+        As :class:`KMeans` (and scikit-learn's ``k_means``).
+    return_n_iter : bool, default=False
+        Also return the number of iterations of the best run.
+
+    Returns
+    -------
+    centroid : ndarray of shape (n_clusters, n_features)
+    label : ndarray of shape (n_samples,), int32
+    inertia : float
+    best_n_iter : int
+        Only when ``return_n_iter``.
+    """
+    est = KMeans(n_clusters=n_clusters, init=init, n_init=n_init, max_iter=max_iter,
+                 verbose=verbose, tol=tol, random_state=random_state, copy_x=copy_x,
+                 algorithm=algorithm).fit(X, sample_weight=sample_weight)
+    if return_n_iter:
+        return est.cluster_centers_, est.labels_, est.inertia_, est.n_iter_
+    return est.cluster_centers_, est.labels_, est.inertia_
