@@ -932,22 +932,25 @@ def kmeans_labels(X, sample_weight, n_clusters, random_state, n_jobs):
 # (centering would make them dense), as scikit-learn does not center them.
 
 class _SparseRows:
-    """A validated CSR matrix (see ``check_sparse_data``) and, built on first
-    use, its CSC twin with the feature lanes of the per-cluster sums."""
+    """A validated CSR matrix (see ``check_sparse_data``) and, for a fit, its
+    CSC twin (:meth:`columns`)."""
 
     def __init__(self, X):
         self.matrix = X
         self.csr = (X.data, X.indices, X.indptr)
-        self._columns = None
 
-    def columns(self):
-        """``(data, row indices, indptr, lane_features)`` of the CSC twin."""
-        if self._columns is None:
-            csc = self.matrix.tocsc()  # rows come out sorted within each column
-            col = (csc.data, csc.indices.astype(np.int32, copy=False),
-                   csc.indptr.astype(np.int32, copy=False))
-            self._columns = (*col, _ks.feature_lanes(col[2]))
-        return self._columns
+    def columns(self, sample_weight):
+        """``(row indices, indptr, weighted values, lane_features)`` of the CSC
+        twin, the arguments of ``kernels.kmeans_sparse.column_sums``: the
+        weights are the same in every iteration, so each stored value is
+        multiplied by its row's weight once (``float64(x) * w``, the product
+        the row-wise sum would take)."""
+        csc = self.matrix.tocsc()  # rows come out sorted within each column
+        rows = csc.indices.astype(np.int32, copy=False)
+        indptr = csc.indptr.astype(np.int32, copy=False)
+        weighted = csc.data.astype(np.float64)
+        weighted *= sample_weight[rows]
+        return rows, indptr, weighted, _ks.feature_lanes(indptr)
 
 
 def _sparse_threads(n_jobs, n_samples):
@@ -988,9 +991,11 @@ def _relocate_empty_sparse(rows, sample_weight, centers, centers_sq, sums, weigh
     _relocate_to_candidates(far, empty, sums, weights)
 
 
-def _run_lloyd_sparse(rows, sample_weight, centers, max_iter, tol, n_threads, verbose):
+def _run_lloyd_sparse(rows, columns, sample_weight, centers, max_iter, tol, n_threads,
+                      verbose):
     """One Lloyd run on CSR rows from ``centers`` (K, D), as scikit-learn's
-    ``_kmeans_single_lloyd`` on sparse input.
+    ``_kmeans_single_lloyd`` on sparse input; ``columns`` is
+    ``rows.columns(sample_weight)``.
 
     Returns
     -------
@@ -1001,15 +1006,13 @@ def _run_lloyd_sparse(rows, sample_weight, centers, max_iter, tol, n_threads, ve
     inertias = []
     strict = False
     with parallel_region(n_threads):
-        columns = rows.columns()
         for i in range(max_iter):
             inertia, n_changed, centers_sq = _sparse_assign(rows, sample_weight, centers,
                                                            labels)
             inertias.append(inertia)
             if verbose:
                 print(f"Iteration {i}, inertia {inertia}.")
-            sums = _ks.column_sums(*columns[:3], sample_weight, labels, columns[3],
-                                   n_clusters).T
+            sums = _ks.column_sums(*columns[:3], labels, columns[3], n_clusters)
             weights = np.bincount(labels, weights=sample_weight, minlength=n_clusters)
             if (weights == 0).any():
                 _relocate_empty_sparse(rows, sample_weight, centers, centers_sq, sums,
@@ -1068,13 +1071,14 @@ def _fit_sparse(est, X, sample_weight):
     # scikit-learn's tolerance: tol times the mean (unweighted) feature variance
     tol = float(np.mean(mean_variance_axis(X, axis=0)[1]) * est.tol) if est.tol else 0.0
     rows = _SparseRows(X)
+    columns = rows.columns(sample_weight)
     n_threads = _sparse_threads(est.n_jobs, n_samples)
     best = None
     for _ in range(n_runs):
         centers0 = _sparse_init_centers(est, X, sample_weight, init, random_state)
         if est.verbose:
             print("Initialization complete")
-        run = _run_lloyd_sparse(rows, sample_weight, centers0, est.max_iter, tol,
+        run = _run_lloyd_sparse(rows, columns, sample_weight, centers0, est.max_iter, tol,
                                 n_threads, est.verbose)
         if best is None or (run[1] < best[1] and not _is_same_clustering(
                 run[0], best[0], est.n_clusters)):

@@ -116,23 +116,23 @@ def lloyd_pass(data, indices, indptr, sample_weight, centers_t, centers_sq, labe
 
 
 @njit(**_JIT)
-def _column_sums_lanes(col_data, col_rows, col_indptr, sample_weight, labels,
-                       lane_features, sums_t, lane_lo, lane_hi):
-    """Weighted per-cluster sums of the features of lanes ``lane_lo:lane_hi``
-    (lane ``l`` holds features ``lane_features[l]:lane_features[l + 1]``);
-    see :func:`column_sums`."""
+def _column_sums_lanes(col_rows, col_indptr, col_weighted, labels, lane_features, sums,
+                       lane_lo, lane_hi):
+    """Per-cluster sums of the features of lanes ``lane_lo:lane_hi`` (lane
+    ``l`` holds features ``lane_features[l]:lane_features[l + 1]``); see
+    :func:`column_sums`."""
+    n_clusters = sums.shape[0]
     for lane in range(lane_lo, lane_hi):
         for d in range(lane_features[lane], lane_features[lane + 1]):
-            out = sums_t[d]
-            out[:] = 0.0
+            for k in range(n_clusters):
+                sums[k, d] = 0.0
             for p in range(col_indptr[d], col_indptr[d + 1]):
-                r = col_rows[p]
-                out[labels[r]] += np.float64(col_data[p]) * sample_weight[r]
+                sums[labels[col_rows[p]], d] += col_weighted[p]
 
 
 def feature_lanes(col_indptr):
     """Feature boundaries of ``N_LANES`` lanes holding about equal numbers of
-    stored entries, shape (n_lanes + 1,), int64. Only the work balance
+    stored entries, shape (N_LANES + 1,), int64. Only the work balance
     depends on them: every sum is a whole column's, in row order."""
     nnz = int(col_indptr[-1])
     targets = (np.arange(N_LANES + 1) * nnz) // N_LANES
@@ -142,15 +142,16 @@ def feature_lanes(col_indptr):
     return np.maximum.accumulate(bounds)
 
 
-def column_sums(col_data, col_rows, col_indptr, sample_weight, labels, lane_features,
-                n_clusters, n_threads=None):
+def column_sums(col_rows, col_indptr, col_weighted, labels, lane_features, n_clusters,
+                n_threads=None):
     """Weighted sum of the rows of each cluster (the M-step's statistics).
 
     Parameters
     ----------
-    col_data, col_rows, col_indptr : the same matrix in CSC form, rows
-        sorted within each column                                         # IN
-    sample_weight : ndarray (n_samples,), float64                         # IN
+    col_rows, col_indptr : the matrix's CSC row indices and column
+        pointers, rows sorted within each column                          # IN
+    col_weighted : ndarray (nnz,), float64, each stored value times its
+        row's weight (``float64(x) * w``), in CSC order                   # IN
     labels : ndarray (n_samples,), int32                                  # IN
     lane_features : ndarray (N_LANES + 1,), int64, from
         :func:`feature_lanes`                                             # IN
@@ -159,16 +160,15 @@ def column_sums(col_data, col_rows, col_indptr, sample_weight, labels, lane_feat
 
     Returns
     -------
-    sums_t : ndarray (n_features, n_clusters), float64: ``sums_t[d, k]``
-        is ``sum_{i: labels_i = k} w_i x_id``, added in row order
+    sums : ndarray (n_clusters, n_features), float64: ``sums[k, d]`` is
+        ``sum_{i: labels_i = k} w_i x_id``, added in row order
     """
-    n_features = col_indptr.shape[0] - 1
-    sums_t = np.empty((n_features, n_clusters))
-    run_lanes(_column_sums_lanes, (col_data, col_rows, col_indptr, sample_weight, labels,
-                                   lane_features, sums_t),
+    sums = np.empty((n_clusters, col_indptr.shape[0] - 1))
+    run_lanes(_column_sums_lanes, (col_rows, col_indptr, col_weighted, labels,
+                                   lane_features, sums),
               lane_features.shape[0] - 1,
               region_threads() if n_threads is None else n_threads)
-    return sums_t
+    return sums
 
 
 @njit(**_JIT)
