@@ -156,6 +156,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse rows (see "Sparse input")
+        return tags
+
     # ------------------------------------------------------------------ checks
     def _check_params(self):
         check_int(self.n_clusters, "n_clusters", low=1, owner=self)
