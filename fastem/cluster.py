@@ -1064,8 +1064,10 @@ def _sparse_init_centers(est, X, sample_weight, init, random_state):
         centers, _ = kmeans_plusplus(X, est.n_clusters, sample_weight=sample_weight,
                                      random_state=random_state)
     elif isinstance(init, str):  # 'random'
+        # the probabilities in X's dtype, as scikit-learn computes them
+        weight = sample_weight.astype(X.dtype)
         seeds = random_state.choice(X.shape[0], size=est.n_clusters, replace=False,
-                                    p=sample_weight / sample_weight.sum())
+                                    p=weight / weight.sum())
         centers = X[seeds].toarray()
     elif callable(init):
         centers = est._check_centers(init(X, est.n_clusters, random_state=random_state),

@@ -94,10 +94,17 @@ def test_float32_labels_equal_sklearn(name):
 @pytest.mark.parametrize("init", ["k-means++", "random"])
 def test_same_random_state_same_fit_as_sklearn(init):
     X = DATASETS["tfidf"]()
+    w = np.random.default_rng(6).uniform(0.5, 2.0, X.shape[0])
     params = dict(n_clusters=5, init=init, n_init=2, random_state=7)
-    sk = SKKMeans(**params).fit(X)
-    fk = KMeans(**params).fit(X)
+    sk = SKKMeans(**params).fit(X, sample_weight=w)
+    fk = KMeans(**params).fit(X, sample_weight=w)
     _assert_same_fit(fk, sk)
+    # float32 rows: the same draws and first iteration as scikit-learn
+    X32 = X.astype(np.float32)
+    sk = SKKMeans(**params, max_iter=1).fit(X32, sample_weight=w)
+    fk = KMeans(**params, max_iter=1).fit(X32, sample_weight=w)
+    assert_array_equal(fk.labels_, sk.labels_)
+    assert_allclose(fk.cluster_centers_, sk.cluster_centers_, rtol=0, atol=1e-6)
 
 
 def test_predict_transform_score_equal_sklearn():
