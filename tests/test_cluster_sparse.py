@@ -217,7 +217,7 @@ def test_other_formats_and_input_untouched():
 
 def test_sparse_predict_equals_dense_predict():
     X = DATASETS["digits"]()
-    fk = KMeans(8, random_state=0).fit(X.toarray())
+    fk = KMeans(8, random_state=0).fit(X)
     assert_array_equal(fk.predict(X), fk.predict(X.toarray()))
     assert_allclose(fk.transform(X), fk.transform(X.toarray()), rtol=1e-9, atol=1e-9)
     assert fk.score(X) == pytest.approx(fk.score(X.toarray()), rel=1e-9)
