@@ -323,3 +323,74 @@ def check_weights_init(weights, n_components):
                          f"sum(weights) = {w.sum():.5f}: weights_init must sum to 1 "
                          f"(it sums to {w.sum():.10g}).")
     return w / w.sum()
+
+
+def is_sparse(X):
+    """True for a ``scipy.sparse`` matrix or array (any format)."""
+    import scipy.sparse as sp
+    return sp.issparse(X)
+
+
+def check_sparse_data(X, name="X", *, dtype=None, owner=None):
+    """Return sparse ``X`` as a CSR matrix of float32/float64 with int32 indices.
+
+    Other formats (CSC, COO, ...) are converted to CSR once, as scikit-learn
+    does. Float32 and float64 data keep their dtype (unless ``dtype`` is
+    given); other numeric data become float64. The user's matrix is never
+    modified: its arrays are shared when they already fit, copied otherwise.
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix or array of shape (n_samples, n_features)
+    name : str
+        Argument name used in error messages.
+    dtype : numpy dtype or None
+        Force this dtype.
+    owner : estimator or None
+        The estimator checking ``X``, named in scikit-learn's words.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of shape (n_samples, n_features)
+    """
+    import scipy.sparse as sp
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D input, got input with shape {X.shape}: {name} "
+                         f"must be 2-D of shape (n_samples, n_features).")
+    if X.format != "csr":
+        X = X.tocsr()
+    if X.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} holds complex numbers "
+                         f"(dtype {X.dtype}); fastem needs real numbers.")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}.")
+    n_samples, n_features = X.shape
+    if n_samples < 1:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
+                         f"minimum of 1 is required{_by_estimator(owner)}. {name} has 0 "
+                         f"sample(s).")
+    if n_features < 1:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a "
+                         f"minimum of 1 is required{_by_estimator(owner)}. {name} has 0 "
+                         f"feature(s).")
+    if dtype is None:
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    nnz = int(X.indptr[-1])
+    if max(nnz, n_features) > np.iinfo(np.int32).max:
+        raise ValueError(f"Only sparse matrices with 32-bit integer indices are "
+                         f"accepted. Got {X.indices.dtype} indices: {name} has {nnz} "
+                         f"stored values and {n_features} features, more than 32-bit "
+                         f"indices can address.")
+    data = np.ascontiguousarray(X.data[:nnz], dtype=dtype)
+    indices = np.ascontiguousarray(X.indices[:nnz], dtype=np.int32)
+    indptr = np.ascontiguousarray(X.indptr, dtype=np.int32)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        first = int(np.argmax(bad))
+        row = int(np.searchsorted(indptr, first, side="right")) - 1
+        head = (f"Input {name} contains NaN." if np.isnan(data[first]) else
+                f"Input {name} contains infinity or a value too large for "
+                f"{data.dtype!r}.")
+        raise ValueError(f"{head} The first NaN or infinity in {name} is at row {row}, "
+                         f"column {int(indices[first])}; remove or impute those values.")
+    return sp.csr_matrix((data, indices, indptr), shape=X.shape, copy=False)

@@ -1,8 +1,10 @@
 """KMeans: a drop-in for :class:`sklearn.cluster.KMeans` on compiled kernels.
 
 The face only: parameters, validation, data sources and the scikit-learn
-API. The algorithm (initialization, Lloyd passes on the EM driver, empty
-cluster relocation) is the Lloyd engine, :mod:`fastem.families.kmeans`.
+API, including scikit-learn's functional ``k_means`` and ``kmeans_plusplus``.
+The algorithm (initialization, Lloyd passes on the EM driver, empty cluster
+relocation; dense, streamed, Dask and sparse rows) is the Lloyd engine,
+:mod:`fastem.families.kmeans`.
 """
 import contextlib
 import numbers
@@ -18,8 +20,10 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _is_dask_array
 from ._data import ArrayData, default_chunk_rows
 from ._threads import parallel_region, resolve_n_jobs
-from ._validation import (check_data, check_feature_names, check_float, check_int,
-                          check_n_features, check_option, check_random_state)
+from ._validation import (as_numeric_array, check_data, check_feature_names,
+                          check_float, check_int, check_n_features, check_option,
+                          check_random_state, check_sample_weight, check_sparse_data,
+                          is_sparse)
 from .families import kmeans as lloyd
 
 _INIT_METHODS = ("k-means++", "random")
@@ -87,6 +91,18 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
     per-block top-k reduction (an extra pass, only in that iteration).
     ``partial_fit`` gives scikit-learn ``MiniBatchKMeans`` online updates.
 
+    Sparse input
+    ------------
+    ``fit``, ``predict``, ``transform``, ``score``, ``fit_predict`` and
+    ``fit_transform`` accept ``scipy.sparse`` matrices and arrays: CSR, other
+    formats converted to CSR once (as scikit-learn does), float32 kept,
+    sample weights supported. Sparse rows are held in memory (no memmap,
+    chunked or Dask sparse source; ``chunk_size`` does not apply) and are not
+    centered, as in scikit-learn; given the same initial centers, labels are
+    scikit-learn's and centers/inertia agree to ~1e-12 in float64. A fit keeps
+    a CSC copy of X for the per-cluster sums (see
+    :mod:`fastem.kernels.kmeans_sparse`). ``partial_fit`` takes dense rows.
+
     Attributes
     ----------
     cluster_centers_ : ndarray of shape (n_clusters, n_features)
@@ -121,6 +137,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         self.algorithm = algorithm
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse rows (see "Sparse input")
+        return tags
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
@@ -228,7 +249,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         thread region (the client runs no kernel); array sources run the
         parallel kernels inside one region, serial for ``n_jobs=1`` or a few
         blocks (which do not repay waking the thread pool; same result)."""
-        if not isinstance(source, ArrayData):
+        if not isinstance(source, (ArrayData, lloyd.SparseRows)):
             return True, contextlib.nullcontext()
         n_threads = resolve_n_jobs(self.n_jobs)
         serial = n_threads == 1 or source.n_samples <= 2 * lloyd.BLOCK_ROWS
@@ -240,10 +261,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data; float32 stays float32. Never modified. A
             ``np.memmap`` is streamed in chunks (bounded memory); a
-            ``dask.array.Array`` is fitted on the Dask cluster.
+            ``dask.array.Array`` is fitted on the Dask cluster; a
+            ``scipy.sparse`` matrix is fitted in memory (see "Sparse input").
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights (not used by an array or callable init).
@@ -253,7 +275,12 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         self : KMeans
         """
         self._check_params()
-        source = self._source(X, sample_weight, reset=True)
+        if is_sparse(X):  # in memory only: no streamed or Dask sparse source
+            X = check_sparse_data(X, "X", owner=self)
+            check_feature_names(self, X, reset=True)
+            source = lloyd.SparseRows(X, check_sample_weight(sample_weight, X.shape[0]))
+        else:
+            source = self._source(X, sample_weight, reset=True)
         if source.n_samples < self.n_clusters:
             raise ValueError(f"n_samples={source.n_samples} should be >= "
                              f"n_clusters={self.n_clusters}.")
@@ -406,18 +433,36 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         check_is_fitted(self)
         return self._source(X, sample_weight, promote=True)
 
+    def _sparse_test_rows(self, X, sample_weight=None):
+        """Validated CSR rows for ``predict``/``transform``/``score`` and the
+        centers, both float64 when their dtypes differ (no rounding either way)."""
+        check_is_fitted(self)
+        X = check_sparse_data(X, "X", owner=self)
+        check_feature_names(self, X, reset=False)
+        check_n_features(X, self.n_features_in_, estimator="KMeans")
+        centers = self.cluster_centers_
+        if X.dtype != centers.dtype:
+            X = check_sparse_data(X, "X", dtype=np.float64)
+            centers = centers.astype(np.float64)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        return lloyd.SparseRows(X, weights), centers
+
     def predict(self, X):
         """Index of the closest center for each row.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A memmap is streamed; a Dask array gives a lazy Dask array.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,), int32
         """
+        if is_sparse(X):
+            rows, centers = self._sparse_test_rows(X)
+            with self._source_region(rows)[1]:
+                return lloyd.sparse_labels_inertia(rows, centers, want_inertia=False)[0]
         return self._labels_inertia(self._check_test_data(X), want_inertia=False)[0]
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -434,13 +479,17 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A memmap is streamed; a Dask array gives a lazy Dask array.
 
         Returns
         -------
         distances : ndarray of shape (n_samples, n_clusters)
         """
+        if is_sparse(X):
+            rows, centers = self._sparse_test_rows(X)
+            with self._source_region(rows)[1]:
+                return lloyd.sparse_distances(rows, centers)
         return self._transform(self._check_test_data(X))
 
     def _transform(self, source):
@@ -482,5 +531,86 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         -------
         score : float
         """
+        if is_sparse(X):
+            rows, centers = self._sparse_test_rows(X, sample_weight)
+            with self._source_region(rows)[1]:
+                return -lloyd.sparse_labels_inertia(rows, centers)[1]
         source = self._check_test_data(X, sample_weight)
         return -self._labels_inertia(source)[1]
+
+
+# ------------------------------------------------------------ functional API
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
+                    random_state=None, n_local_trials=None):
+    """Initial centers by k-means++, as :func:`sklearn.cluster.kmeans_plusplus`.
+
+    The same draws as scikit-learn's for the same ``random_state`` (the
+    seeding is scikit-learn's own, on rows validated by fastem).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Rows to pick the centers from (sparse: converted to CSR once).
+    n_clusters : int
+    sample_weight : array-like of shape (n_samples,), default=None
+    x_squared_norms : array-like of shape (n_samples,), default=None
+        Squared Euclidean norms of the rows (computed when None).
+    random_state : int, RandomState instance or None, default=None
+    n_local_trials : int, default=None
+        Candidates per center (None: ``2 + int(log(n_clusters))``).
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), X's dtype
+    indices : ndarray of shape (n_clusters,), the row index of each center
+    """
+    from sklearn.cluster import kmeans_plusplus as _sklearn_kmeans_plusplus
+    check_int(n_clusters, "n_clusters", low=1)
+    check_int(n_local_trials, "n_local_trials", low=1, allow_none=True)
+    X = check_sparse_data(X, "X") if is_sparse(X) else check_data(X, "X")
+    sample_weight = check_sample_weight(sample_weight, X.shape[0])
+    if X.shape[0] < n_clusters:
+        raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
+    if x_squared_norms is not None:
+        x_squared_norms = np.asarray(as_numeric_array(x_squared_norms, "x_squared_norms"),
+                                     dtype=X.dtype)
+        if x_squared_norms.shape != (X.shape[0],):
+            raise ValueError(f"The length of x_squared_norms {len(x_squared_norms)} "
+                             f"should be equal to the length of n_samples "
+                             f"{X.shape[0]}: x_squared_norms must have shape "
+                             f"({X.shape[0]},).")
+    return _sklearn_kmeans_plusplus(
+        X, n_clusters, sample_weight=sample_weight.astype(X.dtype),
+        x_squared_norms=x_squared_norms, random_state=check_random_state(random_state),
+        n_local_trials=n_local_trials)
+
+
+def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto",
+            max_iter=300, verbose=False, tol=1e-4, random_state=None, copy_x=True,
+            algorithm="lloyd", return_n_iter=False):
+    """K-means clustering, as :func:`sklearn.cluster.k_means` (fits a :class:`KMeans`).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    n_clusters : int
+    sample_weight, init, n_init, max_iter, verbose, tol, random_state, copy_x, \
+algorithm :
+        As :class:`KMeans` (and scikit-learn's ``k_means``).
+    return_n_iter : bool, default=False
+        Also return the number of iterations of the best run.
+
+    Returns
+    -------
+    centroid : ndarray of shape (n_clusters, n_features)
+    label : ndarray of shape (n_samples,), int32
+    inertia : float
+    best_n_iter : int
+        Only when ``return_n_iter``.
+    """
+    est = KMeans(n_clusters=n_clusters, init=init, n_init=n_init, max_iter=max_iter,
+                 verbose=verbose, tol=tol, random_state=random_state, copy_x=copy_x,
+                 algorithm=algorithm).fit(X, sample_weight=sample_weight)
+    if return_n_iter:
+        return est.cluster_centers_, est.labels_, est.inertia_, est.n_iter_
+    return est.cluster_centers_, est.labels_, est.inertia_

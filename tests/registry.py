@@ -134,6 +134,8 @@ class Entry:
     variants: list = field(default_factory=lambda: [{}])
     #: constructor overrides for scikit-learn's checks (their data domain)
     check_kwargs: dict = field(default_factory=dict)
+    #: fits scipy.sparse X (the bad-input battery then feeds sparse X with a NaN)
+    accepts_sparse: bool = False
 
     def make(self, **kw):
         return self.cls(**{**self.kwargs, **kw})
@@ -246,6 +248,7 @@ REGISTRY = {
         kwargs=dict(n_clusters=3, random_state=0, n_jobs=1, n_init=1),
         k_param="n_clusters", init_kwargs=_kmeans_init, is_mixture=False,
         continuous=True, variants=[dict(algorithm="lloyd"), dict(algorithm="elkan")],
+        accepts_sparse=True,
         bad_params=[
             (dict(n_clusters=0), "n_clusters"), (dict(n_clusters=2.0), "n_clusters"),
             (dict(tol=-1.0), "tol"), (dict(max_iter=0), "max_iter"),
@@ -263,7 +266,8 @@ REGISTRY = {
             (lambda X, k: dict(init=np.zeros(k)), "init"),
         ],
         expected_failed_checks={
-            "check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_INIT},
+            "check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_INIT,
+            "check_sample_weight_equivalence_on_sparse_data": _SAMPLE_WEIGHT_INIT},
     ),
     "BernoulliMixture": Entry(
         cls=fastem.BernoulliMixture, make_X=binary_rows,

@@ -72,7 +72,7 @@ def test_sklearn_estimator_checks(estimator, check):
 # ===================================================================
 # Bad input: a clear ValueError/TypeError naming the argument; arrays unchanged
 # ===================================================================
-def _x_cases(X):
+def _x_cases(X, accepts_sparse=False):
     """(id, bad X, exception types, regex the message must match)."""
     nan = X.copy()
     nan[1, 0] = np.nan
@@ -102,7 +102,9 @@ def _x_cases(X):
         ("complex", X.astype(complex), VE, r"Complex data not supported: X holds complex"),
         ("ragged_list", [[1.0, 2.0], [1.0]], VE + TE, r"X "),
         ("sparse", __import__("scipy.sparse").sparse.csr_matrix(X), TE,
-         r"Sparse data was passed for X.*X is a sparse"),
+         r"Sparse data was passed for X.*X is a sparse") if not accepts_sparse else
+        ("sparse", __import__("scipy.sparse").sparse.csr_matrix(nan), VE,
+         r"Input X contains NaN.*at row 1, column 0"),
     ]
 
 
@@ -128,7 +130,7 @@ BAD_INPUT_CASES = []  # (estimator name, case id) — filled below, counted in R
 for _name in NAMES:
     _e = REGISTRY[_name]
     _X = _e.make_X()
-    BAD_INPUT_CASES += [(_name, "X:" + c[0]) for c in _x_cases(_X)]
+    BAD_INPUT_CASES += [(_name, "X:" + c[0]) for c in _x_cases(_X, _e.accepts_sparse)]
     BAD_INPUT_CASES += [(_name, "fit:" + c[0]) for c in _weight_cases(len(_X))]
     BAD_INPUT_CASES += [(_name, f"param:{i}") for i in range(len(_e.bad_params))]
     BAD_INPUT_CASES += [(_name, f"init:{i}") for i in range(len(_e.bad_inits))]
@@ -155,7 +157,7 @@ def _unchanged(before, after):
 def test_bad_X_is_refused_cleanly(name):
     entry = REGISTRY[name]
     X = entry.make_X()
-    for case, bad, exc, match in _x_cases(X):
+    for case, bad, exc, match in _x_cases(X, entry.accepts_sparse):
         before = _snapshot(bad)
         with pytest.raises(exc, match=match):
             entry.make().fit(bad)

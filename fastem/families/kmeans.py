@@ -14,8 +14,11 @@ A pass object hides where the rows are:
   labels and the bounds of :func:`fastem.kernels.kmeans.bounded_lloyd_pass`),
   so rows whose label cannot change skip the scoring;
 - :class:`SourcePass` (memmap chunks, Dask blocks) runs the dense pass per
-  chunk or block and adds the sums (per-row bounds would cost 8 bytes per
-  row and group per iteration of I/O).
+  chunk or block and adds the sums (per-row bounds would be held for every
+  streamed row);
+- :class:`SparsePass` (a ``scipy.sparse`` matrix, in memory) runs the CSR
+  pass of :mod:`fastem.kernels.kmeans_sparse`; rows are not centered
+  (centering would make them dense), as scikit-learn does not center them.
 
 Everything here is a function of arrays and a data source; the estimator
 (:class:`fastem.KMeans`) validates and sets attributes, and the mixtures'
@@ -25,11 +28,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils.extmath import row_norms
+from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from .._data import ArrayData
 from .._driver import run_em
 from .._threads import one_blas_thread, parallel_region, resolve_n_jobs
 from ..kernels import kmeans as _k
+from ..kernels import kmeans_sparse as _ks
 
 #: Rows per block of a k-means pass. Blocks fix the summation order (results
 #: do not depend on the thread count); 1024-2048 keeps a block's (K, B)
@@ -51,8 +56,9 @@ def init_centroids(Xc, sample_weight, n_clusters, init, random_state):
 
     Parameters
     ----------
-    Xc : ndarray of shape (n_samples, n_features)
-        Rows in centered coordinates (scikit-learn draws on centered data).
+    Xc : ndarray or CSR matrix of shape (n_samples, n_features)
+        Rows in centered coordinates (scikit-learn draws on centered dense
+        data; sparse rows are not centered).
     sample_weight : ndarray of shape (n_samples,), float64
     n_clusters : int
     init : {'k-means++', 'random'} or callable(X, n_clusters, random_state)
@@ -70,9 +76,11 @@ def init_centroids(Xc, sample_weight, n_clusters, init, random_state):
                                      random_state=random_state)
         return np.ascontiguousarray(centers, dtype=Xc.dtype)
     if isinstance(init, str) and init == "random":
+        # the probabilities in X's dtype, as scikit-learn computes them
+        weight = sample_weight.astype(Xc.dtype)
         seeds = random_state.choice(Xc.shape[0], size=n_clusters, replace=False,
-                                    p=sample_weight / sample_weight.sum())
-        return Xc[seeds]
+                                    p=weight / weight.sum())
+        return Xc[seeds].toarray() if hasattr(Xc, "toarray") else Xc[seeds]
     return init(Xc, n_clusters, random_state=random_state)
 
 
@@ -201,6 +209,117 @@ class SourcePass:
         return labels, weights, inertia
 
 
+class SparseRows:
+    """A validated CSR matrix and its sample weights: the source of a sparse fit.
+
+    Parameters
+    ----------
+    X : scipy.sparse CSR matrix of shape (n_samples, n_features)
+        float32/float64 values, int32 indices (see
+        :func:`fastem._validation.check_sparse_data`).
+    sample_weight : ndarray of shape (n_samples,), float64
+    """
+
+    def __init__(self, X, sample_weight):
+        self.X, self.sample_weight = X, sample_weight
+        self.csr = (X.data, X.indices, X.indptr)
+        self.shape = self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self._columns = None
+
+    def columns(self):
+        """``(row indices, indptr, weighted values, lane features)`` of the
+        CSC twin (built once), the arguments of
+        :func:`fastem.kernels.kmeans_sparse.column_sums`."""
+        if self._columns is None:
+            csc = self.X.tocsc()  # rows come out sorted within each column
+            col_rows = csc.indices.astype(np.int32, copy=False)
+            col_indptr = csc.indptr.astype(np.int32, copy=False)
+            # the weights are the same in every pass: each stored value is
+            # multiplied by its row's weight once (the product a row-wise sum takes)
+            weighted = csc.data.astype(np.float64)
+            weighted *= self.sample_weight[col_rows]
+            self._columns = (col_rows, col_indptr, weighted,
+                             _ks.feature_lanes(col_indptr))
+        return self._columns
+
+
+class SparsePass:
+    """Lloyd passes over CSR rows (:mod:`fastem.kernels.kmeans_sparse`).
+
+    A row is scored as scikit-learn scores it, ``||c||^2 - 2 x.c`` over its
+    stored entries; the per-cluster sums are taken feature by feature over a
+    CSC copy of the rows (a K x D slot per lane would dwarf the data), so a
+    fit holds the rows' indices and values a second time.
+
+    Parameters
+    ----------
+    rows : SparseRows
+    """
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.labels = np.full(rows.n_samples, -1, dtype=np.int32)
+        self.n_scored = []
+
+    def step(self, centers):
+        rows, w = self.rows, self.rows.sample_weight
+        centers_sq = row_norms(centers, squared=True)
+        inertia, n_changed = _ks.lloyd_pass(*rows.csr, w, np.ascontiguousarray(centers.T),
+                                            centers_sq, self.labels, BLOCK_ROWS)
+        col_rows, col_indptr, weighted, lanes = rows.columns()
+        sums = _ks.column_sums(col_rows, col_indptr, weighted, self.labels, lanes,
+                               centers.shape[0])
+        weights = np.bincount(self.labels, weights=w, minlength=centers.shape[0])
+        self.n_scored.append(rows.n_samples)
+        return sums, weights, inertia, n_changed
+
+    def farthest(self, centers, n):
+        """The dense rule (:func:`_farthest_rows`) on scikit-learn's sparse distances."""
+        rows, w = self.rows, self.rows.sample_weight
+        dist = _ks.assigned_sq_distances(*rows.csr, centers,
+                                         row_norms(centers, squared=True), self.labels)
+        dist[w <= 0] = -1.0
+        top = _top_rows(dist, n)
+        return (n, dist[top], top, rows.X[top].toarray().astype(np.float64), w[top],
+                self.labels[top])
+
+    def finish(self, centers, labels_current):
+        labels, inertia = sparse_labels_inertia(
+            self.rows, centers, labels=self.labels if labels_current else None)
+        self.labels = labels
+        weights = np.bincount(labels, weights=self.rows.sample_weight,
+                              minlength=centers.shape[0])
+        return labels, weights, inertia
+
+
+def sparse_labels_inertia(rows, centers, labels=None, want_inertia=True):
+    """Labels (int32) and scikit-learn's sparse inertia of CSR ``rows``
+    against ``centers`` (K, D) of the rows' dtype; ``labels`` given are
+    taken as current (no E-step)."""
+    w = rows.sample_weight
+    if labels is None:
+        labels = np.full(rows.n_samples, -1, dtype=np.int32)
+        _ks.lloyd_pass(*rows.csr, w, np.ascontiguousarray(centers.T),
+                       row_norms(centers, squared=True), labels, BLOCK_ROWS)
+    if not want_inertia:
+        return labels, None
+    dist = _ks.assigned_sq_distances(*rows.csr, centers, row_norms(centers, squared=True),
+                                     labels)
+    return labels, float((dist * w).sum())
+
+
+def sparse_distances(rows, centers):
+    """Euclidean distances of CSR ``rows`` to ``centers``, as scikit-learn's
+    ``euclidean_distances`` computes them (float64, then the rows' dtype)."""
+    centers = centers.astype(np.float64)
+    sq = _ks.expanded_sq_distances(*rows.csr, np.ascontiguousarray(centers.T),
+                                   row_norms(centers, squared=True))
+    out = sq.astype(rows.dtype, copy=False)
+    np.maximum(out, 0, out=out)
+    return np.sqrt(out, out=out)
+
+
 # ------------------------------------------------------------------ the run
 @dataclass
 class LloydRun:
@@ -292,9 +411,10 @@ def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
 
     Parameters
     ----------
-    source : ArrayData or DaskData
+    source : ArrayData, DaskData or SparseRows
         Validated rows and weights; an unchunked ArrayData runs the bounded
-        in-memory passes, anything else :class:`SourcePass`.
+        in-memory passes, SparseRows :class:`SparsePass`, anything else
+        :class:`SourcePass`.
     n_clusters : int
     init : {'k-means++', 'random'}, callable or ndarray (n_clusters, n_features)
         An array is used as given (already checked, the source's dtype).
@@ -317,7 +437,13 @@ def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
     LloydFit
     """
     in_memory = isinstance(source, ArrayData) and source.chunk_rows is None
-    if in_memory:
+    sparse = isinstance(source, SparseRows)
+    if sparse:
+        # not centered; scikit-learn's tolerance: unweighted column variances
+        shift = np.zeros(source.n_features, dtype=source.dtype)
+        mean_variance = np.mean(mean_variance_axis(source.X, axis=0)[1]) if tol else 0.0
+        lloyd_rows = lambda: (source.X, source.sample_weight)  # noqa: E731
+    elif in_memory:
         _, X, w = next(source.chunks())
         # scikit-learn's centering and tolerance: unweighted column moments
         shift = X.mean(axis=0)
@@ -347,10 +473,14 @@ def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
             centers = init - shift
         if verbose:
             print("Initialization complete")
-        lloyd = (InMemoryPass(X, w, shift, n_threads, prune)
-                 if in_memory else SourcePass(source, shift, serial))
+        if sparse:
+            lloyd = SparsePass(source)
+        elif in_memory:
+            lloyd = InMemoryPass(X, w, shift, n_threads, prune)
+        else:
+            lloyd = SourcePass(source, shift, serial)
         run = run_lloyd(lloyd, centers, tol=tol, max_iter=max_iter, verbose=verbose)
-        if in_memory:
+        if in_memory or sparse:
             labels, weights, inertia = lloyd.finish(run.centers, run.strict)
             better = best is None or (inertia < best[1].inertia and not
                                       is_same_clustering(labels, best[1].labels,
