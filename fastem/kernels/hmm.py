@@ -26,15 +26,16 @@ def _lane_bounds(n_items, n_lanes, lane):
 
 
 @njit(cache=True, nogil=True)
-def _forward_backward(frame, offset, lo, hi, startprob, transmat, weight, gamma, scale,
-                      want_xi, xi, start_stats, u, beta, beta_next):
+def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, weight, gamma,
+                      scale, want_xi, xi, start_stats, u, beta, beta_next):
     """Scaled forward-backward over rows ``lo:hi`` (one sequence).
 
     Parameters
     ----------
     frame : (N, K) float64 IN — scaled emission probabilities
     offset : (N,) float64 IN — ``log`` of each row's scale
-    startprob : (K,) IN; transmat : (K, K) IN
+    startprob : (K,) IN; transmat : (K, K) IN; transmat_t : its transpose,
+        C-contiguous (the backward step then runs along contiguous rows)
     weight : float — the sequence's weight (multiplies every statistic)
     gamma : (N, K) float64 OUT — forward lattice, then ``weight`` times the
         state posteriors of rows ``lo:hi``
@@ -95,10 +96,11 @@ def _forward_backward(frame, offset, lo, hi, startprob, transmat, weight, gamma,
         for j in range(K):
             u[j] = frame[t, j] * beta[j] * inv
         for i in range(K):
-            s = 0.0
-            for j in range(K):
-                s += transmat[i, j] * u[j]
-            beta_next[i] = s
+            beta_next[i] = 0.0
+        for j in range(K):
+            uj = u[j]
+            for i in range(K):
+                beta_next[i] += transmat_t[j, i] * uj
         if want_xi:
             # alpha_{t-1} is still in the row above (not yet turned into a posterior)
             for i in range(K):
@@ -136,11 +138,12 @@ def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transma
     u = np.empty(K)
     beta = np.empty(K)
     beta_next = np.empty(K)
+    transmat_t = np.ascontiguousarray(transmat.T)
     for lane in range(lane_lo, lane_hi):
         s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
         for s in range(s_lo, s_hi):
             seq_loglik[s] = _forward_backward(
-                frame, offset, starts[s], starts[s + 1], startprob, transmat,
+                frame, offset, starts[s], starts[s + 1], startprob, transmat, transmat_t,
                 seq_weight[s], gamma, scale, want_xi, xi_lanes[lane], start_stats[s],
                 u, beta, beta_next)
 
@@ -204,18 +207,19 @@ def moments_lanes(X, gamma, means, full, nk_lanes, sx_lanes, sxx_lanes, lane_lo,
     For lane ``l`` (a fixed run of rows): ``nk[k] = sum g_tk``,
     ``sx[k] = sum g_tk (x_t - m_k)`` and ``sxx[k] = sum g_tk (x_t - m_k)^2``
     (``full=False``, shape (K, D)) or ``sum g_tk (x_t - m_k)(x_t - m_k)^T``
-    (``full=True``, shape (K, D, D)).
+    flattened (``full=True``, shape (K, D * D)).
 
     Parameters
     ----------
     X : (N, D) float32 or float64 IN; gamma : (N, K) float64 IN
     means : (K, D) float64 IN
     nk_lanes : (n_lanes, K) OUT; sx_lanes : (n_lanes, K, D) OUT;
-    sxx_lanes : (n_lanes, K, D) or (n_lanes, K, D, D) OUT
+    sxx_lanes : (n_lanes, K, D) or (n_lanes, K, D * D) OUT
     """
     N, D = X.shape
     K = means.shape[0]
     n_lanes = nk_lanes.shape[0]
+    x = np.empty(D)
     y = np.empty(D)
     for lane in range(lane_lo, lane_hi):
         lo, hi = _lane_bounds(N, n_lanes, lane)
@@ -223,13 +227,13 @@ def moments_lanes(X, gamma, means, full, nk_lanes, sx_lanes, sxx_lanes, lane_lo,
         sx = sx_lanes[lane]
         sxx = sxx_lanes[lane]
         for t in range(lo, hi):
+            for d in range(D):
+                x[d] = np.float64(X[t, d])
             for k in range(K):
                 g = gamma[t, k]
-                if g == 0.0:
-                    continue
                 nk[k] += g
                 for d in range(D):
-                    y[d] = np.float64(X[t, d]) - means[k, d]
+                    y[d] = x[d] - means[k, d]
                     sx[k, d] += g * y[d]
                 if full:
                     for d in range(D):
