@@ -25,11 +25,11 @@ from ._driver import run_em
 from ._validation import (_check_finite, as_numeric_array, check_data, check_int,
                           check_n_features, check_option, check_random_state,
                           check_sample_weight)
-from .families.hmm import (CategoricalEmission, GaussianEmission, HMMFamily,
+from .families.hmm import (CategoricalEmission, GaussianEmission, GMMEmission, HMMFamily,
                            MultinomialEmission, PoissonEmission, full_covars,
                            sequence_starts)
 
-__all__ = ["GaussianHMM", "CategoricalHMM", "MultinomialHMM", "PoissonHMM"]
+__all__ = ["GaussianHMM", "GMMHMM", "CategoricalHMM", "MultinomialHMM", "PoissonHMM"]
 
 COVARIANCE_TYPES = ("spherical", "diag", "full", "tied")
 DECODER_ALGORITHMS = ("viterbi", "map")
@@ -660,3 +660,156 @@ class MultinomialHMM(_SymbolsMixin, _BaseHMM):
             raise ValueError("For sampling, a single n_trials must be given") from None
         return multinomial.rvs(n=n_trials, p=self.emissionprob_[state, :],
                                random_state=random_state)
+
+
+class GMMHMM(_BaseHMM):
+    """Hidden Markov model with Gaussian-mixture emissions (hmmlearn's ``GMMHMM``).
+
+    Parameters
+    ----------
+    n_components : int
+    n_mix : int
+        Gaussian components per state.
+    min_covar : float
+    weights_prior, means_prior, means_weight, covars_prior, covars_weight :
+        hmmlearn's priors (None: hmmlearn's defaults for the covariance type).
+    covariance_type : {'spherical', 'diag', 'full', 'tied'}
+    """ + _COMMON_DOC + """    weights_ : ndarray of shape (n_components, n_mix)
+    means_ : ndarray of shape (n_components, n_mix, n_features)
+    covars_ : ndarray
+        (n_components, n_mix) spherical, (n_components, n_mix, n_features)
+        diag, (n_components, n_mix, n_features, n_features) full,
+        (n_components, n_features, n_features) tied.
+    """
+
+    def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0,
+                 transmat_prior=1.0, weights_prior=1.0, means_prior=0.0, means_weight=0.0,
+                 covars_prior=None, covars_weight=None, algorithm="viterbi",
+                 covariance_type="diag", random_state=None, n_iter=10, tol=1e-2,
+                 verbose=False, params="stmcw", init_params="stmcw", implementation="log",
+                 n_jobs=None):
+        self.n_components = n_components
+        self.n_mix = n_mix
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.algorithm = algorithm
+        self.covariance_type = covariance_type
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        self.n_jobs = n_jobs
+
+    def _priors(self):
+        """hmmlearn's priors, defaulted and broadcast (``_init_covar_priors``,
+        ``_fix_priors_shape``), without changing the constructor parameters."""
+        K, M, D = self.n_components, self.n_mix, self.n_features
+        ct = self.covariance_type
+        default_prior = {"full": 0.0, "tied": 0.0, "diag": -1.5,
+                         "spherical": -(M + 2.0) / 2.0}[ct]
+        default_weight = {"full": -(1.0 + D + 1.0), "tied": -(M + D + 1.0), "diag": 0.0,
+                          "spherical": 0.0}[ct]
+        cp = default_prior if self.covars_prior is None else self.covars_prior
+        cw = default_weight if self.covars_weight is None else self.covars_weight
+        shapes = {"full": ((K, M, D, D), (K, M)), "tied": ((K, D, D), (K,)),
+                  "diag": ((K, M, D), (K, M, D)), "spherical": ((K, M), (K, M))}[ct]
+
+        def broadcast(value, shape):
+            return np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
+
+        return {"weights_prior": broadcast(self.weights_prior, (K, M)),
+                "means_prior": broadcast(self.means_prior, (K, M, D)),
+                "means_weight": broadcast(self.means_weight, (K, M)),
+                "covars_prior": broadcast(cp, shapes[0]),
+                "covars_weight": broadcast(cw, shapes[1])}
+
+    def _make_emission(self):
+        return GMMEmission(self.n_components, self.n_mix, self.covariance_type,
+                           self._priors(), self.params)
+
+    def _check_X(self, X, reset):
+        X = check_data(X, owner=self)
+        if reset:
+            self.n_features_in_ = self.n_features = X.shape[1]
+        else:
+            check_n_features(X, self.n_features_in_, estimator=type(self).__name__)
+        return X
+
+    def _init_emission(self, X, lengths):
+        from sklearn.cluster import KMeans  # hmmlearn's initialization
+        check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES, owner=self)
+        K, M, D = self.n_components, self.n_mix, self.n_features
+        needs = {c: self._needs_init(c, a) for c, a in
+                 (("w", "weights_"), ("m", "means_"), ("c", "covars_"))}
+        if not any(needs.values()):
+            return
+        Xf = np.asarray(X, dtype=np.float64)
+        cv = np.atleast_2d(np.cov(Xf.T)) + self.min_covar * np.eye(D)
+        if needs["m"]:
+            main = KMeans(n_clusters=K, random_state=self.random_state, n_init=10)
+            labels = main.fit_predict(Xf)
+            centroid = main.cluster_centers_.mean(axis=0)
+            random_state = check_random_state(self.random_state, owner=self)
+            means = []
+            for label in range(K):
+                members = Xf[labels == label]
+                if members.shape[0] >= M:
+                    km = KMeans(n_clusters=M, random_state=self.random_state, n_init=10)
+                    means.append(km.fit(members).cluster_centers_)
+                else:  # hmmlearn draws these from NumPy's global generator
+                    means.append(random_state.multivariate_normal(centroid, cv, size=M))
+            self.means_ = np.stack(means)
+        if needs["w"]:
+            self.weights_ = np.full((K, M), 1.0 / M)
+        if needs["c"]:
+            self.covars_ = {"tied": np.tile(cv, (K, 1, 1)), "full": np.tile(cv, (K, M, 1, 1)),
+                            "diag": np.tile(np.diag(cv), (K, M, 1)),
+                            "spherical": np.full((K, M), cv.mean())}[self.covariance_type]
+
+    def _check_emission(self):
+        check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES, owner=self)
+        K, M = self.n_components, self.n_mix
+        self.means_ = np.asarray(self.means_, dtype=np.float64)
+        if self.means_.ndim != 3 or self.means_.shape[:2] != (K, M):
+            raise ValueError(f"means_ must have shape (n_components, n_mix, n_features), "
+                             f"actual shape: {self.means_.shape}")
+        D = self.means_.shape[2]
+        if not hasattr(self, "n_features"):
+            self.n_features = D
+        self.weights_ = _check_distribution(self.weights_, "weights_", (K, M))
+        shape = {"spherical": (K, M), "tied": (K, D, D), "diag": (K, M, D),
+                 "full": (K, M, D, D)}[self.covariance_type]
+        covars = np.asarray(self.covars_, dtype=np.float64)
+        if covars.shape != shape:
+            raise ValueError(f"{self.covariance_type!r} mixture covars must have shape "
+                             f"{shape}, actual shape: {covars.shape}")
+        _check_finite(covars, "covars_")
+        if self.covariance_type in ("spherical", "diag") and (covars <= 0).any():
+            raise ValueError(f"{self.covariance_type!r} mixture covars must be positive.")
+        self.covars_ = covars
+
+    def _emission_params(self):
+        return {"weights": self.weights_, "means": self.means_, "covars": self.covars_}
+
+    def _set_emission_params(self, params):
+        self.weights_ = params["weights"]
+        self.means_ = params["means"]
+        self.covars_ = params["covars"]
+
+    def _sample_state(self, state, random_state):
+        i_gauss = random_state.choice(self.n_mix, p=self.weights_[state])
+        if self.covariance_type == "tied":
+            cov = self.covars_[state]
+        else:
+            cov = full_covars(self.covars_[:, i_gauss], self.covariance_type,
+                              self.n_components, self.n_features)[state]
+        return random_state.multivariate_normal(self.means_[state, i_gauss], cov)

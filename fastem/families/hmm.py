@@ -124,15 +124,16 @@ class HMMFamily:
 
     # -------------------------------------------------------------- E-step
     def _batch_posteriors(self, X, starts, seq_weight, params, want_xi):
-        """For each batch: ``(seq_lo, row_lo, row_hi, gamma, seq_loglik, start, xi)``."""
+        """For each batch: ``(seq_lo, row_lo, row_hi, gamma, seq_loglik, start, xi,
+        (frame, aux))``; ``aux`` is what the emission model's frame left for
+        its statistics (e.g. the mixture components' responsibilities)."""
         for s_lo, s_hi in batches(starts):
             r_lo, r_hi = starts[s_lo], starts[s_hi]
             Xb = X[r_lo:r_hi]
-            frame, offset = self.emission.frame(Xb, params, self.n_jobs)
+            frame, offset, aux = self.emission.frame(Xb, params, self.n_jobs)
             gamma, seq_ll, start, xi = forward_backward(
                 frame, offset, starts[s_lo:s_hi + 1] - r_lo, seq_weight[s_lo:s_hi],
                 params["startprob"], params["transmat"], self.n_jobs, want_xi)
-            del frame, offset
             bad = ~np.isfinite(seq_ll)
             if bad.any():
                 raise ValueError(
@@ -140,7 +141,8 @@ class HMMFamily:
                     "under the model (every state path is impossible: a zero "
                     "start/transition probability or an emission the states cannot "
                     "produce). Check X and the model's parameters.")
-            yield s_lo, r_lo, r_hi, gamma, seq_ll, start, xi
+            yield s_lo, r_lo, r_hi, gamma, seq_ll, start, xi, (frame, aux)
+            del frame, offset, aux
 
     def statistics(self, X, starts, seq_weight, params):
         """One E-step: ``(stats, loglik)``, ``loglik = sum_s w_s log p(x_s)``."""
@@ -150,12 +152,13 @@ class HMMFamily:
         emission = None
         loglik = 0.0
         want_xi = "t" in self.params
-        for s_lo, r_lo, r_hi, gamma, seq_ll, s, xi in self._batch_posteriors(
+        for s_lo, r_lo, r_hi, gamma, seq_ll, s, xi, frame_aux in self._batch_posteriors(
                 X, starts, seq_weight, params, want_xi):
             loglik += float(seq_weight[s_lo:s_lo + len(seq_ll)] @ seq_ll)
             start += s
             trans += xi
-            e = self.emission.statistics(X[r_lo:r_hi], gamma, params, self.n_jobs)
+            e = self.emission.statistics(X[r_lo:r_hi], gamma, params, self.n_jobs,
+                                         *frame_aux)
             emission = e if emission is None else tuple(a + b for a, b in zip(emission, e))
         return (start, trans, *emission), loglik
 
@@ -164,7 +167,7 @@ class HMMFamily:
         gammas = []
         loglik = 0.0
         ones = np.ones(len(starts) - 1)
-        for _, _, _, gamma, seq_ll, _, _ in self._batch_posteriors(X, starts, ones, params,
+        for _, _, _, gamma, seq_ll, _, _, _ in self._batch_posteriors(X, starts, ones, params,
                                                                 False):
             gammas.append(gamma)
             loglik += float(seq_ll.sum())
@@ -173,7 +176,7 @@ class HMMFamily:
     def loglik(self, X, starts, params):
         """Total log-likelihood (the posteriors are computed and dropped batch by batch)."""
         ones = np.ones(len(starts) - 1)
-        return float(sum(seq_ll.sum() for *_, seq_ll, _, _ in
+        return float(sum(seq_ll.sum() for *_, seq_ll, _, _, _ in
                          self._batch_posteriors(X, starts, ones, params, False)))
 
     def viterbi(self, X, starts, params):
@@ -185,7 +188,7 @@ class HMMFamily:
             log_trans = np.log(params["transmat"])
         for s_lo, s_hi in batches(starts):
             r_lo, r_hi = starts[s_lo], starts[s_hi]
-            frame, offset = self.emission.frame(X[r_lo:r_hi], params, self.n_jobs)
+            frame, offset, _ = self.emission.frame(X[r_lo:r_hi], params, self.n_jobs)
             with np.errstate(divide="ignore"):
                 log_frame = np.log(frame)
             del frame
@@ -265,35 +268,18 @@ class GaussianEmission:
     def full(self):
         return self.covariance_type in ("full", "tied")
 
-    def precision_cholesky(self, covars):
-        """scikit-learn's ``precisions_cholesky_`` of hmmlearn-shaped ``covars``."""
-        ct = self.covariance_type
-        if ct == "diag":
-            return 1.0 / np.sqrt(np.maximum(covars, np.finfo(float).tiny))
-        if ct == "spherical":
-            return 1.0 / np.sqrt(np.maximum(covars, np.finfo(float).tiny))
-        stack = covars[None] if ct == "tied" else covars
-        out = np.empty_like(stack)
-        for k, cov in enumerate(stack):
-            try:
-                chol = linalg.cholesky(cov, lower=True)
-            except linalg.LinAlgError:
-                raise ValueError(f"covars_ of state {k} is not symmetric positive-definite; "
-                                 "increase min_covar or covars_prior.") from None
-            out[k] = linalg.solve_triangular(chol, np.eye(cov.shape[0]), lower=True).T
-        return out[0] if ct == "tied" else out
-
     def frame(self, X, params, n_jobs):
         K = self.n_components
         if self._mixture is None or self._mixture.n_jobs != n_jobs:
             self._mixture = GaussianFamily(K, self.covariance_type, n_jobs=n_jobs)
         mixture_params = {"weights": np.full(K, 1.0 / K), "means": params["means"],
-                          "precisions_cholesky": self.precision_cholesky(params["covars"])}
+                          "precisions_cholesky": precision_cholesky(params["covars"],
+                                                                    self.covariance_type)}
         # equal weights 1/K: responsibilities are the row-normalized densities
         row_logp, _, frame = self._mixture.row_outputs(X, mixture_params, want_resp=True)
-        return frame, row_logp + np.log(K)
+        return frame, row_logp + np.log(K), None
 
-    def statistics(self, X, gamma, params, n_jobs):
+    def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         return _moments(X, gamma, params["means"], self.full, n_jobs)
 
     def maximize(self, stats, params):
@@ -347,6 +333,23 @@ class GaussianEmission:
                                   "tied": D * (D + 1) // 2}[self.covariance_type]}
 
 
+def precision_cholesky(covars, covariance_type):
+    """scikit-learn's ``precisions_cholesky_`` of hmmlearn-shaped ``covars``
+    (spherical (K,), diag (K, D), full (K, D, D), tied (D, D))."""
+    if covariance_type in ("diag", "spherical"):
+        return 1.0 / np.sqrt(np.maximum(covars, np.finfo(float).tiny))
+    stack = covars[None] if covariance_type == "tied" else covars
+    out = np.empty_like(stack)
+    for k, cov in enumerate(stack):
+        try:
+            chol = linalg.cholesky(cov, lower=True)
+        except linalg.LinAlgError:
+            raise ValueError(f"covars_ of state {k} is not symmetric positive-definite; "
+                             "increase min_covar or covars_prior.") from None
+        out[k] = linalg.solve_triangular(chol, np.eye(cov.shape[0]), lower=True).T
+    return out[0] if covariance_type == "tied" else out
+
+
 def full_covars(covars, covariance_type, n_components, n_features):
     """hmmlearn's ``covars_`` view: (K, D, D) whatever the storage shape."""
     if covariance_type == "full":
@@ -370,9 +373,9 @@ class CategoricalEmission:
 
     def frame(self, X, params, n_jobs):
         frame = np.ascontiguousarray(params["emissionprob"].T[X[:, 0]])
-        return frame, np.zeros(X.shape[0])
+        return frame, np.zeros(X.shape[0]), None
 
-    def statistics(self, X, gamma, params, n_jobs):
+    def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         n_symbols = params["emissionprob"].shape[1]
         x = X[:, 0]
         return (np.stack([np.bincount(x, weights=gamma[:, k], minlength=n_symbols)
@@ -412,9 +415,9 @@ class PoissonEmission:
             self._mixture = PoissonFamily(K, n_jobs=n_jobs)
         row_logp, _, frame = self._mixture.row_outputs(
             X, {"weights": np.full(K, 1.0 / K), "rates": params["lambdas"]}, want_resp=True)
-        return frame, row_logp + np.log(K)
+        return frame, row_logp + np.log(K), None
 
-    def statistics(self, X, gamma, params, n_jobs):
+    def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         with one_blas_thread():
             return gamma.sum(axis=0), gamma.T @ np.asarray(X, dtype=np.float64)
 
@@ -454,9 +457,9 @@ class MultinomialEmission:
             log_frame = Xf @ log_p.T
         frame, offset = scaled_frame(log_frame)
         const = gammaln(Xf.sum(axis=1) + 1) - gammaln(Xf + 1).sum(axis=1)
-        return frame, offset + const
+        return frame, offset + const, None
 
-    def statistics(self, X, gamma, params, n_jobs):
+    def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         with one_blas_thread():
             return (gamma.T @ np.asarray(X, dtype=np.float64),)
 
@@ -468,3 +471,128 @@ class MultinomialEmission:
     def n_fit_scalars(self, params):
         K, D = params["emissionprob"].shape
         return {"e": K * (D - 1)}
+
+
+# ---------------------------------------------------------------- GMM (mixture)
+class GMMEmission:
+    """Gaussian-mixture emissions, hmmlearn's ``GMMHMM`` parametrization.
+
+    Parameters ``weights`` (K, M), ``means`` (K, M, D) and ``covars``:
+    spherical (K, M), diag (K, M, D), full (K, M, D, D), tied (K, D, D) (one
+    covariance per state, shared by its M components). The frame is one pass
+    of the Gaussian mixture kernel over all K * M components (weights
+    ``w_km / K``), whose responsibilities are kept (O(N K M), never
+    O(N K M D)): a state's scaled probability is the sum of its components'
+    responsibilities, and ``g_tk * r_tkm / sum_m r_tkm`` are the component
+    posteriors of the statistics. Statistics ``(post_mix (K, M), sx (K, M, D),
+    sxx)`` are moments around the current means (hmmlearn's covariance
+    statistics are centred there too).
+
+    ``priors`` holds hmmlearn's broadcast priors: ``weights_prior`` (K, M),
+    ``means_prior`` (K, M, D), ``means_weight`` (K, M), ``covars_prior``,
+    ``covars_weight`` (shapes of ``GMMHMM._fix_priors_shape``).
+    """
+
+    def __init__(self, n_components, n_mix, covariance_type, priors, params="mcw"):
+        self.n_components = n_components
+        self.n_mix = n_mix
+        self.covariance_type = covariance_type
+        self.priors = priors
+        self.params = params
+        self._mixture = None
+
+    @property
+    def _flat_type(self):
+        return "full" if self.covariance_type == "tied" else self.covariance_type
+
+    def _flat_covars(self, covars):
+        K, M = self.n_components, self.n_mix
+        if self.covariance_type == "tied":
+            covars = np.repeat(covars[:, None], M, axis=1)
+        return covars.reshape(K * M, *covars.shape[2:])
+
+    def frame(self, X, params, n_jobs):
+        K, M = self.n_components, self.n_mix
+        if self._mixture is None or self._mixture.n_jobs != n_jobs:
+            self._mixture = GaussianFamily(K * M, self._flat_type, n_jobs=n_jobs)
+        D = params["means"].shape[2]
+        mixture_params = {
+            "weights": params["weights"].reshape(-1) / K,
+            "means": params["means"].reshape(K * M, D),
+            "precisions_cholesky": precision_cholesky(self._flat_covars(params["covars"]),
+                                                      self._flat_type)}
+        row_logp, _, resp = self._mixture.row_outputs(X, mixture_params, want_resp=True)
+        frame = np.ascontiguousarray(resp.reshape(-1, K, M).sum(axis=2))
+        return frame, row_logp + np.log(K), resp
+
+    def statistics(self, X, gamma, params, n_jobs, frame=None, resp=None):
+        K, M = self.n_components, self.n_mix
+        ratio = np.divide(gamma, frame, out=np.zeros_like(gamma), where=frame > 0)
+        post = resp.reshape(-1, K, M) * ratio[:, :, None]
+        D = params["means"].shape[2]
+        nk, sx, sxx = _moments(X, post.reshape(-1, K * M), params["means"].reshape(K * M, D),
+                               self._flat_type == "full", n_jobs)
+        return nk.reshape(K, M), sx.reshape(K, M, D), sxx.reshape(K, M, *sxx.shape[1:])
+
+    def maximize(self, stats, params):
+        """hmmlearn's ``GMMHMM._do_mstep``; unvisited components keep their parameters."""
+        post_mix, sx, sxx = stats
+        pr = self.priors
+        old_w, old_means, old_covars = params["weights"], params["means"], params["covars"]
+        D = old_means.shape[2]
+        M = self.n_mix
+        keep = _unvisited(post_mix.reshape(-1)).reshape(post_mix.shape)
+        post_sum = post_mix.sum(axis=1)
+        weights, means, covars = old_w, old_means, old_covars
+        if "w" in self.params:
+            alphas_minus_one = pr["weights_prior"] - 1
+            w_n = post_mix + alphas_minus_one
+            w_d = (post_sum + alphas_minus_one.sum(axis=1))[:, None]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                weights = w_n / w_d
+            weights = np.where(keep.all(axis=1, keepdims=True), old_w, weights)
+        if "m" in self.params:
+            m_n = pr["means_weight"][:, :, None] * pr["means_prior"] + sx \
+                + post_mix[:, :, None] * old_means
+            m_d = post_mix + pr["means_weight"]
+            m_d[(weights == 0) & (m_n == 0).all(axis=-1)] = 1
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = m_n / m_d[:, :, None]
+            means = np.where(keep[:, :, None], old_means, means)
+        out = {"weights": weights, "means": means}
+        if "c" not in self.params:
+            return out
+        lambdas = pr["means_weight"]
+        centered = means - pr["means_prior"]
+        ct = self.covariance_type
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if ct == "full":
+                dots = centered[..., :, None] * centered[..., None, :]
+                c_n = np.transpose(pr["covars_prior"], (0, 1, 3, 2)) \
+                    + lambdas[:, :, None, None] * dots + sxx
+                c_d = (post_mix + 1 + pr["covars_weight"] + D + 1)[:, :, None, None]
+                covars = np.where(keep[:, :, None, None], old_covars, c_n / c_d)
+            elif ct == "diag":
+                c_n = lambdas[:, :, None] * centered ** 2 + 2 * pr["covars_weight"] + sxx
+                c_d = post_mix[:, :, None] + 1 + 2 * (pr["covars_prior"] + 1)
+                covars = np.where(keep[:, :, None], old_covars, c_n / c_d)
+            elif ct == "spherical":
+                c_n = lambdas * np.einsum("...i,...i", centered, centered) \
+                    + 2 * pr["covars_weight"] + sxx.sum(axis=2)
+                c_d = D * (post_mix + 1) + 2 * (pr["covars_prior"] + 1)
+                covars = np.where(keep, old_covars, c_n / c_d)
+            else:  # tied: one covariance per state
+                dots = centered[..., :, None] * centered[..., None, :]
+                c_n = np.einsum("ij,ijkl->ikl", lambdas, dots) \
+                    + np.transpose(pr["covars_prior"], (0, 2, 1)) + sxx.sum(axis=1)
+                c_d = (post_sum + M + pr["covars_weight"] + D + 1)[:, None, None]
+                covars = np.where(keep.all(axis=1)[:, None, None], old_covars, c_n / c_d)
+        out["covars"] = covars
+        return out
+
+    def n_fit_scalars(self, params):
+        K, M, D = params["means"].shape
+        return {"m": K * M * D, "c": {"spherical": K * M, "diag": K * M * D,
+                                      "full": K * M * D * (D + 1) // 2,
+                                      "tied": K * D * (D + 1) // 2}[self.covariance_type],
+                "w": M - 1}
