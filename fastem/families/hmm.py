@@ -321,7 +321,8 @@ class GaussianEmission:
             if ct == "tied":
                 covars = (cp + c_n.sum(axis=0)) / (cvweight + nk.sum())
             else:
-                covars = (cp + c_n) / (cvweight + nk[:, None, None])
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    covars = (cp + c_n) / (cvweight + nk[:, None, None])
                 covars = np.where(keep[:, None, None], old_covars, covars)
         out["covars"] = covars
         return out
