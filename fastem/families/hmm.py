@@ -229,18 +229,39 @@ def _unvisited(nk):
     return nk <= UNVISITED_RTOL * max(float(nk.sum()), 1e-300)
 
 
+def _row_lanes(n_rows):
+    """Lanes of a row-parallel statistics kernel: about 1024 rows each, at most N_LANES."""
+    return _lanes(-(-n_rows // 1024))
+
+
 def _moments(X, gamma, means, full, n_jobs):
-    """``(nk, sx, sxx)``: posterior-weighted moments around ``means`` (fixed row lanes)."""
+    """``(nk, sx, sxx)``: posterior-weighted moments around each state's ``means``.
+
+    The kernel takes them around one center ``g`` (the mean of the means,
+    near the data) by BLAS; moving them to each mean ``m_k`` cancels about
+    ``|m_k - g|^2 / var`` ulps, as the Gaussian mixture pass's shifted
+    moments do (float64 throughout).
+    """
     N, D = X.shape
     K = means.shape[0]
-    n_lanes = _lanes(-(-N // 1024))
-    nk = np.zeros((n_lanes, K))
-    sx = np.zeros((n_lanes, K, D))
-    sxx = np.zeros((n_lanes, K, D * D if full else D))
-    run_lanes(kernels.moments_lanes, (X, gamma, np.ascontiguousarray(means), full, nk, sx,
-                                      sxx), n_lanes, _threads(n_jobs, n_lanes))
-    sxx = sxx.sum(axis=0)
-    return nk.sum(axis=0), sx.sum(axis=0), (sxx.reshape(K, D, D) if full else sxx)
+    n_lanes = _row_lanes(N)
+    center = means.mean(axis=0)
+    P = 1 + D + (D * D if full else D)
+    S = np.zeros((n_lanes, P, K))
+    with one_blas_thread():
+        run_lanes(kernels.moments_lanes, (X, gamma, center, full, S), n_lanes,
+                  _threads(n_jobs, n_lanes))
+    S = S.sum(axis=0)
+    nk, s1 = S[0], S[1:1 + D].T
+    b = means - center
+    sx = s1 - nk[:, None] * b
+    if full:
+        s2 = S[1 + D:].T.reshape(K, D, D)
+        sxx = (s2 - b[:, :, None] * s1[:, None, :] - s1[:, :, None] * b[:, None, :]
+               + nk[:, None, None] * b[:, :, None] * b[:, None, :])
+    else:
+        sxx = S[1 + D:].T - 2 * b * s1 + nk[:, None] * b ** 2
+    return nk, sx, sxx
 
 
 # ----------------------------------------------------------------- Gaussian
@@ -378,9 +399,11 @@ class CategoricalEmission:
 
     def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         n_symbols = params["emissionprob"].shape[1]
-        x = X[:, 0]
-        return (np.stack([np.bincount(x, weights=gamma[:, k], minlength=n_symbols)
-                          for k in range(gamma.shape[1])]),)
+        n_lanes = _row_lanes(X.shape[0])
+        counts = np.zeros((n_lanes, n_symbols, gamma.shape[1]))
+        run_lanes(kernels.symbol_counts_lanes, (X[:, 0], gamma, counts), n_lanes,
+                  _threads(n_jobs, n_lanes))
+        return (np.ascontiguousarray(counts.sum(axis=0).T),)
 
     def maximize(self, stats, params):
         if "e" not in self.params:

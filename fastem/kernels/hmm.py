@@ -25,9 +25,14 @@ def _lane_bounds(n_items, n_lanes, lane):
     return lane * n_items // n_lanes, (lane + 1) * n_items // n_lanes
 
 
+#: the forward pass multiplies its normalizers into one number and takes a
+#: logarithm only when that product leaves [1 / _FLUSH, _FLUSH]
+_FLUSH = 1e250
+
+
 @njit(cache=True, nogil=True)
 def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, weight, gamma,
-                      scale, want_xi, xi, start_stats, u, beta, beta_next):
+                      scale, want_xi, xi, start_stats, acc, beta, xi_seq):
     """Scaled forward-backward over rows ``lo:hi`` (one sequence).
 
     Parameters
@@ -39,11 +44,11 @@ def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, we
     weight : float — the sequence's weight (multiplies every statistic)
     gamma : (N, K) float64 OUT — forward lattice, then ``weight`` times the
         state posteriors of rows ``lo:hi``
-    scale : (N,) float64 scratch — the forward normalizers
+    scale : (N,) float64 scratch — the inverse forward normalizers
     want_xi : bool — accumulate expected transitions into ``xi``
     xi : (K, K) float64 IN/OUT — ``+= weight * sum_t P(z_t=i, z_t+1=j | x)``
     start_stats : (K,) float64 OUT — ``weight * P(z_lo | x)``
-    u, beta, beta_next : (K,) float64 scratch
+    acc, beta : (K,) float64; xi_seq : (K, K) float64 — scratch
 
     Returns
     -------
@@ -51,35 +56,44 @@ def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, we
     """
     K = startprob.shape[0]
     loglik = 0.0
+    product = 1.0
     # forward: gamma holds the normalized forward variables alpha_t
+    for j in range(K):
+        acc[j] = startprob[j]
     for t in range(lo, hi):
-        c = 0.0
-        if t == lo:
+        if t > lo:
             for j in range(K):
-                a = startprob[j] * frame[t, j]
-                gamma[t, j] = a
-                c += a
-        else:
-            for j in range(K):
-                gamma[t, j] = 0.0
+                acc[j] = 0.0
             for i in range(K):
                 ai = gamma[t - 1, i]
                 for j in range(K):
-                    gamma[t, j] += ai * transmat[i, j]
-            for j in range(K):
-                gamma[t, j] *= frame[t, j]
-                c += gamma[t, j]
-        if not (c > 0.0):
+                    acc[j] += ai * transmat[i, j]
+        c = 0.0
+        for j in range(K):
+            v = acc[j] * frame[t, j]
+            gamma[t, j] = v
+            c += v
+        if not (c > 0.0) or not (c < np.inf):
             return _NEG_INF
         inv = 1.0 / c
         for j in range(K):
             gamma[t, j] *= inv
-        scale[t] = c
-        loglik += np.log(c) + offset[t]
-    # backward: beta_t scaled by the forward normalizers of t+1..T-1, the
-    # transitions t -> t+1 and the posterior of t from alpha_t and beta_t
+        scale[t] = inv
+        loglik += offset[t]
+        product *= c
+        if product > _FLUSH or product < 1.0 / _FLUSH:
+            loglik += np.log(product)
+            product = 1.0
+    loglik += np.log(product)
+    # backward: beta_t scaled by the normalizers of t+1..T-1; the posterior of
+    # t from alpha_t and beta_t; the transitions t-1 -> t as an outer product
+    # alpha_{t-1} u^T (times A once per sequence)
     for j in range(K):
         beta[j] = 1.0
+    if want_xi:
+        for i in range(K):
+            for j in range(K):
+                xi_seq[i, j] = 0.0
     for t in range(hi - 1, lo - 1, -1):
         total = 0.0
         for j in range(K):
@@ -91,24 +105,28 @@ def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, we
             gamma[t, j] *= norm
         if t == lo:
             break
-        # u_j = b_t(j) beta_t(j) / c_t; beta_{t-1}(i) = sum_j A_ij u_j
-        inv = 1.0 / scale[t]
+        # u_j = b_t(j) beta_t(j) / c_t (kept in beta); beta_{t-1} = A u
+        inv = scale[t]
         for j in range(K):
-            u[j] = frame[t, j] * beta[j] * inv
-        for i in range(K):
-            beta_next[i] = 0.0
-        for j in range(K):
-            uj = u[j]
-            for i in range(K):
-                beta_next[i] += transmat_t[j, i] * uj
+            beta[j] *= frame[t, j] * inv
         if want_xi:
-            # alpha_{t-1} is still in the row above (not yet turned into a posterior)
+            # alpha_{t-1} is still in the row above (not yet a posterior)
             for i in range(K):
-                ai = gamma[t - 1, i] * weight
+                ai = gamma[t - 1, i]
                 for j in range(K):
-                    xi[i, j] += ai * transmat[i, j] * u[j]
+                    xi_seq[i, j] += ai * beta[j]
+        for i in range(K):
+            acc[i] = 0.0
         for j in range(K):
-            beta[j] = beta_next[j]
+            uj = beta[j]
+            for i in range(K):
+                acc[i] += transmat_t[j, i] * uj
+        for j in range(K):
+            beta[j] = acc[j]
+    if want_xi:
+        for i in range(K):
+            for j in range(K):
+                xi[i, j] += weight * transmat[i, j] * xi_seq[i, j]
     for j in range(K):
         start_stats[j] = gamma[lo, j]
     return loglik
@@ -135,9 +153,9 @@ def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transma
     K = startprob.shape[0]
     n_seq = starts.shape[0] - 1
     n_lanes = xi_lanes.shape[0]
-    u = np.empty(K)
+    acc = np.empty(K)
     beta = np.empty(K)
-    beta_next = np.empty(K)
+    xi_seq = np.empty((K, K))
     transmat_t = np.ascontiguousarray(transmat.T)
     for lane in range(lane_lo, lane_hi):
         s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
@@ -145,7 +163,7 @@ def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transma
             seq_loglik[s] = _forward_backward(
                 frame, offset, starts[s], starts[s + 1], startprob, transmat, transmat_t,
                 seq_weight[s], gamma, scale, want_xi, xi_lanes[lane], start_stats[s],
-                u, beta, beta_next)
+                acc, beta, xi_seq)
 
 
 @njit(cache=True, nogil=True)
@@ -200,46 +218,81 @@ def viterbi_lanes(log_frame, starts, log_startprob, log_transmat, n_lanes, path,
             path[lo] = state
 
 
-@njit(cache=True, nogil=True)
-def moments_lanes(X, gamma, means, full, nk_lanes, sx_lanes, sxx_lanes, lane_lo, lane_hi):
-    """Posterior-weighted moments of ``X`` around each state's current mean.
+#: rows per tile of :func:`moments_lanes` (the tile's operands stay in cache)
+_TILE = 256
 
-    For lane ``l`` (a fixed run of rows): ``nk[k] = sum g_tk``,
-    ``sx[k] = sum g_tk (x_t - m_k)`` and ``sxx[k] = sum g_tk (x_t - m_k)^2``
-    (``full=False``, shape (K, D)) or ``sum g_tk (x_t - m_k)(x_t - m_k)^T``
-    flattened (``full=True``, shape (K, D * D)).
+
+@njit(cache=True, nogil=True)
+def moments_lanes(X, gamma, center, full, S_lanes, lane_lo, lane_hi):
+    """Posterior-weighted moments of ``X`` around ``center``, one product per tile.
+
+    With ``y = x - g`` (``g = center``, formed in float64 before any
+    product), lane ``l`` (a fixed run of rows) gets ``S[l] = sum_t p_t
+    gamma_t^T``, ``p_t = [1, y, y^2]`` (``full=False``) or ``[1, y, vec(y
+    y^T)]`` (``full=True``): the expected counts, first and second moments
+    of every state, by BLAS on tiles of ``_TILE`` rows.
 
     Parameters
     ----------
     X : (N, D) float32 or float64 IN; gamma : (N, K) float64 IN
-    means : (K, D) float64 IN
-    nk_lanes : (n_lanes, K) OUT; sx_lanes : (n_lanes, K, D) OUT;
-    sxx_lanes : (n_lanes, K, D) or (n_lanes, K, D * D) OUT
+    center : (D,) float64 IN
+    S_lanes : (n_lanes, P, K) float64 OUT, ``P = 1 + D + D`` or ``1 + D + D * D``
     """
     N, D = X.shape
-    K = means.shape[0]
-    n_lanes = nk_lanes.shape[0]
-    x = np.empty(D)
-    y = np.empty(D)
+    K = gamma.shape[1]
+    n_lanes = S_lanes.shape[0]
+    P = S_lanes.shape[1]
+    PT = np.empty((P, _TILE))
+    S_tile = np.empty((P, K))
     for lane in range(lane_lo, lane_hi):
         lo, hi = _lane_bounds(N, n_lanes, lane)
-        nk = nk_lanes[lane]
-        sx = sx_lanes[lane]
-        sxx = sxx_lanes[lane]
-        for t in range(lo, hi):
+        S = S_lanes[lane]
+        for t0 in range(lo, hi, _TILE):
+            n = min(_TILE, hi - t0)
+            for i in range(n):
+                PT[0, i] = 1.0
             for d in range(D):
-                x[d] = np.float64(X[t, d])
-            for k in range(K):
-                g = gamma[t, k]
-                nk[k] += g
+                g = center[d]
+                for i in range(n):
+                    PT[1 + d, i] = np.float64(X[t0 + i, d]) - g
+            if full:
                 for d in range(D):
-                    y[d] = x[d] - means[k, d]
-                    sx[k, d] += g * y[d]
-                if full:
-                    for d in range(D):
-                        gy = g * y[d]
-                        for e in range(D):
-                            sxx[k, d * D + e] += gy * y[e]
-                else:
-                    for d in range(D):
-                        sxx[k, d] += g * y[d] * y[d]
+                    for e in range(D):
+                        row = 1 + D + d * D + e
+                        for i in range(n):
+                            PT[row, i] = PT[1 + d, i] * PT[1 + e, i]
+            else:
+                for d in range(D):
+                    for i in range(n):
+                        PT[1 + D + d, i] = PT[1 + d, i] * PT[1 + d, i]
+            for r in range(P):  # padding columns of a short last tile
+                for i in range(n, _TILE):
+                    PT[r, i] = 0.0
+            if n == _TILE:
+                np.dot(PT, gamma[t0:t0 + n], S_tile)
+            else:
+                np.dot(PT[:, :n].copy(), gamma[t0:t0 + n], S_tile)
+            for r in range(P):
+                for k in range(K):
+                    S[r, k] += S_tile[r, k]
+
+
+@njit(cache=True, nogil=True)
+def symbol_counts_lanes(symbols, gamma, counts_lanes, lane_lo, lane_hi):
+    """Expected symbol counts: ``counts[l, s, k] = sum over the rows t of lane l
+    with symbol s of gamma[t, k]``.
+
+    Parameters
+    ----------
+    symbols : (N,) int64 IN; gamma : (N, K) float64 IN
+    counts_lanes : (n_lanes, n_symbols, K) float64 OUT
+    """
+    N, K = gamma.shape
+    n_lanes = counts_lanes.shape[0]
+    for lane in range(lane_lo, lane_hi):
+        lo, hi = _lane_bounds(N, n_lanes, lane)
+        counts = counts_lanes[lane]
+        for t in range(lo, hi):
+            s = symbols[t]
+            for k in range(K):
+                counts[s, k] += gamma[t, k]
