@@ -30,9 +30,22 @@ def _lane_bounds(n_items, n_lanes, lane):
 _FLUSH = 1e250
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _row_times_matrix(V, row, MT, out):
+    """``out = V[row] @ M`` given ``MT``, the C-contiguous transpose of the
+    (K, K) ``M``: K independent dot products along contiguous rows, so their
+    chains of dependent adds run side by side."""
+    K = MT.shape[0]
+    for j in range(K):
+        s = 0.0
+        for i in range(K):
+            s += V[row, i] * MT[j, i]
+        out[j] = s
+
+
 @njit(cache=True, nogil=True)
 def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, weight, gamma,
-                      scale, want_xi, xi, start_stats, acc, beta, xi_seq):
+                      scale, want_xi, xi, start_stats, acc, acc2, beta, xi_seq):
     """Scaled forward-backward over rows ``lo:hi`` (one sequence).
 
     Parameters
@@ -44,11 +57,11 @@ def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, we
     weight : float — the sequence's weight (multiplies every statistic)
     gamma : (N, K) float64 OUT — forward lattice, then ``weight`` times the
         state posteriors of rows ``lo:hi``
-    scale : (N,) float64 scratch — the inverse forward normalizers
+    scale : (N,) float64 scratch — the factor ``r_t`` of each forward row
     want_xi : bool — accumulate expected transitions into ``xi``
     xi : (K, K) float64 IN/OUT — ``+= weight * sum_t P(z_t=i, z_t+1=j | x)``
     start_stats : (K,) float64 OUT — ``weight * P(z_lo | x)``
-    acc, beta : (K,) float64; xi_seq : (K, K) float64 — scratch
+    acc, acc2, beta : (K,) float64; xi_seq : (K, K) float64 — scratch
 
     Returns
     -------
@@ -57,34 +70,35 @@ def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, we
     K = startprob.shape[0]
     loglik = 0.0
     product = 1.0
-    # forward: gamma holds the normalized forward variables alpha_t
-    for j in range(K):
-        acc[j] = startprob[j]
+    # forward: gamma holds the forward variables, row t scaled by r_t = 1 / (sum
+    # of row t-1): the normalizer leaves the recursion's critical path (row t
+    # needs the product by A and, independently, the sum of row t-1); the row
+    # sums are the usual normalizers c_t and log p(x) = sum_t log c_t
+    r = 1.0
     for t in range(lo, hi):
-        if t > lo:
+        if t == lo:
             for j in range(K):
-                acc[j] = 0.0
-            for i in range(K):
-                ai = gamma[t - 1, i]
-                for j in range(K):
-                    acc[j] += ai * transmat[i, j]
+                acc[j] = startprob[j]
+        else:
+            _row_times_matrix(gamma, t - 1, transmat_t, acc)
         c = 0.0
         for j in range(K):
-            v = acc[j] * frame[t, j]
+            v = acc[j] * frame[t, j] * r
             gamma[t, j] = v
             c += v
         if not (c > 0.0) or not (c < np.inf):
             return _NEG_INF
-        inv = 1.0 / c
-        for j in range(K):
-            gamma[t, j] *= inv
-        scale[t] = inv
+        scale[t] = r
+        r = 1.0 / c
         loglik += offset[t]
         product *= c
         if product > _FLUSH or product < 1.0 / _FLUSH:
             loglik += np.log(product)
             product = 1.0
     loglik += np.log(product)
+    # the forward variables of the last row sum to this: every product
+    # alpha_t beta_t and every transition term below carries it
+    z = c
     # backward: beta_t scaled by the normalizers of t+1..T-1; the posterior of
     # t from alpha_t and beta_t; the transitions t-1 -> t as an outer product
     # alpha_{t-1} u^T (times A once per sequence)
@@ -105,7 +119,7 @@ def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, we
             gamma[t, j] *= norm
         if t == lo:
             break
-        # u_j = b_t(j) beta_t(j) / c_t (kept in beta); beta_{t-1} = A u
+        # u_j = b_t(j) beta_t(j) r_t (kept in beta); beta_{t-1} = A u
         inv = scale[t]
         for j in range(K):
             beta[j] *= frame[t, j] * inv
@@ -116,17 +130,17 @@ def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, we
                 for j in range(K):
                     xi_seq[i, j] += ai * beta[j]
         for i in range(K):
-            acc[i] = 0.0
-        for j in range(K):
-            uj = beta[j]
-            for i in range(K):
-                acc[i] += transmat_t[j, i] * uj
+            s = 0.0
+            for j in range(K):
+                s += transmat[i, j] * beta[j]
+            acc[i] = s
         for j in range(K):
             beta[j] = acc[j]
     if want_xi:
+        w = weight / z
         for i in range(K):
             for j in range(K):
-                xi[i, j] += weight * transmat[i, j] * xi_seq[i, j]
+                xi[i, j] += w * transmat[i, j] * xi_seq[i, j]
     for j in range(K):
         start_stats[j] = gamma[lo, j]
     return loglik
@@ -154,6 +168,7 @@ def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transma
     n_seq = starts.shape[0] - 1
     n_lanes = xi_lanes.shape[0]
     acc = np.empty(K)
+    acc2 = np.empty(K)
     beta = np.empty(K)
     xi_seq = np.empty((K, K))
     transmat_t = np.ascontiguousarray(transmat.T)
@@ -163,7 +178,7 @@ def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transma
             seq_loglik[s] = _forward_backward(
                 frame, offset, starts[s], starts[s + 1], startprob, transmat, transmat_t,
                 seq_weight[s], gamma, scale, want_xi, xi_lanes[lane], start_stats[s],
-                acc, beta, xi_seq)
+                acc, acc2, beta, xi_seq)
 
 
 @njit(cache=True, nogil=True)
