@@ -117,7 +117,7 @@ def test_equal_to_hmmlearn(name, ct, kind, kwargs):
     ref_X, ref_z = ref.sample(15, random_state=4)
     np.testing.assert_array_equal(ours_z, ref_z)
     if (name, ct) != ("GaussianHMM", "spherical"):
-        np.testing.assert_allclose(ours_X, ref_X, rtol=1e-12)
+        np.testing.assert_allclose(ours_X, ref_X, rtol=RTOL, atol=1e-12)
     np.testing.assert_allclose(ours.get_stationary_distribution(),
                                ref.get_stationary_distribution(), rtol=1e-7)
 
