@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._driver import run_em
+from ._hmm_data import INIT_ROWS, ArraySequences, DaskSequences
 from ._validation import (_check_finite, as_numeric_array, check_data, check_int,
                           check_n_features, check_option, check_random_state,
                           check_sample_weight)
@@ -78,6 +79,25 @@ def _check_lengths(lengths, n_samples):
         raise ValueError(f"lengths array {arr} doesn't sum to {n_samples} samples: the "
                          f"sequence lengths must add up to the rows of X.")
     return arr
+
+
+def _is_dask(X):
+    return hasattr(X, "dask") and hasattr(X, "chunks")
+
+
+def _as_sequences(X, lengths):
+    """A list of 2-D arrays (NumPy or Dask) becomes one array and its lengths."""
+    if not (isinstance(X, (list, tuple)) and len(X) > 0
+            and all(hasattr(s, "ndim") and s.ndim == 2 for s in X)):
+        return X, lengths
+    if lengths is not None:
+        raise ValueError("lengths must be None when X is a list of sequences (their "
+                         "lengths are the sequences' row counts).")
+    lengths = [s.shape[0] for s in X]
+    if any(_is_dask(s) for s in X):
+        import dask.array as da
+        return da.concatenate([da.asarray(s) for s in X], axis=0), lengths
+    return np.concatenate(X, axis=0), lengths
 
 
 def _check_distribution(value, name, shape):
@@ -157,8 +177,10 @@ class _BaseHMM(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The sequences, concatenated.
+        X : array-like of shape (n_samples, n_features), Dask array, or list
+            The sequences, concatenated (NumPy or Dask), or a list of 2-D
+            arrays, one per sequence (then ``lengths`` is None). A Dask
+            array is fitted block by block (the first rows initialize).
         lengths : array-like of int of shape (n_sequences,), optional
             Lengths of the sequences in ``X`` (summing to ``n_samples``).
         sample_weight : array-like of shape (n_sequences,), optional
@@ -169,15 +191,12 @@ class _BaseHMM(BaseEstimator):
         self
         """
         self._check_common()
-        X = self._check_X(X, reset=True)
-        lengths = _check_lengths(lengths, X.shape[0])
-        weights = check_sample_weight(sample_weight, len(lengths))
-        self._init(X, lengths)
+        data = self._data(X, lengths, sample_weight, reset=True)
+        self._init(data.init_sample(), None)
         self._check()
-        starts = sequence_starts(lengths)
         family = self._family()
         self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
-        run = run_em(lambda params: family.statistics(X, starts, weights, params),
+        run = run_em(lambda params: data.statistics(family, params),
                      family.maximize, self._get_params_dict(), total_weight=1.0,
                      tol=self.tol, max_iter=self.n_iter, verbose=int(bool(self.verbose)),
                      verbose_interval=1)
@@ -187,22 +206,36 @@ class _BaseHMM(BaseEstimator):
         self.monitor_.iter = run.n_iter
         return self
 
+    def _data(self, X, lengths, sample_weight=None, reset=False):
+        """The validated sequences: :class:`ArraySequences` or :class:`DaskSequences`."""
+        X, lengths = _as_sequences(X, lengths)
+        if _is_dask(X):
+            lengths = _check_lengths(lengths, X.shape[0])
+            starts = sequence_starts(lengths)
+            weights = check_sample_weight(sample_weight, len(lengths))
+            if reset:  # the first rows set what the block checks compare against
+                self._check_X(np.asarray(X[:INIT_ROWS].compute()), reset=True)
+            return DaskSequences(X, starts, weights,
+                                 lambda block: self._check_X(block, reset=False))
+        X = self._check_X(X, reset=reset)
+        lengths = _check_lengths(lengths, X.shape[0])
+        weights = check_sample_weight(sample_weight, len(lengths))
+        return ArraySequences(X, sequence_starts(lengths), weights)
+
     # ------------------------------------------------------------- inference
-    def _fitted_X(self, X, lengths):
+    def _fitted_data(self, X, lengths):
         check_is_fitted(self, "startprob_")
         self._check()
-        X = self._check_X(X, reset=False)
-        return X, sequence_starts(_check_lengths(lengths, X.shape[0]))
+        return self._data(X, lengths)
 
     def score_samples(self, X, lengths=None):
         """``(log_prob, posteriors (n_samples, n_components))`` of ``X``."""
-        X, starts = self._fitted_X(X, lengths)
-        return self._family().posteriors(X, starts, self._get_params_dict())
+        return self._fitted_data(X, lengths).posteriors(self._family(),
+                                                        self._get_params_dict())
 
     def score(self, X, lengths=None):
         """Log-likelihood of ``X`` under the model (summed over sequences)."""
-        X, starts = self._fitted_X(X, lengths)
-        return self._family().loglik(X, starts, self._get_params_dict())
+        return self._fitted_data(X, lengths).loglik(self._family(), self._get_params_dict())
 
     def predict_proba(self, X, lengths=None):
         """State posteriors, shape (n_samples, n_components)."""
@@ -214,11 +247,11 @@ class _BaseHMM(BaseEstimator):
         if algorithm not in DECODER_ALGORITHMS:
             raise ValueError(f"Unknown decoder {algorithm!r}: algorithm must be one of "
                              f"{DECODER_ALGORITHMS}.")
-        X, starts = self._fitted_X(X, lengths)
+        data = self._fitted_data(X, lengths)
         family = self._family()
         if algorithm == "viterbi":
-            return family.viterbi(X, starts, self._get_params_dict())
-        _, posteriors = family.posteriors(X, starts, self._get_params_dict())
+            return data.viterbi(family, self._get_params_dict())
+        _, posteriors = data.posteriors(family, self._get_params_dict())
         return float(posteriors.max(axis=1).sum()), posteriors.argmax(axis=1)
 
     def predict(self, X, lengths=None):
@@ -239,7 +272,9 @@ class _BaseHMM(BaseEstimator):
     def bic(self, X, lengths=None):
         """Bayesian information criterion ``-2 log L + p log n_samples``."""
         n_params = sum(self._n_fit_scalars().values())
-        return -2 * self.score(X, lengths) + n_params * np.log(len(X))
+        data = self._fitted_data(X, lengths)
+        loglik = data.loglik(self._family(), self._get_params_dict())
+        return -2 * loglik + n_params * np.log(data.n_samples)
 
     def get_stationary_distribution(self):
         """Stationary distribution of the states (left eigenvector of ``transmat_``)."""

@@ -278,6 +278,38 @@ def test_float32_kept_and_close_to_float64():
     np.testing.assert_allclose(f32.score(X32, lengths), f64.score(X, lengths), rtol=1e-5)
 
 
+@pytest.mark.parametrize("source", ["dask", "list-numpy", "list-dask"])
+def test_dask_and_sequence_lists_equal_in_memory(source, monkeypatch):
+    """A Dask array is fitted block by block (blocks of whole sequences, here
+    several: batches of 300 rows), a list of sequences as its concatenation."""
+    da = pytest.importorskip("dask.array")
+    import fastem.families.hmm as families
+    monkeypatch.setattr(families, "BATCH_ROWS", 300)
+    rng = np.random.RandomState(5)
+    lengths = [120, 1, 70, 33] * 6
+    X = _data("gaussian", rng, sum(lengths))
+    seqs = np.split(X, np.cumsum(lengths)[:-1])
+    data = {"dask": (da.from_array(X, chunks=250), lengths),
+            "list-numpy": (seqs, None),
+            "list-dask": ([da.from_array(s) for s in seqs], None)}[source]
+    start = {**_start(rng), **_emission_start("GaussianHMM", "full", rng)}
+    fits = []
+    for X_fit, lengths_fit in ((X, lengths), data):
+        model = hmm.GaussianHMM(K, "full", init_params="", n_iter=4, tol=0)
+        for attr, value in start.items():
+            setattr(model, attr, value.copy())
+        fits.append(model.fit(X_fit, lengths_fit, sample_weight=np.arange(24) % 3 + 1))
+    ref, ours = fits
+    for attr in ("startprob_", "transmat_", "means_", "covars_"):
+        np.testing.assert_allclose(getattr(ours, attr), getattr(ref, attr), rtol=1e-12,
+                                   err_msg=attr)
+    np.testing.assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=1e-13)
+    np.testing.assert_allclose(ours.score(*data), ref.score(X, lengths), rtol=1e-13)
+    np.testing.assert_array_equal(ours.predict(*data), ref.predict(X, lengths))
+    np.testing.assert_allclose(ours.predict_proba(*data), ref.predict_proba(X, lengths),
+                               rtol=1e-12, atol=1e-15)
+
+
 # ------------------------------------------------------------------ bad input
 def _fitted_gaussian():
     X, lengths = _gaussian(n_seq=2, length=30)

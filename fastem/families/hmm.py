@@ -45,8 +45,10 @@ def sequence_starts(lengths):
     return starts
 
 
-def batches(starts, batch_rows=BATCH_ROWS):
-    """Runs ``(seq_lo, seq_hi)`` of consecutive sequences of about ``batch_rows`` rows."""
+def batches(starts, batch_rows=None):
+    """Runs ``(seq_lo, seq_hi)`` of consecutive sequences of about ``batch_rows``
+    rows (default :data:`BATCH_ROWS`)."""
+    batch_rows = BATCH_ROWS if batch_rows is None else batch_rows
     out = []
     lo = 0
     n_seq = len(starts) - 1
@@ -121,6 +123,11 @@ class HMMFamily:
         self.transmat_prior = transmat_prior
         self.params = params
         self.n_jobs = n_jobs
+
+    def serial_copy(self):
+        """The same model on one thread (for tasks whose blocks are the parallelism)."""
+        return HMMFamily(self.emission, self.n_components, self.startprob_prior,
+                         self.transmat_prior, self.params, n_jobs=1)
 
     # -------------------------------------------------------------- E-step
     def _batch_posteriors(self, X, starts, seq_weight, params, want_xi):
