@@ -72,9 +72,33 @@ def scaled_frame(log_frame):
     return np.ascontiguousarray(frame), np.where(np.isfinite(offset), offset, -np.inf)
 
 
+def _buffer(workspace, name, shape):
+    """An uninitialized float64 array of ``shape``: from ``workspace`` (a dict
+    kept across iterations, so a long sequence's lattices are not mapped and
+    page-faulted afresh every iteration) or new when ``workspace`` is None."""
+    if workspace is None:
+        return np.empty(shape)
+    size = int(np.prod(shape))
+    buf = workspace.get(name)
+    if buf is None or buf.size < size:
+        buf = workspace[name] = np.empty(size)
+    return buf[:size].reshape(shape)
+
+
+#: a batch that is one sequence at least this long runs its forward and
+#: backward recursions on two threads and combines them in row lanes
+SPLIT_ROWS = 16_384
+
+
 def forward_backward(frame, offset, starts, seq_weight, startprob, transmat, n_jobs,
-                     want_xi=True):
+                     want_xi=True, workspace=None):
     """Weighted posteriors and expected counts of the sequences of one batch.
+
+    Sequences are processed in parallel lanes; a batch holding one long
+    sequence runs its two recursions at once and its posteriors in row lanes
+    (how is decided by the data alone: the result does not depend on
+    ``n_jobs``). ``workspace`` (a dict, or None) lends the lattices: then
+    ``gamma`` is only valid until the next call with the same workspace.
 
     Returns
     -------
@@ -84,15 +108,32 @@ def forward_backward(frame, offset, starts, seq_weight, startprob, transmat, n_j
     """
     N, K = frame.shape
     n_seq = len(starts) - 1
+    alpha = _buffer(workspace, "alpha", (N, K))
+    scale = _buffer(workspace, "scale", (N,))
+    gamma = _buffer(workspace, "gamma", (N, K))
+    if n_seq == 1 and N >= SPLIT_ROWS:
+        loglik = np.empty(1)
+        run_lanes(kernels.recursions_lanes, (frame, offset, startprob, transmat, alpha,
+                                             scale, gamma, loglik),
+                  2, min(2, resolve_n_jobs(n_jobs)))
+        if not np.isfinite(loglik[0]):
+            return gamma, loglik, None, None
+        n_lanes = _row_lanes(N)
+        xi_lanes = np.zeros((n_lanes, K, K))
+        with one_blas_thread():  # the transitions are small products per tile
+            run_lanes(kernels.combine_lanes, (frame, alpha, scale, gamma,
+                                              float(seq_weight[0]), want_xi, transmat,
+                                              xi_lanes),
+                      n_lanes, _threads(n_jobs, n_lanes))
+        return gamma, loglik, gamma[0].copy(), xi_lanes.sum(axis=0)
     n_lanes = _lanes(n_seq)
-    gamma = np.empty((N, K))
-    scale = np.empty(N)
     seq_loglik = np.empty(n_seq)
     start_stats = np.zeros((n_seq, K))
     xi_lanes = np.zeros((n_lanes, K, K))
-    args = (frame, offset, starts, seq_weight, startprob, transmat, want_xi, gamma, scale,
-            seq_loglik, start_stats, xi_lanes)
-    run_lanes(kernels.forward_backward_lanes, args, n_lanes, _threads(n_jobs, n_lanes))
+    args = (frame, offset, starts, seq_weight, startprob, transmat, want_xi, alpha, scale,
+            gamma, seq_loglik, start_stats, xi_lanes)
+    with one_blas_thread():
+        run_lanes(kernels.forward_backward_lanes, args, n_lanes, _threads(n_jobs, n_lanes))
     return gamma, seq_loglik, start_stats.sum(axis=0), xi_lanes.sum(axis=0)
 
 
@@ -123,14 +164,19 @@ class HMMFamily:
         self.transmat_prior = transmat_prior
         self.params = params
         self.n_jobs = n_jobs
+        #: lattices lent to every E-step of a fit (see :func:`forward_backward`)
+        self._workspace = {}
 
     def serial_copy(self):
-        """The same model on one thread (for tasks whose blocks are the parallelism)."""
-        return HMMFamily(self.emission, self.n_components, self.startprob_prior,
+        """The same model on one thread, for tasks whose blocks are the
+        parallelism: tasks run at once, so it lends no workspace."""
+        copy = HMMFamily(self.emission, self.n_components, self.startprob_prior,
                          self.transmat_prior, self.params, n_jobs=1)
+        copy._workspace = None
+        return copy
 
     # -------------------------------------------------------------- E-step
-    def _batch_posteriors(self, X, starts, seq_weight, params, want_xi):
+    def _batch_posteriors(self, X, starts, seq_weight, params, want_xi, workspace=None):
         """For each batch: ``(seq_lo, row_lo, row_hi, gamma, seq_loglik, start, xi,
         (frame, aux))``; ``aux`` is what the emission model's frame left for
         its statistics (e.g. the mixture components' responsibilities)."""
@@ -140,7 +186,7 @@ class HMMFamily:
             frame, offset, aux = self.emission.frame(Xb, params, self.n_jobs)
             gamma, seq_ll, start, xi = forward_backward(
                 frame, offset, starts[s_lo:s_hi + 1] - r_lo, seq_weight[s_lo:s_hi],
-                params["startprob"], params["transmat"], self.n_jobs, want_xi)
+                params["startprob"], params["transmat"], self.n_jobs, want_xi, workspace)
             bad = ~np.isfinite(seq_ll)
             if bad.any():
                 raise ValueError(
@@ -152,7 +198,10 @@ class HMMFamily:
             del frame, offset, aux
 
     def statistics(self, X, starts, seq_weight, params):
-        """One E-step: ``(stats, loglik)``, ``loglik = sum_s w_s log p(x_s)``."""
+        """One E-step: ``(stats, loglik)``, ``loglik = sum_s w_s log p(x_s)``.
+
+        The lattices are kept in the family's workspace for the next E-step
+        (a fit's family lives as long as the fit)."""
         K = self.n_components
         start = np.zeros(K)
         trans = np.zeros((K, K))
@@ -160,7 +209,7 @@ class HMMFamily:
         loglik = 0.0
         want_xi = "t" in self.params
         for s_lo, r_lo, r_hi, gamma, seq_ll, s, xi, frame_aux in self._batch_posteriors(
-                X, starts, seq_weight, params, want_xi):
+                X, starts, seq_weight, params, want_xi, self._workspace):
             loglik += float(seq_weight[s_lo:s_lo + len(seq_ll)] @ seq_ll)
             start += s
             trans += xi

@@ -43,48 +43,38 @@ def _row_times_matrix(V, row, MT, out):
         out[j] = s
 
 
+# The recursions. Any per-row scale of the forward or backward variables
+# cancels in the posteriors and transitions (both are normalized per row, see
+# ``_combine``), so each recursion scales row t by the inverse sum of row t-1:
+# that sum is computed beside the product by A, off the recursion's chain of
+# dependent operations. The forward row t is then (alpha_hat_{t-1} A) * b_t,
+# whose sum is the usual normalizer c_t, and log p(x) = sum_t log c_t.
 @njit(cache=True, nogil=True)
-def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, weight, gamma,
-                      scale, want_xi, xi, start_stats, acc, acc2, beta, xi_seq):
-    """Scaled forward-backward over rows ``lo:hi`` (one sequence).
+def _forward(frame, offset, lo, hi, startprob, transmat_t, alpha, scale, acc):
+    """Forward variables of rows ``lo:hi`` (one sequence).
 
-    Parameters
-    ----------
-    frame : (N, K) float64 IN — scaled emission probabilities
-    offset : (N,) float64 IN — ``log`` of each row's scale
-    startprob : (K,) IN; transmat : (K, K) IN; transmat_t : its transpose,
-        C-contiguous (the backward step then runs along contiguous rows)
-    weight : float — the sequence's weight (multiplies every statistic)
-    gamma : (N, K) float64 OUT — forward lattice, then ``weight`` times the
-        state posteriors of rows ``lo:hi``
-    scale : (N,) float64 scratch — the factor ``r_t`` of each forward row
-    want_xi : bool — accumulate expected transitions into ``xi``
-    xi : (K, K) float64 IN/OUT — ``+= weight * sum_t P(z_t=i, z_t+1=j | x)``
-    start_stats : (K,) float64 OUT — ``weight * P(z_lo | x)``
-    acc, acc2, beta : (K,) float64; xi_seq : (K, K) float64 — scratch
+    ``alpha[t] = (alpha[t-1] @ A) * frame[t] * scale[t]`` with ``scale[t]`` the
+    inverse sum of ``alpha[t-1]`` (1 at ``lo``).
 
     Returns
     -------
-    loglik : float — ``log p(x_lo:hi)`` (unweighted; -inf: impossible sequence)
+    loglik : float — ``log p(x_lo:hi)`` (-inf: impossible sequence)
     """
     K = startprob.shape[0]
     loglik = 0.0
     product = 1.0
-    # forward: gamma holds the forward variables, row t scaled by r_t = 1 / (sum
-    # of row t-1): the normalizer leaves the recursion's critical path (row t
-    # needs the product by A and, independently, the sum of row t-1); the row
-    # sums are the usual normalizers c_t and log p(x) = sum_t log c_t
     r = 1.0
+    c = 1.0
     for t in range(lo, hi):
         if t == lo:
             for j in range(K):
                 acc[j] = startprob[j]
         else:
-            _row_times_matrix(gamma, t - 1, transmat_t, acc)
+            _row_times_matrix(alpha, t - 1, transmat_t, acc)
         c = 0.0
         for j in range(K):
             v = acc[j] * frame[t, j] * r
-            gamma[t, j] = v
+            alpha[t, j] = v
             c += v
         if not (c > 0.0) or not (c < np.inf):
             return _NEG_INF
@@ -95,60 +85,93 @@ def _forward_backward(frame, offset, lo, hi, startprob, transmat, transmat_t, we
         if product > _FLUSH or product < 1.0 / _FLUSH:
             loglik += np.log(product)
             product = 1.0
-    loglik += np.log(product)
-    # the forward variables of the last row sum to this: every product
-    # alpha_t beta_t and every transition term below carries it
-    z = c
-    # backward: beta_t scaled by the normalizers of t+1..T-1; the posterior of
-    # t from alpha_t and beta_t; the transitions t-1 -> t as an outer product
-    # alpha_{t-1} u^T (times A once per sequence)
+    return loglik + np.log(product)
+
+
+@njit(cache=True, nogil=True)
+def _backward(frame, lo, hi, transmat, beta, acc):
+    """Backward variables of rows ``lo:hi``, each row scaled (see above):
+    ``beta[t-1] = A @ (frame[t] * beta[t]) / sum(beta[t])``."""
+    K = transmat.shape[0]
     for j in range(K):
-        beta[j] = 1.0
-    if want_xi:
-        for i in range(K):
-            for j in range(K):
-                xi_seq[i, j] = 0.0
-    for t in range(hi - 1, lo - 1, -1):
+        beta[hi - 1, j] = 1.0
+    q = 1.0 / K
+    for t in range(hi - 1, lo, -1):
+        for j in range(K):
+            acc[j] = frame[t, j] * beta[t, j]
         total = 0.0
-        for j in range(K):
-            g = gamma[t, j] * beta[j]
-            gamma[t, j] = g
-            total += g
-        norm = weight / total
-        for j in range(K):
-            gamma[t, j] *= norm
-        if t == lo:
-            break
-        # u_j = b_t(j) beta_t(j) r_t (kept in beta); beta_{t-1} = A u
-        inv = scale[t]
-        for j in range(K):
-            beta[j] *= frame[t, j] * inv
-        if want_xi:
-            # alpha_{t-1} is still in the row above (not yet a posterior)
-            for i in range(K):
-                ai = gamma[t - 1, i]
-                for j in range(K):
-                    xi_seq[i, j] += ai * beta[j]
         for i in range(K):
             s = 0.0
             for j in range(K):
-                s += transmat[i, j] * beta[j]
-            acc[i] = s
-        for j in range(K):
-            beta[j] = acc[j]
-    if want_xi:
-        w = weight / z
-        for i in range(K):
+                s += transmat[i, j] * acc[j]
+            beta[t - 1, i] = s * q
+            total += s
+        q = 1.0 / (total * q)  # the sum of row t-1, scaled
+
+
+#: rows per tile of :func:`_combine`'s transition product
+_XI_TILE = 128
+
+
+@njit(cache=True, nogil=True)
+def _combine(frame, seq_lo, lo, hi, alpha, scale, beta, weight, want_xi, xi_raw, PT, U):
+    """Posteriors and transitions of rows ``lo:hi`` of a sequence starting at ``seq_lo``.
+
+    ``gamma_t = alpha_t beta_t / n_t`` with ``n_t = alpha_t . beta_t``, and
+    ``xi_t(i, j) = alpha_hat_{t-1}(i) A_ij b_t(j) beta_t(j) / n_t``: the
+    outer products (without ``A``) are added to ``xi_raw`` as one small
+    matrix product per tile of rows. Rows are independent given the
+    lattices, so blocks of one sequence run in parallel.
+
+    Parameters
+    ----------
+    beta : (N, K) IN/OUT — backward variables on entry, ``weight`` times the
+        posteriors of rows ``lo:hi`` on exit
+    xi_raw : (K, K) IN/OUT
+    PT : (K, _XI_TILE); U : (_XI_TILE, K) float64 scratch
+    """
+    K = alpha.shape[1]
+    for t0 in range(lo, hi, _XI_TILE):
+        n_rows = min(_XI_TILE, hi - t0)
+        for i in range(n_rows):
+            t = t0 + i
+            n = 0.0
             for j in range(K):
-                xi[i, j] += w * transmat[i, j] * xi_seq[i, j]
-    for j in range(K):
-        start_stats[j] = gamma[lo, j]
-    return loglik
+                n += alpha[t, j] * beta[t, j]
+            inv = 1.0 / n
+            # row i of the tile: alpha_hat_{t-1} / n_t and b_t * beta_t
+            # (zero for the sequence's first row, which has no transition in)
+            r = scale[t] * inv if t > seq_lo else 0.0
+            prev = t - 1 if t > seq_lo else t
+            for k in range(K):
+                PT[k, i] = alpha[prev, k] * r
+                U[i, k] = frame[t, k] * beta[t, k]
+            w = weight * inv
+            for j in range(K):
+                beta[t, j] = alpha[t, j] * beta[t, j] * w
+        if want_xi:
+            if n_rows < _XI_TILE:
+                for k in range(K):
+                    for i in range(n_rows, _XI_TILE):
+                        PT[k, i] = 0.0
+                        U[i, k] = 0.0
+            xi_raw += np.dot(PT, U)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_transitions(xi, xi_raw, transmat, weight):
+    """``xi += weight * A * xi_raw``, then ``xi_raw = 0``."""
+    K = transmat.shape[0]
+    for i in range(K):
+        for j in range(K):
+            xi[i, j] += weight * transmat[i, j] * xi_raw[i, j]
+            xi_raw[i, j] = 0.0
 
 
 @njit(cache=True, nogil=True)
 def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transmat, want_xi,
-                           gamma, scale, seq_loglik, start_stats, xi_lanes, lane_lo, lane_hi):
+                           alpha, scale, gamma, seq_loglik, start_stats, xi_lanes,
+                           lane_lo, lane_hi):
     """Forward-backward for the sequences of lanes ``lane_lo:lane_hi``.
 
     Parameters
@@ -158,8 +181,8 @@ def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transma
     seq_weight : (n_seq,) float64 IN
     startprob : (K,); transmat : (K, K) IN
     want_xi : bool
-    gamma : (N, K) float64 OUT — weighted posteriors
-    scale : (N,) float64 scratch
+    alpha : (N, K); scale : (N,) float64 scratch — the forward lattice
+    gamma : (N, K) float64 OUT — the backward lattice, then the weighted posteriors
     seq_loglik : (n_seq,) float64 OUT — unweighted log-likelihood per sequence
     start_stats : (n_seq, K) float64 OUT — weighted first-row posteriors
     xi_lanes : (n_lanes, K, K) float64 OUT — expected transitions per lane
@@ -168,17 +191,63 @@ def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transma
     n_seq = starts.shape[0] - 1
     n_lanes = xi_lanes.shape[0]
     acc = np.empty(K)
-    acc2 = np.empty(K)
-    beta = np.empty(K)
-    xi_seq = np.empty((K, K))
+    xi_raw = np.zeros((K, K))
+    PT = np.empty((K, _XI_TILE))
+    U = np.empty((_XI_TILE, K))
     transmat_t = np.ascontiguousarray(transmat.T)
     for lane in range(lane_lo, lane_hi):
         s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
         for s in range(s_lo, s_hi):
-            seq_loglik[s] = _forward_backward(
-                frame, offset, starts[s], starts[s + 1], startprob, transmat, transmat_t,
-                seq_weight[s], gamma, scale, want_xi, xi_lanes[lane], start_stats[s],
-                acc, acc2, beta, xi_seq)
+            lo, hi = starts[s], starts[s + 1]
+            seq_loglik[s] = _forward(frame, offset, lo, hi, startprob, transmat_t, alpha,
+                                     scale, acc)
+            if not np.isfinite(seq_loglik[s]):
+                continue  # the caller refuses the sequence
+            _backward(frame, lo, hi, transmat, gamma, acc)
+            _combine(frame, lo, lo, hi, alpha, scale, gamma, seq_weight[s], want_xi, xi_raw,
+                     PT, U)
+            if want_xi:
+                _add_transitions(xi_lanes[lane], xi_raw, transmat, seq_weight[s])
+            for j in range(K):
+                start_stats[s, j] = gamma[lo, j]
+
+
+@njit(cache=True, nogil=True)
+def recursions_lanes(frame, offset, startprob, transmat, alpha, scale, beta, loglik,
+                     lane_lo, lane_hi):
+    """One long sequence (all rows): lane 0 runs the forward recursion, lane 1
+    the backward one; the two are independent, so two threads run them at once.
+
+    ``loglik`` (1,) OUT receives the forward pass's log-likelihood.
+    """
+    K = startprob.shape[0]
+    acc = np.empty(K)
+    N = frame.shape[0]
+    for lane in range(lane_lo, lane_hi):
+        if lane == 0:
+            loglik[0] = _forward(frame, offset, 0, N, startprob,
+                                 np.ascontiguousarray(transmat.T), alpha, scale, acc)
+        else:
+            _backward(frame, 0, N, transmat, beta, acc)
+
+
+@njit(cache=True, nogil=True)
+def combine_lanes(frame, alpha, scale, beta, weight, want_xi, transmat, xi_lanes, lane_lo,
+                  lane_hi):
+    """:func:`_combine` over the rows of one long sequence, in fixed row lanes.
+
+    ``xi_lanes`` (n_lanes, K, K) OUT: the weighted transitions of each lane.
+    """
+    N, K = alpha.shape
+    n_lanes = xi_lanes.shape[0]
+    xi_raw = np.zeros((K, K))
+    PT = np.empty((K, _XI_TILE))
+    U = np.empty((_XI_TILE, K))
+    for lane in range(lane_lo, lane_hi):
+        lo, hi = _lane_bounds(N, n_lanes, lane)
+        _combine(frame, 0, lo, hi, alpha, scale, beta, weight, want_xi, xi_raw, PT, U)
+        if want_xi:
+            _add_transitions(xi_lanes[lane], xi_raw, transmat, weight)
 
 
 @njit(cache=True, nogil=True)
