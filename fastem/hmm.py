@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._driver import run_em
+from ._threads import resolve_n_jobs
 from ._hmm_data import INIT_ROWS, ArraySequences, DaskSequences
 from ._validation import (_check_finite, as_numeric_array, check_data, check_int,
                           check_n_features, check_option, check_random_state,
@@ -130,6 +131,7 @@ class _BaseHMM(BaseEstimator):
         check_int(self.n_iter, "n_iter", low=0, owner=self)
         check_option(self.algorithm, "algorithm", DECODER_ALGORITHMS, owner=self)
         check_option(self.implementation, "implementation", ("log", "scaling"), owner=self)
+        resolve_n_jobs(self.n_jobs)
         for name in ("params", "init_params"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a string of parameter letters, got "
@@ -631,8 +633,10 @@ class MultinomialHMM(_SymbolsMixin, _BaseHMM):
     ----------
     n_components : int
     n_trials : int, array or None
-        Draws per row (None: each row's sum, set at fit).
+        Draws per row (None: each row's sum at fit).
     """ + _COMMON_DOC + """    emissionprob_ : ndarray of shape (n_components, n_features)
+    n_trials_ : int or ndarray
+        The draws per row of the fit (hmmlearn writes them into ``n_trials``).
     """
 
     def __init__(self, n_components=1, n_trials=None, startprob_prior=1.0,
@@ -660,13 +664,14 @@ class MultinomialHMM(_SymbolsMixin, _BaseHMM):
         X = self._integer_X(X)
         if reset:
             self.n_features_in_ = self.n_features = X.shape[1]
-            if self.n_trials is None:
-                self.n_trials = X.sum(axis=1)
+            # hmmlearn overwrites n_trials with the row sums; fastem keeps the
+            # constructor parameter and records the fitted value here
+            self.n_trials_ = X.sum(axis=1) if self.n_trials is None else self.n_trials
+            if not (X.sum(axis=1) == self.n_trials_).all():
+                raise ValueError("Total count for each sample should add up to the number "
+                                 "of trials: every row of X must sum to n_trials.")
         else:
             check_n_features(X, self.n_features_in_, estimator=type(self).__name__)
-        if reset and not (X.sum(axis=1) == self.n_trials).all():
-            raise ValueError("Total count for each sample should add up to the number of "
-                             "trials: every row of X must sum to n_trials.")
         return X
 
     def _init_emission(self, X, lengths):
@@ -679,8 +684,6 @@ class MultinomialHMM(_SymbolsMixin, _BaseHMM):
         shape = (self.n_components, np.atleast_2d(self.emissionprob_).shape[1])
         self.emissionprob_ = _check_distribution(np.atleast_2d(self.emissionprob_),
                                                  "emissionprob_", shape)
-        if self.n_trials is None:
-            raise ValueError("n_trials must be set")
 
     def _emission_params(self):
         return {"emissionprob": self.emissionprob_}
@@ -690,7 +693,7 @@ class MultinomialHMM(_SymbolsMixin, _BaseHMM):
 
     def _sample_state(self, state, random_state):
         try:
-            n_trials, = np.unique(self.n_trials)
+            n_trials, = np.unique(getattr(self, "n_trials_", self.n_trials))
         except ValueError:
             raise ValueError("For sampling, a single n_trials must be given") from None
         return multinomial.rvs(n=n_trials, p=self.emissionprob_[state, :],
