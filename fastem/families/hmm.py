@@ -5,7 +5,11 @@ consecutive sequences (boundaries fixed by ``lengths`` only). For a batch:
 
 1. the emission model's scaled frame (row-normalized emission probabilities
    and each row's log scale), from the mixture families' fused passes where
-   they fit (Gaussian, Poisson), in parallel row blocks;
+   they fit (Gaussian, Poisson), in parallel row blocks; a categorical model
+   gives its emission table and the symbols that index it. Each emission
+   model's ``frame(X, params, n_jobs)`` returns ``(frame, rows, offset, aux)``
+   (``rows`` None: one frame row per sample; ``aux``: what its
+   ``statistics`` needs besides the posteriors);
 2. scaled forward-backward (:mod:`fastem.kernels.hmm`), in parallel over
    sequences: posteriors, expected start and transition counts;
 3. the emission statistics from the posteriors, in parallel row blocks.
@@ -90,7 +94,7 @@ def _buffer(workspace, name, shape):
 SPLIT_ROWS = 16_384
 
 
-def forward_backward(frame, offset, starts, seq_weight, startprob, transmat, n_jobs,
+def forward_backward(frame, rows, offset, starts, seq_weight, startprob, transmat, n_jobs,
                      want_xi=True, workspace=None):
     """Weighted posteriors and expected counts of the sequences of one batch.
 
@@ -106,14 +110,16 @@ def forward_backward(frame, offset, starts, seq_weight, startprob, transmat, n_j
     seq_loglik : (n_seq,) float64 — unweighted log-likelihoods
     start : (K,) float64; xi : (K, K) float64 — weighted expected counts
     """
-    N, K = frame.shape
+    N, K = offset.shape[0], frame.shape[1]
+    if rows is None:
+        rows = np.arange(N, dtype=np.int64)
     n_seq = len(starts) - 1
     alpha = _buffer(workspace, "alpha", (N, K))
     scale = _buffer(workspace, "scale", (N,))
     gamma = _buffer(workspace, "gamma", (N, K))
     if n_seq == 1 and N >= SPLIT_ROWS:
         loglik = np.empty(1)
-        run_lanes(kernels.recursions_lanes, (frame, offset, startprob, transmat, alpha,
+        run_lanes(kernels.recursions_lanes, (frame, rows, offset, startprob, transmat, alpha,
                                              scale, gamma, loglik),
                   2, min(2, resolve_n_jobs(n_jobs)))
         if not np.isfinite(loglik[0]):
@@ -121,7 +127,7 @@ def forward_backward(frame, offset, starts, seq_weight, startprob, transmat, n_j
         n_lanes = _row_lanes(N)
         xi_lanes = np.zeros((n_lanes, K, K))
         with one_blas_thread():  # the transitions are small products per tile
-            run_lanes(kernels.combine_lanes, (frame, alpha, scale, gamma,
+            run_lanes(kernels.combine_lanes, (frame, rows, alpha, scale, gamma,
                                               float(seq_weight[0]), want_xi, transmat,
                                               xi_lanes),
                       n_lanes, _threads(n_jobs, n_lanes))
@@ -130,7 +136,7 @@ def forward_backward(frame, offset, starts, seq_weight, startprob, transmat, n_j
     seq_loglik = np.empty(n_seq)
     start_stats = np.zeros((n_seq, K))
     xi_lanes = np.zeros((n_lanes, K, K))
-    args = (frame, offset, starts, seq_weight, startprob, transmat, want_xi, alpha, scale,
+    args = (frame, rows, offset, starts, seq_weight, startprob, transmat, want_xi, alpha, scale,
             gamma, seq_loglik, start_stats, xi_lanes)
     with one_blas_thread():
         run_lanes(kernels.forward_backward_lanes, args, n_lanes, _threads(n_jobs, n_lanes))
@@ -183,9 +189,9 @@ class HMMFamily:
         for s_lo, s_hi in batches(starts):
             r_lo, r_hi = starts[s_lo], starts[s_hi]
             Xb = X[r_lo:r_hi]
-            frame, offset, aux = self.emission.frame(Xb, params, self.n_jobs)
+            frame, rows, offset, aux = self.emission.frame(Xb, params, self.n_jobs)
             gamma, seq_ll, start, xi = forward_backward(
-                frame, offset, starts[s_lo:s_hi + 1] - r_lo, seq_weight[s_lo:s_hi],
+                frame, rows, offset, starts[s_lo:s_hi + 1] - r_lo, seq_weight[s_lo:s_hi],
                 params["startprob"], params["transmat"], self.n_jobs, want_xi, workspace)
             bad = ~np.isfinite(seq_ll)
             if bad.any():
@@ -195,7 +201,7 @@ class HMMFamily:
                     "start/transition probability or an emission the states cannot "
                     "produce). Check X and the model's parameters.")
             yield s_lo, r_lo, r_hi, gamma, seq_ll, start, xi, (frame, aux)
-            del frame, offset, aux
+            del frame, rows, offset, aux
 
     def statistics(self, X, starts, seq_weight, params):
         """One E-step: ``(stats, loglik)``, ``loglik = sum_s w_s log p(x_s)``.
@@ -244,9 +250,11 @@ class HMMFamily:
             log_trans = np.log(params["transmat"])
         for s_lo, s_hi in batches(starts):
             r_lo, r_hi = starts[s_lo], starts[s_hi]
-            frame, offset, _ = self.emission.frame(X[r_lo:r_hi], params, self.n_jobs)
+            frame, rows, offset, _ = self.emission.frame(X[r_lo:r_hi], params, self.n_jobs)
             with np.errstate(divide="ignore"):
                 log_frame = np.log(frame)
+            if rows is not None:
+                log_frame = log_frame[rows]
             del frame
             seq_starts = starts[s_lo:s_hi + 1] - r_lo
             n_seq = s_hi - s_lo
@@ -354,7 +362,7 @@ class GaussianEmission:
                                                                     self.covariance_type)}
         # equal weights 1/K: responsibilities are the row-normalized densities
         row_logp, _, frame = self._mixture.row_outputs(X, mixture_params, want_resp=True)
-        return frame, row_logp + np.log(K), None
+        return frame, None, row_logp + np.log(K), None
 
     def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         return _moments(X, gamma, params["means"], self.full, n_jobs)
@@ -450,8 +458,9 @@ class CategoricalEmission:
         self.params = params
 
     def frame(self, X, params, n_jobs):
-        frame = np.ascontiguousarray(params["emissionprob"].T[X[:, 0]])
-        return frame, np.zeros(X.shape[0]), None
+        # the emission table itself, indexed by the symbols (never N x K)
+        return (np.ascontiguousarray(params["emissionprob"].T),
+                np.ascontiguousarray(X[:, 0]), np.zeros(X.shape[0]), None)
 
     def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         n_symbols = params["emissionprob"].shape[1]
@@ -495,7 +504,7 @@ class PoissonEmission:
             self._mixture = PoissonFamily(K, n_jobs=n_jobs)
         row_logp, _, frame = self._mixture.row_outputs(
             X, {"weights": np.full(K, 1.0 / K), "rates": params["lambdas"]}, want_resp=True)
-        return frame, row_logp + np.log(K), None
+        return frame, None, row_logp + np.log(K), None
 
     def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         with one_blas_thread():
@@ -537,7 +546,7 @@ class MultinomialEmission:
             log_frame = Xf @ log_p.T
         frame, offset = scaled_frame(log_frame)
         const = gammaln(Xf.sum(axis=1) + 1) - gammaln(Xf + 1).sum(axis=1)
-        return frame, offset + const, None
+        return frame, None, offset + const, None
 
     def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         with one_blas_thread():
@@ -603,7 +612,7 @@ class GMMEmission:
                                                       self._flat_type)}
         row_logp, _, resp = self._mixture.row_outputs(X, mixture_params, want_resp=True)
         frame = np.ascontiguousarray(resp.reshape(-1, K, M).sum(axis=2))
-        return frame, row_logp + np.log(K), resp
+        return frame, None, row_logp + np.log(K), resp
 
     def statistics(self, X, gamma, params, n_jobs, frame=None, resp=None):
         K, M = self.n_components, self.n_mix

@@ -1,10 +1,14 @@
 """Hidden Markov model kernels (Numba): forward-backward, Viterbi, moments.
 
 Sequences are consecutive runs of rows; ``starts`` (n_seq + 1,) holds their
-boundaries. Emission probabilities arrive as a *scaled frame*: ``frame[t, k]
-= p_k(x_t) / s_t`` with ``log s_t = offset[t]`` (any row scale: the Gaussian
-and linear mixture passes give the row-normalized densities and the row's
-log-sum-exp), so no ``exp`` of a log-density can underflow a whole row.
+boundaries. Emission probabilities arrive as a *scaled frame*:
+``frame[rows[t], k] = p_k(x_t) / s_t`` with ``log s_t = offset[t]`` (any row
+scale: the Gaussian and linear mixture passes give the row-normalized
+densities and the row's log-sum-exp), so no ``exp`` of a log-density can
+underflow a whole row. ``rows`` (N,) int64 indexes the frame's rows: the
+identity for a frame of one row per sample, the symbols for a categorical
+model, whose frame is its (n_symbols, K) emission table (read from cache,
+never expanded to N rows).
 
 Sequences are grouped in lanes (fixed runs of consecutive sequences); a
 kernel processes a range of lanes serially and without the GIL, each lane
@@ -50,7 +54,7 @@ def _row_times_matrix(V, row, MT, out):
 # dependent operations. The forward row t is then (alpha_hat_{t-1} A) * b_t,
 # whose sum is the usual normalizer c_t, and log p(x) = sum_t log c_t.
 @njit(cache=True, nogil=True)
-def _forward(frame, offset, lo, hi, startprob, transmat_t, alpha, scale, acc):
+def _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha, scale, acc):
     """Forward variables of rows ``lo:hi`` (one sequence).
 
     ``alpha[t] = (alpha[t-1] @ A) * frame[t] * scale[t]`` with ``scale[t]`` the
@@ -73,7 +77,7 @@ def _forward(frame, offset, lo, hi, startprob, transmat_t, alpha, scale, acc):
             _row_times_matrix(alpha, t - 1, transmat_t, acc)
         c = 0.0
         for j in range(K):
-            v = acc[j] * frame[t, j] * r
+            v = acc[j] * frame[rows[t], j] * r
             alpha[t, j] = v
             c += v
         if not (c > 0.0) or not (c < np.inf):
@@ -89,7 +93,7 @@ def _forward(frame, offset, lo, hi, startprob, transmat_t, alpha, scale, acc):
 
 
 @njit(cache=True, nogil=True)
-def _backward(frame, lo, hi, transmat, beta, acc):
+def _backward(frame, rows, lo, hi, transmat, beta, acc):
     """Backward variables of rows ``lo:hi``, each row scaled (see above):
     ``beta[t-1] = A @ (frame[t] * beta[t]) / sum(beta[t])``."""
     K = transmat.shape[0]
@@ -98,7 +102,7 @@ def _backward(frame, lo, hi, transmat, beta, acc):
     q = 1.0 / K
     for t in range(hi - 1, lo, -1):
         for j in range(K):
-            acc[j] = frame[t, j] * beta[t, j]
+            acc[j] = frame[rows[t], j] * beta[t, j]
         total = 0.0
         for i in range(K):
             s = 0.0
@@ -114,7 +118,7 @@ _XI_TILE = 128
 
 
 @njit(cache=True, nogil=True)
-def _combine(frame, seq_lo, lo, hi, alpha, scale, beta, weight, want_xi, xi_raw, PT, U):
+def _combine(frame, rows, seq_lo, lo, hi, alpha, scale, beta, weight, want_xi, xi_raw, PT, U):
     """Posteriors and transitions of rows ``lo:hi`` of a sequence starting at ``seq_lo``.
 
     ``gamma_t = alpha_t beta_t / n_t`` with ``n_t = alpha_t . beta_t``, and
@@ -145,7 +149,7 @@ def _combine(frame, seq_lo, lo, hi, alpha, scale, beta, weight, want_xi, xi_raw,
             prev = t - 1 if t > seq_lo else t
             for k in range(K):
                 PT[k, i] = alpha[prev, k] * r
-                U[i, k] = frame[t, k] * beta[t, k]
+                U[i, k] = frame[rows[t], k] * beta[t, k]
             w = weight * inv
             for j in range(K):
                 beta[t, j] = alpha[t, j] * beta[t, j] * w
@@ -169,14 +173,14 @@ def _add_transitions(xi, xi_raw, transmat, weight):
 
 
 @njit(cache=True, nogil=True)
-def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transmat, want_xi,
+def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, transmat, want_xi,
                            alpha, scale, gamma, seq_loglik, start_stats, xi_lanes,
                            lane_lo, lane_hi):
     """Forward-backward for the sequences of lanes ``lane_lo:lane_hi``.
 
     Parameters
     ----------
-    frame, offset : see the module docstring; (N, K), (N,) IN
+    frame, rows, offset : see the module docstring; (M, K), (N,), (N,) IN
     starts : (n_seq + 1,) int64 IN — sequence boundaries in rows
     seq_weight : (n_seq,) float64 IN
     startprob : (K,); transmat : (K, K) IN
@@ -199,12 +203,12 @@ def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transma
         s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
         for s in range(s_lo, s_hi):
             lo, hi = starts[s], starts[s + 1]
-            seq_loglik[s] = _forward(frame, offset, lo, hi, startprob, transmat_t, alpha,
+            seq_loglik[s] = _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha,
                                      scale, acc)
             if not np.isfinite(seq_loglik[s]):
                 continue  # the caller refuses the sequence
-            _backward(frame, lo, hi, transmat, gamma, acc)
-            _combine(frame, lo, lo, hi, alpha, scale, gamma, seq_weight[s], want_xi, xi_raw,
+            _backward(frame, rows, lo, hi, transmat, gamma, acc)
+            _combine(frame, rows, lo, lo, hi, alpha, scale, gamma, seq_weight[s], want_xi, xi_raw,
                      PT, U)
             if want_xi:
                 _add_transitions(xi_lanes[lane], xi_raw, transmat, seq_weight[s])
@@ -213,7 +217,7 @@ def forward_backward_lanes(frame, offset, starts, seq_weight, startprob, transma
 
 
 @njit(cache=True, nogil=True)
-def recursions_lanes(frame, offset, startprob, transmat, alpha, scale, beta, loglik,
+def recursions_lanes(frame, rows, offset, startprob, transmat, alpha, scale, beta, loglik,
                      lane_lo, lane_hi):
     """One long sequence (all rows): lane 0 runs the forward recursion, lane 1
     the backward one; the two are independent, so two threads run them at once.
@@ -222,17 +226,17 @@ def recursions_lanes(frame, offset, startprob, transmat, alpha, scale, beta, log
     """
     K = startprob.shape[0]
     acc = np.empty(K)
-    N = frame.shape[0]
+    N = rows.shape[0]
     for lane in range(lane_lo, lane_hi):
         if lane == 0:
-            loglik[0] = _forward(frame, offset, 0, N, startprob,
+            loglik[0] = _forward(frame, rows, offset, 0, N, startprob,
                                  np.ascontiguousarray(transmat.T), alpha, scale, acc)
         else:
-            _backward(frame, 0, N, transmat, beta, acc)
+            _backward(frame, rows, 0, N, transmat, beta, acc)
 
 
 @njit(cache=True, nogil=True)
-def combine_lanes(frame, alpha, scale, beta, weight, want_xi, transmat, xi_lanes, lane_lo,
+def combine_lanes(frame, rows, alpha, scale, beta, weight, want_xi, transmat, xi_lanes, lane_lo,
                   lane_hi):
     """:func:`_combine` over the rows of one long sequence, in fixed row lanes.
 
@@ -245,7 +249,7 @@ def combine_lanes(frame, alpha, scale, beta, weight, want_xi, transmat, xi_lanes
     U = np.empty((_XI_TILE, K))
     for lane in range(lane_lo, lane_hi):
         lo, hi = _lane_bounds(N, n_lanes, lane)
-        _combine(frame, 0, lo, hi, alpha, scale, beta, weight, want_xi, xi_raw, PT, U)
+        _combine(frame, rows, 0, lo, hi, alpha, scale, beta, weight, want_xi, xi_raw, PT, U)
         if want_xi:
             _add_transitions(xi_lanes[lane], xi_raw, transmat, weight)
 
