@@ -94,6 +94,20 @@ def _buffer(workspace, name, shape):
 SPLIT_ROWS = 16_384
 
 
+def mixture_frame(mixture, X, params, workspace=None):
+    """``(responsibilities (N, K'), log-sum-exp (N,))`` of one pass of a
+    mixture family's kernel (weights must be equal or sum to 1 as given):
+    :meth:`~fastem.families._base.Family.row_outputs` without labels, into
+    ``workspace`` buffers when given (kept across iterations)."""
+    n = X.shape[0]
+    K = mixture.n_components
+    row_logp = _buffer(workspace, "row_logp", (n,))
+    resp = _buffer(workspace, "resp", (n, K))
+    mixture._run(X, np.ones(0), params, False, row_logp, np.empty(0, dtype=np.int64), resp,
+                 False)
+    return resp, row_logp
+
+
 def forward_backward(frame, rows, offset, starts, seq_weight, startprob, transmat, n_jobs,
                      want_xi=True, workspace=None):
     """Weighted posteriors and expected counts of the sequences of one batch.
@@ -189,7 +203,8 @@ class HMMFamily:
         for s_lo, s_hi in batches(starts):
             r_lo, r_hi = starts[s_lo], starts[s_hi]
             Xb = X[r_lo:r_hi]
-            frame, rows, offset, aux = self.emission.frame(Xb, params, self.n_jobs)
+            frame, rows, offset, aux = self.emission.frame(Xb, params, self.n_jobs,
+                                                           workspace)
             gamma, seq_ll, start, xi = forward_backward(
                 frame, rows, offset, starts[s_lo:s_hi + 1] - r_lo, seq_weight[s_lo:s_hi],
                 params["startprob"], params["transmat"], self.n_jobs, want_xi, workspace)
@@ -353,7 +368,7 @@ class GaussianEmission:
     def full(self):
         return self.covariance_type in ("full", "tied")
 
-    def frame(self, X, params, n_jobs):
+    def frame(self, X, params, n_jobs, workspace=None):
         K = self.n_components
         if self._mixture is None or self._mixture.n_jobs != n_jobs:
             self._mixture = GaussianFamily(K, self.covariance_type, n_jobs=n_jobs)
@@ -361,8 +376,9 @@ class GaussianEmission:
                           "precisions_cholesky": precision_cholesky(params["covars"],
                                                                     self.covariance_type)}
         # equal weights 1/K: responsibilities are the row-normalized densities
-        row_logp, _, frame = self._mixture.row_outputs(X, mixture_params, want_resp=True)
-        return frame, None, row_logp + np.log(K), None
+        frame, row_logp = mixture_frame(self._mixture, X, mixture_params, workspace)
+        row_logp += np.log(K)
+        return frame, None, row_logp, None
 
     def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         return _moments(X, gamma, params["means"], self.full, n_jobs)
@@ -457,7 +473,7 @@ class CategoricalEmission:
         self.emissionprob_prior = emissionprob_prior
         self.params = params
 
-    def frame(self, X, params, n_jobs):
+    def frame(self, X, params, n_jobs, workspace=None):
         # the emission table itself, indexed by the symbols (never N x K)
         return (np.ascontiguousarray(params["emissionprob"].T),
                 np.ascontiguousarray(X[:, 0]), np.zeros(X.shape[0]), None)
@@ -498,13 +514,15 @@ class PoissonEmission:
         self.params = params
         self._mixture = None
 
-    def frame(self, X, params, n_jobs):
+    def frame(self, X, params, n_jobs, workspace=None):
         K = self.n_components
         if self._mixture is None or self._mixture.n_jobs != n_jobs:
             self._mixture = PoissonFamily(K, n_jobs=n_jobs)
-        row_logp, _, frame = self._mixture.row_outputs(
-            X, {"weights": np.full(K, 1.0 / K), "rates": params["lambdas"]}, want_resp=True)
-        return frame, None, row_logp + np.log(K), None
+        frame, row_logp = mixture_frame(
+            self._mixture, X, {"weights": np.full(K, 1.0 / K), "rates": params["lambdas"]},
+            workspace)
+        row_logp += np.log(K)
+        return frame, None, row_logp, None
 
     def statistics(self, X, gamma, params, n_jobs, frame=None, aux=None):
         with one_blas_thread():
@@ -536,7 +554,7 @@ class MultinomialEmission:
         self.n_components = n_components
         self.params = params
 
-    def frame(self, X, params, n_jobs):
+    def frame(self, X, params, n_jobs, workspace=None):
         probs = params["emissionprob"]
         with np.errstate(divide="ignore"):
             # a zero probability: -inf for a positive count, 0 for a zero count
@@ -600,7 +618,7 @@ class GMMEmission:
             covars = np.repeat(covars[:, None], M, axis=1)
         return covars.reshape(K * M, *covars.shape[2:])
 
-    def frame(self, X, params, n_jobs):
+    def frame(self, X, params, n_jobs, workspace=None):
         K, M = self.n_components, self.n_mix
         if self._mixture is None or self._mixture.n_jobs != n_jobs:
             self._mixture = GaussianFamily(K * M, self._flat_type, n_jobs=n_jobs)
@@ -610,9 +628,10 @@ class GMMEmission:
             "means": params["means"].reshape(K * M, D),
             "precisions_cholesky": precision_cholesky(self._flat_covars(params["covars"]),
                                                       self._flat_type)}
-        row_logp, _, resp = self._mixture.row_outputs(X, mixture_params, want_resp=True)
+        resp, row_logp = mixture_frame(self._mixture, X, mixture_params, workspace)
         frame = np.ascontiguousarray(resp.reshape(-1, K, M).sum(axis=2))
-        return frame, None, row_logp + np.log(K), resp
+        row_logp += np.log(K)
+        return frame, None, row_logp, resp
 
     def statistics(self, X, gamma, params, n_jobs, frame=None, resp=None):
         K, M = self.n_components, self.n_mix
