@@ -250,6 +250,8 @@ class Model:
     params: tuple
     objective: str = "lower_bound_"
     history: Optional[str] = None
+    #: also compared on the other datasets and starts (``--data``, ``--start``)
+    data_variants: bool = True
 
 
 def _gmm(covariance_type):
@@ -290,6 +292,118 @@ def _discrete(cls_name, **fixed):
     return build
 
 
+# ------------------------------------------------------ hidden Markov models
+#: symbols of the CategoricalHMM comparison
+N_SYMBOLS = 16
+
+
+def _sticky_states(n_samples, n_components, rng, stay=0.95):
+    """A state path that stays with probability ``stay`` (vectorized run lengths)."""
+    runs = rng.geometric(1.0 - stay, size=n_samples // 5 + n_components)
+    labels = rng.integers(0, n_components, runs.size)
+    return np.repeat(labels, runs)[:n_samples] if runs.sum() >= n_samples else \
+        np.resize(np.repeat(labels, runs), n_samples)
+
+
+def hmm_gaussian_data(n_samples, n_features, n_components, dtype="float64", seed=0):
+    """One sequence: Gaussian emissions of a sticky hidden state path."""
+    rng = np.random.default_rng(seed)
+    means = rng.uniform(-5.0, 5.0, (n_components, n_features))
+    states = _sticky_states(n_samples, n_components, rng)
+    return (means[states] + rng.normal(size=(n_samples, n_features))).astype(dtype)
+
+
+def hmm_symbol_data(n_samples, n_features, n_components, dtype="float64", seed=0):
+    """One sequence of symbols ``0 .. N_SYMBOLS - 1`` (a column; features are ignored)."""
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(N_SYMBOLS, 0.5), n_components)
+    states = _sticky_states(n_samples, n_components, rng)
+    codes = (rng.random((n_samples, 1)) > probs.cumsum(axis=1)[states]).sum(axis=1)
+    return np.minimum(codes, N_SYMBOLS - 1)[:, None].astype(np.int64)
+
+
+def hmm_init(kind):
+    """Initial-parameter maker (fitted attributes, set before ``fit``) of an HMM."""
+    def make(X, n_components, seed=0):
+        rng = np.random.default_rng(seed)
+        K = n_components
+        init = {"startprob_": np.full(K, 1.0 / K),
+                "transmat_": rng.dirichlet(np.full(K, 1.0), K) * 0.5 + np.eye(K) * 0.5}
+        if kind == "gaussian":
+            init["means_"] = _random_rows(X, K, seed).astype(np.float64)
+            init["covars_"] = np.tile(np.var(X[:100_000], axis=0, dtype=np.float64), (K, 1))
+        else:
+            init["emissionprob_"] = rng.dirichlet(np.ones(N_SYMBOLS), K)
+        return init
+    return make
+
+
+class _HMMRun:
+    """An HMM (fastem's or hmmlearn's) as compare sees an estimator: ``fit(X)``
+    on one sequence, ``n_iter_``, ``lower_bound_`` (the log-likelihood per
+    sample of the last E-step, as the mixtures') and ``lower_bounds_``; other
+    attributes are the model's."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def fit(self, X):
+        self.model.fit(X)
+        history = [float(v) / len(X) for v in self.model.monitor_.history]
+        self.n_iter_, self.lower_bounds_ = len(history), history
+        self.lower_bound_ = history[-1] if history else float("nan")
+        return self
+
+    def predict(self, X):
+        return self.model.predict(X)
+
+    def __getattr__(self, name):
+        if name == "model":
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
+def _hmm(cls_name, lib, **fixed):
+    """Builder of ``cls_name`` from ``fastem.hmm`` or (``lib='hmmlearn'``) hmmlearn."""
+    def build(k, init, max_iter, n_jobs=None):
+        if lib == "fastem":
+            from fastem import hmm as module
+            fixed_jobs = {"n_jobs": n_jobs}
+        else:
+            from hmmlearn import hmm as module
+            fixed_jobs = {}
+        model = getattr(module, cls_name)(k, init_params="", n_iter=max_iter, tol=0,
+                                          implementation="scaling", **fixed, **fixed_jobs)
+        for name, value in init.items():
+            setattr(model, name, value.copy())
+        return _HMMRun(model)
+    return build
+
+
+def _has_hmmlearn():
+    import importlib.util
+    return importlib.util.find_spec("hmmlearn") is not None
+
+
+def _hmm_models():
+    """GaussianHMM (diag) and CategoricalHMM, paired with hmmlearn when it is installed."""
+    baseline = _has_hmmlearn()
+    return [
+        Model("hmm-gaussian", "GaussianHMM diag (vs hmmlearn)", "hmm.GaussianHMM",
+              hmm_gaussian_data, hmm_init("gaussian"),
+              _hmm("GaussianHMM", "fastem", covariance_type="diag"),
+              _hmm("GaussianHMM", "hmmlearn", covariance_type="diag") if baseline else None,
+              ("startprob_", "transmat_", "means_", "_covars_"),
+              data_variants=False),
+        Model("hmm-categorical", "CategoricalHMM (vs hmmlearn)", "hmm.CategoricalHMM",
+              hmm_symbol_data, hmm_init("categorical"),
+              _hmm("CategoricalHMM", "fastem", n_features=N_SYMBOLS),
+              _hmm("CategoricalHMM", "hmmlearn", n_features=N_SYMBOLS) if baseline else None,
+              ("startprob_", "transmat_", "emissionprob_"),
+              data_variants=False),
+    ]
+
+
 MODELS = {m.name: m for m in [
     *(_gmm(ct) for ct in ("full", "tied", "diag", "spherical")),
     Model("kmeans", "KMeans", "KMeans", gaussian_blobs, kmeans_init, _fastem_kmeans,
@@ -307,6 +421,7 @@ MODELS = {m.name: m for m in [
           discrete_init("categorical"),
           _discrete("CategoricalMixture", n_categories=N_CATEGORIES), None,
           ("weights_",), history="lower_bounds_"),
+    *_hmm_models(),
 ]}
 
 

@@ -86,7 +86,8 @@ def run_compare(args):
     starts = _choices(args.start, _compare.STARTS, "--start")
     # other datasets and starts: the models scikit-learn also has
     models = [_compare.variant(m, d, s) for d in datasets for s in starts for m in models
-              if (d, s) == ("blobs", "random-rows") or m.sklearn is not None]
+              if (d, s) == ("blobs", "random-rows")
+              or (m.sklearn is not None and m.data_variants)]
     say = _progress(args.quiet)
     results, data = [], {}
     started = time.perf_counter()

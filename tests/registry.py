@@ -335,3 +335,72 @@ REGISTRY = {
 }
 
 NAMES = sorted(REGISTRY)
+
+
+# ------------------------------------------------------------- fastem.hmm
+# The hidden Markov models live in ``fastem.hmm`` (hmmlearn's layout), not in
+# ``fastem.__all__``: they have their own registry, and
+# ``tests/test_hmm_reliability.py`` fails when a name in ``fastem.hmm.__all__``
+# has no entry here.
+import fastem.hmm  # noqa: E402
+
+
+def hmm_sequences(n_seq=4, length=30, seed=0, kind="gaussian", d=2, k=3):
+    """``(X, lengths)``: sequences of a sticky state path with ``kind`` emissions."""
+    rng = np.random.default_rng(seed)
+    n = n_seq * length
+    states = np.repeat(rng.integers(0, k, n // 5 + 1), 5)[:n]
+    if kind == "gaussian":
+        X = rng.normal(scale=4.0, size=(k, d))[states] + rng.standard_normal((n, d))
+    elif kind == "categorical":
+        probs = rng.dirichlet(np.ones(5), size=k)
+        X = (rng.random((n, 1)) > probs.cumsum(axis=1)[states]).sum(axis=1)[:, None]
+    elif kind == "poisson":
+        X = rng.poisson(rng.uniform(0.5, 8.0, (k, d))[states]).astype(np.float64)
+    else:  # multinomial, 6 trials
+        X = np.array([rng.multinomial(6, p) for p in rng.dirichlet(np.ones(3), k)[states]])
+    return X, [length] * n_seq
+
+
+@dataclass
+class HMMEntry:
+    cls: type
+    kind: str                  # emission kind of :func:`hmm_sequences`
+    kwargs: dict               # constructor kwargs for a small, quick fit
+    params: tuple              # fitted parameter attributes compared by the properties
+    variants: list = field(default_factory=lambda: [{}])
+    bad_params: list = field(default_factory=list)  # (kwargs, match) refused at fit
+
+    def make(self, **kw):
+        return self.cls(**{**self.kwargs, **kw})
+
+
+_HMM_BAD = [(dict(n_components=0), "n_components"), (dict(n_iter=-1), "n_iter"),
+            (dict(algorithm="nope"), "algorithm"), (dict(implementation="c"), "implementation"),
+            (dict(n_jobs=0), "n_jobs"), (dict(random_state="abc"), "random_state"),
+            (dict(params=3), "params")]
+_COVARIANCE_VARIANTS = [dict(covariance_type=ct) for ct in ("spherical", "diag", "full", "tied")]
+
+HMM_REGISTRY = {
+    "GaussianHMM": HMMEntry(
+        fastem.hmm.GaussianHMM, "gaussian", dict(n_components=3, n_iter=5, random_state=0),
+        ("startprob_", "transmat_", "means_", "covars_"), _COVARIANCE_VARIANTS,
+        _HMM_BAD + [(dict(covariance_type="banana"), "covariance_type")]),
+    "GMMHMM": HMMEntry(
+        fastem.hmm.GMMHMM, "gaussian", dict(n_components=3, n_mix=2, n_iter=5, random_state=0),
+        ("startprob_", "transmat_", "weights_", "means_", "covars_"), _COVARIANCE_VARIANTS,
+        _HMM_BAD + [(dict(covariance_type="banana"), "covariance_type")]),
+    "CategoricalHMM": HMMEntry(
+        fastem.hmm.CategoricalHMM, "categorical",
+        dict(n_components=3, n_iter=5, random_state=0),
+        ("startprob_", "transmat_", "emissionprob_"), bad_params=_HMM_BAD),
+    "PoissonHMM": HMMEntry(
+        fastem.hmm.PoissonHMM, "poisson", dict(n_components=3, n_iter=5, random_state=0),
+        ("startprob_", "transmat_", "lambdas_"), bad_params=_HMM_BAD),
+    "MultinomialHMM": HMMEntry(
+        fastem.hmm.MultinomialHMM, "multinomial",
+        dict(n_components=3, n_iter=5, random_state=0),
+        ("startprob_", "transmat_", "emissionprob_"), bad_params=_HMM_BAD),
+}
+
+HMM_NAMES = sorted(HMM_REGISTRY)

@@ -1,0 +1,386 @@
+"""Hidden Markov model kernels (Numba): forward-backward, Viterbi, moments.
+
+Sequences are consecutive runs of rows; ``starts`` (n_seq + 1,) holds their
+boundaries. Emission probabilities arrive as a *scaled frame*:
+``frame[rows[t], k] = p_k(x_t) / s_t`` with ``log s_t = offset[t]`` (any row
+scale: the Gaussian and linear mixture passes give the row-normalized
+densities and the row's log-sum-exp), so no ``exp`` of a log-density can
+underflow a whole row. ``rows`` (N,) int64 indexes the frame's rows: the
+identity for a frame of one row per sample, the symbols for a categorical
+model, whose frame is its (n_symbols, K) emission table (read from cache,
+never expanded to N rows).
+
+Sequences are grouped in lanes (fixed runs of consecutive sequences); a
+kernel processes a range of lanes serially and without the GIL, each lane
+writes only its own slot, and :func:`fastem._threads.run_lanes` runs the
+lanes on a few threads: results are bit-identical for any thread count.
+
+Arguments marked IN are read, OUT are written.
+"""
+import numpy as np
+from numba import njit
+
+_NEG_INF = -np.inf
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lane_bounds(n_items, n_lanes, lane):
+    """Items ``[lo, hi)`` of ``lane`` when ``n_items`` are split into ``n_lanes`` runs."""
+    return lane * n_items // n_lanes, (lane + 1) * n_items // n_lanes
+
+
+#: the forward pass multiplies its normalizers into one number and takes a
+#: logarithm only when that product leaves [1 / _FLUSH, _FLUSH]
+_FLUSH = 1e250
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_times_matrix(V, row, MT, out):
+    """``out = V[row] @ M`` given ``MT``, the C-contiguous transpose of the
+    (K, K) ``M``: K independent dot products along contiguous rows, so their
+    chains of dependent adds run side by side."""
+    K = MT.shape[0]
+    for j in range(K):
+        s = 0.0
+        for i in range(K):
+            s += V[row, i] * MT[j, i]
+        out[j] = s
+
+
+# The recursions. Any per-row scale of the forward or backward variables
+# cancels in the posteriors and transitions (both are normalized per row, see
+# ``_combine``), so each recursion scales row t by the inverse sum of row t-1:
+# that sum is computed beside the product by A, off the recursion's chain of
+# dependent operations. The forward row t is then (alpha_hat_{t-1} A) * b_t,
+# whose sum is the usual normalizer c_t, and log p(x) = sum_t log c_t.
+@njit(cache=True, nogil=True)
+def _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha, scale, acc):
+    """Forward variables of rows ``lo:hi`` (one sequence).
+
+    ``alpha[t] = (alpha[t-1] @ A) * frame[t] * scale[t]`` with ``scale[t]`` the
+    inverse sum of ``alpha[t-1]`` (1 at ``lo``).
+
+    Returns
+    -------
+    loglik : float — ``log p(x_lo:hi)`` (-inf: impossible sequence)
+    """
+    K = startprob.shape[0]
+    loglik = 0.0
+    product = 1.0
+    r = 1.0
+    c = 1.0
+    for t in range(lo, hi):
+        if t == lo:
+            for j in range(K):
+                acc[j] = startprob[j]
+        else:
+            _row_times_matrix(alpha, t - 1, transmat_t, acc)
+        c = 0.0
+        for j in range(K):
+            v = acc[j] * frame[rows[t], j] * r
+            alpha[t, j] = v
+            c += v
+        if not (c > 0.0) or not (c < np.inf):
+            return _NEG_INF
+        scale[t] = r
+        r = 1.0 / c
+        loglik += offset[t]
+        product *= c
+        if product > _FLUSH or product < 1.0 / _FLUSH:
+            loglik += np.log(product)
+            product = 1.0
+    return loglik + np.log(product)
+
+
+@njit(cache=True, nogil=True)
+def _backward(frame, rows, lo, hi, transmat, beta, acc):
+    """Backward variables of rows ``lo:hi``, each row scaled (see above):
+    ``beta[t-1] = A @ (frame[t] * beta[t]) / sum(beta[t])``."""
+    K = transmat.shape[0]
+    for j in range(K):
+        beta[hi - 1, j] = 1.0
+    q = 1.0 / K
+    for t in range(hi - 1, lo, -1):
+        for j in range(K):
+            acc[j] = frame[rows[t], j] * beta[t, j]
+        total = 0.0
+        for i in range(K):
+            s = 0.0
+            for j in range(K):
+                s += transmat[i, j] * acc[j]
+            beta[t - 1, i] = s * q
+            total += s
+        q = 1.0 / (total * q)  # the sum of row t-1, scaled
+
+
+#: rows per tile of :func:`_combine`'s transition product
+_XI_TILE = 128
+
+
+@njit(cache=True, nogil=True)
+def _combine(frame, rows, seq_lo, lo, hi, alpha, scale, beta, weight, want_xi, xi_raw, PT, U):
+    """Posteriors and transitions of rows ``lo:hi`` of a sequence starting at ``seq_lo``.
+
+    ``gamma_t = alpha_t beta_t / n_t`` with ``n_t = alpha_t . beta_t``, and
+    ``xi_t(i, j) = alpha_hat_{t-1}(i) A_ij b_t(j) beta_t(j) / n_t``: the
+    outer products (without ``A``) are added to ``xi_raw`` as one small
+    matrix product per tile of rows. Rows are independent given the
+    lattices, so blocks of one sequence run in parallel.
+
+    Parameters
+    ----------
+    beta : (N, K) IN/OUT — backward variables on entry, ``weight`` times the
+        posteriors of rows ``lo:hi`` on exit
+    xi_raw : (K, K) IN/OUT
+    PT : (K, _XI_TILE); U : (_XI_TILE, K) float64 scratch
+    """
+    K = alpha.shape[1]
+    for t0 in range(lo, hi, _XI_TILE):
+        n_rows = min(_XI_TILE, hi - t0)
+        for i in range(n_rows):
+            t = t0 + i
+            n = 0.0
+            for j in range(K):
+                n += alpha[t, j] * beta[t, j]
+            inv = 1.0 / n
+            # row i of the tile: alpha_hat_{t-1} / n_t and b_t * beta_t
+            # (zero for the sequence's first row, which has no transition in)
+            r = scale[t] * inv if t > seq_lo else 0.0
+            prev = t - 1 if t > seq_lo else t
+            for k in range(K):
+                PT[k, i] = alpha[prev, k] * r
+                U[i, k] = frame[rows[t], k] * beta[t, k]
+            w = weight * inv
+            for j in range(K):
+                beta[t, j] = alpha[t, j] * beta[t, j] * w
+        if want_xi:
+            if n_rows < _XI_TILE:
+                for k in range(K):
+                    for i in range(n_rows, _XI_TILE):
+                        PT[k, i] = 0.0
+                        U[i, k] = 0.0
+            xi_raw += np.dot(PT, U)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_transitions(xi, xi_raw, transmat, weight):
+    """``xi += weight * A * xi_raw``, then ``xi_raw = 0``."""
+    K = transmat.shape[0]
+    for i in range(K):
+        for j in range(K):
+            xi[i, j] += weight * transmat[i, j] * xi_raw[i, j]
+            xi_raw[i, j] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, transmat, want_xi,
+                           alpha, scale, gamma, seq_loglik, start_stats, xi_lanes,
+                           lane_lo, lane_hi):
+    """Forward-backward for the sequences of lanes ``lane_lo:lane_hi``.
+
+    Parameters
+    ----------
+    frame, rows, offset : see the module docstring; (M, K), (N,), (N,) IN
+    starts : (n_seq + 1,) int64 IN — sequence boundaries in rows
+    seq_weight : (n_seq,) float64 IN
+    startprob : (K,); transmat : (K, K) IN
+    want_xi : bool
+    alpha : (N, K); scale : (N,) float64 scratch — the forward lattice
+    gamma : (N, K) float64 OUT — the backward lattice, then the weighted posteriors
+    seq_loglik : (n_seq,) float64 OUT — unweighted log-likelihood per sequence
+    start_stats : (n_seq, K) float64 OUT — weighted first-row posteriors
+    xi_lanes : (n_lanes, K, K) float64 OUT — expected transitions per lane
+    """
+    K = startprob.shape[0]
+    n_seq = starts.shape[0] - 1
+    n_lanes = xi_lanes.shape[0]
+    acc = np.empty(K)
+    xi_raw = np.zeros((K, K))
+    PT = np.empty((K, _XI_TILE))
+    U = np.empty((_XI_TILE, K))
+    transmat_t = np.ascontiguousarray(transmat.T)
+    for lane in range(lane_lo, lane_hi):
+        s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
+        for s in range(s_lo, s_hi):
+            lo, hi = starts[s], starts[s + 1]
+            seq_loglik[s] = _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha,
+                                     scale, acc)
+            if not np.isfinite(seq_loglik[s]):
+                continue  # the caller refuses the sequence
+            _backward(frame, rows, lo, hi, transmat, gamma, acc)
+            _combine(frame, rows, lo, lo, hi, alpha, scale, gamma, seq_weight[s], want_xi, xi_raw,
+                     PT, U)
+            if want_xi:
+                _add_transitions(xi_lanes[lane], xi_raw, transmat, seq_weight[s])
+            for j in range(K):
+                start_stats[s, j] = gamma[lo, j]
+
+
+@njit(cache=True, nogil=True)
+def recursions_lanes(frame, rows, offset, startprob, transmat, alpha, scale, beta, loglik,
+                     lane_lo, lane_hi):
+    """One long sequence (all rows): lane 0 runs the forward recursion, lane 1
+    the backward one; the two are independent, so two threads run them at once.
+
+    ``loglik`` (1,) OUT receives the forward pass's log-likelihood.
+    """
+    K = startprob.shape[0]
+    acc = np.empty(K)
+    N = rows.shape[0]
+    for lane in range(lane_lo, lane_hi):
+        if lane == 0:
+            loglik[0] = _forward(frame, rows, offset, 0, N, startprob,
+                                 np.ascontiguousarray(transmat.T), alpha, scale, acc)
+        else:
+            _backward(frame, rows, 0, N, transmat, beta, acc)
+
+
+@njit(cache=True, nogil=True)
+def combine_lanes(frame, rows, alpha, scale, beta, weight, want_xi, transmat, xi_lanes, lane_lo,
+                  lane_hi):
+    """:func:`_combine` over the rows of one long sequence, in fixed row lanes.
+
+    ``xi_lanes`` (n_lanes, K, K) OUT: the weighted transitions of each lane.
+    """
+    N, K = alpha.shape
+    n_lanes = xi_lanes.shape[0]
+    xi_raw = np.zeros((K, K))
+    PT = np.empty((K, _XI_TILE))
+    U = np.empty((_XI_TILE, K))
+    for lane in range(lane_lo, lane_hi):
+        lo, hi = _lane_bounds(N, n_lanes, lane)
+        _combine(frame, rows, 0, lo, hi, alpha, scale, beta, weight, want_xi, xi_raw, PT, U)
+        if want_xi:
+            _add_transitions(xi_lanes[lane], xi_raw, transmat, weight)
+
+
+@njit(cache=True, nogil=True)
+def viterbi_lanes(log_frame, starts, log_startprob, log_transmat, n_lanes, path,
+                  seq_logprob, lane_lo, lane_hi):
+    """Most probable state path of each sequence of lanes ``lane_lo:lane_hi``.
+
+    Parameters
+    ----------
+    log_frame : (N, K) float64 IN — emission log-probabilities (up to a row
+        constant, added to ``seq_logprob`` by the caller)
+    starts : (n_seq + 1,) int64 IN
+    log_startprob : (K,); log_transmat : (K, K) IN
+    n_lanes : int — lanes the sequences are split into
+    path : (N,) int64 OUT — the states
+    seq_logprob : (n_seq,) float64 OUT — log-probability of each best path
+    """
+    N, K = log_frame.shape
+    n_seq = starts.shape[0] - 1
+    delta = np.empty(K)
+    nxt = np.empty(K)
+    back = np.empty((0, K), dtype=np.int64)
+    for lane in range(lane_lo, lane_hi):
+        s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
+        for s in range(s_lo, s_hi):
+            lo, hi = starts[s], starts[s + 1]
+            if back.shape[0] < hi - lo:
+                back = np.empty((hi - lo, K), dtype=np.int64)
+            for j in range(K):
+                delta[j] = log_startprob[j] + log_frame[lo, j]
+            for t in range(lo + 1, hi):
+                for j in range(K):
+                    best = 0
+                    top = delta[0] + log_transmat[0, j]
+                    for i in range(1, K):
+                        v = delta[i] + log_transmat[i, j]
+                        if v > top:
+                            top = v
+                            best = i
+                    nxt[j] = top + log_frame[t, j]
+                    back[t - lo, j] = best
+                for j in range(K):
+                    delta[j] = nxt[j]
+            state = 0
+            for j in range(1, K):
+                if delta[j] > delta[state]:
+                    state = j
+            seq_logprob[s] = delta[state]
+            for t in range(hi - 1, lo, -1):
+                path[t] = state
+                state = back[t - lo, state]
+            path[lo] = state
+
+
+#: rows per tile of :func:`moments_lanes` (the tile's operands stay in cache)
+_TILE = 256
+
+
+@njit(cache=True, nogil=True)
+def moments_lanes(X, gamma, center, full, S_lanes, lane_lo, lane_hi):
+    """Posterior-weighted moments of ``X`` around ``center``, one product per tile.
+
+    With ``y = x - g`` (``g = center``, formed in float64 before any
+    product), lane ``l`` (a fixed run of rows) gets ``S[l] = sum_t p_t
+    gamma_t^T``, ``p_t = [1, y, y^2]`` (``full=False``) or ``[1, y, vec(y
+    y^T)]`` (``full=True``): the expected counts, first and second moments
+    of every state, by BLAS on tiles of ``_TILE`` rows.
+
+    Parameters
+    ----------
+    X : (N, D) float32 or float64 IN; gamma : (N, K) float64 IN
+    center : (D,) float64 IN
+    S_lanes : (n_lanes, P, K) float64 OUT, ``P = 1 + D + D`` or ``1 + D + D * D``
+    """
+    N, D = X.shape
+    K = gamma.shape[1]
+    n_lanes = S_lanes.shape[0]
+    P = S_lanes.shape[1]
+    PT = np.empty((P, _TILE))
+    S_tile = np.empty((P, K))
+    for lane in range(lane_lo, lane_hi):
+        lo, hi = _lane_bounds(N, n_lanes, lane)
+        S = S_lanes[lane]
+        for t0 in range(lo, hi, _TILE):
+            n = min(_TILE, hi - t0)
+            for i in range(n):
+                PT[0, i] = 1.0
+            for d in range(D):
+                g = center[d]
+                for i in range(n):
+                    PT[1 + d, i] = np.float64(X[t0 + i, d]) - g
+            if full:
+                for d in range(D):
+                    for e in range(D):
+                        row = 1 + D + d * D + e
+                        for i in range(n):
+                            PT[row, i] = PT[1 + d, i] * PT[1 + e, i]
+            else:
+                for d in range(D):
+                    for i in range(n):
+                        PT[1 + D + d, i] = PT[1 + d, i] * PT[1 + d, i]
+            for r in range(P):  # padding columns of a short last tile
+                for i in range(n, _TILE):
+                    PT[r, i] = 0.0
+            if n == _TILE:
+                np.dot(PT, gamma[t0:t0 + n], S_tile)
+            else:
+                np.dot(PT[:, :n].copy(), gamma[t0:t0 + n], S_tile)
+            for r in range(P):
+                for k in range(K):
+                    S[r, k] += S_tile[r, k]
+
+
+@njit(cache=True, nogil=True)
+def symbol_counts_lanes(symbols, gamma, counts_lanes, lane_lo, lane_hi):
+    """Expected symbol counts: ``counts[l, s, k] = sum over the rows t of lane l
+    with symbol s of gamma[t, k]``.
+
+    Parameters
+    ----------
+    symbols : (N,) int64 IN; gamma : (N, K) float64 IN
+    counts_lanes : (n_lanes, n_symbols, K) float64 OUT
+    """
+    N, K = gamma.shape
+    n_lanes = counts_lanes.shape[0]
+    for lane in range(lane_lo, lane_hi):
+        lo, hi = _lane_bounds(N, n_lanes, lane)
+        counts = counts_lanes[lane]
+        for t in range(lo, hi):
+            s = symbols[t]
+            for k in range(K):
+                counts[s, k] += gamma[t, k]
