@@ -12,7 +12,6 @@ parameters (no NaN), float32 input kept as float32.
 scaled forward-backward (the emission probabilities are scaled per row, so
 nothing underflows) and give the same result.
 """
-import string
 from collections import deque
 
 import numpy as np

@@ -24,7 +24,7 @@ Parameters are a dict of float64 arrays: ``startprob`` (K,), ``transmat``
 """
 import numpy as np
 from scipy import linalg
-from scipy.special import gammaln, logsumexp
+from scipy.special import gammaln
 
 from .._threads import one_blas_thread, resolve_n_jobs, run_lanes
 from ..kernels import hmm as kernels
