@@ -167,25 +167,33 @@ class FactorAnalysis(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         with one_blas_thread():
             (S,), _ = source.statistics(MomentsPass(self.n_jobs), {"shift": shift})
         mean, cov, total = mean_and_covariance(S, shift)
+        # EM runs on cov / scale, a power of 2 near the mean variance (exact:
+        # the same iterates, scaled), so data at 1e+-150 neither over- nor
+        # underflow; loadings, noise and log-likelihoods are scaled back
+        mean_var = np.diag(cov).mean()
+        scale = 2.0 ** np.round(np.log2(mean_var)) if mean_var > 0 else 1.0
+        cov = cov / scale
+        ll_offset = -0.5 * total * D * np.log(scale)
 
         def initialize():
-            loadings = initial_loadings(cov, psi0, q, self.svd_method,
+            loadings = initial_loadings(cov, psi0 / scale, q, self.svd_method,
                                         self.iterated_power, random_state)
-            return {"loadings": loadings, "psi": psi0}
+            return {"loadings": loadings, "psi": psi0 / scale}
 
         def step(stats, params):
             loadings, psi = fa_em_step(cov, params["loadings"], params["psi"], isotropic,
-                                       FA_NOISE_FLOOR)
+                                       FA_NOISE_FLOOR / scale)
             return {"loadings": loadings, "psi": psi}
 
         run = _driver.fit_em(
-            lambda p: (None, fa_loglik(cov, p["loadings"], p["psi"], total)), step,
-            initialize, n_init=1, total_weight=1.0, tol=self.tol, max_iter=self.max_iter)
-        components = run.params["loadings"].T
+            lambda p: (None, fa_loglik(cov, p["loadings"], p["psi"], total) + ll_offset),
+            step, initialize, n_init=1, total_weight=1.0, tol=self.tol,
+            max_iter=self.max_iter)
+        components = run.params["loadings"].T * np.sqrt(scale)
         if self.rotation is not None and q > 0:
             components = orthogonal_rotation(components.T, self.rotation)
         self.components_ = components
-        self.noise_variance_ = run.params["psi"]
+        self.noise_variance_ = run.params["psi"] * scale
         self.loglike_ = list(run.lower_bounds)
         self.n_iter_ = run.n_iter
         self.mean_ = mean
@@ -251,7 +259,7 @@ class FactorAnalysis(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 _MFA_INITS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
-class MixtureOfFactorAnalyzers(BaseMixture):
+class MixtureOfFactorAnalyzers(TransformerMixin, BaseMixture):
     """Mixture of factor analyzers fitted by EM (Ghahramani & Hinton 1996).
 
     Component k is a Gaussian with mean ``means_[k]`` and covariance

@@ -350,7 +350,7 @@ class FactorMixtureFamily(Family):
                                     "loadings": self.loadings_init.copy(),
                                     "noise_variance": self.noise_variance_init.copy()})
         from .gaussian import GaussianFamily
-        gauss = GaussianFamily(K, "full", max(self.reg_covar, 1e-6), self.init_params,
+        gauss = GaussianFamily(K, "full", self.reg_covar, self.init_params,
                                weights_init=self.weights_init, means_init=self.means_init,
                                n_jobs=self.n_jobs)
         params = gauss.initialize(X, sample_weight, random_state)
