@@ -9,8 +9,9 @@ from ._threads import one_blas_thread, resolve_n_jobs
 from ._validation import (check_float, check_init_array, check_int, check_option,
                           check_random_state, check_weights_init)
 from .families.factor import (FA_NOISE_FLOOR, NOISE_TYPES, FactorMixtureFamily,
-                              MomentsPass, fa_em_step, fa_loglik, initial_loadings,
-                              mean_and_covariance, orthogonal_rotation)
+                              MomentsPass, canonical_loadings, fa_em_step, fa_loglik,
+                              initial_loadings, mean_and_covariance,
+                              orthogonal_rotation)
 
 _LOG_2PI = np.log(2 * np.pi)
 
@@ -189,7 +190,8 @@ class FactorAnalysis(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             lambda p: (None, fa_loglik(cov, p["loadings"], p["psi"], total) + ll_offset),
             step, initialize, n_init=1, total_weight=1.0, tol=self.tol,
             max_iter=self.max_iter)
-        components = run.params["loadings"].T * np.sqrt(scale)
+        components = (canonical_loadings(run.params["loadings"], run.params["psi"]).T
+                      * np.sqrt(scale))
         if self.rotation is not None and q > 0:
             components = orthogonal_rotation(components.T, self.rotation)
         self.components_ = components

@@ -143,6 +143,26 @@ def fa_em_step(cov, loadings, psi, isotropic=False, floor=FA_NOISE_FLOOR):
     return new, np.maximum(_structured(resid, isotropic), floor)
 
 
+def canonical_loadings(loadings, psi):
+    """The same model's loadings in scikit-learn's basis of factors.
+
+    Loadings are identified up to an orthogonal rotation of the factors;
+    scikit-learn's are ``Psi^1/2 v_j sqrt(s_j - 1)`` with ``v_j`` orthonormal,
+    the eigenvectors of ``Psi^-1/2 Lambda Lambda^T Psi^-1/2`` at a fixed point.
+    The SVD ``Psi^-1/2 Lambda = U s V^T`` gives that basis,
+    ``Psi^1/2 U s``, ordered by decreasing ``s`` (signs as the SVD's).
+
+    Returns
+    -------
+    loadings : ndarray of shape (D, q)
+    """
+    if loadings.shape[1] == 0:
+        return loadings
+    root = np.sqrt(psi)[:, None]
+    u, s, _ = linalg.svd(loadings / root, full_matrices=False)
+    return root * u * s
+
+
 def orthogonal_rotation(components, method="varimax", tol=1e-6, max_iter=100):
     """Varimax or quartimax rotation of ``components`` (n_features, n_factors).
 
