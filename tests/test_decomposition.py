@@ -8,9 +8,17 @@ from sklearn.datasets import load_digits, load_wine
 from sklearn.decomposition import FactorAnalysis as SkFactorAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 import fastem
 import naive_factor
+
+
+def _sklearn_fit(est, X):
+    """scikit-learn's fit with BLAS on one thread: its per-iteration SVDs of
+    small matrices run 15x slower with threads on a busy 2-core machine."""
+    with threadpool_limits(1):
+        return est.fit(X)
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +65,8 @@ def _mfa_init(X, k, q, seed=1):
                                      ("digits", 5)])
 def test_factor_analysis_reaches_sklearn_maximum_likelihood(data, q):
     X = _wine() if data == "wine" else _digits()
-    sk = SkFactorAnalysis(q, tol=1e-10, max_iter=100_000, svd_method="lapack").fit(X)
+    sk = _sklearn_fit(SkFactorAnalysis(q, tol=1e-10, max_iter=100_000,
+                                       svd_method="lapack"), X)
     fa = fastem.FactorAnalysis(q, tol=1e-11, max_iter=100_000).fit(X)
     assert sk.n_iter_ < 100_000 and fa.n_iter_ < 100_000  # both converged
     np.testing.assert_allclose(fa.loglike_[-1], sk.loglike_[-1], rtol=1e-6)
@@ -105,8 +114,8 @@ def test_components_and_rotation_match_sklearn(rotation):
                                    _ortho_rotation(W, rotation), rtol=1e-12, atol=1e-12)
     X = _wine()
     fa = fastem.FactorAnalysis(2, rotation=rotation, tol=1e-13, max_iter=10_000).fit(X)
-    sk = SkFactorAnalysis(2, rotation=rotation, tol=1e-12, max_iter=10_000,
-                          svd_method="lapack").fit(X)
+    sk = _sklearn_fit(SkFactorAnalysis(2, rotation=rotation, tol=1e-12, max_iter=10_000,
+                                       svd_method="lapack"), X)
     b = _match_sign_and_order(fa.components_, sk.components_)
     np.testing.assert_allclose(fa.components_, b, atol=1e-6 * np.abs(b).max())
 
