@@ -251,28 +251,31 @@ class FactorMixtureFamily(Family):
         return means, np.ascontiguousarray(inv_psi), AT, L_inv, log_norm
 
     def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial,
-             z_mean=None):
+             z_mean=None, args=None):
+        """One pass of :func:`~fastem.kernels.factor.mfa_lanes` (``args``: the
+        ``_kernel_args`` of ``params`` when already computed)."""
         K, D, q = params["loadings"].shape
         if z_mean is None:
             z_mean = np.empty((0, q))
         stats, (loglik, _), n_bad = lane_pass(
-            kernels.mfa_lanes, (X, w, *self._kernel_args(params)),
+            kernels.mfa_lanes, (X, w, *(args or self._kernel_args(params))),
             (want_stats, row_logp, labels, resp, z_mean),
             ((K, D, q + 1), (K, q + 1, q + 1), (K, D)), X.shape[0], self.block_rows,
             self.n_jobs, serial)
         return stats, loglik, n_bad
 
     def statistics(self, X, sample_weight, params, serial=False):
+        args = self._kernel_args(params)
         (sxz, szz, sxx), loglik, n_bad = self._run(
             X, sample_weight, params, True, np.empty(0), np.empty(0, np.int64),
-            np.empty((0, self.n_components)), serial)
+            np.empty((0, self.n_components)), serial, args=args)
         if n_bad:
             raise ValueError(
                 f"{n_bad} sample(s) of X have zero probability under every component "
                 "(their squared distances overflow). Rescale X (e.g. standardize it).")
         # E[z z^T | x] = M^-1 + E[z] E[z]^T: the M^-1 part once per component
         q = self.n_factors
-        _, _, _, L_inv, _ = self._kernel_args(params)
+        L_inv = args[3]
         szz[:, :q, :q] += szz[:, q, q, None, None] * np.einsum("kji,kjl->kil", L_inv, L_inv)
         return (sxz, szz, sxx), loglik
 
