@@ -2,7 +2,9 @@
 from .cluster import KMeans
 from .mixture import GaussianMixture
 from .discrete import BernoulliMixture, BinomialMixture, CategoricalMixture, PoissonMixture
+from .decomposition import FactorAnalysis, MixtureOfFactorAnalyzers
 
 __all__ = ["GaussianMixture", "KMeans", "BernoulliMixture", "BinomialMixture",
            "CategoricalMixture", "PoissonMixture"]
+__all__ += ["FactorAnalysis", "MixtureOfFactorAnalyzers"]
 __version__ = "0.1.0"

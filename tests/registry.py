@@ -136,6 +136,9 @@ class Entry:
     check_kwargs: dict = field(default_factory=dict)
     #: fits scipy.sparse X (the bad-input battery then feeds sparse X with a NaN)
     accepts_sparse: bool = False
+    #: has ``predict`` (the battery's prediction properties apply); a
+    #: transformer without it (FactorAnalysis) has its own in its test file
+    predicts: bool = True
 
     def make(self, **kw):
         return self.cls(**{**self.kwargs, **kw})
@@ -147,8 +150,11 @@ class Entry:
         """Fitted parameter arrays compared by the properties (float64 copies)."""
         if self.cls is fastem.KMeans:
             return {"cluster_centers_": est.cluster_centers_}
+        if self.cls is fastem.FactorAnalysis:
+            return {k: np.asarray(getattr(est, k), np.float64)
+                    for k in ("components_", "noise_variance_", "mean_")}
         out = {"weights_": est.weights_}
-        for name in ("means_", "covariances_", "rates_"):
+        for name in ("means_", "covariances_", "rates_", "loadings_", "noise_variance_"):
             if hasattr(est, name):
                 out[name] = getattr(est, name)
         if hasattr(est, "probs_"):
@@ -334,7 +340,62 @@ REGISTRY = {
     ),
 }
 
+def _mfa_init(X, k, **variant):
+    """All four ``*_init`` of a mixture of factor analyzers (one factor)."""
+    X = np.asarray(X, np.float64)
+    d = X.shape[1]
+    idx = np.linspace(0, X.shape[0] - 1, k).astype(int)
+    loadings = np.random.default_rng(123).normal(scale=0.5, size=(k, d, 1))
+    return dict(weights_init=np.full(k, 1.0 / k), means_init=X[idx].copy(),
+                loadings_init=loadings, noise_variance_init=np.ones((k, d)))
+
+
+def _two_or_more_features(n=90, d=3, **kw):
+    """Gaussian blobs with at least 2 features (one factor needs n_features > 1)."""
+    return gaussian_blobs(n=n, d=max(d, 2), **kw)
+
+
+REGISTRY["MixtureOfFactorAnalyzers"] = Entry(
+    cls=fastem.MixtureOfFactorAnalyzers, make_X=_two_or_more_features,
+    kwargs=dict(n_components=3, n_factors=1, random_state=0, n_jobs=1, max_iter=30),
+    k_param="n_components", init_kwargs=_mfa_init, continuous=True,
+    variants=[dict(noise=n, shared_noise=s) for n in ("diagonal", "isotropic")
+              for s in (False, True)],
+    bad_params=_COMMON_BAD + [
+        (dict(n_components=0), "n_components"), (dict(n_factors=0), "n_factors"),
+        (dict(n_factors=3), "n_factors=3 must be less than n_features=3"),
+        (dict(noise="pink"), "noise"), (dict(shared_noise="no"), "shared_noise"),
+        (dict(reg_covar=-1.0), "reg_covar"), (dict(chunk_size=0), "chunk_size")],
+    bad_inits=_MIX_BAD_INITS + [
+        (lambda X, k: dict(means_init=np.zeros((k, X.shape[1] + 1))), "means_init"),
+        (lambda X, k: dict(loadings_init=np.zeros((k, X.shape[1], 2))), "loadings_init"),
+        (lambda X, k: dict(loadings_init=np.full((k, X.shape[1], 1), np.nan)),
+         "loadings_init"),
+        (lambda X, k: dict(noise_variance_init=np.zeros((k, X.shape[1]))),
+         "noise_variance_init must be positive"),
+        (lambda X, k: dict(noise_variance_init=np.ones((k + 1, X.shape[1]))),
+         "noise_variance_init")],
+    expected_failed_checks={
+        "check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_INIT})
+
+REGISTRY["FactorAnalysis"] = Entry(
+    cls=fastem.FactorAnalysis, make_X=gaussian_blobs,
+    kwargs=dict(n_components=2, n_jobs=1, max_iter=30),
+    k_param="n_components", init_kwargs=lambda X, k, **variant: {}, is_mixture=False,
+    continuous=True, predicts=False,
+    bad_params=[(dict(tol=-1.0), "tol"), (dict(max_iter=0), "max_iter"),
+                (dict(n_components=-1), "n_components"),
+                (dict(n_components=4), "n_components=4 must be at most n_features=3"),
+                (dict(rotation="oblimin"), "rotation"), (dict(svd_method="x"), "svd_method"),
+                (dict(noise="pink"), "noise"), (dict(n_jobs=0), "n_jobs"),
+                (dict(copy="yes"), "copy"), (dict(chunk_size=0), "chunk_size")],
+    bad_inits=[(lambda X, k: dict(noise_variance_init=np.ones(X.shape[1] + 1)),
+                "noise_variance_init"),
+               (lambda X, k: dict(noise_variance_init=-np.ones(X.shape[1])),
+                "noise_variance_init must be positive")])
+
 NAMES = sorted(REGISTRY)
+PREDICTORS = [n for n in NAMES if REGISTRY[n].predicts]
 
 
 # ------------------------------------------------------------- fastem.hmm
@@ -404,3 +465,4 @@ HMM_REGISTRY = {
 }
 
 HMM_NAMES = sorted(HMM_REGISTRY)
+#: estimators with ``predict``: the battery's prediction-based tests

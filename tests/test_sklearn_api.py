@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import _check_sample_weight
 
 import fastem
-from registry import NAMES, REGISTRY
+from registry import NAMES, PREDICTORS, REGISTRY
 
 X = np.random.default_rng(0).normal(size=(6, 3))
 
@@ -213,7 +213,7 @@ def _caught(call):
     return [str(w.message) for w in record if issubclass(w.category, UserWarning)], error
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PREDICTORS)
 def test_feature_names_are_recorded_checked_and_reset_as_in_sklearn(name):
     entry = REGISTRY[name]
     df = _frame(entry)
