@@ -198,9 +198,11 @@ def test_far_from_origin_covariances_stay_right(ct):
         scale = np.abs(ref.covariances_).max()
         np.testing.assert_allclose(ours.covariances_, ref.covariances_, rtol=rtol,
                                    atol=rtol * scale, err_msg=f"{offset} {dtype.__name__}")
-        ulp = np.finfo(dtype).eps * offset  # means are returned in X's dtype
+        # means live at the offset: a few roundings of the M-step's arithmetic
+        # there (``(beta0 m0 + nk xk) / beta``), and X's dtype on return
+        ulp = np.finfo(dtype).eps * offset
         np.testing.assert_allclose(ours.means_.astype(np.float64) - offset, ref.means_,
-                                   rtol=0, atol=2 * ulp)
+                                   rtol=0, atol=8 * ulp)
         assert ours.lower_bound_ == pytest.approx(ref.lower_bound_, rel=rtol)
 
 
