@@ -327,17 +327,17 @@ degrees_of_freedom_prior_, covariance_prior_
             **self._fixed_start(ct, K, D), n_jobs=self.n_jobs)
 
     def _fixed_start(self, covariance_type, K, D):
-        given = [v is not None for v in (self.weights_init, self.means_init,
-                                         self.precisions_init)]
-        if not any(given):
-            return {}
-        if not all(given):
+        start = dict(
+            weights_init=check_weights_init(self.weights_init, K),
+            means_init=None if self.means_init is None else
+            check_init_array(self.means_init, "means_init", (K, D)),
+            precisions_init=_check_precisions_init(self.precisions_init,
+                                                   covariance_type, K, D))
+        given = [v is not None for v in start.values()]
+        if any(given) and not all(given):
             raise ValueError("weights_init, means_init and precisions_init go together: "
                              "give all three for a fixed start, or none.")
-        return dict(weights_init=check_weights_init(self.weights_init, K),
-                    means_init=check_init_array(self.means_init, "means_init", (K, D)),
-                    precisions_init=_check_precisions_init(self.precisions_init,
-                                                           covariance_type, K, D))
+        return start
 
     def _set_attributes(self, params, dtype):
         family = self._family
