@@ -162,7 +162,7 @@ def test_integer_weights_equal_repeated_rows_and_chunks_equal_whole(ct, prior_ty
     mm[:] = X
     mm.flush()
     memmapped = BayesianGaussianMixture(chunk_size=64, **kw).fit(
-        np.load(tmp_path / "X.npy", mmap_mode="r"), sample_weight=reps)
+        np.load(tmp_path / "X.npy", mmap_mode="r+"), sample_weight=reps)
     for other in (repeated, chunked, memmapped):
         for name in ["weights_", "means_", "covariances_", "mean_prior_",
                      "covariance_prior_", "degrees_of_freedom_", "lower_bounds_"]:
