@@ -1,4 +1,4 @@
-"""Measure BayesianGaussianMixture's targets (issue 15); print ratios against scikit-learn.
+"""BayesianGaussianMixture's targets (issue 15): ratios against scikit-learn.
 
 Run from the repository top: ``python benchmarks/bayesian_targets.py``
 (``--scale 0.1`` for a quick look at one tenth of the rows). Where the CPU has
@@ -44,8 +44,9 @@ def main(argv=None):
     code_path = args.code_path or ("both" if _has_avx512() else "native")
     if code_path != "native":  # AVX2 code needs a fresh process (environment)
         if code_path == "both":
-            main(["--scale", str(args.scale), "--repeats", str(args.repeats),
-                  "--code-path", "native"] + (["--skip-memory"] if args.skip_memory else []))
+            native = ["--scale", str(args.scale), "--repeats", str(args.repeats),
+                      "--code-path", "native"]
+            main(native + (["--skip-memory"] if args.skip_memory else []))
         env = dict(os.environ, NUMBA_CPU_NAME="haswell", OPENBLAS_CORETYPE="Haswell",
                    NUMBA_CACHE_DIR=os.path.join(tempfile.gettempdir(),
                                                 "fastem-numba-haswell"))

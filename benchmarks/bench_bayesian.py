@@ -1,9 +1,11 @@
-"""BayesianGaussianMixture, fastem paired with scikit-learn, every covariance and prior type.
+"""BayesianGaussianMixture, fastem paired with scikit-learn: every covariance
+and prior type.
 
 Both libraries fit the same data from the same random start (same
 ``random_state``; ``init_params='random_from_data'``, but ``'random'`` for
 tied, whose scikit-learn initial covariance from one-hot rows is inexact, see
-tests/test_bayesian_mixture.py) with ``N_ITER`` iterations and ``tol=0``. Kernels are compiled (or loaded) in ``setup``.
+tests/test_bayesian_mixture.py) with ``N_ITER`` iterations and ``tol=0``.
+Kernels are compiled (or loaded) in ``setup``.
 ``bench_fit.Fit`` also times the ``bgm-diag``/``bgm-full`` models of
 ``fastem compare``; this file adds the prior types, the other covariance
 types and memory at many components.

@@ -338,12 +338,14 @@ REGISTRY["BayesianGaussianMixture"] = Entry(
     cls=fastem.BayesianGaussianMixture, make_X=gaussian_blobs,
     kwargs=dict(n_components=3, random_state=0, n_jobs=1, max_iter=30),
     k_param="n_components", continuous=True,
-    init_kwargs=lambda X, k, covariance_type="full", **prior: _gmm_init(X, k, covariance_type),
+    init_kwargs=lambda X, k, covariance_type="full", **prior: _gmm_init(X, k,
+                                                                      covariance_type),
     # a Dirichlet distribution: a Dirichlet process's stick-breaking prior
     # orders the components, so relabelling them changes the fit (the
     # permutation property cannot hold); tests/test_bayesian_mixture.py
     # covers the Dirichlet process against scikit-learn and its properties
-    variants=[dict(covariance_type=ct, weight_concentration_prior_type="dirichlet_distribution")
+    variants=[dict(covariance_type=ct,
+                   weight_concentration_prior_type="dirichlet_distribution")
               for ct in ("full", "tied", "diag", "spherical")],
     bad_params=_COMMON_BAD + [
         (dict(n_components=0), "n_components"),

@@ -26,8 +26,8 @@ PRIOR_TYPES = ["dirichlet_process", "dirichlet_distribution"]
 
 #: fitted attributes compared with scikit-learn's
 ATTRIBUTES = ["weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
-              "mean_precision_", "degrees_of_freedom_", "mean_prior_", "covariance_prior_",
-              "weight_concentration_prior_", "mean_precision_prior_",
+              "mean_precision_", "degrees_of_freedom_", "mean_prior_",
+              "covariance_prior_", "weight_concentration_prior_", "mean_precision_prior_",
               "degrees_of_freedom_prior_", "lower_bound_", "lower_bounds_"]
 
 
@@ -152,8 +152,9 @@ def test_integer_weights_equal_repeated_rows_and_chunks_equal_whole(ct, prior_ty
                                                                     tmp_path):
     X = blobs(n=300, d=3, k=3, seed=5, spread=2.0)
     reps = np.random.default_rng(5).integers(0, 4, len(X))
-    kw = dict(n_components=4, covariance_type=ct, weight_concentration_prior_type=prior_type,
-              max_iter=10, tol=0, **fixed_start(X[reps > 0], 4, ct))
+    kw = dict(n_components=4, covariance_type=ct, max_iter=10,
+              weight_concentration_prior_type=prior_type, tol=0,
+              **fixed_start(X[reps > 0], 4, ct))
     weighted = BayesianGaussianMixture(**kw).fit(X, sample_weight=reps)
     repeated = BayesianGaussianMixture(**kw).fit(np.repeat(X, reps, axis=0))
     chunked = BayesianGaussianMixture(chunk_size=70, **kw).fit(X, sample_weight=reps)
@@ -197,7 +198,8 @@ def test_far_from_origin_covariances_stay_right(ct):
         assert ours.covariances_.dtype == dtype
         scale = np.abs(ref.covariances_).max()
         np.testing.assert_allclose(ours.covariances_, ref.covariances_, rtol=rtol,
-                                   atol=rtol * scale, err_msg=f"{offset} {dtype.__name__}")
+                                   atol=rtol * scale,
+                                   err_msg=f"{offset} {dtype.__name__}")
         # means live at the offset: a few roundings of the M-step's arithmetic
         # there (``(beta0 m0 + nk xk) / beta``), and X's dtype on return
         ulp = np.finfo(dtype).eps * offset
