@@ -1,10 +1,10 @@
 """fastem: compiled EM kernels; fast drop-ins for scikit-learn's mixtures and k-means."""
 from .cluster import KMeans
-from .mixture import GaussianMixture
+from .mixture import BayesianGaussianMixture, GaussianMixture
 from .discrete import BernoulliMixture, BinomialMixture, CategoricalMixture, PoissonMixture
 from .decomposition import FactorAnalysis, MixtureOfFactorAnalyzers
 
-__all__ = ["GaussianMixture", "KMeans", "BernoulliMixture", "BinomialMixture",
-           "CategoricalMixture", "PoissonMixture"]
-__all__ += ["FactorAnalysis", "MixtureOfFactorAnalyzers"]
+__all__ = ["GaussianMixture", "BayesianGaussianMixture", "KMeans", "BernoulliMixture",
+           "BinomialMixture", "CategoricalMixture", "PoissonMixture", "FactorAnalysis",
+           "MixtureOfFactorAnalyzers"]
 __version__ = "0.1.0"

@@ -141,6 +141,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             check_n_features(source, self.n_features_in_,
                              estimator=type(self).__name__)
         family = self._make_family(source.n_features)
+        family.prepare(source)
         random_state = check_random_state(self.random_state, owner=self)
         if warm:
             family.adopt_data_description(self._family)
@@ -156,7 +157,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 warm_params=self._params if warm else None,
                 warm_lower_bound=self.lower_bound_ if warm else -np.inf,
                 verbose=self.verbose, verbose_interval=self.verbose_interval,
-                reseed=_reseeder(family))
+                reseed=_reseeder(family), objective=family.objective)
         family.release_rows()  # a fitted model holds no training rows
         self._store(family, run.params, source)
         self.converged_ = run.converged

@@ -63,7 +63,7 @@ class EMRun:
 
 def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
            lower_bound=-np.inf, verbose=0, verbose_interval=10, reseed=None,
-           converged=None):
+           converged=None, objective=None):
     """Iterate statistics pass + M-step from ``params``.
 
     Parameters
@@ -92,6 +92,9 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
         The model's own convergence test, in place of the change of the
         lower bound within ``tol`` (k-means: no label changed, or the
         centers moved less than its tolerance).
+    objective : callable(stats, loglik, new_params) -> float, or None
+        The lower bound of an iteration from its pass and the parameters of
+        its M-step (variational Bayes: the ELBO); None: ``loglik / total_weight``.
 
     Returns
     -------
@@ -108,7 +111,8 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
         run.params, reseeded = m_step(maximize, reseed, stats, run.params)
         if reseeded:
             run.reseeded.append(n_iter)
-        run.lower_bound = loglik / total_weight
+        run.lower_bound = (loglik / total_weight if objective is None
+                           else objective(stats, loglik, run.params))
         run.lower_bounds.append(run.lower_bound)
         run.n_iter = n_iter
         change = run.lower_bound - previous
@@ -134,7 +138,7 @@ def run_em(pass_fn, maximize, params, *, total_weight, tol, max_iter,
 
 def fit_em(pass_fn, maximize, initialize, *, n_init, total_weight, tol, max_iter,
            warm_params=None, warm_lower_bound=-np.inf, verbose=0,
-           verbose_interval=10, reseed=None):
+           verbose_interval=10, reseed=None, objective=None):
     """Run EM from ``n_init`` initializations (or one warm start); keep the best.
 
     Parameters
@@ -162,7 +166,7 @@ def fit_em(pass_fn, maximize, initialize, *, n_init, total_weight, tol, max_iter
         run = run_em(pass_fn, maximize, params, total_weight=total_weight, tol=tol,
                      max_iter=max_iter, lower_bound=lower_bound, verbose=verbose,
                      verbose_interval=verbose_interval,
-                     reseed=reseed)
+                     reseed=reseed, objective=objective)
         if best is None or run.lower_bound > best.lower_bound:
             best = run
     if not best.converged and max_iter > 0:

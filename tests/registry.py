@@ -393,6 +393,38 @@ REGISTRY["FactorAnalysis"] = Entry(
                 "noise_variance_init"),
                (lambda X, k: dict(noise_variance_init=-np.ones(X.shape[1])),
                 "noise_variance_init must be positive")])
+REGISTRY["BayesianGaussianMixture"] = Entry(
+    cls=fastem.BayesianGaussianMixture, make_X=gaussian_blobs,
+    kwargs=dict(n_components=3, random_state=0, n_jobs=1, max_iter=30),
+    k_param="n_components", continuous=True,
+    init_kwargs=lambda X, k, covariance_type="full", **prior: _gmm_init(X, k,
+                                                                      covariance_type),
+    # a Dirichlet distribution: a Dirichlet process's stick-breaking prior
+    # orders the components, so relabelling them changes the fit (the
+    # permutation property cannot hold); tests/test_bayesian_mixture.py
+    # covers the Dirichlet process against scikit-learn and its properties
+    variants=[dict(covariance_type=ct,
+                   weight_concentration_prior_type="dirichlet_distribution")
+              for ct in ("full", "tied", "diag", "spherical")],
+    bad_params=_COMMON_BAD + [
+        (dict(n_components=0), "n_components"),
+        (dict(covariance_type="banana"), "covariance_type"),
+        (dict(reg_covar=-1e-3), "reg_covar"), (dict(chunk_size=0), "chunk_size"),
+        (dict(weight_concentration_prior_type="beta"), "weight_concentration_prior_type"),
+        (dict(weight_concentration_prior=0.0), "weight_concentration_prior"),
+        (dict(mean_precision_prior=-1.0), "mean_precision_prior"),
+        (dict(degrees_of_freedom_prior=0.5), "degrees_of_freedom_prior"),
+        (dict(covariance_prior=-1.0, covariance_type="spherical"), "covariance_prior"),
+    ],
+    bad_inits=_MIX_BAD_INITS + [
+        (lambda X, k: dict(mean_prior=np.zeros(X.shape[1] + 1)), "mean_prior"),
+        (lambda X, k: dict(covariance_prior=-np.eye(X.shape[1])),
+         "covariance_prior.*positive-definite"),
+        (lambda X, k: dict(means_init=np.zeros((k, X.shape[1] + 1))), "means_init"),
+    ],
+    expected_failed_checks={
+        "check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_INIT},
+)
 
 NAMES = sorted(REGISTRY)
 PREDICTORS = [n for n in NAMES if REGISTRY[n].predicts]

@@ -17,6 +17,16 @@ class Family:
     #: ``'reseed'`` (then the driver calls :meth:`reseed` instead)
     on_collapse = "raise"
 
+    #: the lower bound of an EM iteration, ``objective(stats, loglik,
+    #: new_params) -> float`` (variational Bayes: the ELBO); None: the mean
+    #: log-likelihood ``loglik / total weight``
+    objective = None
+
+    def prepare(self, source):
+        """Learn what the fit needs from all of the data before initializing
+        (e.g. data-dependent priors); ``source`` is a data source of
+        :mod:`fastem._data`. Nothing by default."""
+
     def initialize(self, X, sample_weight, random_state):
         """Initial parameters from data (honouring any user ``*_init``)."""
         raise NotImplementedError

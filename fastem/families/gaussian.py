@@ -129,8 +129,7 @@ class GaussianFamily(Family):
         pc = params["precisions_cholesky"]
         means = np.ascontiguousarray(params["means"])
         K, D = means.shape
-        with np.errstate(divide="ignore"):
-            log_w = np.log(params["weights"])
+        log_w = self._log_weights(params)
         center = (params["weights"] @ means).astype(dtype)
         offset = means - center.astype(np.float64)
         if ct in ("diag", "spherical"):
@@ -148,6 +147,12 @@ class GaussianFamily(Family):
         LT = chol.transpose(0, 2, 1).reshape(-1, D).astype(dtype)
         return (center, LT, b.astype(dtype), _is_far((b ** 2).sum(axis=1)), means, chol,
                 log_norm)
+
+    def _log_weights(self, params):
+        """(K,) per-component log-weight added to the Gaussian log-densities
+        (variational Bayes adds its expectation terms here)."""
+        with np.errstate(divide="ignore"):
+            return np.log(params["weights"])
 
     def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
         K, D = params["means"].shape
@@ -197,8 +202,18 @@ class GaussianFamily(Family):
         the diag collapse test and re-seeding read it.
         """
         nk, sx, sxx = stats
-        shift = params["means"]
         nk = nk + relative_floor(nk)  # empty components never divide by 0
+        means, cov, feature_var = self._moments(nk, sx, sxx, params["means"])
+        return nk / nk.sum(), means, cov, feature_var
+
+    def _moments(self, nk, sx, sxx, shift):
+        """Means and covariances (``reg_covar`` added) of statistics around ``shift``.
+
+        ``nk`` (K,) must be positive (floored by the caller). Returns
+        ``means`` (K, D), ``cov`` shaped by covariance type and
+        ``feature_var``, the (K, D) per-feature variances for diag/spherical
+        (None for full/tied).
+        """
         delta = sx / nk[:, None]
         means = shift + delta
         ct = self.covariance_type
@@ -215,7 +230,7 @@ class GaussianFamily(Family):
         else:
             feature_var = sxx / nk[:, None] - delta ** 2 + self.reg_covar
             cov = feature_var if ct == "diag" else feature_var.mean(axis=1)
-        return nk / nk.sum(), means, cov, feature_var
+        return means, cov, feature_var
 
     def _finish(self, weights, means, cov, feature_var):
         ct = self.covariance_type
