@@ -448,7 +448,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower,
             if mode > 1:  # dense until the probe
                 block_mode[b] = mode - 1
             elif next_dense:  # probe less often while probes fail
-                period = min(2 * block_period[b], _MAX_PROBE_PERIOD) if mode else 2
+                period = min(2 * block_period[b], _MAX_PROBE_PERIOD) if mode else 1
                 block_period[b] = period
                 block_mode[b] = period
             else:
