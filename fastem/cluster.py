@@ -63,10 +63,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         block by block inside the kernels.
     algorithm : {'lloyd', 'elkan'}, default='lloyd'
         Both run the same exact, bound-accelerated Lloyd iteration: in
-        memory, rows keep one lower bound per group of 8 centers (Yinyang
-        bounds, between Hamerly's one bound and Elkan's one per center), and
-        rows whose label the bounds settle are not rescored. Elkan gives the
-        same clustering as Lloyd; so does this.
+        memory, each row keeps Hamerly's lower bound on its distance to the
+        other centers, and rows whose label the bound settles are not
+        rescored (Elkan's one bound per center, and Yinyang's per group of
+        centers, prune more rows but cost more than they save here). Elkan
+        gives the same clustering as Lloyd; so does this.
     n_jobs : int or None, default=None
         Threads for the kernels (None: all cores; negative: all + 1 + n_jobs).
     chunk_size : int or None, default=None
@@ -74,9 +75,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         (by default in chunks of about 64 MB); any other array is streamed
         when ``chunk_size`` is set. A streamed fit reads each chunk once per
         Lloyd iteration with the dense pass and adds the per-cluster sums; it
-        keeps no per-row bounds: they take ``4 + 8 * n_clusters / 8`` bytes a
-        row (68 at K=64, half of a 16-feature float64 row), so a fit streamed
-        to bound its memory would hold half the data again. It initializes
+        keeps no per-row state: labels and bounds take 12 bytes a row, held
+        for every streamed row, and they pay only where rows keep their
+        labels between passes, which a streamed fit (I/O-bound) gains little
+        from. It initializes
         from a random sample of at most 100,000 rows. Results equal the
         in-memory fit to round-off (labels identical) for the same init.
 
