@@ -75,10 +75,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         (by default in chunks of about 64 MB); any other array is streamed
         when ``chunk_size`` is set. A streamed fit reads each chunk once per
         Lloyd iteration with the dense pass and adds the per-cluster sums; it
-        keeps no per-row state: labels and bounds take 12 bytes a row, held
-        for every streamed row, and they pay only where rows keep their
-        labels between passes, which a streamed fit (I/O-bound) gains little
-        from. It initializes
+        keeps no per-row state (labels and bounds, 12 bytes a row, would be
+        held for every streamed row), so it runs the dense pass throughout. It initializes
         from a random sample of at most 100,000 rows. Results equal the
         in-memory fit to round-off (labels identical) for the same init.
 
