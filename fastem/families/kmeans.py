@@ -110,7 +110,8 @@ class InMemoryPass:
         n = X.shape[0]
         self.labels = np.full(n, -1, dtype=np.int32)
         self.eta = score_roundoff(X.dtype, X.shape[1])
-        self.lower = np.empty(n)  # written by the first pass (a probe)
+        # written by the first pass (a probe); dense passes keep no bounds
+        self.lower = np.empty(n if prune else 0)
         # the first pass scores every row and probes: its bounds decide each block
         n_blocks = -(-n // BLOCK_ROWS)
         self.block_mode = np.ones(n_blocks, dtype=np.int8)

@@ -85,32 +85,6 @@ def _row_sq_norm(xb, i):
 
 
 @njit(**_JIT)
-def _row_sq_dist(xb, i, centers, k):
-    """``||xb[i] - centers[k]||^2`` in float64, four partial sums."""
-    n_features = xb.shape[1]
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    d = 0
-    while d + 4 <= n_features:
-        x0 = np.float64(xb[i, d]) - np.float64(centers[k, d])
-        x1 = np.float64(xb[i, d + 1]) - np.float64(centers[k, d + 1])
-        x2 = np.float64(xb[i, d + 2]) - np.float64(centers[k, d + 2])
-        x3 = np.float64(xb[i, d + 3]) - np.float64(centers[k, d + 3])
-        s0 += x0 * x0
-        s1 += x1 * x1
-        s2 += x2 * x2
-        s3 += x3 * x3
-        d += 4
-    while d < n_features:
-        x0 = np.float64(xb[i, d]) - np.float64(centers[k, d])
-        s0 += x0 * x0
-        d += 1
-    return (s0 + s1) + (s2 + s3)
-
-
-@njit(**_JIT)
 def _centered_row_sq_dist(X, r, shift, centers, k):
     """``||(X[r] - shift) - centers[k]||^2`` in float64 (the difference with
     ``shift`` in X's dtype, as :func:`_centered_block` takes it), four
