@@ -63,11 +63,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         block by block inside the kernels.
     algorithm : {'lloyd', 'elkan'}, default='lloyd'
         Both run the same exact, bound-accelerated Lloyd iteration: in
-        memory, each row keeps Hamerly's lower bound on its distance to the
-        other centers, and rows whose label the bound settles are not
-        rescored (Elkan's one bound per center, and Yinyang's per group of
-        centers, prune more rows but cost more than they save here). Elkan
-        gives the same clustering as Lloyd; so does this.
+        memory, each row keeps Hamerly's bounds on its distance to its own
+        center and to the other centers, rows whose label the bounds settle
+        are not rescored, and a block of rows none of whose labels changed
+        reuses its per-cluster sums without being read (Elkan's one bound
+        per center, and Yinyang's per group of centers, prune more rows but
+        cost more than they save here). Elkan gives the same clustering as
+        Lloyd; so does this.
     n_jobs : int or None, default=None
         Threads for the kernels (None: all cores; negative: all + 1 + n_jobs).
     chunk_size : int or None, default=None
@@ -75,7 +77,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         (by default in chunks of about 64 MB); any other array is streamed
         when ``chunk_size`` is set. A streamed fit reads each chunk once per
         Lloyd iteration with the dense pass and adds the per-cluster sums; it
-        keeps no per-row state (labels and bounds, 12 bytes a row, would be
+        keeps no per-row state (labels and bounds, 20 bytes a row, would be
         held for every streamed row), so it runs the dense pass throughout. It initializes
         from a random sample of at most 100,000 rows. Results equal the
         in-memory fit to round-off (labels identical) for the same init.

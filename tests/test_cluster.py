@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits, load_iris, load_wine, make_blobs
 from sklearn.metrics import euclidean_distances
 
 from fastem.cluster import KMeans
-from fastem.families.kmeans import BLOCK_ROWS
+from fastem.families.kmeans import BLOCK_ROWS, _bounded_state
 from fastem.kernels import kmeans as kernels
 
 from naive_kmeans import naive_lloyd
@@ -350,19 +350,25 @@ def test_bounded_pass_equals_dense_pass():
     shift = X.mean(0)
     w = np.ones(len(X))
     lab_b = np.full(len(X), -1, np.int32)
-    lower = np.zeros(len(X))
-    mode, period = np.ones(6, np.int8), np.ones(6, np.int8)
+    state = _bounded_state(X, w, shift, 8, 512)
+    assert state["block_cached"].shape == (6,)  # the blocks' statistics are kept
     drift = np.zeros(8)
     n_scored = []
     for it in range(8):
         sq = (centers ** 2).sum(1)
         lab_d = lab_b.copy()
         dense = kernels.lloyd_pass(X, w, shift, centers, sq, lab_d, 512, True)
-        out = kernels.bounded_lloyd_pass(X, w, shift, centers, sq, lab_b, lower,
-                                         mode, period, drift, 1e-14, 512)
+        out = kernels.bounded_lloyd_pass(
+            X, w, shift, centers, sq, lab_b, state["lower"], state["upper"],
+            state["block_mode"], state["block_period"], drift, 1e-14, 512,
+            state["block_sums"], state["block_weights"], state["block_cached"],
+            state["sq_norm_total"])
         n_scored.append(out[4])
         assert_array_equal(lab_b, lab_d)
         assert_allclose(out[0], dense[0], rtol=1e-12, atol=1e-9)
+        assert_array_equal(out[1], dense[1])
+        assert_allclose(out[2], dense[2], rtol=1e-10)  # inertia
+        assert out[3] == dense[3]  # labels changed
         full = out[1] > 0
         new = centers.copy()
         new[full] = out[0][full] / out[1][full, None]

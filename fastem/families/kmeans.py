@@ -90,6 +90,31 @@ def tolerance(mean_variance, tol):
 
 
 # ------------------------------------------------------------------ passes
+def _bounded_state(X, sample_weight, shift, n_clusters, block_rows):
+    """What :func:`fastem.kernels.kmeans.bounded_lloyd_pass` keeps between
+    passes over ``X``: per-row bounds (written by the first pass, a probe of
+    every block), each block's statistics, kept only while they take at
+    most half of the block's own size (about ``n_clusters <= 900`` at 16
+    float64 features; beyond, every block is read on every pass), and
+    ``sum w ||x - shift||^2``, the inertia's part that no center changes."""
+    n_samples, n_features = X.shape
+    n_blocks = -(-n_samples // block_rows)
+    kept_bytes = 8 * n_clusters * (n_features + 1)
+    kept = n_blocks if 2 * kept_bytes <= block_rows * n_features * X.itemsize else 0
+    sq_norm_total = 0.0
+    for start in range(0, n_samples, 16 * block_rows):  # no N x D temporary
+        rows = (X[start:start + 16 * block_rows] - shift).astype(np.float64)
+        sq_norm_total += float(np.einsum("ij,ij->i", rows, rows)
+                               @ sample_weight[start:start + 16 * block_rows])
+    return {"lower": np.empty(n_samples), "upper": np.empty(n_samples),
+            "block_mode": np.ones(n_blocks, dtype=np.int8),
+            "block_period": np.ones(n_blocks, dtype=np.int8),
+            "block_sums": np.empty((kept, n_clusters, n_features)),
+            "block_weights": np.empty((kept, n_clusters)),
+            "block_cached": np.zeros(kept, dtype=np.bool_),
+            "sq_norm_total": sq_norm_total}
+
+
 class InMemoryPass:
     """Lloyd passes over one in-memory array, with per-row labels and bounds.
 
@@ -110,14 +135,9 @@ class InMemoryPass:
         n = X.shape[0]
         self.labels = np.full(n, -1, dtype=np.int32)
         self.eta = score_roundoff(X.dtype, X.shape[1])
-        # written by the first pass (a probe); dense passes keep no bounds
-        self.lower = np.empty(n if prune else 0)
-        # the first pass scores every row and probes: its bounds decide each block
-        n_blocks = -(-n // BLOCK_ROWS)
-        self.block_mode = np.ones(n_blocks, dtype=np.int8)
-        self.block_period = np.ones(n_blocks, dtype=np.int8)
         self.previous = None
-        self.n_scored = []  # rows scored by the gemm, per pass (diagnostics)
+        self.n_scored = []  # rows scored, per pass (diagnostics)
+        self._bounds = None  # allocated by the first bounded pass
 
     def step(self, centers):
         """Assign every row, sum per cluster: ``(sums, weights, inertia, n_changed)``."""
@@ -129,15 +149,18 @@ class InMemoryPass:
                 X, w, shift, centers, centers_sq, self.labels, BLOCK_ROWS, True)
             self.n_scored.append(X.shape[0])
             return sums, weights, inertia, n_changed
-        if self.previous is None:
-            drift = np.zeros(centers.shape[0])
-        else:
-            drift = np.sqrt(((centers.astype(np.float64) - self.previous) ** 2).sum(axis=1))
-        self.previous = centers.astype(np.float64)
+        c = centers.astype(np.float64)
+        drift = (np.zeros(c.shape[0]) if self.previous is None
+                 else np.sqrt(((c - self.previous) ** 2).sum(axis=1)))
+        self.previous = c
         kernel = _k.bounded_lloyd_pass_serial if serial else _k.bounded_lloyd_pass
+        if self._bounds is None:
+            self._bounds = _bounded_state(X, w, shift, centers.shape[0], BLOCK_ROWS)
+        b = self._bounds
         sums, weights, inertia, n_changed, n_scored = kernel(
-            X, w, shift, centers, centers_sq, self.labels, self.lower, self.block_mode,
-            self.block_period, drift, self.eta, BLOCK_ROWS)
+            X, w, shift, centers, centers_sq, self.labels, b["lower"], b["upper"],
+            b["block_mode"], b["block_period"], drift, self.eta, BLOCK_ROWS,
+            b["block_sums"], b["block_weights"], b["block_cached"], b["sq_norm_total"])
         self.n_scored.append(n_scored)
         return sums, weights, inertia, n_changed
 

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from .._threads import region_threads, run_lanes
-from ._compile import N_LANES, move_into
+from ._compile import N_LANES, add_into, move_into
 
 _JIT = dict(cache=True, nogil=True)
 # a block function is inlined into its one lane driver: compiled and optimized
@@ -272,24 +272,60 @@ def lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
 
 
 @njit(**_INLINE)
-def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                   lower, drift, drift_max1, drift_arg1, drift_max2, eta,
-                   center_norm_max, start, stop, dense, probe, sums, weights, xbuf,
-                   xgbuf, gbuf, todo, lab, best, second):
-    """One block of a bounded Lloyd pass; returns (inertia, n_changed,
-    n_scored, next_dense).
+def _settled(low, up, center_norm, center_norm_max, eta):
+    """Hamerly's test, safe against the scores' round-off: with every other
+    center farther than ``low`` and the own center nearer than ``up``, the
+    label is the one scikit-learn's argmin of ``||c||^2 - 2 x.c`` gives
+    when ``low^2 - up^2 > 2 eta (||x|| + max ||c||)^2`` (``eta`` bounds the
+    scores' relative round-off; ``up + ||c_a|| >= ||x||`` stands in for
+    ``||x||``: a larger margin)."""
+    reach = up + center_norm + center_norm_max
+    return low > 0.0 and low * low - up * up > 2.0 * eta * reach * reach
 
-    Hamerly's test with an exact upper bound: ``d_a``, the distance to the
-    current center, is computed exactly (D flops; the row is read for the
-    sums anyway), ``lower`` (a bound on the distance to every other center)
-    is lowered by the largest drift of the other centers. A row keeps its
-    label when ``lower^2 - d_a^2 > 2 eta (||x|| + max ||c||)^2``: ``eta``
-    bounds the relative round-off of the scores ``||c||^2 - 2 x.c``, so the
-    label is the one scikit-learn's argmin of those scores gives
-    (``||x|| <= d_a + ||c_a||`` stands in for ``||x||``: a larger margin).
-    Lower bounds are taken from the second-best score, deflated by the same
-    round-off, so they are true bounds. The other rows are gathered and
-    scored with one ``gemm``, exactly as the dense pass scores them.
+
+@njit(**_INLINE)
+def _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights):
+    """The block's statistics in row order: per cluster the weight and the
+    weighted sum of the rows minus ``shift`` (``sums``, ``weights`` OUT,
+    overwritten). ``xb``: the block's rows already centered, or zero-length
+    (then they are read from X; the values are the same)."""
+    n_features = X.shape[1]
+    sums[:, :] = 0.0
+    weights[:] = 0.0
+    centered = xb.shape[0] > 0
+    for r in range(start, stop):
+        k = labels[r]
+        w = sample_weight[r]
+        if centered:
+            for d in range(n_features):
+                sums[k, d] += np.float64(xb[r - start, d]) * w
+        else:
+            for d in range(n_features):
+                sums[k, d] += np.float64(X[r, d] - shift[d]) * w
+        weights[k] += w
+
+
+@njit(**_INLINE)
+def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
+                   lower, upper, drift, drift_max1, drift_arg1, drift_max2, eta,
+                   center_norm_max, start, stop, dense, probe, cached, sums, weights, xbuf,
+                   gbuf, todo, lab, scores):
+    """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
+    next_dense).
+
+    Hamerly's bounds: ``upper`` (a bound on the distance of each row to its
+    center) grows by its center's drift, ``lower`` (on the distance to every
+    other center) shrinks by the largest drift of the others. A row keeps
+    its label when :func:`_settled`, else its exact distance to its center
+    tightens ``upper`` and the test runs again; the rows that still fail
+    are gathered and scored exactly as the dense pass scores them. Bounds
+    are taken from the best and second-best scores, inflated and deflated
+    by the scores' round-off, so they are true bounds.
+
+    The block's statistics (``sums``, ``weights``, as :func:`_block_sums`)
+    are kept from the previous pass when ``cached`` and no label of the
+    block changed (they would be recomputed bit for bit), so a settled
+    block reads none of its rows; otherwise they are recomputed.
 
     (Yinyang's group bounds, Ding et al. 2015, were measured here too: the
     bound tests pass for more rows where clusters touch, but reading one
@@ -298,26 +334,25 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
 
     Per-block switch: when ``dense`` the bound tests are skipped and every
     row is scored; bounds are refreshed only when ``probe`` (the second-best
-    score costs ~15%); a dense block's bounds are stale until its next probe,
-    which rewrites all of them. ``next_dense`` says which way the block goes
-    next: dense if most of its rows failed the test, or (when dense) if most
-    rows' bounds would not survive another move of the centers as large as
-    this one.
+    score costs ~15%); a dense block's bounds are stale until its next
+    probe, which rewrites all of them. ``next_dense`` says
+    which way the block goes next: dense if most of its rows failed the
+    test, or (when dense) if most rows' bounds would not survive another
+    move of the centers as large as this one.
 
-    ``xbuf``, ``xgbuf`` (block_rows, n_features), ``gbuf`` (n_clusters *
-    block_rows,), ``best``, ``second`` (block_rows,) in X's dtype, ``todo``
-    (block_rows,) int64 and ``lab`` (block_rows,) int32 are the calling
-    thread's scratch.
+    ``xbuf`` (2, block_rows, n_features), ``gbuf`` (n_clusters *
+    block_rows,), ``scores`` (2, block_rows) in X's dtype,
+    ``todo`` (block_rows,) int64 and ``lab`` (block_rows,) int32 are the
+    calling thread's scratch.
     """
     m = stop - start
     n_features = X.shape[1]
+    xgbuf = xbuf[1]
+    xbuf = xbuf[0]
     # a dense block scores every row: center it once; otherwise rows are
     # centered as read (most are read once, for their bound test)
     xb = _centered_block(X, shift, start, stop, xbuf) if dense else xbuf[:0]
-    sums[:, :] = 0.0
-    weights[:] = 0.0
     n_todo = 0
-    inertia = 0.0
     for i in range(m):
         r = start + i
         a = labels[r]
@@ -325,19 +360,15 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             todo[n_todo] = i
             n_todo += 1
             continue
-        sq = _centered_row_sq_dist(X, r, shift, centers, a)
         low = lower[r] - (drift_max2 if a == drift_arg1 else drift_max1)
         lower[r] = low
-        reach = np.sqrt(sq) + center_norms[a] + center_norm_max
-        if low > 0.0 and low * low - sq > 2.0 * eta * reach * reach:
-            w = sample_weight[r]
-            weights[a] += w
-            for d in range(n_features):
-                sums[a, d] += np.float64(X[r, d] - shift[d]) * w
-            inertia += w * sq
-        else:
-            todo[n_todo] = i
-            n_todo += 1
+        up = upper[r] + drift[a]
+        if not _settled(low, up, center_norms[a], center_norm_max, eta):
+            up = np.sqrt(_centered_row_sq_dist(X, r, shift, centers, a))
+            if not _settled(low, up, center_norms[a], center_norm_max, eta):
+                todo[n_todo] = i
+                n_todo += 1
+        upper[r] = up
     n_changed = 0
     n_stable = 0
     if n_todo > 0:
@@ -350,8 +381,8 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                 for d in range(n_features):
                     xg[t, d] = X[r, d] - shift[d]
         lab = lab[:n_todo]
-        best = best[:n_todo]
-        second = second[:n_todo]
+        best = scores[0, :n_todo]
+        second = scores[1, :n_todo]
         track = probe or not dense
         _assign_block(xg, centers, centers_sq, lab, best,
                       second if track else second[:0], gbuf)
@@ -361,43 +392,41 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             if labels[r] != k:
                 n_changed += 1
                 labels[r] = k
-            w = sample_weight[r]
-            weights[k] += w
-            for d in range(n_features):
-                sums[k, d] += np.float64(xg[t, d]) * w
-            xx = _row_sq_norm(xg, t)
-            dist = xx + best[t]
-            if dist > 0.0:
-                inertia += w * dist
-            if not track:
+            if not track:  # a dense block's bounds wait for its probe
                 continue
-            # deflated by the scores' round-off: a true lower bound
+            xx = _row_sq_norm(xg, t)
+            # inflated (deflated) by the scores' round-off: true upper (lower) bounds
             reach = np.sqrt(xx) + center_norm_max
+            up = xx + best[t] + eta * reach * reach
+            upper[r] = np.sqrt(up) if up > 0.0 else 0.0
             low = xx + second[t] - eta * reach * reach
             low = np.sqrt(low) if low > 0.0 else 0.0
             lower[r] = low
             if dense:
                 low -= 2.0 * drift_max1
-                if low > 0.0 and low * low - dist > 2.0 * eta * reach * reach:
+                if _settled(low, upper[r], center_norms[k], center_norm_max, eta):
                     n_stable += 1
+    if n_changed > 0 or not cached:
+        _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights)
     if dense:
         next_dense = (not probe) or 2 * n_stable < m
     else:
         next_dense = 2 * n_todo > m
-    return inertia, n_changed, n_todo, next_dense
+    return n_changed, n_todo, next_dense
 
 
 @njit(**_JIT)
-def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower,
-                   block_mode, block_period, drift, eta, block_rows, lane_sums,
-                   lane_weights, block_inertia, block_changed, block_scored, lane_lo,
-                   lane_hi):
+def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
+                   block_mode, block_period, drift, eta, block_rows, block_sums,
+                   block_weights, block_cached, lane_sums, lane_weights, block_changed,
+                   block_scored, lane_lo, lane_hi):
     """Bounded Lloyd pass over the blocks of lanes ``lane_lo:lane_hi``; see
-    :func:`bounded_lloyd_pass` and :func:`_lloyd_lanes` (``block_scored``:
-    OUT, each block's rows that went through the ``gemm``)."""
+    :func:`bounded_lloyd_pass` (``block_scored``: OUT, each block's rows
+    that were scored)."""
     n_samples = X.shape[0]
     n_clusters, n_features = centers.shape
-    n_blocks, n_lanes = block_inertia.shape[0], lane_weights.shape[0]
+    n_blocks, n_lanes = block_changed.shape[0], lane_weights.shape[0]
+    keep = block_sums.shape[0] > 0  # else no block's statistics are kept
     drift_arg1, drift_max1, drift_max2 = _top2(drift)
     center_norms = np.empty(n_clusters)
     for k in range(n_clusters):
@@ -414,11 +443,19 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower,
         for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
             start = b * block_rows
             mode = block_mode[b]
-            inertia, changed, scored, next_dense = _bounded_block(
+            if keep:
+                sums, weights = block_sums[b], block_weights[b]
+            stop = min(start + block_rows, n_samples)
+            dense = mode != 0
+            probe = mode == 1
+            cached = keep and block_cached[b]
+            changed, scored, next_dense = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                lower, drift, drift_max1, drift_arg1, drift_max2, eta, cmax, start,
-                min(start + block_rows, n_samples), mode != 0, mode == 1, sums,
-                weights, xbuf[0], xbuf[1], gbuf, todo, lab, scores[0], scores[1])
+                lower, upper, drift, drift_max1, drift_arg1, drift_max2, eta, cmax,
+                start, stop, dense, probe, cached, sums, weights, xbuf, gbuf, todo,
+                lab, scores)
+            if keep:
+                block_cached[b] = True
             if mode > 1:  # dense until the probe
                 block_mode[b] = mode - 1
             elif next_dense:  # probe less often while probes fail
@@ -427,29 +464,30 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower,
                 block_mode[b] = period
             else:
                 block_mode[b] = 0
-            block_inertia[b] = inertia
             block_changed[b] = changed
             block_scored[b] = scored
-            move_into(lane_sums[lane], sums)
-            move_into(lane_weights[lane], weights)
+            add_into(lane_sums[lane], sums)
+            add_into(lane_weights[lane], weights)
 
 
-def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower,
-                       block_mode, block_period, drift, eta, block_rows,
-                       n_threads=None):
+def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
+                       block_mode, block_period, drift, eta, block_rows, block_sums,
+                       block_weights, block_cached, sq_norm_total, n_threads=None):
     """One Lloyd iteration that rescores only the rows whose label may change.
 
-    Same results as :func:`lloyd_pass` with ``update_centers=True`` (labels
-    bit for bit, sums to round-off); rows whose label the bounds settle skip
-    the ``gemm`` (see :func:`_bounded_block`).
+    Same labels as :func:`lloyd_pass` with ``update_centers=True`` (bit for
+    bit), sums to round-off; rows whose label the bounds settle are not
+    scored, and a block none of whose labels changed is not read (see
+    :func:`_bounded_block`).
 
     Parameters
     ----------
     X, sample_weight, shift, centers, centers_sq : as :func:`lloyd_pass`   # IN
     labels : ndarray (n_samples,), int32; -1 forces scoring the row        # INOUT
-    lower : ndarray (n_samples,), float64, lower bound on the distance
-        of each row to every center but its own (for the centers of the
-        previous pass; garbage where labels is -1 or the block is dense)   # INOUT
+    lower, upper : ndarray (n_samples,), float64, Hamerly's bounds on the
+        distance of each row to every center but its own and to its own
+        (for the centers of the previous pass; garbage where labels is -1
+        or the block is dense)                                             # INOUT
     block_mode : ndarray (n_blocks,), int8: 0, the block uses its bounds;
         ``m > 0``, it scores every row without bound tests and refreshes
         its bounds (a probe: may it go back to bounds?) in ``m`` passes;
@@ -461,35 +499,44 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     eta : float, bound on the round-off of a score relative to
         ``(||x|| + max ||c||)^2`` (a few times ``(n_features + 2) * eps``)
     block_rows : int
+    block_sums, block_weights : ndarray (n_blocks, n_clusters,
+        n_features), (n_blocks, n_clusters), float64, each block's
+        statistics (:func:`_block_sums`) of the previous pass, or
+        zero-length: none kept, every block is read                       # INOUT
+    block_cached : ndarray (n_blocks or 0,), bool, whether they are set  # INOUT
+    sq_norm_total : float, ``sum_i w_i ||x_i - shift||^2`` (for the inertia)
     n_threads : int or None, as :func:`lloyd_pass`
 
     Returns
     -------
-    sums, weights, inertia, n_changed : as :func:`lloyd_pass`
-    n_scored : int, rows that went through the ``gemm``
+    sums, weights, inertia, n_changed : as :func:`lloyd_pass`; the inertia
+        comes from the statistics, ``sq_norm_total - sum_k (2 c_k.sums_k -
+        weights_k ||c_k||^2)``: pruned rows are not read
+    n_scored : int, rows that were scored
     """
     n_blocks = -(-X.shape[0] // block_rows)
     n_lanes = min(n_blocks, N_LANES)
     n_clusters, n_features = centers.shape
     lane_sums = np.zeros((n_lanes, n_clusters, n_features))
     lane_weights = np.zeros((n_lanes, n_clusters))
-    block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
     block_scored = np.empty(n_blocks, dtype=np.int64)
     run_lanes(_bounded_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
-                               lower, block_mode, block_period, drift, eta, block_rows,
-                               lane_sums, lane_weights, block_inertia, block_changed,
-                               block_scored),
+                               lower, upper, block_mode, block_period, drift, eta,
+                               block_rows, block_sums, block_weights, block_cached,
+                               lane_sums, lane_weights, block_changed, block_scored),
               n_lanes, region_threads() if n_threads is None else n_threads)
-    return (lane_sums.sum(axis=0), lane_weights.sum(axis=0), block_inertia.sum(),
-            int(block_changed.sum()), int(block_scored.sum()))
+    sums, weights = lane_sums.sum(axis=0), lane_weights.sum(axis=0)
+    c = centers.astype(np.float64)
+    inertia = (sq_norm_total - 2.0 * float((c * sums).sum())
+               + float(weights @ (c * c).sum(axis=1)))
+    return (sums, weights, max(inertia, 0.0), int(block_changed.sum()),
+            int(block_scored.sum()))
 
 
-def bounded_lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
-                              lower, block_mode, block_period, drift, eta, block_rows):
+def bounded_lloyd_pass_serial(*args):
     """:func:`bounded_lloyd_pass` in the calling thread (same blocks, same bits)."""
-    return bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels,
-                              lower, block_mode, block_period, drift, eta, block_rows, 1)
+    return bounded_lloyd_pass(*args, n_threads=1)
 
 
 @njit(**_JIT)
