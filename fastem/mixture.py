@@ -265,6 +265,11 @@ degrees_of_freedom_prior_, covariance_prior_
     either, as in scikit-learn: the fitted density is a variational one.
     """
 
+    # the pass weighs components by E[log pi_k], not by log weights_, and the
+    # ELBO's entropy term assumes free responsibilities (see fastem._labels)
+    _labels_refused = ("variational Bayes keeps no labelled-row path; fit "
+                       "GaussianMixture with y instead")
+
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",
                  weight_concentration_prior_type="dirichlet_process",

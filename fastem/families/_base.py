@@ -70,6 +70,14 @@ class Family:
         """
         return stats
 
+    def permute_components(self, params, order):
+        """Parameters with component ``order[c]`` of ``params`` as component ``c``.
+
+        Every parameter array is per component along its first axis here;
+        a family with a parameter shared by all components overrides this.
+        """
+        return {name: value[order] for name, value in params.items()}
+
     def hold_rows(self, X, sample_weight):
         """Keep a few rows for the M-step's use (re-seeding) until :meth:`release_rows`."""
 
