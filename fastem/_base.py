@@ -147,10 +147,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
             ``log weights_[k] + log p(x | k)`` to the lower bound. With every
             row labelled the fit is the per-class maximum likelihood (for a
             Gaussian: per-class means and covariances, plus ``reg_covar``),
-            reached in the first M-step. The initialization runs as without
-            labels, then its components are renumbered to match the labelled
-            classes (unless initial parameters are given) and one M-step
-            with the labelled rows fixed follows. None, or all -1: the
+            reached in the first M-step. Given initial parameters
+            (``*_init``) are the start as they are; else the initialization
+            runs as without labels, its components are renumbered to match
+            the labelled classes, and one M-step with the labelled rows
+            fixed follows (so a fully labelled fit starts at the per-class
+            estimates). None, or all -1: the
             unlabelled fit, bit for bit. A NumPy array aligned with the rows
             (also for a memmap X); refused (ValueError) with a Dask X.
         sample_weight : array-like of shape (n_samples,), default=None

@@ -218,12 +218,15 @@ def has_user_init(family):
 def labelled_start(family, source, params, m_step):
     """Initial parameters informed by the labels.
 
-    From the unlabelled initialization ``params`` (``init_params`` as
-    today): unless the user gave initial parameters, its components are
-    first renumbered so that each labelled class gets the component that
-    already holds most of its rows (:func:`matching_order`); then one
-    semi-supervised M-step runs, the labelled rows one-hot. With every row
-    labelled this is already the closed-form per-class maximum likelihood.
+    User-given initial parameters are kept as they are: EM starts from
+    exactly them (their components are numbered as the labels are). Else,
+    from the unlabelled initialization ``params`` (``init_params`` as
+    without labels), the components are renumbered so that each labelled
+    class gets the component that already holds most of its rows
+    (:func:`matching_order`; a class without labelled rows keeps an
+    unmatched component as initialized), then one semi-supervised M-step
+    runs, the labelled rows one-hot. With every row labelled this start is
+    already the closed-form per-class maximum likelihood.
 
     Parameters
     ----------
@@ -234,8 +237,9 @@ def labelled_start(family, source, params, m_step):
     m_step : callable(stats, params) -> params
         The M-step (with the estimator's collapse handling).
     """
-    if not has_user_init(family):
-        order = matching_order(source.class_responsibilities(family, params))
-        params = family.permute_components(params, order)
+    if has_user_init(family):
+        return params
+    order = matching_order(source.class_responsibilities(family, params))
+    params = family.permute_components(params, order)
     stats, _ = source.statistics(family, params)
     return m_step(stats, params)
