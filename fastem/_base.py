@@ -29,13 +29,15 @@ def _reseeder(family):
     return None
 
 
-def _label_informed(family, source, params):
-    """Initial ``params`` informed by the source's labelled rows, if it has
-    any (see :func:`~fastem._labels.labelled_start`); else ``params``."""
+def _initial_params(family, source, sample, random_state):
+    """The family's initialization from ``sample`` (the source's initialization
+    rows, ``(X, w)``); with partly labelled rows, then informed by the labels
+    (see :func:`~fastem._labels.labelled_start`)."""
+    params = family.initialize(*sample, random_state)
     if not isinstance(source, LabelledData):
         return params
     return labelled_start(
-        family, source, params,
+        family, source, params, sample,
         lambda stats, p: _driver.m_step(family.maximize, _reseeder(family), stats, p)[0])
 
 
@@ -150,9 +152,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
             reached in the first M-step. Given initial parameters
             (``*_init``) are the start as they are; else the initialization
             runs as without labels, its components are renumbered to match
-            the labelled classes, and one M-step with the labelled rows
-            fixed follows (so a fully labelled fit starts at the per-class
-            estimates). None, or all -1: the
+            the labelled classes, and each labelled component is re-estimated
+            from its labelled rows widened half-way towards the data (see
+            :func:`fastem._labels.labelled_start`). None, or all -1: the
             unlabelled fit, bit for bit. A NumPy array aligned with the rows
             (also for a memmap X); refused (ValueError) with a Dask X.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -199,8 +201,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
             run = _driver.fit_em(
                 lambda params: source.statistics(family, params),
                 family.maximize,
-                lambda: _label_informed(family, source, family.initialize(
-                    *source.init_sample(random_state), random_state)),
+                lambda: _initial_params(family, source, source.init_sample(random_state),
+                                        random_state),
                 n_init=self.n_init, total_weight=source.total_weight, tol=self.tol,
                 max_iter=self.max_iter,
                 warm_params=self._params if warm else None,
@@ -279,9 +281,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
                                  f"n_components={self.n_components} needs at least "
                                  f"{self.n_components} to initialize.")
             with one_blas_thread():
-                params = family.initialize(
-                    rows, w, check_random_state(self.random_state, owner=self))
-                params = _label_informed(family, source, params)
+                params = _initial_params(family, source, (rows, w),
+                                         check_random_state(self.random_state, owner=self))
             self._online = {"stats": None, "params": None, "steps": 0,
                             "prior_steps": 0.0, "reseeds": 0}
             self.lower_bounds_ = []

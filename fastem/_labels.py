@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ._data import block_statistics, sum_statistics
+from .families._base import add_statistics
 
 #: families' user-given initial parameters: with any of them set, the
 #: components are in the user's order and are not re-matched to the labels
@@ -166,6 +167,22 @@ class LabelledData:
                                     for k, Xk, wk in self._whole])
         return self.source.map_reduce(self._chunk, sum_statistics, family, params)
 
+    def labelled_statistics(self, family, params):
+        """``(stats, loglik)`` of the labelled rows only (responsibilities one-hot)."""
+        def labelled_part(X, w, start, family, params):
+            labels = self.labels[start:start + X.shape[0]]
+            rows = np.flatnonzero(labels >= 0)
+            return labelled_chunk_statistics(X[rows], w[rows], labels[rows], family, params)
+
+        return self.source.map_reduce(labelled_part, sum_statistics, family, params)
+
+    def class_mass(self, n_components):
+        """(n_components,) summed weight of the rows labelled with each component."""
+        rows = self.labels >= 0
+        w = self.source.sample_weight
+        return np.bincount(self.labels[rows], weights=None if w is None else w[rows],
+                           minlength=n_components).astype(np.float64)
+
     def _chunk(self, X, w, start, family, params):
         return labelled_chunk_statistics(X, w, self.labels[start:start + X.shape[0]],
                                          family, params)
@@ -215,18 +232,30 @@ def has_user_init(family):
     return any(getattr(family, name, None) is not None for name in _USER_INIT_NAMES)
 
 
-def labelled_start(family, source, params, m_step):
+def labelled_start(family, source, params, sample, m_step):
     """Initial parameters informed by the labels.
 
     User-given initial parameters are kept as they are: EM starts from
-    exactly them (their components are numbered as the labels are). Else,
-    from the unlabelled initialization ``params`` (``init_params`` as
-    without labels), the components are renumbered so that each labelled
-    class gets the component that already holds most of its rows
-    (:func:`matching_order`; a class without labelled rows keeps an
-    unmatched component as initialized), then one semi-supervised M-step
-    runs, the labelled rows one-hot. With every row labelled this start is
-    already the closed-form per-class maximum likelihood.
+    exactly them (their components are numbered as the labels are).
+    Otherwise, from the unlabelled initialization ``params`` (``init_params``
+    as without labels):
+
+    1. its components are renumbered so that each labelled class gets the
+       component that already holds most of its rows (:func:`matching_order`);
+    2. each component ``k`` with labelled rows is re-estimated by one M-step
+       from its labelled rows (responsibility 1) plus the initialization
+       sample's rows spread over it with total weight equal to the labelled
+       weight: its mean lies half-way between the labelled rows' mean and the
+       data's, and its spread is that of the labelled rows widened by the
+       data's, so a handful of labelled rows in many dimensions still gives
+       a broad, well-conditioned start that the first E-step sorts the
+       unlabelled rows into (the same half-way shrinkage as the discrete
+       families' ``random_from_data``). Without this, the unlabelled rows'
+       initial assignment outweighs the few labelled ones (measured on
+       digits with 5% labels: ARI 0.76 against 0.90).
+
+    A component without labelled rows, and the mixing weights, stay as
+    initialized.
 
     Parameters
     ----------
@@ -234,6 +263,8 @@ def labelled_start(family, source, params, m_step):
     source : LabelledData
     params : dict
         The unlabelled initialization.
+    sample : (X, w)
+        The rows the initialization used, shapes (n, n_features) and (n,).
     m_step : callable(stats, params) -> params
         The M-step (with the estimator's collapse handling).
     """
@@ -241,5 +272,14 @@ def labelled_start(family, source, params, m_step):
         return params
     order = matching_order(source.class_responsibilities(family, params))
     params = family.permute_components(params, order)
-    stats, _ = source.statistics(family, params)
-    return m_step(stats, params)
+    stats, _ = source.labelled_statistics(family, params)
+    mass = source.class_mass(params["weights"].shape[0])
+    classes = np.flatnonzero(mass > 0)
+    X, w = sample
+    # components without labels get a spread too (discarded below) so that
+    # the M-step sees no empty component
+    spread_mass = np.where(mass > 0, mass, mass[classes].mean()) / w.sum()
+    for k in range(mass.shape[0]):
+        spread, _ = family.statistics(X, w, one_hot_weights(params, k))
+        stats = add_statistics(stats, tuple(s * spread_mass[k] for s in spread))
+    return family.take_components(params, m_step(stats, params), classes)

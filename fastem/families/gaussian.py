@@ -442,13 +442,10 @@ class GaussianFamily(Family):
             sxx_new = sxx + 2 * sx * delta + nk[:, None] * delta ** 2
         return nk, sx_new, sxx_new
 
-    def permute_components(self, params, order):
-        """Renumber components (see :class:`~fastem.families._base.Family`); a
-        tied covariance is shared and stays as it is."""
-        shared = ("covariances", "precisions_cholesky") if self.covariance_type == "tied" \
+    def shared_parameters(self):
+        """A tied covariance is shared by all components."""
+        return ("covariances", "precisions_cholesky") if self.covariance_type == "tied" \
             else ()
-        return {name: value if name in shared else value[order]
-                for name, value in params.items()}
 
     # -------------------------------------------------------- initialization
     def initialize(self, X, sample_weight, random_state):
