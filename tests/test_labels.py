@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 import fastem
+import naive_factor
 import naive_labels
 from fastem._labels import matching_order
 from registry import REGISTRY, gaussian_blobs
@@ -142,6 +143,43 @@ def test_partly_labelled_discrete_equals_naive_semi_supervised_em(name):
         fitted, param = np.hstack(fitted), np.hstack(param)
     assert rel(fitted, param) < 1e-9
     assert rel(est.lower_bounds_, np.array(lls) / w.sum()) < 1e-9
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_partly_labelled_factor_mixture_equals_naive_semi_supervised_em(shared):
+    X, y, w = data("MixtureOfFactorAnalyzers", seed=1)
+    y = partly(y, 0.3, seed=1)
+    start = REGISTRY["MixtureOfFactorAnalyzers"].init_kwargs(X, 3)
+    est = fastem.MixtureOfFactorAnalyzers(3, n_factors=1, shared_noise=shared, tol=0.0,
+                                          max_iter=6, reg_covar=0.0, n_jobs=1,
+                                          **start).fit(X, y, sample_weight=w)
+    params = tuple(start[k] for k in ("weights_init", "means_init", "loadings_init",
+                                      "noise_variance_init"))
+    history = []
+    for _ in range(6):
+        params, ll = naive_factor.em_step(X, w, *params, shared=shared, y=y)
+        history.append(ll)
+    # tests/test_decomposition.py's tolerances for the unlabelled reference
+    assert rel(est.lower_bounds_, history) < 1e-10
+    for got, want in zip((est.weights_, est.means_, est.loadings_, est.noise_variance_),
+                         params):
+        assert rel(got, want) < 1e-8
+
+
+def test_a_component_without_labelled_rows_starts_as_without_labels():
+    X = gaussian_blobs(n=300, k=3, seed=10)
+    y = partly(np.arange(300) % 3, 0.2, seed=10)
+    y[y == 2] = -1  # component 2 has no labelled row
+    kw = dict(covariance_type="full", random_state=0, n_jobs=1, max_iter=0)
+    plain = fastem.GaussianMixture(3, **kw).fit(X)
+    told = fastem.GaussianMixture(3, **kw).fit(X, y)
+    # the unmatched initial component, unchanged; the labelled ones moved
+    same = [np.array_equal(told.means_[2], m) for m in plain.means_]
+    assert sum(same) == 1
+    j = same.index(True)
+    assert np.array_equal(told.covariances_[2], plain.covariances_[j])
+    for k in (0, 1):
+        assert not any(np.array_equal(told.means_[k], m) for m in plain.means_)
 
 
 # --------------------------------------------------------------- properties
