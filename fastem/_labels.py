@@ -84,7 +84,8 @@ def check_labels(y, n_samples, n_components):
 
 
 def one_hot_weights(params, k):
-    """``params`` with the mixing weights one-hot on component ``k`` (other arrays shared)."""
+    """``params`` with the mixing weights one-hot on component ``k`` (the
+    other arrays shared, not copied)."""
     weights = np.zeros_like(params["weights"])
     weights[k] = 1.0
     return dict(params, weights=weights)
@@ -105,25 +106,6 @@ def _split_rows(X, w, labels):
     return groups
 
 
-def labelled_chunk_statistics(X, w, labels, family, params):
-    """Semi-supervised ``(stats, loglik)`` of one chunk (see the module docstring).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, n_features); w : ndarray of shape (n,)
-    labels : ndarray of shape (n,), int64 (-1: unlabelled)
-    family : Family; params : dict
-
-    Returns
-    -------
-    stats : tuple of float64 arrays; loglik : float
-        ``sum w log p(x)`` over the unlabelled rows plus
-        ``sum w (log pi_y + log p(x | y))`` over the labelled rows.
-    """
-    return sum_statistics(*[_group_statistics(k, Xk, wk, family, params)
-                            for k, Xk, wk in _split_rows(X, w, labels)])
-
-
 def _group_statistics(k, X, w, family, params):
     if k < 0:
         return block_statistics(X, w, 0, family, params)
@@ -133,6 +115,13 @@ def _group_statistics(k, X, w, family, params):
         with np.errstate(divide="ignore"):
             loglik += mass * np.log(params["weights"][k])
     return stats, loglik
+
+
+def _sum_present(*parts):
+    """``sum_statistics`` of the parts that are not None (a chunk without the
+    rows asked for gives None); None if there are none."""
+    parts = [p for p in parts if p is not None]
+    return sum_statistics(*parts) if parts else None
 
 
 class LabelledData:
@@ -159,22 +148,27 @@ class LabelledData:
 
     def statistics(self, family, params):
         """One semi-supervised pass: summed statistics and log-likelihood."""
+        return self._pass(family, params, labelled_only=False)
+
+    def labelled_statistics(self, family, params):
+        """``(stats, loglik)`` of the labelled rows only (responsibilities one-hot)."""
+        return self._pass(family, params, labelled_only=True)
+
+    def _pass(self, family, params, labelled_only):
+        def groups_statistics(groups):
+            parts = [_group_statistics(k, Xk, wk, family, params)
+                     for k, Xk, wk in groups if k >= 0 or not labelled_only]
+            return sum_statistics(*parts) if parts else None
+
         if self.source.chunk_rows is None:
             if self._whole is None:
                 _, X, w = next(self.source.chunks())
                 self._whole = _split_rows(X, w, self.labels)
-            return sum_statistics(*[_group_statistics(k, Xk, wk, family, params)
-                                    for k, Xk, wk in self._whole])
-        return self.source.map_reduce(self._chunk, sum_statistics, family, params)
-
-    def labelled_statistics(self, family, params):
-        """``(stats, loglik)`` of the labelled rows only (responsibilities one-hot)."""
-        def labelled_part(X, w, start, family, params):
-            labels = self.labels[start:start + X.shape[0]]
-            rows = np.flatnonzero(labels >= 0)
-            return labelled_chunk_statistics(X[rows], w[rows], labels[rows], family, params)
-
-        return self.source.map_reduce(labelled_part, sum_statistics, family, params)
+            return groups_statistics(self._whole)
+        return self.source.map_reduce(
+            lambda X, w, start: groups_statistics(
+                _split_rows(X, w, self.labels[start:start + X.shape[0]])),
+            _sum_present)
 
     def class_mass(self, n_components):
         """(n_components,) summed weight of the rows labelled with each component."""
@@ -182,10 +176,6 @@ class LabelledData:
         w = self.source.sample_weight
         return np.bincount(self.labels[rows], weights=None if w is None else w[rows],
                            minlength=n_components).astype(np.float64)
-
-    def _chunk(self, X, w, start, family, params):
-        return labelled_chunk_statistics(X, w, self.labels[start:start + X.shape[0]],
-                                         family, params)
 
     def class_responsibilities(self, family, params):
         """(K, K) array: entry ``[c, j]`` sums ``w r_j(x)`` over rows labelled ``c``."""

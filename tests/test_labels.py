@@ -224,9 +224,12 @@ def test_one_thread_equals_two_threads_bit_for_bit(name):
     assert fits[0].lower_bounds_ == fits[1].lower_bounds_
 
 
-def test_chunked_and_memmap_equal_in_memory(tmp_path):
+@pytest.mark.parametrize("where", ["everywhere", "first_chunk_only"])
+def test_chunked_and_memmap_equal_in_memory(tmp_path, where):
     X = gaussian_blobs(n=5000, k=3, seed=4, overlap=0.5)
     y = partly(np.arange(5000) % 3, 0.2, seed=4)
+    if where == "first_chunk_only":  # later chunks hold no labelled row
+        y[1000:] = -1
     kw = dict(max_iter=6, tol=0.0, covariance_type="full", random_state=0)
     whole = fastem.GaussianMixture(3, **kw).fit(X, y)
     chunked = fastem.GaussianMixture(3, chunk_size=1024, **kw).fit(X, y)
