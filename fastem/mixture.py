@@ -16,7 +16,8 @@ class GaussianMixture(BaseMixture):
     """Gaussian mixture fitted by EM; a drop-in for ``sklearn.mixture.GaussianMixture``.
 
     Same parameters, attributes and methods, with the same meanings, plus
-    ``n_jobs`` and ``sample_weight`` in ``fit``. Each EM iteration is one
+    ``n_jobs``, and ``sample_weight`` and ``y`` (partly known components, -1:
+    unknown; see :meth:`fit`) in ``fit``. Each EM iteration is one
     fused, parallel, compiled pass over X that never forms the
     (n_samples, n_components) responsibility matrix.
 
@@ -188,6 +189,8 @@ class BayesianGaussianMixture(BaseMixture):
     counts). Each iteration is one fused, parallel, compiled Gaussian pass at
     the effective (variational) parameters; the ELBO's ``sum r log r`` comes
     from the same pass, so no (n_samples, n_components) array is formed.
+    Unlike GaussianMixture, ``fit`` refuses ``y`` (partly labelled rows): a
+    ``ValueError`` for any ``y`` that is not None.
 
     Parameters
     ----------

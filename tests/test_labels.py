@@ -216,8 +216,8 @@ def test_integer_weights_with_labels_equal_repeated_rows(ct):
 @pytest.mark.parametrize("name", ["GaussianMixture", "PoissonMixture"])
 def test_one_thread_equals_two_threads_bit_for_bit(name):
     # several 1024-row blocks in both the unlabelled and the labelled parts
-    X = REGISTRY[name].make_X(n=6000, k=3, seed=3, overlap=0.5)
-    y = partly(np.arange(6000) % 3, 0.5, seed=3)
+    X = REGISTRY[name].make_X(n=9000, k=3, seed=3, overlap=0.5)
+    y = partly(np.arange(9000) % 3, 0.5, seed=3)
     fits = [REGISTRY[name].make(n_jobs=j, max_iter=5, tol=0.0).fit(X, y) for j in (1, 2)]
     p1, p2 = (REGISTRY[name].params_of(f) for f in fits)
     assert all(np.array_equal(p1[key], p2[key]) for key in p1)
