@@ -19,9 +19,10 @@ log-likelihood. This holds for any family whose pass weighs component ``k``
 by ``log params['weights'][k]`` (the Gaussian, discrete and factor
 families); variational Bayes weighs components by expectations instead and
 refuses labels.
-"""
-import numbers
 
+The labels also inform the initial parameters (:func:`labelled_start`), and
+:func:`check_labels` validates ``y``.
+"""
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -130,7 +131,8 @@ class LabelledData:
     Every statistics pass is semi-supervised; everything else (chunks,
     weights, predictions, the initialization sample) is the wrapped
     source's. An in-memory source's split by label is made once and kept
-    for all passes; a streamed source is split chunk by chunk.
+    for all passes (a copy of X's rows grouped by label, held for the fit);
+    a streamed source is split chunk by chunk (one chunk's copy at a time).
 
     Parameters
     ----------
