@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _driver
 from ._data import ArrayData, default_chunk_rows
+from ._labels import LabelledData, check_labels, labelled_start
 from ._threads import one_blas_thread
 from ._validation import (check_data, check_feature_names, check_float, check_int,
                           check_n_features, check_random_state)
@@ -28,6 +29,18 @@ def _reseeder(family):
     return None
 
 
+def _initial_params(family, source, sample, random_state):
+    """The family's initialization from ``sample`` (the source's initialization
+    rows, ``(X, w)``); with partly labelled rows, then informed by the labels
+    (see :func:`~fastem._labels.labelled_start`)."""
+    params = family.initialize(*sample, random_state)
+    if not isinstance(source, LabelledData):
+        return params
+    return labelled_start(
+        family, source, params, sample,
+        lambda stats, p: _driver.m_step(family.maximize, _reseeder(family), stats, p)[0])
+
+
 class BaseMixture(DensityMixin, BaseEstimator):
     """Mixture fitted by EM; subclasses bind a family (see module docstring)."""
 
@@ -38,6 +51,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
     chunk_size = None
     learning_decay = 0.7
     learning_offset = 10.0
+    #: why ``fit`` refuses ``y``; None: partly labelled rows are supported
+    _labels_refused = None
 
     # --------------------------------------------------------------- hooks
     def _make_family(self, n_features):
@@ -99,6 +114,25 @@ class BaseMixture(DensityMixin, BaseEstimator):
         source.set_weights(sample_weight)
         return source
 
+    def _with_labels(self, source, X, y):
+        """``source`` with the partly known components ``y`` (see :mod:`fastem._labels`).
+
+        None, or a ``y`` of only -1, returns ``source`` itself: the fit is
+        then the unlabelled fit, bit for bit.
+        """
+        if y is None:
+            return source
+        name = type(self).__name__
+        if self._labels_refused is not None:
+            raise ValueError(f"{name} does not take y (partly labelled rows): "
+                             f"{self._labels_refused}. Pass y=None.")
+        if _is_dask_array(X) or _is_dask_array(y):
+            raise ValueError("y (partly labelled rows) is not supported with Dask "
+                             "arrays; pass y=None, or fit NumPy (or np.memmap) X with a "
+                             "NumPy y.")
+        labels = check_labels(y, source.n_samples, self.n_components)
+        return source if labels is None else LabelledData(source, labels)
+
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters by EM (best of ``n_init`` runs).
 
@@ -107,7 +141,22 @@ class BaseMixture(DensityMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             A NumPy array, a ``np.memmap`` (streamed in chunks, bounded
             memory) or a ``dask.array.Array`` (fitted on the Dask cluster).
-        y : ignored
+        y : array-like of shape (n_samples,), default=None
+            Partly known components: ``y[i] = k`` (``0 <= k < n_components``)
+            fixes row ``i``'s responsibilities to component ``k`` in every
+            E-step, ``-1`` leaves the row unlabelled (scikit-learn's
+            semi-supervised convention). A labelled row adds
+            ``log weights_[k] + log p(x | k)`` to the lower bound. With every
+            row labelled the fit is the per-class maximum likelihood (for a
+            Gaussian: per-class means and covariances, plus ``reg_covar``),
+            reached in the first M-step. Given initial parameters
+            (``*_init``) are the start as they are; else the initialization
+            runs as without labels, its components are renumbered to match
+            the labelled classes, and each labelled component is re-estimated
+            from its labelled rows widened half-way towards the data (see
+            :func:`fastem._labels.labelled_start`). None, or all -1: the
+            unlabelled fit, bit for bit. A NumPy array aligned with the rows
+            (also for a memmap X); refused (ValueError) with a Dask X.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; an integer weight counts as that many
             copies of the row.
@@ -116,22 +165,23 @@ class BaseMixture(DensityMixin, BaseEstimator):
         -------
         self
         """
-        self._fit(X, sample_weight)
+        self._fit(X, sample_weight, y)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each row, shape (n_samples,).
 
-        Equal to ``fit(X).predict(X)`` for any ``max_iter`` and ``tol``.
+        Equal to ``fit(X, y).predict(X)`` for any ``max_iter`` and ``tol``:
+        the prediction of a labelled row is the model's, not its label.
         """
-        source = self._fit(X, sample_weight)
+        source = self._fit(X, sample_weight, y)
         return source.row_outputs(self._family, self._params)[1]
 
-    def _fit(self, X, sample_weight):
+    def _fit(self, X, sample_weight, y=None):
         self._check_common_params()
         if self.chunk_size is not None:
             check_int(self.chunk_size, "chunk_size", low=1, owner=self)
-        source = self._source(X, sample_weight, reset=True)
+        source = self._with_labels(self._source(X, sample_weight, reset=True), X, y)
         needed = max(self._min_samples, self.n_components)
         if source.n_samples < needed:
             raise ValueError(f"X has {source.n_samples} samples, but n_components="
@@ -151,7 +201,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
             run = _driver.fit_em(
                 lambda params: source.statistics(family, params),
                 family.maximize,
-                lambda: family.initialize(*source.init_sample(random_state), random_state),
+                lambda: _initial_params(family, source, source.init_sample(random_state),
+                                        random_state),
                 n_init=self.n_init, total_weight=source.total_weight, tol=self.tol,
                 max_iter=self.max_iter,
                 warm_params=self._params if warm else None,
@@ -207,7 +258,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_batch, n_features)
-        y : ignored
+        y : array-like of shape (n_batch,), default=None
+            Partly known components of the batch's rows, as in :meth:`fit`
+            (-1: unlabelled); the first batch's labels also inform the
+            initialization as in :meth:`fit`.
         sample_weight : array-like of shape (n_batch,), default=None
 
         Returns
@@ -218,7 +272,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         check_float(self.learning_decay, "learning_decay", low=0.5, high=1.0, owner=self)
         check_float(self.learning_offset, "learning_offset", low=1.0, owner=self)
         first = getattr(self, "_online", None) is None
-        source = self._source(X, sample_weight, reset=first)
+        source = self._with_labels(self._source(X, sample_weight, reset=first), X, y)
         if first:
             family = self._make_family(source.n_features)
             rows, w = source.init_sample(check_random_state(self.random_state, owner=self))
@@ -227,8 +281,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
                                  f"n_components={self.n_components} needs at least "
                                  f"{self.n_components} to initialize.")
             with one_blas_thread():
-                params = family.initialize(
-                    rows, w, check_random_state(self.random_state, owner=self))
+                params = _initial_params(family, source, (rows, w),
+                                         check_random_state(self.random_state, owner=self))
             self._online = {"stats": None, "params": None, "steps": 0,
                             "prior_steps": 0.0, "reseeds": 0}
             self.lower_bounds_ = []

@@ -16,7 +16,8 @@ class GaussianMixture(BaseMixture):
     """Gaussian mixture fitted by EM; a drop-in for ``sklearn.mixture.GaussianMixture``.
 
     Same parameters, attributes and methods, with the same meanings, plus
-    ``n_jobs`` and ``sample_weight`` in ``fit``. Each EM iteration is one
+    ``n_jobs``, and ``sample_weight`` and ``y`` (partly known components, -1:
+    unknown; see :meth:`fit`) in ``fit``. Each EM iteration is one
     fused, parallel, compiled pass over X that never forms the
     (n_samples, n_components) responsibility matrix.
 
@@ -188,6 +189,8 @@ class BayesianGaussianMixture(BaseMixture):
     counts). Each iteration is one fused, parallel, compiled Gaussian pass at
     the effective (variational) parameters; the ELBO's ``sum r log r`` comes
     from the same pass, so no (n_samples, n_components) array is formed.
+    Unlike GaussianMixture, ``fit`` refuses ``y`` (partly labelled rows): a
+    ``ValueError`` for any ``y`` that is not None.
 
     Parameters
     ----------
@@ -264,6 +267,11 @@ degrees_of_freedom_prior_, covariance_prior_
     per-unit-weight running statistics do not carry over. No ``bic``/``aic``
     either, as in scikit-learn: the fitted density is a variational one.
     """
+
+    # the pass weighs components by E[log pi_k], not by log weights_, and the
+    # ELBO's entropy term assumes free responsibilities (see fastem._labels)
+    _labels_refused = ("variational Bayes keeps no labelled-row path; fit "
+                       "GaussianMixture with y instead")
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3,
                  reg_covar=1e-6, max_iter=100, n_init=1, init_params="kmeans",

@@ -22,14 +22,20 @@ def log_densities(X, weights, means, loadings, psi):
 
 
 def em_step(X, w, weights, means, loadings, psi, shared=False, isotropic=False,
-            floor=0.0):
+            floor=0.0, y=None):
     """One EM iteration; returns the new parameters and the mean log-likelihood
-    of the old ones."""
+    of the old ones. ``y``: partly known components (-1: unknown), whose
+    rows' responsibilities are fixed (see ``naive_labels``)."""
     N, D = X.shape
     K, _, q = loadings.shape
     logp = log_densities(X, weights, means, loadings, psi)
-    ll = logsumexp(logp, axis=1)
-    r = np.exp(logp - ll[:, None]) * w[:, None]
+    if y is None:
+        ll = logsumexp(logp, axis=1)
+        r = np.exp(logp - ll[:, None]) * w[:, None]
+        total = float(w @ ll)
+    else:
+        import naive_labels
+        r, total = naive_labels.e_step(logp, w, y)
     new_means, new_loadings, resid = np.empty((K, D)), np.empty((K, D, q)), np.empty((K, D))
     nk = r.sum(axis=0)
     for k in range(K):
@@ -51,4 +57,4 @@ def em_step(X, w, weights, means, loadings, psi, shared=False, isotropic=False,
     if isotropic:
         psi_new = np.repeat(psi_new.mean(axis=1, keepdims=True), D, axis=1)
     psi_new = np.maximum(psi_new, floor)
-    return (nk / nk.sum(), new_means, new_loadings, psi_new), float(w @ ll / w.sum())
+    return (nk / nk.sum(), new_means, new_loadings, psi_new), total / float(w.sum())

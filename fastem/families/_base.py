@@ -70,6 +70,31 @@ class Family:
         """
         return stats
 
+    def shared_parameters(self):
+        """Names of the parameters shared by all components; every other
+        parameter array is per component along its first axis."""
+        return ()
+
+    def permute_components(self, params, order):
+        """Parameters with component ``order[c]`` of ``params`` as component ``c``."""
+        shared = self.shared_parameters()
+        return {name: value if name in shared else value[order]
+                for name, value in params.items()}
+
+    def take_components(self, params, other, components):
+        """``params`` with the ``components`` (and the shared parameters) of
+        ``other``; the mixing weights stay those of ``params``."""
+        shared = self.shared_parameters()
+        out = {}
+        for name, value in params.items():
+            if name in shared:
+                out[name] = other[name].copy()
+                continue
+            out[name] = value.copy()
+            if name != "weights":
+                out[name][components] = other[name][components]
+        return out
+
     def hold_rows(self, X, sample_weight):
         """Keep a few rows for the M-step's use (re-seeding) until :meth:`release_rows`."""
 

@@ -442,6 +442,11 @@ class GaussianFamily(Family):
             sxx_new = sxx + 2 * sx * delta + nk[:, None] * delta ** 2
         return nk, sx_new, sxx_new
 
+    def shared_parameters(self):
+        """A tied covariance is shared by all components."""
+        return ("covariances", "precisions_cholesky") if self.covariance_type == "tied" \
+            else ()
+
     # -------------------------------------------------------- initialization
     def initialize(self, X, sample_weight, random_state):
         """Initial parameters as scikit-learn's ``_initialize_parameters``.
