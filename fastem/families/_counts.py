@@ -10,6 +10,7 @@ import numpy as np
 from .. import _config
 from .._threads import lane_pass
 from ..kernels import discrete as kernels
+from ..kernels import discrete_missing
 from ._base import Family, choose_seed_rows, random_responsibilities
 
 
@@ -38,6 +39,11 @@ class DiscreteFamily(Family):
 
     #: name of the per-component parameter in ``params``
     param_name = "probs"
+
+    #: True when the fit's data contain missing entries (NaN): the passes
+    #: then marginalize them and the statistics carry each feature's observed
+    #: responsibility mass; False keeps today's passes, bit for bit
+    missing = False
 
     def __init__(self, n_components, init_params="random_from_data",
                  weights_init=None, param_init=None, learn_weights=True,
@@ -130,7 +136,10 @@ class DiscreteFamily(Family):
     def _kmeans_statistics(self, X, w, random_state):
         from .kmeans import kmeans_labels
         K = self.n_components
-        labels = kmeans_labels(X, w, K, random_state, self.n_jobs)
+        # k-means has no missing entries: it clusters rows with each missing
+        # entry read as its feature's observed mean (an initialization only)
+        labels = kmeans_labels(fill_missing(X, w) if self.missing else X, w, K,
+                               random_state, self.n_jobs)
         stats = None
         step = _config.PREDICT_CHUNK_ROWS
         for start in range(0, X.shape[0], step):
@@ -154,26 +163,77 @@ class DiscreteFamily(Family):
 class LinearFamily(DiscreteFamily):
     """A family whose log-density is linear in x (Binomial, Poisson).
 
-    Subclasses give ``_linear_terms(params) -> (A^T (K, D), b (K,))`` and the
+    Subclasses give ``_linear_terms(params) -> (A^T (K, D), b (K,))``, the
+    per-feature terms ``_missing_terms(params) -> [A | B] (K, 2D)`` of the
+    missing-entry pass (see :mod:`fastem.kernels.discrete_missing`) and the
     row-constant ``_table`` (None when the constant is 0).
+
+    Statistics are ``(nk, sx)`` with ``sx = sum w r x`` (K, D); with
+    ``missing`` they are ``(nk, [sx | mass])`` with ``sx`` summed over the
+    observed entries and ``mass = sum w r m`` (K, D) each feature's observed
+    responsibility mass (see :meth:`_split`).
     """
 
     _table = None
 
     def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
-        A, b = self._linear_terms(params)
         table = self._table if self._table is not None else np.zeros(1)
-        K, D = A.shape
+        K, D = self.n_components, X.shape[1]
         # the row constants (log binomial coefficients, log factorials) are
         # parameter-free: a table look-up per entry, added to every pass's sum
         want_const = self._table is not None
-        return self._kernel_call(kernels.linear_lanes, (X, w, A, b, table),
-                                 (want_stats, want_const, row_logp, labels, resp),
+        outputs = (want_stats, want_const, row_logp, labels, resp)
+        if self.missing:
+            inputs = (X, w, self._missing_terms(params), self._log_weights(params), table)
+            return self._kernel_call(discrete_missing.linear_missing_lanes, inputs,
+                                     outputs, ((K,), (K, 2 * D)), X.shape[0],
+                                     self.block_rows, serial)
+        A, b = self._linear_terms(params)
+        return self._kernel_call(kernels.linear_lanes, (X, w, A, b, table), outputs,
                                  ((K,), (K, D)), X.shape[0], self.block_rows, serial)
 
+    def _split(self, stats):
+        """``(nk, sx, mass)`` from statistics: ``mass`` (K, D) is each feature's
+        observed responsibility mass (``nk`` for every feature without missing
+        entries), what the M-step divides ``sx`` by."""
+        nk, s = stats
+        if self.missing:
+            D = s.shape[1] // 2
+            return nk, s[:, :D], s[:, D:]
+        return nk, s, nk[:, None]
+
     def _resp_statistics(self, X, r):
+        if self.missing:
+            X0, observed = observed_parts(X)
+            return r.sum(axis=0), np.hstack([r.T @ X0, r.T @ observed])
         return r.sum(axis=0), r.T @ np.asarray(X, dtype=np.float64)
+
+    def _seed_rows(self, X, w, idx):
+        """``(rows, mean)``: the rows ``idx`` and the weighted per-feature mean
+        (float64), missing entries of the rows read as the mean."""
+        if not self.missing:
+            return np.asarray(X[idx], dtype=np.float64), (w @ X) / w.sum()
+        X0, observed = observed_parts(X)
+        mean = (w @ X0) / (w @ observed)
+        rows = np.asarray(X[idx], dtype=np.float64)
+        return np.where(np.isnan(rows), mean, rows), mean
 
     def n_parameters(self, params):
         K, D = params[self.param_name].shape
         return int(K * D + (K - 1 if self.learn_weights else 0))
+
+
+def observed_parts(X):
+    """``(x0, m)``, float64 (N, D): X with missing entries read as 0, and the
+    observed-entry mask (1 observed, 0 missing)."""
+    X = np.asarray(X, dtype=np.float64)
+    observed = ~np.isnan(X)
+    return np.where(observed, X, 0.0), observed.astype(np.float64)
+
+
+def fill_missing(X, w):
+    """X (float64) with each missing entry replaced by its feature's weighted
+    observed mean."""
+    X0, observed = observed_parts(X)
+    mean = (w @ X0) / (w @ observed)
+    return np.where(observed > 0, X0, mean)
