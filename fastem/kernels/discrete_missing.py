@@ -1,4 +1,4 @@
-"""Statistics pass of the linear discrete families on rows with missing entries (Numba).
+"""Statistics passes of the discrete families on rows with missing entries (Numba).
 
 For Bernoulli, Binomial and Poisson the log-density of a component is a sum
 over features, ``log w_k + sum_d [x_d A_kd + B_kd + c(x_d)]`` (Binomial:
@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from ._compile import move_into
-from .discrete import _normalize_block
+from .discrete import _categorical_block, _normalize_block
 
 _NEG_INF = -np.inf
 
@@ -161,3 +161,50 @@ def linear_missing_lanes(X, w, ABT, log_w, table, block, want_stats, want_const,
             if want_stats:
                 move_into(nk[lane], nk_b)
                 move_into(sxm[lane], sxm_b)
+
+
+@njit(cache=True, nogil=True)
+def categorical_missing_lanes(codes, w, group, stride, offsets, logp, log_w, block,
+                              want_stats, row_logp, labels, resp, nk, counts, block_sums,
+                              bad, lane_lo, lane_hi):
+    """Categorical pass over codes with missing entries (``-1``), lanes
+    ``lane_lo:lane_hi``.
+
+    The family's tables give a missing code its own level of log-probability
+    0 (see :mod:`fastem.families.categorical`), so the pass is the complete
+    data's, :func:`fastem.kernels.discrete._categorical_block`, run on each
+    block with the weights of rows that observe nothing set to 0: such a row
+    is ignored in the fit, and its responsibilities are the mixing weights.
+    Arguments as :func:`fastem.kernels.discrete.categorical_lanes`.
+    """
+    N, D = codes.shape
+    C, K = logp.shape
+    G = offsets.shape[0]
+    n_blocks, n_lanes = block_sums.shape[0], nk.shape[0]
+    idxbuf = np.empty((block, G), dtype=np.int64)
+    lpbuf = np.empty(K * block)
+    rbuf = np.empty((block, K))
+    vec = np.empty((3, block))
+    best = np.empty(block, dtype=np.int64)
+    wbuf = np.empty(block)
+    nk_b, counts_b = np.zeros(K), np.zeros((C, K))
+    for lane in range(lane_lo, lane_hi):
+        for bl in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+            start = bl * block
+            stop = min(start + block, N)
+            wb = wbuf[:stop - start]
+            if want_stats:
+                for i in range(stop - start):
+                    seen = False
+                    for d in range(D):
+                        seen = seen or codes[start + i, d] >= 0
+                    wb[i] = w[start + i] if seen else 0.0
+            # the block's rows as rows 0.. of sliced arrays (zero-length
+            # outputs stay zero-length)
+            block_sums[bl, 0], bad[bl] = _categorical_block(
+                codes[start:stop], wb, group, stride, offsets, logp, log_w, 0,
+                stop - start, want_stats, nk_b, counts_b, row_logp[start:stop],
+                labels[start:stop], resp[start:stop], idxbuf, lpbuf, rbuf, vec, best)
+            if want_stats:
+                move_into(nk[lane], nk_b)
+                move_into(counts[lane], counts_b)
