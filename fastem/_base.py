@@ -11,9 +11,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _driver
 from ._data import ArrayData, default_chunk_rows
+from ._missing import MISSING_OPTIONS
 from ._threads import one_blas_thread
 from ._validation import (check_data, check_feature_names, check_float, check_int,
-                          check_n_features, check_random_state)
+                          check_n_features, check_observed, check_option,
+                          check_random_state)
 
 
 def _is_dask_array(X):
@@ -38,6 +40,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
     chunk_size = None
     learning_decay = 0.7
     learning_offset = 10.0
+    # estimators without a ``missing`` parameter refuse NaN in X
+    missing = "raise"
 
     # --------------------------------------------------------------- hooks
     def _make_family(self, n_features):
@@ -54,7 +58,17 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _check_X(self, X, name="X", reset=False):
         """Validate X (families with a data domain override this)."""
         dtype = None if reset else getattr(self, "_fit_dtype", None)
-        return check_data(X, name, dtype=dtype, owner=self)
+        return check_data(X, name, dtype=dtype, owner=self, allow_nan=self._allows_nan())
+
+    def _allows_nan(self):
+        """True with ``missing='marginalize'``: NaN in X are missing values."""
+        return check_option(self.missing, "missing", MISSING_OPTIONS,
+                            owner=self) == "marginalize"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags
 
     # ------------------------------------------------------------ fitting
     def _check_common_params(self):
@@ -66,6 +80,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         check_int(self.verbose_interval, "verbose_interval", low=1, owner=self)
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be a bool, got {self.warm_start!r}.")
+        self._allows_nan()  # validates ``missing``
 
     def _source(self, X, sample_weight=None, reset=False):
         """The rows of ``X`` as a data source: Dask, streamed in chunks, or in memory.
@@ -78,11 +93,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
             return self._check_X(chunk, reset=reset)
 
         check_feature_names(self, X, reset=reset)  # DataFrame column names
+        allow_nan = self._allows_nan()
         if _is_dask_array(X):
             from .distributed import DaskData
             if reset:
                 self._check_streamable()
-            source = DaskData(X, check)
+            source = DaskData(X, check, allow_nan)
         else:
             if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[0] > 0:
                 chunk_rows = self.chunk_size
@@ -92,12 +108,18 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 chunk_rows = None
             if reset and chunk_rows is not None and chunk_rows < X.shape[0]:
                 self._check_streamable()
-            source = ArrayData(X, check, chunk_rows)
+            source = ArrayData(X, check, chunk_rows, allow_nan)
         if not reset:
             check_n_features(source, self.n_features_in_,
                              estimator=type(self).__name__)
         source.set_weights(sample_weight)
         return source
+
+    def _check_observed(self, source):
+        """With NaN in the rows to fit: every feature observed in a row of
+        positive weight (else a ValueError naming the feature)."""
+        if source.has_nan:
+            check_observed(*source.observed_summary())
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters by EM (best of ``n_init`` runs).
@@ -132,6 +154,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if self.chunk_size is not None:
             check_int(self.chunk_size, "chunk_size", low=1, owner=self)
         source = self._source(X, sample_weight, reset=True)
+        self._check_observed(source)
         needed = max(self._min_samples, self.n_components)
         if source.n_samples < needed:
             raise ValueError(f"X has {source.n_samples} samples, but n_components="
@@ -219,7 +242,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         check_float(self.learning_offset, "learning_offset", low=1.0, owner=self)
         first = getattr(self, "_online", None) is None
         source = self._source(X, sample_weight, reset=first)
-        if first:
+        if first:  # the batch initializes every feature
+            self._check_observed(source)
             family = self._make_family(source.n_features)
             rows, w = source.init_sample(check_random_state(self.random_state, owner=self))
             if rows.shape[0] < self.n_components:

@@ -49,6 +49,10 @@ _DISCRETE_COMMON_DOC = """
     learning_decay, learning_offset : float, default=0.7, 10.0
         Step size ``(n_steps + learning_offset) ** -learning_decay`` of
         online EM in :meth:`partial_fit`.
+    missing : {{'raise', 'marginalize'}}, default='raise'
+        NaN in X: 'raise' refuses them; 'marginalize' treats them as
+        missing at random (a missing entry drops out of its row's
+        likelihood). Infinity is always refused.
 """
 
 _DISCRETE_ATTRS_DOC = """converged_ : bool
@@ -176,7 +180,8 @@ class BernoulliMixture(_BinomialBase):
                  init_params="random_from_data", weights_init=None, probs_init=None,
                  learn_weights=True, smoothing=1e-10, random_state=None,
                  warm_start=False, verbose=0, verbose_interval=10, n_jobs=None,
-                 chunk_size=None, learning_decay=0.7, learning_offset=10.0):
+                 chunk_size=None, learning_decay=0.7, learning_offset=10.0,
+                 missing="raise"):
         _store_params(self, locals())
 
 
@@ -223,7 +228,7 @@ class BinomialMixture(_BinomialBase):
                  probs_init=None, learn_weights=True, smoothing=1e-10,
                  random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_jobs=None, chunk_size=None,
-                 learning_decay=0.7, learning_offset=10.0):
+                 learning_decay=0.7, learning_offset=10.0, missing="raise"):
         _store_params(self, locals())
 
     def _n_trials(self):
@@ -257,7 +262,8 @@ class PoissonMixture(_DiscreteMixture):
                  init_params="random_from_data", weights_init=None, rates_init=None,
                  learn_weights=True, smoothing=1e-10, random_state=None,
                  warm_start=False, verbose=0, verbose_interval=10, n_jobs=None,
-                 chunk_size=None, learning_decay=0.7, learning_offset=10.0):
+                 chunk_size=None, learning_decay=0.7, learning_offset=10.0,
+                 missing="raise"):
         _store_params(self, locals())
 
     def _domain_doc(self, what):
@@ -314,7 +320,7 @@ class CategoricalMixture(_DiscreteMixture):
                  probs_init=None, learn_weights=True, smoothing=1e-10,
                  random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_jobs=None, chunk_size=None,
-                 learning_decay=0.7, learning_offset=10.0):
+                 learning_decay=0.7, learning_offset=10.0, missing="raise"):
         _store_params(self, locals())
 
     def _resolve_n_categories(self, D, data_max):

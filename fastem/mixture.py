@@ -65,6 +65,10 @@ class GaussianMixture(BaseMixture):
         (the log-likelihood may drop at one; it is never counted as
         converged). A feature constant in the data cannot be re-seeded away
         and still raises (use ``reg_covar > 0``).
+    missing : {'raise', 'marginalize'}, default='raise'
+        NaN in X: 'raise' refuses them (as scikit-learn); 'marginalize' treats
+        them as missing at random and fits the observed-data likelihood
+        exactly (see "Missing values" below). Infinity is always refused.
 
     Attributes
     ----------
@@ -98,7 +102,8 @@ class GaussianMixture(BaseMixture):
                  weights_init=None, means_init=None, precisions_init=None,
                  random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_jobs=None, chunk_size=None,
-                 learning_decay=0.7, learning_offset=10.0, on_collapse="raise"):
+                 learning_decay=0.7, learning_offset=10.0, on_collapse="raise",
+                 missing="raise"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -118,6 +123,7 @@ class GaussianMixture(BaseMixture):
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
         self.on_collapse = on_collapse
+        self.missing = missing
 
     def _make_family(self, n_features):
         ct = check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES,
