@@ -112,7 +112,7 @@ class _DiscreteMixture(BaseMixture):
     def _check_counts(self, X, name, reset, high, what):
         """Validate integer counts in ``[0, high]``; returns float32/float64 X."""
         dtype = None if reset else getattr(self, "_fit_dtype", None)
-        X = check_data(X, name, dtype=dtype, owner=self)
+        X = check_data(X, name, dtype=dtype, owner=self, allow_nan=self._allows_nan())
         kind, i, j = count_kernels.first_invalid_count(
             X, np.full(X.shape[1], float(high)))
         if kind:
@@ -366,7 +366,9 @@ class CategoricalMixture(_DiscreteMixture):
                                  f"CategoricalMixture needs {self._domain_doc('')}.")
         else:
             arr = self._check_counts(arr, name, True, np.inf, "")
-        data_max = arr.max(axis=0)
+        # NaN (missing) ignored; a feature missing in every row is refused
+        # by the fit's observed-feature check
+        data_max = np.nan_to_num(np.fmax.reduce(arr, axis=0), nan=0.0)
         if reset:
             nc, source = self._resolve_n_categories(arr.shape[1], data_max)
             self._fit_n_categories = nc
@@ -381,6 +383,10 @@ class CategoricalMixture(_DiscreteMixture):
             raise ValueError(f"{name}[{i}, {j}] = {arr[i, j]:g} is out of range: feature "
                              f"{j} has {nc[j]} categories (from {source}); codes must be "
                              f"in [0, {nc[j] - 1}].")
+        if arr.dtype.kind == "f" and self._allows_nan():
+            # NaN marks a missing code: float codes are kept (the passes read
+            # them as int32, NaN as -1), so that the sources see the NaN
+            return arr
         return np.ascontiguousarray(arr, dtype=np.int32)
 
     def _make_family(self, n_features):

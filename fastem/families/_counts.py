@@ -40,6 +40,10 @@ class DiscreteFamily(Family):
     #: name of the per-component parameter in ``params``
     param_name = "probs"
 
+    #: passes take ``missing=`` and marginalize NaN entries (see
+    #: :class:`~fastem.families._base.Family`)
+    handles_missing = True
+
     def __init__(self, n_components, init_params="random_from_data",
                  weights_init=None, param_init=None, learn_weights=True,
                  smoothing=1e-10, n_jobs=None, block_rows=_config.BLOCK_ROWS):

@@ -16,9 +16,8 @@ multiply to at most ``_GROUP_CODES``): the kernel sees one table row per
 (group, joint code) holding the sum of its features' log-probabilities, and
 returns counts per joint code, which are summed back to per-feature counts.
 
-Missing entries (a pass given ``missing``): a missing code is ``-1`` in the
-int32 codes the kernel reads (the estimator maps NaN in float input to it).
-It drops out of the row's product: in the missing-entry layout of the groups
+Missing entries (a pass given ``missing``): codes come as floats with NaN
+marking a missing one, which the kernel reads as code ``-1``. It drops out of the row's product: in the missing-entry layout of the groups
 each feature has one more level, "missing", first, with log-probability 0
 and counts that are discarded, and the kernel's group offsets are shifted so
 that code ``-1`` indexes it (``offset + sum (code_d + 1) stride_d``). The
@@ -97,6 +96,10 @@ class CategoricalFamily(DiscreteFamily):
 
     def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial,
              missing=None):
+        if missing is None and X.dtype.kind == "f":
+            # float codes of data without NaN (an estimator that accepts
+            # missing values keeps float input as float): today's pass
+            X = np.ascontiguousarray(X, dtype=np.int32)
         layout = self._groups_for(missing is not None)
         logp = self._group_table(np.log(params["probs"]).T, layout)  # (C_joint, K)
         inputs = (X, w, layout.group, layout.stride, layout.kernel_offsets, logp,
@@ -137,6 +140,7 @@ class CategoricalFamily(DiscreteFamily):
 
     # -------------------------------------------------------- initialization
     def _resp_statistics(self, X, r):
+        X = _int_codes(X)
         counts = np.zeros((int(self.n_categories.sum()), r.shape[1]))
         for d, off in enumerate(self.offsets):
             seen = X[:, d] >= 0  # missing codes (-1) count nowhere
@@ -147,6 +151,7 @@ class CategoricalFamily(DiscreteFamily):
         return r.sum(axis=0), counts
 
     def _from_rows(self, X, w, idx):
+        X = _int_codes(X)
         K = len(idx)
         # per-feature frequencies (``_project`` normalizes each feature over
         # its observed codes), averaged with the seed rows' one-hot codes
@@ -182,6 +187,13 @@ class CategoricalFamily(DiscreteFamily):
             parts.append(x)
         labels = np.concatenate([np.full(n, j, dtype=int) for j, n in enumerate(counts)])
         return np.vstack(parts), labels
+
+
+def _int_codes(X):
+    """Integer codes, a missing (NaN) one as -1 (integer input unchanged)."""
+    if X.dtype.kind != "f":
+        return X
+    return np.where(np.isnan(X), -1, X).astype(np.int64)
 
 
 class _Groups:

@@ -95,6 +95,15 @@ def _missing_rows(X, w, ABT, log_w, table, start, stop, want_stats, want_const,
                     c_i += table[np.int64(x)]
                 else:
                     c_i -= math.lgamma(x + 1.0)
+        if seen[i] == 0.0:
+            # nothing observed: likelihood 1 (log sum_k w_k = 0, exactly), no
+            # evidence, no statistics
+            if row_logp.shape[0] > 0:
+                row_logp[start + i] = 0.0
+            if want_stats:
+                for k in range(K):
+                    lpT[k, i] = 0.0
+            continue
         if not ll[i] > _NEG_INF:
             n_bad += 1
             if row_logp.shape[0] > 0:
@@ -102,12 +111,6 @@ def _missing_rows(X, w, ABT, log_w, table, start, stop, want_stats, want_const,
             continue
         if row_logp.shape[0] > 0:
             row_logp[start + i] = ll[i] + c_i
-        if seen[i] == 0.0:
-            # nothing observed: no evidence, no statistics (its ll is log sum w = 0)
-            if want_stats:
-                for k in range(K):
-                    lpT[k, i] = 0.0
-            continue
         w_i = w[start + i] if want_stats else 1.0
         loglik += w_i * ll[i]
         const += w_i * c_i
@@ -164,47 +167,60 @@ def linear_missing_lanes(X, w, ABT, log_w, table, block, want_stats, want_const,
 
 
 @njit(cache=True, nogil=True)
-def categorical_missing_lanes(codes, w, group, stride, offsets, logp, log_w, block,
+def categorical_missing_lanes(X, w, group, stride, offsets, logp, log_w, block,
                               want_stats, row_logp, labels, resp, nk, counts, block_sums,
                               bad, lane_lo, lane_hi):
-    """Categorical pass over codes with missing entries (``-1``), lanes
+    """Categorical pass over float codes with NaN marking missing entries, lanes
     ``lane_lo:lane_hi``.
 
-    The family's tables give a missing code its own level of log-probability
-    0 (see :mod:`fastem.families.categorical`), so the pass is the complete
-    data's, :func:`fastem.kernels.discrete._categorical_block`, run on each
-    block with the weights of rows that observe nothing set to 0: such a row
-    is ignored in the fit, and its responsibilities are the mixing weights.
-    Arguments as :func:`fastem.kernels.discrete.categorical_lanes`.
+    Each block's codes are read into int32, a missing one as ``-1``; the
+    family's tables give it a level of its own with log-probability 0 (see
+    :mod:`fastem.families.categorical`), so the block is then the complete
+    data's pass, :func:`fastem.kernels.discrete._categorical_block`, with the
+    weight of a row that observes nothing set to 0: such a row is ignored in
+    the fit, its log-likelihood is 0 and its responsibilities are the mixing
+    weights. Arguments as :func:`fastem.kernels.discrete.categorical_lanes`,
+    except ``X`` : (N, D) float32/float64 IN — validated codes or NaN.
     """
-    N, D = codes.shape
+    N, D = X.shape
     C, K = logp.shape
     G = offsets.shape[0]
     n_blocks, n_lanes = block_sums.shape[0], nk.shape[0]
+    codebuf = np.empty((block, D), dtype=np.int32)
     idxbuf = np.empty((block, G), dtype=np.int64)
     lpbuf = np.empty(K * block)
     rbuf = np.empty((block, K))
     vec = np.empty((3, block))
     best = np.empty(block, dtype=np.int64)
     wbuf = np.empty(block)
+    seen = np.empty(block, dtype=np.bool_)
     nk_b, counts_b = np.zeros(K), np.zeros((C, K))
     for lane in range(lane_lo, lane_hi):
         for bl in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
             start = bl * block
-            stop = min(start + block, N)
-            wb = wbuf[:stop - start]
-            if want_stats:
-                for i in range(stop - start):
-                    seen = False
-                    for d in range(D):
-                        seen = seen or codes[start + i, d] >= 0
-                    wb[i] = w[start + i] if seen else 0.0
-            # the block's rows as rows 0.. of sliced arrays (zero-length
+            n = min(start + block, N) - start
+            codes = codebuf[:n]
+            for i in range(n):
+                any_seen = False
+                for d in range(D):
+                    x = X[start + i, d]
+                    observed = x == x
+                    codes[i, d] = np.int32(x) if observed else np.int32(-1)
+                    any_seen = any_seen or observed
+                seen[i] = any_seen
+                if want_stats:
+                    wbuf[i] = w[start + i] if any_seen else 0.0
+            # the block's rows as rows 0.. of sliced outputs (zero-length
             # outputs stay zero-length)
+            rl = row_logp[start:start + n]
             block_sums[bl, 0], bad[bl] = _categorical_block(
-                codes[start:stop], wb, group, stride, offsets, logp, log_w, 0,
-                stop - start, want_stats, nk_b, counts_b, row_logp[start:stop],
-                labels[start:stop], resp[start:stop], idxbuf, lpbuf, rbuf, vec, best)
+                codes, wbuf, group, stride, offsets, logp, log_w, 0, n, want_stats,
+                nk_b, counts_b, rl, labels[start:start + n], resp[start:start + n],
+                idxbuf, lpbuf, rbuf, vec, best)
+            if rl.shape[0] > 0:
+                for i in range(n):
+                    if not seen[i]:
+                        rl[i] = 0.0  # log sum_k w_k, exactly
             if want_stats:
                 move_into(nk[lane], nk_b)
                 move_into(counts[lane], counts_b)
