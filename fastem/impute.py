@@ -28,6 +28,8 @@ warm_start, verbose, verbose_interval, n_jobs, chunk_size, on_collapse
     ----------
     mixture_ : GaussianMixture
         The fitted mixture.
+    n_iter_ : int
+        EM iterations of the mixture's best run.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When X had string column names.
@@ -88,6 +90,7 @@ warm_start, verbose, verbose_interval, n_jobs, chunk_size, on_collapse
         mixture.set_params(**self.get_params(), missing="marginalize")
         mixture.fit(X, sample_weight=sample_weight)
         self.mixture_ = mixture
+        self.n_iter_ = mixture.n_iter_
         self.n_features_in_ = mixture.n_features_in_
         if hasattr(mixture, "feature_names_in_"):
             self.feature_names_in_ = mixture.feature_names_in_
