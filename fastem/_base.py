@@ -58,12 +58,16 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _check_X(self, X, name="X", reset=False):
         """Validate X (families with a data domain override this)."""
         dtype = None if reset else getattr(self, "_fit_dtype", None)
-        return check_data(X, name, dtype=dtype, owner=self, allow_nan=self._allows_nan())
+        return check_data(X, name, dtype=dtype, owner=self,
+                          allow_nan=BaseMixture._allows_nan(self))
 
     def _allows_nan(self):
-        """True with ``missing='marginalize'``: NaN in X are missing values."""
-        return check_option(self.missing, "missing", MISSING_OPTIONS,
-                            owner=self) == "marginalize"
+        """True with ``missing='marginalize'``: NaN in X are missing values.
+
+        (Estimators borrowing ``_source``/``_check_X`` without the attribute
+        refuse NaN.)"""
+        return check_option(getattr(self, "missing", "raise"), "missing",
+                            MISSING_OPTIONS, owner=self) == "marginalize"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -93,7 +97,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             return self._check_X(chunk, reset=reset)
 
         check_feature_names(self, X, reset=reset)  # DataFrame column names
-        allow_nan = self._allows_nan()
+        allow_nan = BaseMixture._allows_nan(self)
         if _is_dask_array(X):
             from .distributed import DaskData
             if reset:

@@ -82,13 +82,22 @@ class MissingRows:
     def __init__(self, X):
         self._X = X
         self._groups = None
+        self._unobserved = None
 
     def groups(self):
         """``(order, starts, observed)``: see the class docstring."""
         if self._groups is None:
             self._groups = group_by_pattern(self._X)
-            self._X = None  # a fitted model keeps no data
         return self._groups
+
+    def unobserved_rows(self):
+        """Indices (int64, increasing) of the rows with no observed value."""
+        if self._unobserved is None:
+            X = self._X
+            parts = [lo + np.flatnonzero(np.isnan(X[lo:lo + _SCAN_ROWS]).all(axis=1))
+                     for lo in range(0, X.shape[0], _SCAN_ROWS)]
+            self._unobserved = np.concatenate(parts).astype(np.int64)
+        return self._unobserved
 
 
 def group_by_pattern(X):
