@@ -63,6 +63,10 @@ _DISCRETE_ATTRS_DOC = """converged_ : bool
         with published values.
     lower_bounds_ : list of float
         ``lower_bound_`` after every iteration; non-decreasing up to round-off.
+        With ``missing='marginalize'`` and NaN in X, the observed-data
+        log-likelihood (of each row's observed entries); a row with no
+        observed entry is ignored in the fit (log-likelihood 0; its
+        ``predict_proba`` is ``weights_``).
     n_features_in_ : int
 
     Notes
@@ -311,6 +315,11 @@ class CategoricalMixture(_DiscreteMixture):
     n_categories_ : ndarray of shape (n_features,), int
     """ + _DISCRETE_ATTRS_DOC + """
     X is converted once to int32 codes; ``sample`` returns int32 codes.
+    With ``missing='marginalize'``, NaN in float input marks a missing code
+    (integer input has none): float input is then kept as float codes, read
+    as int32 block by block with NaN as -1, and a missing code drops out of
+    its row's product; each feature's probabilities are normalized over the
+    rows that observe it. ``n_categories`` inferred from the data ignores NaN.
     """
 
     _init_options = _CATEGORICAL_INITS
@@ -412,6 +421,12 @@ class CategoricalMixture(_DiscreteMixture):
                 blocks.append(p)
             family.param_init = family._project(np.hstack(blocks))
         return family
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture: ``(X, labels)``, X int32 codes
+        of shape (n_samples, n_features) (also after a fit on float codes)."""
+        X, labels = super().sample(n_samples)
+        return X.astype(np.int32, copy=False), labels
 
     def _set_attributes(self, params, dtype):
         self.weights_ = params["weights"].copy()

@@ -276,6 +276,8 @@ def test_row_with_nothing_observed_gets_the_weights(family):
                     rtol=1e-14)
     assert_array_equal(model.score_samples(empty), [0.0, 0.0])
     assert_array_equal(model.predict(empty), np.argmax(model.weights_))
+    if family == "categorical":  # fitted on float codes, samples int32 codes
+        assert model.sample(5)[0].dtype == np.int32
     # ... and the fit ignores it: the same fit without that row (row 1)
     kept = np.delete(X, 1, axis=0)
     other = _fit(_make(family, _start(family, X), max_iter=3, tol=0), kept)
