@@ -17,10 +17,11 @@ multiply to at most ``_GROUP_CODES``): the kernel sees one table row per
 returns counts per joint code, which are summed back to per-feature counts.
 
 Missing entries (a pass given ``missing``): codes come as floats with NaN
-marking a missing one, which the kernel reads as code ``-1``. It drops out of the row's product: in the missing-entry layout of the groups
-each feature has one more level, "missing", first, with log-probability 0
-and counts that are discarded, and the kernel's group offsets are shifted so
-that code ``-1`` indexes it (``offset + sum (code_d + 1) stride_d``). The
+marking a missing one, which the kernel reads as code ``-1``. It drops out
+of the row's product: in the missing-entry layout of the groups each feature
+has one more level, "missing", first, with log-probability 0 and counts that
+are discarded, and the kernel's group offsets are shifted so that code
+``-1`` indexes it (``offset + sum (code_d + 1) stride_d``). The
 M-step normalizes each feature's counts over its observed codes, which is
 the division by the responsibility mass of the rows that observe it. A row
 observing nothing is ignored in the fit (see
