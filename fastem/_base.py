@@ -12,9 +12,11 @@ from sklearn.utils.validation import check_is_fitted
 from . import _driver
 from ._data import ArrayData, default_chunk_rows
 from ._labels import LabelledData, check_labels, labelled_start
+from ._missing import MISSING_OPTIONS
 from ._threads import one_blas_thread
 from ._validation import (check_data, check_feature_names, check_float, check_int,
-                          check_n_features, check_random_state)
+                          check_n_features, check_observed, check_option,
+                          check_random_state)
 
 
 def _is_dask_array(X):
@@ -53,6 +55,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
     learning_offset = 10.0
     #: why ``fit`` refuses ``y``; None: partly labelled rows are supported
     _labels_refused = None
+    # estimators without a ``missing`` parameter refuse NaN in X
+    missing = "raise"
 
     # --------------------------------------------------------------- hooks
     def _make_family(self, n_features):
@@ -69,7 +73,21 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _check_X(self, X, name="X", reset=False):
         """Validate X (families with a data domain override this)."""
         dtype = None if reset else getattr(self, "_fit_dtype", None)
-        return check_data(X, name, dtype=dtype, owner=self)
+        return check_data(X, name, dtype=dtype, owner=self,
+                          allow_nan=BaseMixture._allows_nan(self))
+
+    def _allows_nan(self):
+        """True with ``missing='marginalize'``: NaN in X are missing values.
+
+        (Estimators borrowing ``_source``/``_check_X`` without the attribute
+        refuse NaN.)"""
+        return check_option(getattr(self, "missing", "raise"), "missing",
+                            MISSING_OPTIONS, owner=self) == "marginalize"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.missing == "marginalize"
+        return tags
 
     # ------------------------------------------------------------ fitting
     def _check_common_params(self):
@@ -81,6 +99,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         check_int(self.verbose_interval, "verbose_interval", low=1, owner=self)
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be a bool, got {self.warm_start!r}.")
+        self._allows_nan()  # validates ``missing``
 
     def _source(self, X, sample_weight=None, reset=False):
         """The rows of ``X`` as a data source: Dask, streamed in chunks, or in memory.
@@ -93,11 +112,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
             return self._check_X(chunk, reset=reset)
 
         check_feature_names(self, X, reset=reset)  # DataFrame column names
+        allow_nan = BaseMixture._allows_nan(self)
         if _is_dask_array(X):
             from .distributed import DaskData
             if reset:
                 self._check_streamable()
-            source = DaskData(X, check)
+            source = DaskData(X, check, allow_nan)
         else:
             if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[0] > 0:
                 chunk_rows = self.chunk_size
@@ -107,7 +127,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 chunk_rows = None
             if reset and chunk_rows is not None and chunk_rows < X.shape[0]:
                 self._check_streamable()
-            source = ArrayData(X, check, chunk_rows)
+            source = ArrayData(X, check, chunk_rows, allow_nan)
         if not reset:
             check_n_features(source, self.n_features_in_,
                              estimator=type(self).__name__)
@@ -132,6 +152,12 @@ class BaseMixture(DensityMixin, BaseEstimator):
                              "NumPy y.")
         labels = check_labels(y, source.n_samples, self.n_components)
         return source if labels is None else LabelledData(source, labels)
+
+    def _check_observed(self, source):
+        """With NaN in the rows to fit: every feature observed in a row of
+        positive weight (else a ValueError naming the feature)."""
+        if source.has_nan:
+            check_observed(*source.observed_summary())
 
     def fit(self, X, y=None, sample_weight=None):
         """Estimate the parameters by EM (best of ``n_init`` runs).
@@ -181,7 +207,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self._check_common_params()
         if self.chunk_size is not None:
             check_int(self.chunk_size, "chunk_size", low=1, owner=self)
-        source = self._with_labels(self._source(X, sample_weight, reset=True), X, y)
+        source = self._source(X, sample_weight, reset=True)
+        self._check_observed(source)
+        source = self._with_labels(source, X, y)
         needed = max(self._min_samples, self.n_components)
         if source.n_samples < needed:
             raise ValueError(f"X has {source.n_samples} samples, but n_components="
@@ -272,7 +300,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
         check_float(self.learning_decay, "learning_decay", low=0.5, high=1.0, owner=self)
         check_float(self.learning_offset, "learning_offset", low=1.0, owner=self)
         first = getattr(self, "_online", None) is None
-        source = self._with_labels(self._source(X, sample_weight, reset=first), X, y)
+        source = self._source(X, sample_weight, reset=first)
+        if first:  # the batch initializes every feature
+            self._check_observed(source)
+        source = self._with_labels(source, X, y)
         if first:
             family = self._make_family(source.n_features)
             rows, w = source.init_sample(check_random_state(self.random_state, owner=self))

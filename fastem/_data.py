@@ -12,7 +12,8 @@ import mmap
 import numpy as np
 
 from . import _config
-from ._validation import check_sample_weight
+from ._missing import MissingRows, add_summaries, observed_summary
+from ._validation import check_sample_weight, contains_nan
 from .families._base import add_statistics
 
 
@@ -22,9 +23,25 @@ def default_chunk_rows(n_features, itemsize):
     return max(_config.BLOCK_ROWS, rows - rows % _config.BLOCK_ROWS)
 
 
-def block_statistics(X, w, start, family, params, serial=False):
+def missing_keywords(X, has_nan, rows=None):
+    """Keywords telling a family's pass about the NaN entries of ``X``.
+
+    ``{}`` for data without NaN (every family's pass is called as before),
+    else ``{'missing': rows}`` with ``rows`` a :class:`~fastem._missing.MissingRows`
+    of ``X`` (a new one unless a cached one is given). ``has_nan`` is the
+    whole source's: every chunk of a source holding NaN anywhere gets the
+    keyword (a chunk may then have none), so chunked and in-memory passes
+    run the same kernels. Only sources whose estimator accepted NaN
+    (``missing='marginalize'``) have ``has_nan``.
+    """
+    if not has_nan:
+        return {}
+    return {"missing": MissingRows(X) if rows is None else rows}
+
+
+def block_statistics(X, w, start, family, params, serial=False, has_nan=False):
     """The family's statistics pass on one chunk or block of rows."""
-    return family.statistics(X, w, params, serial=serial)
+    return family.statistics(X, w, params, serial=serial, **missing_keywords(X, has_nan))
 
 
 def sum_statistics(*parts):
@@ -48,18 +65,34 @@ class ArrayData:
         dtype, or raises.
     chunk_rows : int or None
         None processes X whole.
+    allow_nan : bool
+        ``check`` lets NaN through (``missing='marginalize'``): record
+        whether any is present (``has_nan``) and tell the family's passes.
+
+    Attributes
+    ----------
+    has_nan : bool
+        X holds NaN (missing values); then every pass over a chunk with NaN
+        gets a :class:`~fastem._missing.MissingRows` (``missing=`` keyword).
     """
 
-    def __init__(self, X, check, chunk_rows=None):
+    def __init__(self, X, check, chunk_rows=None, allow_nan=False):
+        self.has_nan = False
+        self._missing_rows = None
         if chunk_rows is None or chunk_rows >= X.shape[0]:
             self.X = check(X)
             self.chunk_rows = None
             self.dtype = self.X.dtype
+            self.has_nan = allow_nan and contains_nan(self.X)
         else:
             self.X = X
             self.chunk_rows = int(chunk_rows)
             self.n_samples = X.shape[0]
-            dtypes = {check(chunk).dtype for _, chunk in self._raw_chunks()}
+            dtypes = set()
+            for _, chunk in self._raw_chunks():
+                checked = check(chunk)
+                dtypes.add(checked.dtype)
+                self.has_nan = self.has_nan or (allow_nan and contains_nan(checked))
             self.dtype = np.result_type(*dtypes)
         self.shape = self.n_samples, self.n_features = self.X.shape
         self.set_weights(None)
@@ -117,13 +150,32 @@ class ArrayData:
         return total
 
     # ------------------------------------------------------------- passes
+    def _missing(self, X):
+        """``missing_keywords`` of a chunk: an in-memory X is grouped by
+        missingness pattern once, not once per pass."""
+        if self.chunk_rows is None and self.has_nan:
+            if self._missing_rows is None:
+                self._missing_rows = MissingRows(self.X)
+            return missing_keywords(X, True, self._missing_rows)
+        return missing_keywords(X, self.has_nan)
+
     def statistics(self, family, params):
         """One pass: summed statistics and ``sum w log p(x)``."""
-        return self.map_reduce(block_statistics, sum_statistics, family, params)
+        if self.chunk_rows is None:
+            return family.statistics(self.X, self._weights(0, self.n_samples), params,
+                                     **self._missing(self.X))
+        return self.map_reduce(block_statistics, sum_statistics, family, params, False,
+                               self.has_nan)
+
+    def observed_summary(self):
+        """Per-feature ``(count, weight)`` of the rows observing it (see
+        :func:`fastem._missing.observed_summary`)."""
+        return self.map_reduce(observed_summary, add_summaries)
 
     def row_outputs(self, family, params, want_resp=False):
         """Per-row ``(log p(x), label, responsibilities or None)`` over all chunks."""
-        parts = [family.row_outputs(X, params, want_resp) for _, X, _ in self.chunks()]
+        parts = [family.row_outputs(X, params, want_resp, **self._missing(X))
+                 for _, X, _ in self.chunks()]
         if len(parts) == 1:
             return parts[0]
         return (np.concatenate([p[0] for p in parts]),

@@ -26,7 +26,7 @@ The labels also inform the initial parameters (:func:`labelled_start`), and
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ._data import block_statistics, sum_statistics
+from ._data import block_statistics, missing_keywords, sum_statistics
 from .families._base import add_statistics
 
 #: families' user-given initial parameters: with any of them set, the
@@ -107,10 +107,11 @@ def _split_rows(X, w, labels):
     return groups
 
 
-def _group_statistics(k, X, w, family, params):
+def _group_statistics(k, X, w, family, params, has_nan):
     if k < 0:
-        return block_statistics(X, w, 0, family, params)
-    stats, loglik = family.statistics(X, w, one_hot_weights(params, k))
+        return block_statistics(X, w, 0, family, params, has_nan=has_nan)
+    stats, loglik = family.statistics(X, w, one_hot_weights(params, k),
+                                      **missing_keywords(X, has_nan))
     mass = float(w.sum())
     if mass > 0:  # zero-weight rows add nothing, even where log pi_k = -inf
         with np.errstate(divide="ignore"):
@@ -158,7 +159,7 @@ class LabelledData:
 
     def _pass(self, family, params, labelled_only):
         def groups_statistics(groups):
-            parts = [_group_statistics(k, Xk, wk, family, params)
+            parts = [_group_statistics(k, Xk, wk, family, params, self.source.has_nan)
                      for k, Xk, wk in groups if k >= 0 or not labelled_only]
             return sum_statistics(*parts) if parts else None
 
@@ -187,8 +188,9 @@ class LabelledData:
             labels = self.labels[start:start + X.shape[0]]
             rows = np.flatnonzero(labels >= 0)
             if rows.size:
-                resp = family.row_outputs(np.ascontiguousarray(X[rows]), params,
-                                          want_resp=True)[2]
+                Xr = np.ascontiguousarray(X[rows])
+                resp = family.row_outputs(Xr, params, want_resp=True,
+                                          **missing_keywords(Xr, self.source.has_nan))[2]
                 np.add.at(total, labels[rows], resp * w[rows, None])
         return total
 

@@ -51,7 +51,8 @@ def check_feature_names(estimator, X, *, reset):
     _check_feature_names(estimator, X, reset=reset)
 
 
-def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True, owner=None):
+def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True, owner=None,
+               allow_nan=False):
     """Return ``X`` as a C-contiguous float32/float64 2-D array.
 
     Float32 and float64 input keep their dtype (unless ``dtype`` is given);
@@ -71,6 +72,9 @@ def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True, owner=Non
         Refuse NaN and infinity.
     owner : estimator or None
         The estimator checking ``X``, named in scikit-learn's words.
+    allow_nan : bool
+        Accept NaN (missing values, ``missing='marginalize'``); infinity is
+        still refused when ``finite``.
 
     Returns
     -------
@@ -106,8 +110,50 @@ def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True, owner=Non
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     arr = np.ascontiguousarray(arr, dtype=dtype)
     if finite and not _all_finite(arr):
-        _check_finite(arr, name)
+        if not allow_nan:
+            _check_finite(arr, name, remedy=_nan_remedy(arr, owner))
+        elif np.isinf(arr).any():
+            first = np.argwhere(np.isinf(arr))[0]
+            raise ValueError(f"Input {name} contains infinity or a value too large for "
+                             f"{arr.dtype!r}. {name}[{first[0]}, {first[1]}] is "
+                             f"{arr[first[0], first[1]]}: infinity is not a missing value "
+                             f"(only NaN is); remove or replace it.")
     return arr
+
+
+def _nan_remedy(arr, owner):
+    """What to do about NaN in ``arr``: impute, or (estimators that can) marginalize."""
+    if owner is not None and "missing" in getattr(owner, "_get_param_names", list)() \
+            and np.isnan(arr).any():
+        return ("remove or impute those values, or pass missing='marginalize' to fit "
+                "around them")
+    return "remove or impute those values"
+
+
+def check_observed(count, weight, name="X"):
+    """Refuse data with NaN in which a feature (or every feature) is never observed.
+
+    Parameters
+    ----------
+    count : ndarray of shape (n_features,), int
+        Rows in which each feature is not NaN.
+    weight : ndarray of shape (n_features,), float
+        Summed sample weight of those rows.
+    name : str
+        Argument name used in error messages.
+    """
+    if not count.any():
+        raise ValueError(f"{name} has no observed value: every entry is NaN. A fit "
+                         f"needs at least one observed value of every feature.")
+    unobserved = np.flatnonzero(~(weight > 0))
+    if unobserved.size:
+        d = int(unobserved[0])
+        where = ("is NaN in every row" if count[d] == 0 else
+                 "is observed only in rows of zero sample_weight")
+        raise ValueError(f"Feature {d} of {name} {where} ({unobserved.size} such "
+                         f"feature(s): {unobserved[:10].tolist()}); nothing can be "
+                         f"learned about it. Drop the feature or give it observed "
+                         f"values.")
 
 
 #: Values from which a finiteness scan runs compiled on threads (below, NumPy
@@ -131,6 +177,11 @@ def _all_finite(arr):
     finite = np.zeros(n, dtype=np.bool_)
     run_lanes(finite_lanes, (flat[:flat.size - tail].reshape(-1, 16), finite), n, n)
     return bool(finite.all())
+
+
+def contains_nan(arr):
+    """True when the float 2-D ``arr``, already checked free of infinity, holds NaN."""
+    return not _all_finite(arr)
 
 
 def _as_real_array(X, name):
@@ -158,7 +209,7 @@ def _as_real_array(X, name):
     return arr
 
 
-def _check_finite(arr, name, input_name=None):
+def _check_finite(arr, name, input_name=None, remedy="remove or impute those values"):
     """Refuse NaN and infinity in ``arr``, in scikit-learn's words, naming the first cell.
 
     ``input_name`` is the name in scikit-learn's phrase ("Input X contains
@@ -179,7 +230,7 @@ def _check_finite(arr, name, input_name=None):
     else:
         where = f"index {first[0] if arr.ndim == 1 else tuple(int(i) for i in first)}"
     raise ValueError(f"{head} The first NaN or infinity in {name} is at {where}; "
-                     f"remove or impute those values.")
+                     f"{remedy}.")
 
 
 def check_sample_weight(sample_weight, n_samples):

@@ -49,6 +49,10 @@ _DISCRETE_COMMON_DOC = """
     learning_decay, learning_offset : float, default=0.7, 10.0
         Step size ``(n_steps + learning_offset) ** -learning_decay`` of
         online EM in :meth:`partial_fit`.
+    missing : {{'raise', 'marginalize'}}, default='raise'
+        NaN in X: 'raise' refuses them; 'marginalize' treats them as
+        missing at random (a missing entry drops out of its row's
+        likelihood). Infinity is always refused.
 """
 
 _DISCRETE_ATTRS_DOC = """converged_ : bool
@@ -59,6 +63,10 @@ _DISCRETE_ATTRS_DOC = """converged_ : bool
         with published values.
     lower_bounds_ : list of float
         ``lower_bound_`` after every iteration; non-decreasing up to round-off.
+        With ``missing='marginalize'`` and NaN in X, the observed-data
+        log-likelihood (of each row's observed entries); a row with no
+        observed entry is ignored in the fit (log-likelihood 0; its
+        ``predict_proba`` is ``weights_``).
     n_features_in_ : int
 
     Notes
@@ -108,7 +116,7 @@ class _DiscreteMixture(BaseMixture):
     def _check_counts(self, X, name, reset, high, what):
         """Validate integer counts in ``[0, high]``; returns float32/float64 X."""
         dtype = None if reset else getattr(self, "_fit_dtype", None)
-        X = check_data(X, name, dtype=dtype, owner=self)
+        X = check_data(X, name, dtype=dtype, owner=self, allow_nan=self._allows_nan())
         kind, i, j = count_kernels.first_invalid_count(
             X, np.full(X.shape[1], float(high)))
         if kind:
@@ -176,7 +184,8 @@ class BernoulliMixture(_BinomialBase):
                  init_params="random_from_data", weights_init=None, probs_init=None,
                  learn_weights=True, smoothing=1e-10, random_state=None,
                  warm_start=False, verbose=0, verbose_interval=10, n_jobs=None,
-                 chunk_size=None, learning_decay=0.7, learning_offset=10.0):
+                 chunk_size=None, learning_decay=0.7, learning_offset=10.0,
+                 missing="raise"):
         _store_params(self, locals())
 
 
@@ -223,7 +232,7 @@ class BinomialMixture(_BinomialBase):
                  probs_init=None, learn_weights=True, smoothing=1e-10,
                  random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_jobs=None, chunk_size=None,
-                 learning_decay=0.7, learning_offset=10.0):
+                 learning_decay=0.7, learning_offset=10.0, missing="raise"):
         _store_params(self, locals())
 
     def _n_trials(self):
@@ -257,7 +266,8 @@ class PoissonMixture(_DiscreteMixture):
                  init_params="random_from_data", weights_init=None, rates_init=None,
                  learn_weights=True, smoothing=1e-10, random_state=None,
                  warm_start=False, verbose=0, verbose_interval=10, n_jobs=None,
-                 chunk_size=None, learning_decay=0.7, learning_offset=10.0):
+                 chunk_size=None, learning_decay=0.7, learning_offset=10.0,
+                 missing="raise"):
         _store_params(self, locals())
 
     def _domain_doc(self, what):
@@ -305,6 +315,11 @@ class CategoricalMixture(_DiscreteMixture):
     n_categories_ : ndarray of shape (n_features,), int
     """ + _DISCRETE_ATTRS_DOC + """
     X is converted once to int32 codes; ``sample`` returns int32 codes.
+    With ``missing='marginalize'``, NaN in float input marks a missing code
+    (integer input has none): float input is then kept as float codes, read
+    as int32 block by block with NaN as -1, and a missing code drops out of
+    its row's product; each feature's probabilities are normalized over the
+    rows that observe it. ``n_categories`` inferred from the data ignores NaN.
     """
 
     _init_options = _CATEGORICAL_INITS
@@ -314,7 +329,7 @@ class CategoricalMixture(_DiscreteMixture):
                  probs_init=None, learn_weights=True, smoothing=1e-10,
                  random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_jobs=None, chunk_size=None,
-                 learning_decay=0.7, learning_offset=10.0):
+                 learning_decay=0.7, learning_offset=10.0, missing="raise"):
         _store_params(self, locals())
 
     def _resolve_n_categories(self, D, data_max):
@@ -360,7 +375,9 @@ class CategoricalMixture(_DiscreteMixture):
                                  f"CategoricalMixture needs {self._domain_doc('')}.")
         else:
             arr = self._check_counts(arr, name, True, np.inf, "")
-        data_max = arr.max(axis=0)
+        # NaN (missing) ignored; a feature missing in every row is refused
+        # by the fit's observed-feature check
+        data_max = np.nan_to_num(np.fmax.reduce(arr, axis=0), nan=0.0)
         if reset:
             nc, source = self._resolve_n_categories(arr.shape[1], data_max)
             self._fit_n_categories = nc
@@ -375,6 +392,10 @@ class CategoricalMixture(_DiscreteMixture):
             raise ValueError(f"{name}[{i}, {j}] = {arr[i, j]:g} is out of range: feature "
                              f"{j} has {nc[j]} categories (from {source}); codes must be "
                              f"in [0, {nc[j] - 1}].")
+        if arr.dtype.kind == "f" and self._allows_nan():
+            # NaN marks a missing code: float codes are kept (the passes read
+            # them as int32, NaN as -1), so that the sources see the NaN
+            return arr
         return np.ascontiguousarray(arr, dtype=np.int32)
 
     def _make_family(self, n_features):
@@ -400,6 +421,12 @@ class CategoricalMixture(_DiscreteMixture):
                 blocks.append(p)
             family.param_init = family._project(np.hstack(blocks))
         return family
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture: ``(X, labels)``, X int32 codes
+        of shape (n_samples, n_features) (also after a fit on float codes)."""
+        X, labels = super().sample(n_samples)
+        return X.astype(np.int32, copy=False), labels
 
     def _set_attributes(self, params, dtype):
         self.weights_ = params["weights"].copy()

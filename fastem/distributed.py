@@ -13,8 +13,9 @@ Dask is imported only when a Dask array is passed.
 import numpy as np
 
 from . import _config
+from ._missing import add_summaries, observed_summary
 from ._validation import check_sample_weight
-from ._data import block_statistics, sum_statistics
+from ._data import block_statistics, missing_keywords, sum_statistics
 
 #: statistics combined per task of the reduction tree
 SPLIT_EVERY = 8
@@ -52,9 +53,13 @@ class DaskData:
         Column chunks are merged (one chunk across the features).
     check : callable(block) -> ndarray
         The estimator's validation of a NumPy block.
+    allow_nan : bool
+        ``check`` lets NaN through (``missing='marginalize'``): record
+        whether any is present (``has_nan``, one scan of the persisted
+        blocks) and tell the family's passes, as :class:`fastem._data.ArrayData`.
     """
 
-    def __init__(self, X, check):
+    def __init__(self, X, check, allow_nan=False):
         import dask.array as da
 
         if X.ndim != 2:
@@ -72,6 +77,7 @@ class DaskData:
         self.X = X.map_blocks(_check_block, check, dtype=self.dtype).persist()
         self.shape = self.n_samples, self.n_features = X.shape
         self._da = da
+        self.has_nan = bool(allow_nan and da.isnan(self.X).any().compute())
         self.set_weights(None)
 
     def set_weights(self, sample_weight):
@@ -123,21 +129,30 @@ class DaskData:
 
         Tasks run the family's serial kernel: the blocks are the parallelism.
         """
-        return self.map_reduce(block_statistics, sum_statistics, family, params, True)
+        return self.map_reduce(block_statistics, sum_statistics, family, params, True,
+                               self.has_nan)
+
+    def observed_summary(self):
+        """Per-feature ``(count, weight)`` of the rows observing it (see
+        :func:`fastem._missing.observed_summary`)."""
+        return self.map_reduce(observed_summary, add_summaries)
 
     def row_outputs(self, family, params, want_resp=False):
         """Lazy per-row ``(log p(x), label, responsibilities or None)``."""
         X = self.X
-        logp = X.map_blocks(lambda b: family.row_outputs(b, params, serial=True)[0],
-                            drop_axis=1, dtype=np.float64)
-        labels = X.map_blocks(lambda b: family.row_outputs(b, params, serial=True)[1],
-                              drop_axis=1, dtype=np.int64)
+        has_nan = self.has_nan
+
+        def outputs(b, want=False):
+            return family.row_outputs(b, params, want_resp=want, serial=True,
+                                      **missing_keywords(b, has_nan))
+
+        logp = X.map_blocks(lambda b: outputs(b)[0], drop_axis=1, dtype=np.float64)
+        labels = X.map_blocks(lambda b: outputs(b)[1], drop_axis=1, dtype=np.int64)
         resp = None
         if want_resp:
             K = family.n_components
-            resp = X.map_blocks(
-                lambda b: family.row_outputs(b, params, want_resp=True, serial=True)[2],
-                chunks=(X.chunks[0], (K,)), dtype=np.float64)
+            resp = X.map_blocks(lambda b: outputs(b, True)[2],
+                                chunks=(X.chunks[0], (K,)), dtype=np.float64)
         return logp, labels, resp
 
     def mean(self, values):

@@ -150,6 +150,8 @@ class Entry:
         """Fitted parameter arrays compared by the properties (float64 copies)."""
         if self.cls is fastem.KMeans:
             return {"cluster_centers_": est.cluster_centers_}
+        if self.cls is fastem.MixtureImputer:  # its fitted mixture's parameters
+            est = est.mixture_
         if self.cls is fastem.FactorAnalysis:
             return {k: np.asarray(getattr(est, k), np.float64)
                     for k in ("components_", "noise_variance_", "mean_")}
@@ -425,6 +427,22 @@ REGISTRY["BayesianGaussianMixture"] = Entry(
     expected_failed_checks={
         "check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_INIT},
 )
+
+# missing values: MixtureImputer (a transformer, its mixture is a GaussianMixture
+# with missing='marginalize'); the ``missing`` parameter of every mixture taking it
+REGISTRY["MixtureImputer"] = Entry(
+    cls=fastem.MixtureImputer, make_X=gaussian_blobs,
+    kwargs=dict(n_components=3, random_state=0, n_jobs=1, max_iter=30),
+    k_param="n_components", init_kwargs=_gmm_init, is_mixture=False, continuous=True,
+    predicts=False,
+    variants=[dict(covariance_type=ct) for ct in ("full", "tied", "diag", "spherical")],
+    bad_params=list(REGISTRY["GaussianMixture"].bad_params),
+    bad_inits=REGISTRY["GaussianMixture"].bad_inits,
+    expected_failed_checks={
+        "check_sample_weight_equivalence_on_dense_data": _SAMPLE_WEIGHT_INIT})
+for _name in ("GaussianMixture", "BernoulliMixture", "BinomialMixture",
+              "CategoricalMixture", "PoissonMixture"):
+    REGISTRY[_name].bad_params.append((dict(missing="drop"), "missing"))
 
 NAMES = sorted(REGISTRY)
 PREDICTORS = [n for n in NAMES if REGISTRY[n].predicts]

@@ -11,7 +11,46 @@ import numpy as np
 
 
 class Family:
-    """Interface of a mixture family (documentation and defaults only)."""
+    """Interface of a mixture family (documentation and defaults only).
+
+    Missing values (NaN in X)
+    -------------------------
+    An estimator with ``missing='marginalize'`` lets NaN through validation
+    (infinity is always refused); its family must then marginalize them.
+    The contract, shared by every family that does (``handles_missing``):
+
+    - The data source records whether X holds any NaN (``source.has_nan``).
+      Before a fit, the estimator checks that every feature is observed in
+      some row of positive weight (``source.observed_summary()``, per-feature
+      ``(count, weight)``; :func:`fastem._validation.check_observed`), so a
+      family never sees a feature without data. :meth:`prepare` may read
+      ``source.has_nan`` and ``source.observed_summary()``.
+    - When the source holds NaN, *every* pass over it (each chunk, Dask block
+      or the whole array) calls ``statistics(X, w, params, serial=...,
+      missing=rows)`` and ``row_outputs(X, params, want_resp, serial=...,
+      missing=rows)``, ``rows`` a :class:`fastem._missing.MissingRows` of that
+      ``X`` (a given chunk may have no NaN; ``rows.groups()`` gives rows
+      grouped by missingness pattern, computed once per in-memory fit).
+      Without NaN the keyword is not passed at all, so a family that does not
+      handle missing values needs no change, and one that does runs exactly
+      its complete-data pass (bit-for-bit the fit without
+      ``missing='marginalize'``).
+    - A missing entry is marginalized: it drops out of the row's likelihood
+      (exact for product-form families; the observed-coordinates marginal for
+      Gaussians) and the M-step uses its expected statistics (or divides by
+      the responsibility mass of the rows that observe the feature). The
+      statistics keep their layout and stay additive, so chunked, Dask and
+      ``partial_fit`` work unchanged. ``loglik`` is the observed-data
+      log-likelihood.
+    - A row with no observed value contributes nothing to the statistics or
+      ``loglik`` (its log-likelihood is 0; ``row_outputs`` gives it label
+      ``argmax(weights)`` and responsibilities equal to the weights).
+    - :meth:`initialize` may receive rows with NaN (the init sample).
+    """
+
+    #: whether the family's passes accept ``missing=`` (see above); the
+    #: estimators of families that do not refuse NaN in validation
+    handles_missing = False
 
     #: what the M-step does with a collapsed component: ``'raise'``, or
     #: ``'reseed'`` (then the driver calls :meth:`reseed` instead)
@@ -32,7 +71,10 @@ class Family:
         raise NotImplementedError
 
     def statistics(self, X, sample_weight, params, serial=False):
-        """One pass over ``X``: ``(stats, loglik)`` with ``loglik = sum w log p(x)``."""
+        """One pass over ``X``: ``(stats, loglik)`` with ``loglik = sum w log p(x)``.
+
+        Families with ``handles_missing`` also take ``missing=`` (see the
+        class docstring)."""
         raise NotImplementedError
 
     def maximize(self, stats, params):

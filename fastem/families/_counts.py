@@ -10,6 +10,7 @@ import numpy as np
 from .. import _config
 from .._threads import lane_pass
 from ..kernels import discrete as kernels
+from ..kernels import discrete_missing
 from ._base import Family, choose_seed_rows, random_responsibilities
 
 
@@ -39,6 +40,10 @@ class DiscreteFamily(Family):
     #: name of the per-component parameter in ``params``
     param_name = "probs"
 
+    #: passes take ``missing=`` and marginalize NaN entries (see
+    #: :class:`~fastem.families._base.Family`)
+    handles_missing = True
+
     def __init__(self, n_components, init_params="random_from_data",
                  weights_init=None, param_init=None, learn_weights=True,
                  smoothing=1e-10, n_jobs=None, block_rows=_config.BLOCK_ROWS):
@@ -57,13 +62,24 @@ class DiscreteFamily(Family):
             kernel, inputs, outputs, lane_shapes, n_rows, block, self.n_jobs, serial)
         return nk, s2, loglik, const, n_bad
 
-    def statistics(self, X, sample_weight, params, serial=False):
+    def statistics(self, X, sample_weight, params, serial=False, missing=None):
+        """One pass; ``missing`` (a :class:`fastem._missing.MissingRows`, given
+        for every chunk of data holding NaN) selects the pass that
+        marginalizes the NaN entries."""
         nk, per_row_sums, loglik, const, n_bad = self._run(
             X, sample_weight, params, True, np.empty(0), np.empty(0, np.int64),
-            np.empty((0, self.n_components)), serial)
+            np.empty((0, self.n_components)), serial, missing)
         if n_bad:
             self._raise_bad(n_bad)
         return (nk, self._statistic(per_row_sums)), loglik + const
+
+    def row_outputs(self, X, params, want_resp=False, serial=False, missing=None):
+        n = X.shape[0]
+        row_logp = np.empty(n)
+        labels = np.empty(n, dtype=np.int64)
+        resp = np.empty((n if want_resp else 0, self.n_components))
+        self._run(X, np.ones(0), params, False, row_logp, labels, resp, serial, missing)
+        return row_logp, labels, (resp if want_resp else None)
 
     def _statistic(self, sums):
         """The family's second statistic from the pass's sums (as they are)."""
@@ -130,7 +146,10 @@ class DiscreteFamily(Family):
     def _kmeans_statistics(self, X, w, random_state):
         from .kmeans import kmeans_labels
         K = self.n_components
-        labels = kmeans_labels(X, w, K, random_state, self.n_jobs)
+        # k-means has no missing entries: it clusters rows with each missing
+        # entry read as its feature's observed mean (an initialization only)
+        labels = kmeans_labels(fill_missing(X, w) if has_nan(X) else X, w, K,
+                               random_state, self.n_jobs)
         stats = None
         step = _config.PREDICT_CHUNK_ROWS
         for start in range(0, X.shape[0], step):
@@ -154,26 +173,112 @@ class DiscreteFamily(Family):
 class LinearFamily(DiscreteFamily):
     """A family whose log-density is linear in x (Binomial, Poisson).
 
-    Subclasses give ``_linear_terms(params) -> (A^T (K, D), b (K,))`` and the
+    Subclasses give ``_linear_terms(params) -> (A^T (K, D), b (K,))``, the
+    per-feature terms ``_missing_terms(params) -> [A | B] (K, 2D)`` of the
+    missing-entry pass (see :mod:`fastem.kernels.discrete_missing`) and the
     row-constant ``_table`` (None when the constant is 0).
+
+    Statistics are ``(nk, sx)`` with ``sx = sum w r x`` (K, D), or, once the
+    family has met missing entries (``missing``), ``(nk, sx, mass)`` with
+    ``sx`` summed over the observed entries and ``mass = sum w r m`` (K, D)
+    each feature's responsibility mass of the rows that observe it (``nk``
+    for every feature of a chunk without NaN), what the M-step divides by.
     """
 
     _table = None
 
-    def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial):
-        A, b = self._linear_terms(params)
+    #: True once the family has met missing entries (a pass given ``missing``,
+    #: or an initialization on rows with NaN): from then on its statistics
+    #: carry ``mass``, so that the statistics of batches with and without NaN
+    #: blend (online EM). Data without NaN keep today's pass and statistics.
+    missing = False
+
+    def _run(self, X, w, params, want_stats, row_logp, labels, resp, serial,
+             missing=None):
         table = self._table if self._table is not None else np.zeros(1)
-        K, D = A.shape
+        K, D = self.n_components, X.shape[1]
         # the row constants (log binomial coefficients, log factorials) are
         # parameter-free: a table look-up per entry, added to every pass's sum
         want_const = self._table is not None
-        return self._kernel_call(kernels.linear_lanes, (X, w, A, b, table),
-                                 (want_stats, want_const, row_logp, labels, resp),
+        outputs = (want_stats, want_const, row_logp, labels, resp)
+        if missing is not None:
+            inputs = (X, w, self._missing_terms(params), self._log_weights(params), table)
+            return self._kernel_call(discrete_missing.linear_missing_lanes, inputs,
+                                     outputs, ((K,), (K, 2 * D)), X.shape[0],
+                                     self.block_rows, serial)
+        A, b = self._linear_terms(params)
+        return self._kernel_call(kernels.linear_lanes, (X, w, A, b, table), outputs,
                                  ((K,), (K, D)), X.shape[0], self.block_rows, serial)
 
+    def statistics(self, X, sample_weight, params, serial=False, missing=None):
+        stats, loglik = super().statistics(X, sample_weight, params, serial, missing)
+        if missing is not None:  # the pass returned [sx | mass]
+            self.missing = True
+            nk, sxm = stats
+            D = X.shape[1]
+            return (nk, np.ascontiguousarray(sxm[:, :D]),
+                    np.ascontiguousarray(sxm[:, D:])), loglik
+        return self.rebase(stats, None, None), loglik
+
+    def rebase(self, stats, from_params, to_params):
+        """Statistics of a chunk without NaN in the layout with ``mass`` once
+        the family has met missing entries (online EM blends them)."""
+        if self.missing and len(stats) == 2:
+            nk, sx = stats
+            return nk, sx, np.repeat(nk[:, None], sx.shape[1], axis=1)
+        return stats
+
+    @staticmethod
+    def _split(stats):
+        """``(nk, sx, mass)``: ``mass`` (K, D) broadcasts ``nk`` for statistics
+        without it."""
+        if len(stats) == 3:
+            return stats
+        nk, sx = stats
+        return nk, sx, nk[:, None]
+
+    def initialize(self, X, sample_weight, random_state):
+        if has_nan(X):
+            self.missing = True
+        return super().initialize(X, sample_weight, random_state)
+
     def _resp_statistics(self, X, r):
+        if self.missing:
+            X0, observed = observed_parts(X)
+            return r.sum(axis=0), r.T @ X0, r.T @ observed
         return r.sum(axis=0), r.T @ np.asarray(X, dtype=np.float64)
+
+    def _seed_rows(self, X, w, idx):
+        """``(rows, mean)``: the rows ``idx`` and the weighted per-feature mean
+        (float64), missing entries of the rows read as the mean."""
+        if not self.missing:
+            return np.asarray(X[idx], dtype=np.float64), (w @ X) / w.sum()
+        X0, observed = observed_parts(X)
+        mean = (w @ X0) / (w @ observed)
+        rows = np.asarray(X[idx], dtype=np.float64)
+        return np.where(np.isnan(rows), mean, rows), mean
 
     def n_parameters(self, params):
         K, D = params[self.param_name].shape
         return int(K * D + (K - 1 if self.learn_weights else 0))
+
+
+def has_nan(X):
+    """True when ``X`` (an initialization's rows) is float and holds NaN."""
+    return X.dtype.kind == "f" and bool(np.isnan(X).any())
+
+
+def observed_parts(X):
+    """``(x0, m)``, float64 (N, D): X with missing entries read as 0, and the
+    observed-entry mask (1 observed, 0 missing)."""
+    X = np.asarray(X, dtype=np.float64)
+    observed = ~np.isnan(X)
+    return np.where(observed, X, 0.0), observed.astype(np.float64)
+
+
+def fill_missing(X, w):
+    """X (float64) with each missing entry replaced by its feature's weighted
+    observed mean."""
+    X0, observed = observed_parts(X)
+    mean = (w @ X0) / (w @ observed)
+    return np.where(observed > 0, X0, mean)

@@ -5,6 +5,11 @@ Parameters: ``weights`` (K,), ``probs`` (K, D), float64. Statistics:
 ``probs = sx / (n_trials nk)`` clipped to ``[smoothing, 1 - smoothing]``,
 the exact maximizer of the expected complete log-likelihood on that
 interval, so the log-likelihood never decreases.
+
+Missing entries (NaN, with ``missing``): a missing count drops out of its
+row's product (``n_trials`` stays per feature), and feature d's M-step is
+``sx_kd / (n_trials mass_kd)`` with ``mass_kd`` the responsibility mass of
+the rows that observe it.
 """
 import numpy as np
 from scipy.special import gammaln
@@ -36,16 +41,21 @@ class BinomialFamily(LinearFamily):
         b = self._log_weights(params) + self.n_trials * log_q.sum(axis=1)
         return np.ascontiguousarray(log_p - log_q), b
 
+    def _missing_terms(self, params):
+        p = params["probs"]
+        log_p, log_q = np.log(p), np.log1p(-p)
+        return np.ascontiguousarray(np.hstack([log_p - log_q, self.n_trials * log_q]))
+
     def maximize(self, stats, params):
-        nk, sx = stats
+        nk, sx, mass = self._split(stats)
         eps = self.smoothing
-        heads = sx / (self.n_trials * (nk[:, None] + relative_floor(nk)))
+        heads = sx / (self.n_trials * (mass + relative_floor(nk)))
         probs = np.clip(heads, eps, 1.0 - eps)
         return {"weights": self._weights(nk, params), "probs": probs}
 
     def _from_rows(self, X, w, idx):
-        mean = (w @ X) / w.sum() / self.n_trials
-        rows = np.asarray(X[idx], dtype=np.float64) / self.n_trials
+        rows, mean = self._seed_rows(X, w, idx)
+        rows, mean = rows / self.n_trials, mean / self.n_trials
         eps = self.smoothing
         return np.clip(0.5 * (rows + mean), eps, 1.0 - eps)
 

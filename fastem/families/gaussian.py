@@ -18,6 +18,7 @@ from .. import _config
 from .._driver import ComponentCollapse
 from .._threads import lane_pass
 from ..kernels import gaussian as kernels
+from . import gaussian_missing
 from ._base import (Family, choose_seed_rows, random_responsibilities,
                     relative_floor)
 
@@ -81,6 +82,9 @@ class GaussianFamily(Family):
         Collapse floor relative to each feature's mean square; None: the
         data's resolution, ``default_collapse_rtol(X.dtype)``.
     """
+
+    #: NaN entries are marginalized (see :mod:`fastem.families.gaussian_missing`)
+    handles_missing = True
 
     def __init__(self, n_components, covariance_type, reg_covar=1e-6,
                  init_params="kmeans", weights_init=None, means_init=None,
@@ -168,16 +172,34 @@ class GaussianFamily(Family):
             self.n_jobs, serial)
         return stats, loglik, n_bad
 
-    def statistics(self, X, sample_weight, params, serial=False):
-        empty = np.empty(0)
-        stats, loglik, n_bad = self._run(
-            X, sample_weight, params, True, empty, np.empty(0, np.int64),
-            np.empty((0, self.n_components)), serial)
+    def statistics(self, X, sample_weight, params, serial=False, missing=None):
+        if missing is not None:  # rows with NaN: the marginal pass
+            stats, loglik, n_bad, _ = gaussian_missing.run(
+                self, X, sample_weight, params, missing, True, serial=serial)
+        else:
+            empty = np.empty(0)
+            stats, loglik, n_bad = self._run(
+                X, sample_weight, params, True, empty, np.empty(0, np.int64),
+                np.empty((0, self.n_components)), serial)
         if n_bad:
             raise ValueError(
                 f"{n_bad} sample(s) of X have zero probability under every component "
                 "(their squared distances overflow). Rescale X (e.g. standardize it).")
         return stats, loglik
+
+    def row_outputs(self, X, params, want_resp=False, serial=False, missing=None):
+        """Per-row ``(log p(x), label, responsibilities or None)``; with
+        ``missing`` (rows with NaN), of the observed coordinates."""
+        if missing is None:
+            return super().row_outputs(X, params, want_resp, serial)
+        return gaussian_missing.run(self, X, np.ones(0), params, missing, False,
+                                    want_outputs=True, want_resp=want_resp,
+                                    serial=serial)[3][:3]
+
+    def impute(self, X, params, missing, serial=False):
+        """``X`` with each NaN replaced by its conditional mean under the
+        mixture (a new array); see :func:`gaussian_missing.impute`."""
+        return gaussian_missing.impute(self, X, params, missing, serial)
 
     # ---------------------------------------------------------------- M-step
     def maximize(self, stats, params):
@@ -360,7 +382,9 @@ class GaussianFamily(Family):
         rows of positive weight (no random draws). Transient: the estimator
         calls :meth:`release_rows` when the fit (or online step) ends."""
         rows = _evenly_spaced_rows(np.asarray(w), _RESEED_POOL_ROWS)
-        self.reseed_pool = np.ascontiguousarray(X[rows], dtype=np.float64)
+        self.reseed_pool = np.ascontiguousarray(
+            gaussian_missing.fill_column_means(X[rows], np.asarray(w)[rows]),
+            dtype=np.float64)
 
     def release_rows(self):
         self.reseed_pool = None
@@ -456,6 +480,9 @@ class GaussianFamily(Family):
         When all three are given no data-driven initialization runs.
         """
         K = self.n_components
+        # rows with NaN (missing='marginalize'): the data-driven start and the
+        # data description use column means in their place
+        X = gaussian_missing.fill_column_means(X, sample_weight)
         self.describe_data(X, sample_weight)
         given = (self.weights_init, self.means_init, self.precisions_init)
         if all(v is not None for v in given):

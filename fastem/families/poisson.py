@@ -4,6 +4,10 @@ Parameters: ``weights`` (K,), ``rates`` (K, D), float64. Statistics:
 ``nk = sum w r`` (K,), ``sx = sum w r x`` (K, D). The M-step is
 ``rates = sx / nk`` floored at ``smoothing`` (the exact maximizer on
 ``rates >= smoothing``, so the log-likelihood never decreases).
+
+Missing entries (NaN, with ``missing``): a missing count drops out of its
+row's product, and feature d's M-step is ``sx_kd / mass_kd`` with
+``mass_kd`` the responsibility mass of the rows that observe it.
 """
 import numpy as np
 from scipy.special import gammaln
@@ -26,14 +30,17 @@ class PoissonFamily(LinearFamily):
         b = self._log_weights(params) - rates.sum(axis=1)
         return np.ascontiguousarray(np.log(rates)), b
 
+    def _missing_terms(self, params):
+        rates = params["rates"]
+        return np.ascontiguousarray(np.hstack([np.log(rates), -rates]))
+
     def maximize(self, stats, params):
-        nk, sx = stats
-        rates = np.maximum(sx / (nk[:, None] + relative_floor(nk)), self.smoothing)
+        nk, sx, mass = self._split(stats)
+        rates = np.maximum(sx / (mass + relative_floor(nk)), self.smoothing)
         return {"weights": self._weights(nk, params), "rates": rates}
 
     def _from_rows(self, X, w, idx):
-        mean = (w @ X) / w.sum()
-        rows = np.asarray(X[idx], dtype=np.float64)
+        rows, mean = self._seed_rows(X, w, idx)
         return np.maximum(0.5 * (rows + mean), self.smoothing)
 
     def sample(self, params, n_samples, random_state):

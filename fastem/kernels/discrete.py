@@ -364,11 +364,13 @@ def categorical_lanes(codes, w, group, stride, offsets, logp, log_w, block, want
 # ------------------------------------------------------------- validation
 @njit(cache=True, nogil=True)
 def first_invalid_count(X, high):
-    """First entry of ``X`` that is not an integer in ``[0, high[d]]``.
+    """First entry of ``X`` that is not an integer in ``[0, high[d]]``; NaN
+    entries (missing values, accepted only with ``missing='marginalize'``)
+    are skipped.
 
     Parameters
     ----------
-    X : (N, D) float32/float64 IN — finite values
+    X : (N, D) float32/float64 IN — finite values or NaN
     high : (D,) float64 IN — largest allowed value per feature (may be inf)
 
     Returns
@@ -380,6 +382,8 @@ def first_invalid_count(X, high):
     for i in range(N):
         for d in range(D):
             x = X[i, d]
+            if x != x:  # NaN: missing, not a value
+                continue
             if x < 0:
                 return 1, i, d
             if x != math.floor(x):
