@@ -273,7 +273,8 @@ def labelled_start(family, source, params, sample, m_step):
     # components without labels get a spread too (discarded below) so that
     # the M-step sees no empty component
     spread_mass = np.where(mass > 0, mass, mass[classes].mean()) / w.sum()
+    missing = missing_keywords(X, source.has_nan)
     for k in range(mass.shape[0]):
-        spread, _ = family.statistics(X, w, one_hot_weights(params, k))
+        spread, _ = family.statistics(X, w, one_hot_weights(params, k), **missing)
         stats = add_statistics(stats, tuple(s * spread_mass[k] for s in spread))
     return family.take_components(params, m_step(stats, params), classes)

@@ -318,3 +318,31 @@ def test_bayesian_mixture_and_dask_refuse_y():
     with pytest.raises(ValueError, match=r"y \(partly labelled rows\) is not supported "
                                          r"with Dask"):
         fastem.GaussianMixture(3).fit(da.from_array(X, chunks=60), y)
+
+
+# ------------------------------------------------------- labels and NaN together
+@pytest.mark.parametrize("name", ["BernoulliMixture", "PoissonMixture"])
+def test_fully_labelled_with_nan_is_the_per_class_observed_frequency(name):
+    """Each feature's estimate divides by the mass of the rows observing it."""
+    X, y, w = data(name)
+    X = X.astype(np.float64)
+    X[np.random.default_rng(3).random(X.shape) < 0.3] = np.nan
+    est = REGISTRY[name].make(missing="marginalize").fit(X, y, sample_weight=w)
+    seen = ~np.isnan(X)
+    freq = np.stack([(np.nan_to_num(X[y == k]) * w[y == k, None]).sum(0)
+                     / (seen[y == k] * w[y == k, None]).sum(0) for k in range(3)])
+    assert rel(est.rates_ if name == "PoissonMixture" else est.probs_, freq) < 1e-10
+
+
+@pytest.mark.parametrize("name", ["GaussianMixture", "BernoulliMixture"])
+def test_partly_labelled_with_nan(name):
+    """Monotone lower bound; y all -1 is the unlabelled NaN fit bit for bit."""
+    X, y, w = data(name, n=150)
+    X = X.astype(np.float64)
+    X[np.random.default_rng(4).random(X.shape) < 0.2] = np.nan
+    make = lambda: REGISTRY[name].make(missing="marginalize")  # noqa: E731
+    est = make().fit(X, partly(y, 0.2, 0), sample_weight=w)
+    assert np.all(np.diff(est.lower_bounds_) >= -1e-9 * abs(est.lower_bounds_[0]))
+    a = make().fit(X, sample_weight=w)
+    b = make().fit(X, np.full(X.shape[0], -1), sample_weight=w)
+    assert a.lower_bounds_ == b.lower_bounds_
