@@ -161,6 +161,12 @@ class InMemoryPass:
             X, w, shift, centers, centers_sq, self.labels, b["lower"], b["upper"],
             b["block_mode"], b["block_period"], drift, self.eta, BLOCK_ROWS,
             b["block_sums"], b["block_weights"], b["block_cached"], b["sq_norm_total"])
+        if len(self.n_scored) == 0:
+            # the first pass's bounds saw no center move: they cannot tell
+            # how the blocks will fare after the first M-step, so every
+            # block scores its rows and probes again (failing bound tests
+            # cost more than scoring)
+            b["block_mode"][:] = 1
         self.n_scored.append(n_scored)
         return sums, weights, inertia, n_changed
 
