@@ -349,8 +349,8 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     n_features = X.shape[1]
     xgbuf = xbuf[1]
     xbuf = xbuf[0]
-    # a dense block scores every row: center it once; otherwise rows are
-    # centered as read (most are read once, for their bound test)
+    # a dense block scores every row: center it once; otherwise a row is
+    # read only when its bounds fail or its block's sums are recomputed
     xb = _centered_block(X, shift, start, stop, xbuf) if dense else xbuf[:0]
     n_todo = 0
     for i in range(m):
