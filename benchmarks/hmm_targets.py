@@ -11,6 +11,8 @@ millisecond, each library in a fresh child process. The CPU seconds per
 iteration (all threads) are printed beside: on a machine that other jobs
 share, wall ratios of a two-thread fastem against a one-thread hmmlearn
 understate what an idle machine shows, and the CPU ratio is the work saved.
+``--first-fit`` times instead import + a first ``GaussianHMM`` fit in fresh
+processes (cold and warm Numba cache) against the import floor.
 """
 import argparse
 import os
@@ -89,16 +91,45 @@ def peak_memory(lib, case, n_samples):
     return int(out.stdout.split()[-1])
 
 
+#: a new user's first fit: import + GaussianHMM(4) with default parameters on
+#: 20,000 x 8 rows (the mixtures' first-fit data), in a fresh process
+FIRST_FIT_CODE = ("import warnings; warnings.simplefilter('ignore'); import numpy as np; "
+                  "from fastem import hmm; "
+                  "X = np.random.default_rng(0).standard_normal((20000, 8)); X[:7000] += 3; "
+                  "hmm.GaussianHMM(4).fit(X)")
+
+
+def first_fit(repeats):
+    """``(floor, cold, warm)`` seconds: ``import sklearn.mixture, numba`` alone,
+    and import + first fit (:data:`FIRST_FIT_CODE`) with an empty Numba
+    cache, then with that cache filled (best of ``repeats``)."""
+    import tempfile
+    from fastem._compare import _fresh_process_seconds, import_seconds
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        cold = _fresh_process_seconds(FIRST_FIT_CODE, env)
+        warm = min(_fresh_process_seconds(FIRST_FIT_CODE, env) for _ in range(repeats))
+    return import_seconds(), cold, warm
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the row counts")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--n-iter", type=int, default=3)
+    parser.add_argument("--first-fit", action="store_true",
+                        help="only time import + a first GaussianHMM fit in fresh processes")
     parser.add_argument("--peak-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peak_child:
         lib, case, n = args.peak_child
         _peak_child(lib, case, int(n))
+        return 0
+    if args.first_fit:
+        floor, cold, warm = first_fit(args.repeats)
+        print(f"import + first GaussianHMM(4) fit, 20,000 x 8, fresh process: cold (empty "
+              f"Numba cache) {cold:.2f} s, warm {warm:.2f} s; `import sklearn.mixture, "
+              f"numba` alone {floor:.2f} s (warm - floor: {warm - floor:+.2f} s)")
         return 0
     import logging
     logging.getLogger("hmmlearn").setLevel(logging.ERROR)

@@ -81,6 +81,27 @@ def _check_lengths(lengths, n_samples):
     return arr
 
 
+#: below this many rows the initial k-means runs on one OpenMP thread
+KMEANS_PARALLEL_ROWS = 100_000
+
+
+def _kmeans_centers(X, n_clusters, random_state, n_jobs):
+    """hmmlearn's initialization: scikit-learn's ``KMeans(n_clusters,
+    random_state, n_init=10)`` on ``X``; returns ``(centers, labels)``.
+
+    Its OpenMP threads busy-wait between its many short passes: on small data
+    they cost more than they save, and on a shared machine seconds (a first
+    fit of 2,000 rows took 1-5 s on two loaded cores, 0.05 s on one thread).
+    So small data runs on one thread; larger data on ``n_jobs`` threads.
+    """
+    from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits  # scans the libraries loaded by now
+    n_threads = 1 if X.shape[0] < KMEANS_PARALLEL_ROWS else resolve_n_jobs(n_jobs)
+    with threadpool_limits(limits=n_threads, user_api="openmp"):
+        kmeans = KMeans(n_clusters=n_clusters, random_state=random_state, n_init=10).fit(X)
+    return kmeans.cluster_centers_, kmeans.labels_
+
+
 def _is_dask(X):
     return hasattr(X, "dask") and hasattr(X, "chunks")
 
@@ -408,12 +429,10 @@ class GaussianHMM(_BaseHMM):
         return X
 
     def _init_emission(self, X, lengths):
-        from sklearn.cluster import KMeans  # hmmlearn's initialization, draw for draw
         check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES, owner=self)
-        if self._needs_init("m", "means_"):
-            kmeans = KMeans(n_clusters=self.n_components, random_state=self.random_state,
-                            n_init=10)
-            self.means_ = kmeans.fit(X).cluster_centers_.astype(np.float64)
+        if self._needs_init("m", "means_"):  # hmmlearn's initialization, draw for draw
+            centers, _ = _kmeans_centers(X, self.n_components, self.random_state, self.n_jobs)
+            self.means_ = centers.astype(np.float64)
         if self._needs_init("c", "_covars_"):
             D = X.shape[1]
             cv = np.atleast_2d(np.cov(np.asarray(X, dtype=np.float64).T)) \
@@ -782,7 +801,6 @@ class GMMHMM(_BaseHMM):
         return X
 
     def _init_emission(self, X, lengths):
-        from sklearn.cluster import KMeans  # hmmlearn's initialization
         check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES, owner=self)
         K, M, D = self.n_components, self.n_mix, self.n_features
         needs = {c: self._needs_init(c, a) for c, a in
@@ -792,16 +810,16 @@ class GMMHMM(_BaseHMM):
         Xf = np.asarray(X, dtype=np.float64)
         cv = np.atleast_2d(np.cov(Xf.T)) + self.min_covar * np.eye(D)
         if needs["m"]:
-            main = KMeans(n_clusters=K, random_state=self.random_state, n_init=10)
-            labels = main.fit_predict(Xf)
-            centroid = main.cluster_centers_.mean(axis=0)
+            # hmmlearn's initialization
+            centers, labels = _kmeans_centers(Xf, K, self.random_state, self.n_jobs)
+            centroid = centers.mean(axis=0)
             random_state = check_random_state(self.random_state, owner=self)
             means = []
             for label in range(K):
                 members = Xf[labels == label]
                 if members.shape[0] >= M:
-                    km = KMeans(n_clusters=M, random_state=self.random_state, n_init=10)
-                    means.append(km.fit(members).cluster_centers_)
+                    means.append(_kmeans_centers(members, M, self.random_state,
+                                                 self.n_jobs)[0])
                 else:  # hmmlearn draws these from NumPy's global generator
                     means.append(random_state.multivariate_normal(centroid, cv, size=M))
             self.means_ = np.stack(means)
