@@ -21,6 +21,9 @@ import numpy as np
 from numba import njit
 
 _NEG_INF = -np.inf
+#: the recursions' dot products fuse their multiply-adds (FMA): ``contract``
+#: permits only that (no reordering, no NaN/inf assumptions)
+_CONTRACT = {"contract"}
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -53,7 +56,7 @@ def _row_times_matrix(V, row, MT, out):
 # that sum is computed beside the product by A, off the recursion's chain of
 # dependent operations. The forward row t is then (alpha_hat_{t-1} A) * b_t,
 # whose sum is the usual normalizer c_t, and log p(x) = sum_t log c_t.
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha, scale, acc):
     """Forward variables of rows ``lo:hi`` (one sequence).
 
@@ -92,7 +95,7 @@ def _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha, scale, a
     return loglik + np.log(product)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def _backward(frame, rows, lo, hi, transmat, beta, acc):
     """Backward variables of rows ``lo:hi``, each row scaled (see above):
     ``beta[t-1] = A @ (frame[t] * beta[t]) / sum(beta[t])``."""
@@ -114,10 +117,10 @@ def _backward(frame, rows, lo, hi, transmat, beta, acc):
 
 
 #: rows per tile of :func:`_combine`'s transition product
-_XI_TILE = 128
+_XI_TILE = 1024
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def _combine(frame, rows, seq_lo, lo, hi, alpha, scale, beta, weight, want_xi, xi_raw, PT, U):
     """Posteriors and transitions of rows ``lo:hi`` of a sequence starting at ``seq_lo``.
 
