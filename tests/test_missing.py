@@ -294,8 +294,18 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from registry import REGISTRY  # noqa: E402
 
 
+#: checks that only compile other specializations of kernels the battery
+#: already checks for GaussianMixture (no NaN is involved)
+_COMPILE_ONLY_CHECKS = {"check_estimators_dtypes", "check_estimators_pickle",
+                        "check_readonly_memmap_input"}
+
+
 @parametrize_with_checks(
     [GaussianMixture(3, random_state=0, n_jobs=1, max_iter=30, missing="marginalize")],
     expected_failed_checks=lambda est: REGISTRY["GaussianMixture"].expected_failed_checks)
 def test_sklearn_checks_with_missing_marginalize(estimator, check):
+    name = getattr(check, "func", check).__name__
+    if name in _COMPILE_ONLY_CHECKS:
+        pytest.skip("float32 / read-only specializations of the complete-data kernels: "
+                    "run for GaussianMixture by test_reliability.py")
     check(estimator)
