@@ -186,6 +186,24 @@ def test_dask_equals_in_memory():
                         rtol=1e-12)
 
 
+def test_local_cluster_with_worker_processes_equals_in_memory():
+    da = pytest.importorskip("dask.array")
+    distributed = pytest.importorskip("distributed")
+    X = with_nan(clusters(n=4000, d=3), rate=0.25)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    kw = dict(covariance_type="diag", missing="marginalize", max_iter=3, tol=0,
+              **fixed_start(X, 3, "diag"))
+    whole = quiet_fit(GaussianMixture(3, **kw), X, sample_weight=w)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        Xd = da.from_array(X, chunks=(1500, 3))
+        dist = quiet_fit(GaussianMixture(3, **kw), Xd, sample_weight=w)
+        assert_same_fit(whole, dist, exact=False)
+        assert_allclose(dist.predict_proba(Xd).compute(), whole.predict_proba(X),
+                        rtol=1e-12, atol=1e-15)
+
+
 def test_partial_fit_with_nan_is_one_em_step_then_streams():
     X = with_nan(clusters(n=600), rate=0.3)
     kw = dict(covariance_type="full", missing="marginalize", **fixed_start(X, 3, "full"))
