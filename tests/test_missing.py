@@ -1,4 +1,4 @@
-"""Missing values (NaN) in GaussianMixture: exact marginalization, impute, MixtureImputer."""
+"""Missing values (NaN) in GaussianMixture: marginal EM, impute, MixtureImputer."""
 import warnings
 
 import numpy as np
