@@ -24,6 +24,13 @@ def _is_dask_array(X):
     return type(X).__module__.startswith("dask.") and hasattr(X, "to_delayed")
 
 
+def _check_handles_missing(estimator, family, source):
+    """A guard: NaN reach only families whose passes marginalize them."""
+    if source.has_nan and not family.handles_missing:
+        raise ValueError(f"X contains NaN and {type(estimator).__name__} cannot "
+                         f"marginalize missing values; remove or impute them.")
+
+
 def _reseeder(family):
     """The family's re-seeding M-step when it was built with ``on_collapse='reseed'``."""
     if family.on_collapse == "reseed":
@@ -219,6 +226,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             check_n_features(source, self.n_features_in_,
                              estimator=type(self).__name__)
         family = self._make_family(source.n_features)
+        _check_handles_missing(self, family, source)
         family.prepare(source)
         random_state = check_random_state(self.random_state, owner=self)
         if warm:
@@ -306,6 +314,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         source = self._with_labels(source, X, y)
         if first:
             family = self._make_family(source.n_features)
+            _check_handles_missing(self, family, source)
             rows, w = source.init_sample(check_random_state(self.random_state, owner=self))
             if rows.shape[0] < self.n_components:
                 raise ValueError(f"The first batch has {rows.shape[0]} samples, but "

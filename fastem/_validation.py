@@ -124,7 +124,7 @@ def check_data(X, name="X", *, min_samples=1, dtype=None, finite=True, owner=Non
 def _nan_remedy(arr, owner):
     """What to do about NaN in ``arr``: impute, or (estimators that can) marginalize."""
     if owner is not None and "missing" in getattr(owner, "_get_param_names", list)() \
-            and np.isnan(arr).any():
+            and getattr(owner, "missing", None) == "raise" and np.isnan(arr).any():
         return ("remove or impute those values, or pass missing='marginalize' to fit "
                 "around them")
     return "remove or impute those values"

@@ -1,4 +1,4 @@
-"""MixtureImputer: fill NaN with conditional means under a Gaussian mixture (scikit-learn API)."""
+"""MixtureImputer: NaN filled with conditional means under a Gaussian mixture."""
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -99,9 +99,16 @@ warm_start, verbose, verbose_interval, n_jobs, chunk_size, on_collapse
         return self
 
     def transform(self, X):
-        """``X`` with each NaN replaced by its conditional mean, shape (n_samples, n_features).
+        """``X`` with each NaN replaced by its conditional mean.
 
-        Returns a new array; ``X`` is not modified.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+            A new array; ``X`` is not modified.
         """
         check_is_fitted(self, "mixture_")
         return self.mixture_.impute(X)

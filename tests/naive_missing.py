@@ -47,8 +47,9 @@ def _row_terms(x, weights, means, covs):
 
 
 def e_step(X, w, weights, means, covs):
-    """Expected statistics ``(nk, sum r x_hat, sum r (x_hat x_hat^T + C))``
-    and ``sum w log p(x_o)``."""
+    """Expected statistics around the current means ``c_k``: ``(nk, sum r
+    (x_hat - c_k), sum r ((x_hat - c_k)(x_hat - c_k)^T + C))`` and
+    ``sum w log p(x_o)`` (centered, so data far from the origin lose nothing)."""
     K, D = means.shape
     nk = np.zeros(K)
     sx = np.zeros((K, D))
@@ -62,16 +63,19 @@ def e_step(X, w, weights, means, covs):
         r = wi * np.exp(logp - ll)
         loglik += wi * ll
         nk += r
-        sx += r[:, None] * filled
-        sxx += r[:, None, None] * (filled[:, :, None] * filled[:, None, :] + cond)
+        d = filled - means
+        sx += r[:, None] * d
+        sxx += r[:, None, None] * (d[:, :, None] * d[:, None, :] + cond)
     return nk, sx, sxx, loglik
 
 
-def m_step(nk, sx, sxx, covariance_type, reg_covar):
-    """Weights, means and scikit-learn-shaped covariances."""
+def m_step(nk, sx, sxx, shift, covariance_type, reg_covar):
+    """Weights, means and scikit-learn-shaped covariances from statistics
+    around ``shift``."""
     K, D = sx.shape
-    means = sx / nk[:, None]
-    scatter = sxx - nk[:, None, None] * means[:, :, None] * means[:, None, :]
+    delta = sx / nk[:, None]
+    means = shift + delta
+    scatter = sxx - nk[:, None, None] * delta[:, :, None] * delta[:, None, :]
     if covariance_type == "full":
         cov = scatter / nk[:, None, None] + reg_covar * np.eye(D)
     elif covariance_type == "tied":
@@ -96,7 +100,8 @@ def fit(X, w, weights, means, covariances, covariance_type, reg_covar, n_iter):
         covs = full_covariances(covariances, covariance_type, K, D)
         nk, sx, sxx, loglik = e_step(X, w, weights, means, covs)
         lower_bounds.append(loglik / np.sum(w))
-        weights, means, covariances = m_step(nk, sx, sxx, covariance_type, reg_covar)
+        weights, means, covariances = m_step(nk, sx, sxx, means, covariance_type,
+                                             reg_covar)
     return weights, means, covariances, lower_bounds
 
 

@@ -1,4 +1,4 @@
-"""Missing values (NaN) in GaussianMixture: exact marginalization, impute, MixtureImputer."""
+"""Missing values (NaN) in GaussianMixture: marginal EM, impute, MixtureImputer."""
 import warnings
 
 import numpy as np
@@ -87,6 +87,27 @@ def test_equals_naive_reference(ct, weighted):
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
+def test_far_from_origin_and_far_apart_components_equal_naive(ct):
+    """Data at 1e6 and components 1000 standard deviations apart (the
+    kernels' exact path for components far from the common center)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    X[100:] += 1000.0
+    X[:, 1] += 1e6
+    X[rng.uniform(size=X.shape) < 0.3] = np.nan
+    start = fixed_start(X, 2, ct)
+    start["means_init"] = np.array([np.nanmean(X[:100], 0), np.nanmean(X[100:], 0)]) + 0.5
+    est = quiet_fit(GaussianMixture(2, covariance_type=ct, missing="marginalize",
+                                    max_iter=4, tol=0, **start), X)
+    weights, means, cov, lbs = naive.fit(X, np.ones(len(X)), start["weights_init"],
+                                         start["means_init"],
+                                         covariances_of(start, ct, 2, 3), ct, 1e-6, 4)
+    assert_allclose(est.means_, means, rtol=1e-12)
+    assert_allclose(est.covariances_, cov, rtol=1e-10)
+    assert_allclose(est.lower_bounds_, lbs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
 def test_row_outputs_and_impute_equal_naive(ct):
     X = with_nan(clusters(n=120), rate=0.35, seed=7)
     est = quiet_fit(GaussianMixture(3, covariance_type=ct, missing="marginalize",
@@ -163,6 +184,24 @@ def test_dask_equals_in_memory():
         assert_same_fit(whole, dist, exact=False)
         assert_allclose(dist.score_samples(Xd).compute(), whole.score_samples(X),
                         rtol=1e-12)
+
+
+def test_local_cluster_with_worker_processes_equals_in_memory():
+    da = pytest.importorskip("dask.array")
+    distributed = pytest.importorskip("distributed")
+    X = with_nan(clusters(n=4000, d=3), rate=0.25)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    kw = dict(covariance_type="diag", missing="marginalize", max_iter=3, tol=0,
+              **fixed_start(X, 3, "diag"))
+    whole = quiet_fit(GaussianMixture(3, **kw), X, sample_weight=w)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        Xd = da.from_array(X, chunks=(1500, 3))
+        dist = quiet_fit(GaussianMixture(3, **kw), Xd, sample_weight=w)
+        assert_same_fit(whole, dist, exact=False)
+        assert_allclose(dist.predict_proba(Xd).compute(), whole.predict_proba(X),
+                        rtol=1e-12, atol=1e-15)
 
 
 def test_partial_fit_with_nan_is_one_em_step_then_streams():
@@ -265,3 +304,26 @@ def test_mixture_imputer_in_a_pipeline():
         pipe.fit(Xn, y)
     assert pipe.score(Xn, y) > 0.8
     assert list(imputer.get_feature_names_out()) == [f"x{i}" for i in range(4)]
+
+
+# ----------------------------------------- scikit-learn's checks, NaN allowed
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from registry import REGISTRY  # noqa: E402
+
+
+#: checks that only compile other specializations of kernels the battery
+#: already checks for GaussianMixture (no NaN is involved)
+_COMPILE_ONLY_CHECKS = {"check_estimators_dtypes", "check_estimators_pickle",
+                        "check_readonly_memmap_input"}
+
+
+@parametrize_with_checks(
+    [GaussianMixture(3, random_state=0, n_jobs=1, max_iter=30, missing="marginalize")],
+    expected_failed_checks=lambda est: REGISTRY["GaussianMixture"].expected_failed_checks)
+def test_sklearn_checks_with_missing_marginalize(estimator, check):
+    name = getattr(check, "func", check).__name__
+    if name in _COMPILE_ONLY_CHECKS:
+        pytest.skip("float32 / read-only specializations of the complete-data kernels: "
+                    "run for GaussianMixture by test_reliability.py")
+    check(estimator)

@@ -48,8 +48,9 @@ class Family:
     - :meth:`initialize` may receive rows with NaN (the init sample).
     """
 
-    #: whether the family's passes accept ``missing=`` (see above); the
-    #: estimators of families that do not refuse NaN in validation
+    #: whether the family's passes accept ``missing=`` (see above); a fit
+    #: on X holding NaN with a family without it is refused (a guard: the
+    #: estimator's validation should have refused the NaN already)
     handles_missing = False
 
     #: what the M-step does with a collapsed component: ``'raise'``, or

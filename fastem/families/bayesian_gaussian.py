@@ -63,6 +63,9 @@ class BayesianGaussianFamily(GaussianFamily):
         responsibilities are the posteriors under this Gaussian mixture.
     """
 
+    #: its pass (at effective parameters) has no NaN variant: the estimator refuses NaN
+    handles_missing = False
+
     def __init__(self, n_components, covariance_type, reg_covar, init_params,
                  weight_concentration_prior_type, weight_concentration_prior,
                  mean_precision_prior, mean_prior, degrees_of_freedom_prior,

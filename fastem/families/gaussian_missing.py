@@ -16,7 +16,8 @@ _LOG_2PI = np.log(2 * np.pi)
 
 
 def _diag_inputs(family, params, dtype):
-    """Per-iteration constants of :func:`~fastem.kernels.gaussian_missing.diag_missing_lanes`."""
+    """Per-iteration constants of the diagonal NaN pass
+    (:func:`fastem.kernels.gaussian_missing.diag_missing_lanes`)."""
     from .gaussian import _is_far
     means = np.ascontiguousarray(params["means"])
     K, D = means.shape

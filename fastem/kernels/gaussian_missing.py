@@ -279,6 +279,28 @@ def _map_run_moments(k, c, perm, no, B, C, n_run, s_run, S_run, sx, sxx):
             sxx[c, perm[no + a], perm[no + b]] += v
 
 
+#: Below this many rows a tile's small products run as plain loops: a BLAS
+#: call costs about a microsecond whatever its size, which dominates when
+#: most patterns have a handful of rows (e.g. every row its own pattern).
+_BLAS_MIN_ROWS = 16
+
+
+@njit(cache=True, nogil=True)
+def _dot(A, B, out, n_rows):
+    """``out = A @ B`` for a product over a tile of ``n_rows`` rows: BLAS
+    from ``_BLAS_MIN_ROWS`` rows, plain loops below."""
+    if n_rows >= _BLAS_MIN_ROWS:
+        np.dot(A, B, out)
+        return
+    for i in range(A.shape[0]):
+        for j in range(B.shape[1]):
+            out[i, j] = 0.0
+        for t in range(A.shape[1]):
+            a = A[i, t]
+            for j in range(B.shape[1]):
+                out[i, j] += a * B[t, j]
+
+
 @njit(cache=True, nogil=True)
 def _full_missing_run(X, w, order, lo, hi, perm, no, means, cov, log_w, want_stats,
                       nk, sx, sxx, row_logp, labels, resp, fill, pat, tile):
@@ -320,7 +342,7 @@ def _full_missing_run(X, w, order, lo, hi, perm, no, means, cov, log_w, want_sta
                 for j in range(no):
                     Yk[i, j] = np.float64(X[row, perm[j]]) - means[k, perm[j]]
             Zk = Z[:n * no].reshape(n, no)
-            np.dot(Yk, LinvT[c, :no * no].reshape(no, no), Zk)
+            _dot(Yk, LinvT[c, :no * no].reshape(no, no), Zk, n)
             for i in range(n):
                 q = 0.0
                 for j in range(no):
@@ -355,7 +377,7 @@ def _full_missing_run(X, w, order, lo, hi, perm, no, means, cov, log_w, want_sta
                         Wk[i, j] = r * Yk[i, j]
                         s_run[k, j] += Wk[i, j]
                 Sk = Sq[:no * no].reshape(no, no)
-                np.dot(Wk.T, Yk, Sk)
+                _dot(Wk.T, Yk, Sk, n)
                 add_into(S_run[k, :no * no], Sq[:no * no])
     if want_stats:
         for k in range(K):
