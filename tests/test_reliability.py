@@ -5,7 +5,6 @@ property tests and 64-bit index arithmetic.
 Counts reported in the README come from ``BAD_INPUT_CASES`` (built below) and
 ``HYPOTHESIS_EXAMPLES``.
 """
-import functools
 import pickle
 import threading
 import warnings
@@ -17,9 +16,8 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastem
-from fastem._base import BaseMixture
 from fastem._threads import region_threads
-from registry import NAMES, PREDICTORS, REGISTRY, gaussian_blobs
+from registry import NAMES, PREDICTORS, REGISTRY, gaussian_blobs, ignore_component_labels
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 HYPOTHESIS_EXAMPLES = 30  # per property and estimator
@@ -65,32 +63,10 @@ def _expected_failed(est):
     return REGISTRY[type(est).__name__].expected_failed_checks
 
 
-def _dropping_y(method):
-    @functools.wraps(method)
-    def call(self, X, y=None, *args, **kwargs):
-        return method(self, X, None, *args, **kwargs)
-    return call
-
-
-def _ignore_component_labels(monkeypatch, cls):
-    """Make ``cls`` drop ``y`` for the duration of a scikit-learn check.
-
-    The checks pass arbitrary targets as ``y`` (e.g. 0..3 with one
-    component), which an unsupervised scikit-learn estimator ignores, but a
-    fastem mixture reads ``y`` as partly known components and refuses labels
-    that are not component indices. Everything else the checks test still
-    applies; ``y`` itself is tested in tests/test_labels.py.
-    """
-    if issubclass(cls, BaseMixture):
-        for name in ("fit", "fit_predict", "partial_fit"):
-            if callable(getattr(cls, name, None)):  # not an _unavailable property
-                monkeypatch.setattr(cls, name, _dropping_y(getattr(cls, name)))
-
-
 @parametrize_with_checks([REGISTRY[n].make_for_checks() for n in NAMES],
                          expected_failed_checks=_expected_failed)
 def test_sklearn_estimator_checks(estimator, check, monkeypatch):
-    _ignore_component_labels(monkeypatch, type(estimator))
+    ignore_component_labels(monkeypatch, type(estimator))
     check(estimator)
 
 
