@@ -19,6 +19,15 @@ from ._validation import (check_data, check_feature_names, check_float, check_in
                           check_random_state)
 
 
+def store_params(estimator, args):
+    """Set each constructor argument (``locals()`` of ``__init__``) as an
+    attribute of the same name (scikit-learn's convention: ``__init__``
+    stores its arguments unchanged)."""
+    for name, value in args.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 def _is_dask_array(X):
     """True for a ``dask.array.Array`` (without importing Dask when it is unused)."""
     return type(X).__module__.startswith("dask.") and hasattr(X, "to_delayed")

@@ -1,7 +1,7 @@
 """Discrete mixtures (scikit-learn API): Bernoulli, Binomial, Categorical, Poisson."""
 import numpy as np
 
-from ._base import BaseMixture
+from ._base import BaseMixture, store_params
 from ._threads import resolve_n_jobs
 from ._validation import (as_numeric_array, check_data, check_float, check_init_array,
                           check_int, check_n_features, check_option, check_weights_init)
@@ -76,14 +76,6 @@ _DISCRETE_ATTRS_DOC = """converged_ : bool
     fused, parallel, compiled pass over X; the (n_samples, n_components)
     responsibility matrix is only formed by ``predict_proba``.
 """
-
-
-def _store_params(estimator, args):
-    """Set each constructor argument as an attribute of the same name
-    (scikit-learn's convention: ``__init__`` stores its arguments unchanged)."""
-    for name, value in args.items():
-        if name != "self":
-            setattr(estimator, name, value)
 
 
 class _DiscreteMixture(BaseMixture):
@@ -186,7 +178,7 @@ class BernoulliMixture(_BinomialBase):
                  warm_start=False, verbose=0, verbose_interval=10, n_jobs=None,
                  chunk_size=None, learning_decay=0.7, learning_offset=10.0,
                  missing="raise"):
-        _store_params(self, locals())
+        store_params(self, locals())
 
 
 class BinomialMixture(_BinomialBase):
@@ -233,7 +225,7 @@ class BinomialMixture(_BinomialBase):
                  random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_jobs=None, chunk_size=None,
                  learning_decay=0.7, learning_offset=10.0, missing="raise"):
-        _store_params(self, locals())
+        store_params(self, locals())
 
     def _n_trials(self):
         return check_int(self.n_trials, "n_trials", low=1, owner=self)
@@ -268,7 +260,7 @@ class PoissonMixture(_DiscreteMixture):
                  warm_start=False, verbose=0, verbose_interval=10, n_jobs=None,
                  chunk_size=None, learning_decay=0.7, learning_offset=10.0,
                  missing="raise"):
-        _store_params(self, locals())
+        store_params(self, locals())
 
     def _domain_doc(self, what):
         return "non-negative integer counts"
@@ -330,7 +322,7 @@ class CategoricalMixture(_DiscreteMixture):
                  random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_jobs=None, chunk_size=None,
                  learning_decay=0.7, learning_offset=10.0, missing="raise"):
-        _store_params(self, locals())
+        store_params(self, locals())
 
     def _resolve_n_categories(self, D, data_max):
         """Categories per feature for this fit: parameter, warm fit, probs_init, data."""
