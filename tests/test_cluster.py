@@ -344,36 +344,47 @@ def test_bound_pruning_keeps_sklearn_labels_on_ties(dtype):
         assert fk.n_iter_ == sk.n_iter_
 
 
-def test_bounded_pass_equals_dense_pass():
+@pytest.mark.parametrize("weights", ["ones", "fractional with zeros"])
+def test_bounded_pass_equals_dense_pass(weights):
+    """Same labels, sums to round-off (a block of bounds moves its changed
+    rows between clusters), and a cluster emptied by moves weighs exactly 0."""
     X = _blobs(6 * 512, 4, 5, seed=3)
     centers = _init_rows(X, 8)
     shift = X.mean(0)
-    w = np.ones(len(X))
+    rng = np.random.default_rng(0)
+    w = (np.ones(len(X)) if weights == "ones"
+         else rng.uniform(0.1, 2.0, len(X)) * (rng.uniform(size=len(X)) > 0.2))
     lab_b = np.full(len(X), -1, np.int32)
     state = _bounded_state(X, w, shift, 8, 512)
     assert state["block_cached"].shape == (6,)  # the blocks' statistics are kept
-    drift = np.zeros(8)
+    previous = centers.copy()
     n_scored = []
-    for it in range(8):
+    for it in range(10):
+        if it == 6:  # center 7 leaves: its rows move to the others
+            centers[7] = 1e3
+        drift = np.sqrt(((centers - previous) ** 2).sum(1))
+        previous = centers.copy()
         sq = (centers ** 2).sum(1)
         lab_d = lab_b.copy()
         dense = kernels.lloyd_pass(X, w, shift, centers, sq, lab_d, 512, True)
         out = kernels.bounded_lloyd_pass(
             X, w, shift, centers, sq, lab_b, state["lower"], state["upper"],
             state["block_mode"], state["block_period"], drift, 1e-14, 512,
-            state["block_sums"], state["block_weights"], state["block_cached"],
-            state["sq_norm_total"])
+            state["block_sums"], state["block_weights"], state["block_counts"],
+            state["block_cached"], state["sq_norm_total"])
         n_scored.append(out[4])
         assert_array_equal(lab_b, lab_d)
         assert_allclose(out[0], dense[0], rtol=1e-12, atol=1e-9)
-        assert_array_equal(out[1], dense[1])
+        if weights == "ones":
+            assert_array_equal(out[1], dense[1])
+        assert_allclose(out[1], dense[1], rtol=1e-12)
+        assert_array_equal(out[1] == 0, dense[1] == 0)
         assert_allclose(out[2], dense[2], rtol=1e-10)  # inertia
         assert out[3] == dense[3]  # labels changed
         full = out[1] > 0
-        new = centers.copy()
-        new[full] = out[0][full] / out[1][full, None]
-        drift = np.sqrt(((new - centers) ** 2).sum(1))
-        centers = new
+        centers = centers.copy()
+        centers[full] = out[0][full] / out[1][full, None]
+    assert out[1][7] == 0.0 and (lab_b != 7).all()
     assert n_scored[0] == len(X) and min(n_scored) < len(X) // 2  # the bounds prune
 
 

@@ -81,16 +81,16 @@ def test_kmeans_bounded_block_past_2_31_rows(bounded_rows):
         label = np.full(1, first if bounded_rows else -1, np.int32)
         lower = np.full(1, 100.0)
         upper = np.full(1, np.sqrt(((row - centers[first]) ** 2).sum()))
-        sums, weights = np.empty((K, D)), np.empty(K)
+        sums, weights, counts = np.empty((K, D)), np.empty(K), np.empty(K, np.int64)
         norms = np.sqrt(centers_sq)
         out = kk._bounded_block(
             _rows(row, n), _rows(np.float64(1.0), n), shift, centers, centers_sq, norms,
             _rows(label, n, writeable=True)[:, 0], _rows(lower, n, writeable=True)[:, 0],
-            _rows(upper, n, writeable=True)[:, 0], drift, 1e-3, 0, 1e-3, 1e-12,
-            float(norms.max()), start, stop, False, True, False, sums, weights,
+            _rows(upper, n, writeable=True)[:, 0], drift, (0, 1e-3, 1e-3), 1e-12,
+            float(norms.max()), start, stop, False, True, False, sums, weights, counts,
             np.empty((2, B, D)), np.empty(K * B), np.empty(B, np.int64),
             np.empty(B, np.int32), np.empty((2, B)))
-        return out, sums, weights, label, lower, upper
+        return out, sums, weights, counts, label, lower, upper
     far, near = _far_and_near(run, B)
     n_scored = far[0][1]
     assert n_scored == (0 if bounded_rows else B)

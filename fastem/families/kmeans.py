@@ -101,7 +101,7 @@ def _bounded_state(X, sample_weight, shift, n_clusters, block_rows):
     ``sum w ||x - shift||^2``, the inertia's part that no center changes."""
     n_samples, n_features = X.shape
     n_blocks = -(-n_samples // block_rows)
-    kept_bytes = 8 * n_clusters * (n_features + 1)
+    kept_bytes = 8 * n_clusters * (n_features + 2)
     kept = n_blocks if 2 * kept_bytes <= block_rows * n_features * X.itemsize else 0
     sq_norm_total = 0.0
     for start in range(0, n_samples, 16 * block_rows):  # no N x D temporary
@@ -113,6 +113,7 @@ def _bounded_state(X, sample_weight, shift, n_clusters, block_rows):
             "block_period": np.ones(n_blocks, dtype=np.int8),
             "block_sums": np.empty((kept, n_clusters, n_features)),
             "block_weights": np.empty((kept, n_clusters)),
+            "block_counts": np.empty((kept, n_clusters), dtype=np.int64),
             "block_cached": np.zeros(kept, dtype=np.bool_),
             "sq_norm_total": sq_norm_total}
 
@@ -162,7 +163,8 @@ class InMemoryPass:
         sums, weights, inertia, n_changed, n_scored = kernel(
             X, w, shift, centers, centers_sq, self.labels, b["lower"], b["upper"],
             b["block_mode"], b["block_period"], drift, self.eta, BLOCK_ROWS,
-            b["block_sums"], b["block_weights"], b["block_cached"], b["sq_norm_total"])
+            b["block_sums"], b["block_weights"], b["block_counts"], b["block_cached"],
+            b["sq_norm_total"])
         if len(self.n_scored) == 0:
             # the first pass's bounds saw no center move: they cannot tell
             # how the blocks will fare after the first M-step, so every

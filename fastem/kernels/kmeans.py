@@ -284,14 +284,16 @@ def _settled(low, up, center_norm, center_norm_max, eta):
 
 
 @njit(**_INLINE)
-def _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights):
-    """The block's statistics in row order: per cluster the weight and the
-    weighted sum of the rows minus ``shift`` (``sums``, ``weights`` OUT,
-    overwritten). ``xb``: the block's rows already centered, or zero-length
-    (then they are read from X; the values are the same)."""
+def _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights, counts):
+    """The block's statistics in row order: per cluster the weight, the
+    weighted sum of the rows minus ``shift`` and the number of rows of
+    positive weight (``sums``, ``weights``, ``counts`` OUT, overwritten).
+    ``xb``: the block's rows already centered, or zero-length (then they
+    are read from X; the values are the same)."""
     n_features = X.shape[1]
     sums[:, :] = 0.0
     weights[:] = 0.0
+    counts[:] = 0
     centered = xb.shape[0] > 0
     for r in range(start, stop):
         k = labels[r]
@@ -303,13 +305,47 @@ def _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights)
             for d in range(n_features):
                 sums[k, d] += np.float64(X[r, d] - shift[d]) * w
         weights[k] += w
+        if w > 0.0:
+            counts[k] += 1
+
+
+@njit(**_JIT)
+def _move_rows(xg, todo, lab, start, sample_weight, labels, sums, weights, counts):
+    """Move the scored rows whose label changed between their clusters'
+    statistics (``sums``, ``weights``, ``counts`` as :func:`_block_sums`,
+    INOUT), and relabel them. A cluster left with no row of positive weight
+    gets exact zeros (its true statistics), so an empty cluster is seen as
+    empty (weight 0) whatever the round-off of the moves."""
+    n_features = xg.shape[1]
+    for t in range(lab.shape[0]):  # todo[t]: the block row of lab[t]
+        r = start + todo[t]
+        a = labels[r]
+        k = lab[t]
+        if a == k:
+            continue
+        labels[r] = k
+        w = sample_weight[r]
+        if not w > 0.0:  # a zero-weight row adds nothing
+            continue
+        for d in range(n_features):
+            x = np.float64(xg[t, d]) * w
+            sums[a, d] -= x
+            sums[k, d] += x
+        weights[a] -= w
+        weights[k] += w
+        counts[a] -= 1
+        counts[k] += 1
+    for k in range(counts.shape[0]):
+        if counts[k] == 0:
+            sums[k, :] = 0.0
+            weights[k] = 0.0
 
 
 @njit(**_INLINE)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                   lower, upper, drift, drift_max1, drift_arg1, drift_max2, eta,
-                   center_norm_max, start, stop, dense, probe, cached, sums, weights, xbuf,
-                   gbuf, todo, lab, scores):
+                   lower, upper, drift, drift_top, eta, center_norm_max, start, stop,
+                   dense, probe, cached, sums, weights, counts, xbuf, gbuf, todo, lab,
+                   scores):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
     next_dense).
 
@@ -322,10 +358,13 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     are taken from the best and second-best scores, inflated and deflated
     by the scores' round-off, so they are true bounds.
 
-    The block's statistics (``sums``, ``weights``, as :func:`_block_sums`)
-    are kept from the previous pass when ``cached`` and no label of the
-    block changed (they would be recomputed bit for bit), so a settled
-    block reads none of its rows; otherwise they are recomputed.
+    The block's statistics (``sums``, ``weights``, ``counts``, as
+    :func:`_block_sums`) are kept from the previous pass when ``cached``: a
+    block whose labels did not change reads none of its rows; a block of
+    bounds whose labels changed moves the scored rows between clusters
+    (:func:`_move_rows`) while they are fewer than half its rows. A dense
+    block, or one with more changes, recomputes them (exact; from the rows
+    a dense block has just read). ``drift_top``: :func:`_top2` of ``drift``.
 
     (Yinyang's group bounds, Ding et al. 2015, were measured here too: the
     bound tests pass for more rows where clusters touch, but reading one
@@ -347,6 +386,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     """
     m = stop - start
     n_features = X.shape[1]
+    drift_arg1, drift_max1, drift_max2 = drift_top
     xgbuf = xbuf[1]
     xbuf = xbuf[0]
     # a dense block scores every row: center it once; otherwise a row is
@@ -371,6 +411,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         upper[r] = up
     n_changed = 0
     n_stable = 0
+    moved = False
     if n_todo > 0:
         if dense:
             xg = xb
@@ -391,7 +432,6 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             k = lab[t]
             if labels[r] != k:
                 n_changed += 1
-                labels[r] = k
             if not track:  # a dense block's bounds wait for its probe
                 continue
             xx = _row_sq_norm(xg, t)
@@ -406,8 +446,15 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                 low -= 2.0 * drift_max1
                 if _settled(low, upper[r], center_norms[k], center_norm_max, eta):
                     n_stable += 1
-    if n_changed > 0 or not cached:
-        _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights)
+        moved = n_changed > 0 and cached and not dense and 2 * n_changed <= m
+        if moved:
+            _move_rows(xg, todo, lab, start, sample_weight, labels, sums, weights, counts)
+        elif n_changed > 0:
+            for t in range(n_todo):
+                labels[start + todo[t]] = lab[t]
+    if (n_changed > 0 and not moved) or not cached:
+        _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights,
+                    counts)
     if dense:
         next_dense = (not probe) or 2 * n_stable < m
     else:
@@ -418,8 +465,8 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
 @njit(**_JIT)
 def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
                    block_mode, block_period, drift, eta, block_rows, block_sums,
-                   block_weights, block_cached, lane_sums, lane_weights, block_changed,
-                   block_scored, lane_lo, lane_hi):
+                   block_weights, block_counts, block_cached, lane_sums, lane_weights,
+                   block_changed, block_scored, lane_lo, lane_hi):
     """Bounded Lloyd pass over the blocks of lanes ``lane_lo:lane_hi``; see
     :func:`bounded_lloyd_pass` (``block_scored``: OUT, each block's rows
     that were scored)."""
@@ -427,7 +474,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     n_clusters, n_features = centers.shape
     n_blocks, n_lanes = block_changed.shape[0], lane_weights.shape[0]
     keep = block_sums.shape[0] > 0  # else no block's statistics are kept
-    drift_arg1, drift_max1, drift_max2 = _top2(drift)
+    drift_top = _top2(drift)
     center_norms = np.empty(n_clusters)
     for k in range(n_clusters):
         center_norms[k] = np.sqrt(np.float64(centers_sq[k]))
@@ -439,21 +486,21 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     scores = np.empty((2, block_rows), dtype=X.dtype)
     sums = np.empty((n_clusters, n_features))
     weights = np.empty(n_clusters)
+    counts = np.empty(n_clusters, dtype=np.int64)
     for lane in range(lane_lo, lane_hi):
         for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
             start = b * block_rows
             mode = block_mode[b]
             if keep:
-                sums, weights = block_sums[b], block_weights[b]
+                sums, weights, counts = block_sums[b], block_weights[b], block_counts[b]
             stop = min(start + block_rows, n_samples)
             dense = mode != 0
             probe = mode == 1
             cached = keep and block_cached[b]
             changed, scored, next_dense = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                lower, upper, drift, drift_max1, drift_arg1, drift_max2, eta, cmax,
-                start, stop, dense, probe, cached, sums, weights, xbuf, gbuf, todo,
-                lab, scores)
+                lower, upper, drift, drift_top, eta, cmax, start, stop, dense, probe,
+                cached, sums, weights, counts, xbuf, gbuf, todo, lab, scores)
             if keep:
                 block_cached[b] = True
             if mode > 1:  # dense until the probe
@@ -472,12 +519,13 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
 
 def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
                        block_mode, block_period, drift, eta, block_rows, block_sums,
-                       block_weights, block_cached, sq_norm_total, n_threads=None):
+                       block_weights, block_counts, block_cached, sq_norm_total,
+                       n_threads=None):
     """One Lloyd iteration that rescores only the rows whose label may change.
 
     Same labels as :func:`lloyd_pass` with ``update_centers=True`` (bit for
     bit), sums to round-off; rows whose label the bounds settle are not
-    scored, and a block none of whose labels changed is not read (see
+    scored, and a block of bounds reads only the rows it scores (see
     :func:`_bounded_block`).
 
     Parameters
@@ -499,10 +547,10 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     eta : float, bound on the round-off of a score relative to
         ``(||x|| + max ||c||)^2`` (a few times ``(n_features + 2) * eps``)
     block_rows : int
-    block_sums, block_weights : ndarray (n_blocks, n_clusters,
-        n_features), (n_blocks, n_clusters), float64, each block's
-        statistics (:func:`_block_sums`) of the previous pass, or
-        zero-length: none kept, every block is read                       # INOUT
+    block_sums, block_weights, block_counts : ndarray (n_blocks,
+        n_clusters, n_features), (n_blocks, n_clusters) float64 and int64,
+        each block's statistics (:func:`_block_sums`) of the previous pass,
+        or zero-length: none kept, every block is read                    # INOUT
     block_cached : ndarray (n_blocks or 0,), bool, whether they are set  # INOUT
     sq_norm_total : float, ``sum_i w_i ||x_i - shift||^2`` (for the inertia)
     n_threads : int or None, as :func:`lloyd_pass`
@@ -523,8 +571,9 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     block_scored = np.empty(n_blocks, dtype=np.int64)
     run_lanes(_bounded_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
                                lower, upper, block_mode, block_period, drift, eta,
-                               block_rows, block_sums, block_weights, block_cached,
-                               lane_sums, lane_weights, block_changed, block_scored),
+                               block_rows, block_sums, block_weights, block_counts,
+                               block_cached, lane_sums, lane_weights, block_changed,
+                               block_scored),
               n_lanes, region_threads() if n_threads is None else n_threads)
     sums, weights = lane_sums.sum(axis=0), lane_weights.sum(axis=0)
     c = centers.astype(np.float64)
