@@ -62,14 +62,15 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         Accepted for compatibility. X is never modified: it is centered
         block by block inside the kernels.
     algorithm : {'lloyd', 'elkan'}, default='lloyd'
-        Both run the same exact, bound-accelerated Lloyd iteration: in
+        Both run the same exact, bound-accelerated Lloyd iteration. In
         memory, each row keeps Hamerly's bounds on its distance to its own
-        center and to the other centers, rows whose label the bounds settle
-        are not rescored, and a block of rows none of whose labels changed
-        reuses its per-cluster sums without being read (Elkan's one bound
-        per center, and Yinyang's per group of centers, prune more rows but
-        cost more than they save here). Elkan gives the same clustering as
-        Lloyd; so does this.
+        center and to the other centers; rows whose label the bounds settle
+        are neither rescored nor read (each block of rows keeps its
+        per-cluster sums and moves the few rows that change cluster between
+        them); while the centers still move far, every row is scored, as in
+        a dense pass. (Elkan's one bound per center, and Yinyang's per group
+        of centers, prune more rows but cost more than they save here.)
+        Elkan gives the same clustering as Lloyd; so does this.
     n_jobs : int or None, default=None
         Threads for the kernels (None: all cores; negative: all + 1 + n_jobs).
     chunk_size : int or None, default=None
