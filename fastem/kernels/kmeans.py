@@ -361,10 +361,11 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     The block's statistics (``sums``, ``weights``, ``counts``, as
     :func:`_block_sums`) are kept from the previous pass when ``cached``: a
     block whose labels did not change reads none of its rows; a block of
-    bounds whose labels changed moves the scored rows between clusters
-    (:func:`_move_rows`) while they are fewer than half its rows. A dense
-    block, or one with more changes, recomputes them (exact; from the rows
-    a dense block has just read). ``drift_top``: :func:`_top2` of ``drift``.
+    bounds moves its relabelled rows between clusters (:func:`_move_rows`;
+    equal to recomputing up to round-off) when they are at most half its
+    rows. A dense block, or one with more changes, recomputes them (from
+    the rows a dense block has just read). ``drift_top``: :func:`_top2` of
+    ``drift``.
 
     (Yinyang's group bounds, Ding et al. 2015, were measured here too: the
     bound tests pass for more rows where clusters touch, but reading one
