@@ -13,8 +13,7 @@ A pass object hides where the rows are:
 - :class:`InMemoryPass` (one array) keeps state between passes (the labels
   and bounds of each row, the sums of each block of rows, see
   :func:`fastem.kernels.kmeans.bounded_lloyd_pass`), so rows whose label
-  cannot change skip the scoring, and blocks whose labels did not change
-  are not read;
+  cannot change are neither scored nor read;
 - :class:`SourcePass` (memmap chunks, Dask blocks) runs the dense pass per
   chunk or block and adds the sums (per-row bounds would be held for every
   streamed row);
