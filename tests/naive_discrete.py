@@ -11,6 +11,20 @@ from scipy.stats import binom, poisson
 _EPS = 10 * np.finfo(np.float64).eps
 
 
+def random_start(family, n_features, n_components, categories, seed=1):
+    """Random initial parameters ``(weights, family parameter)`` of a
+    discrete mixture: probabilities, rates, or one (n_components, c) table
+    per feature of ``categories`` (categorical)."""
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.ones(n_components) * 5)
+    shape = (n_components, n_features)
+    if family in ("bernoulli", "binomial"):
+        return weights, rng.uniform(0.2, 0.8, shape)
+    if family == "poisson":
+        return weights, rng.uniform(1.0, 8.0, shape)
+    return weights, [rng.dirichlet(np.ones(c) * 3, size=n_components) for c in categories]
+
+
 def log_joint_binomial(X, weights, probs, n_trials):
     """log(w_k Bin(x | n, p_k)), shape (N, K)."""
     X = np.asarray(X, dtype=np.float64)

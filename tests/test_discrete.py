@@ -41,14 +41,7 @@ def _data(family, n=600, seed=0):
 
 def _init(family, X, seed=1):
     """Initial parameters (weights, family parameter) for the naive EM."""
-    rng = np.random.default_rng(seed)
-    weights = rng.dirichlet(np.ones(K) * 5)
-    D = X.shape[1]
-    if family in ("bernoulli", "binomial"):
-        return weights, rng.uniform(0.2, 0.8, (K, D))
-    if family == "poisson":
-        return weights, rng.uniform(1.0, 8.0, (K, D))
-    return weights, [rng.dirichlet(np.ones(c) * 3, size=K) for c in CATS]
+    return naive.random_start(family, X.shape[1], K, CATS, seed)
 
 
 def _make(family, **kw):

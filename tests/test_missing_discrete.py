@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from fastem import BernoulliMixture, BinomialMixture, CategoricalMixture, PoissonMixture
 
 import naive_discrete_missing as naive
+from naive_discrete import random_start
 
 K = 3
 N_TRIALS = 7
@@ -45,14 +46,7 @@ def _data(family, n=300, seed=0, frac=0.3):
 
 def _start(family, X, seed=1):
     """Initial (weights, parameter) for the estimator and the reference."""
-    rng = np.random.default_rng(seed)
-    weights = rng.dirichlet(np.ones(K) * 5)
-    D = X.shape[1]
-    if family in ("bernoulli", "binomial"):
-        return weights, rng.uniform(0.2, 0.8, (K, D))
-    if family == "poisson":
-        return weights, rng.uniform(1.0, 8.0, (K, D))
-    return weights, [rng.dirichlet(np.ones(c) * 3, size=K) for c in CATS]
+    return random_start(family, X.shape[1], K, CATS, seed)
 
 
 def _make(family, start=None, **kw):
