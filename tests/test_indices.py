@@ -87,7 +87,7 @@ def test_kmeans_bounded_block_past_2_31_rows(bounded_rows):
             _rows(row, n), _rows(np.float64(1.0), n), shift, centers, centers_sq, norms,
             _rows(label, n, writeable=True)[:, 0], _rows(lower, n, writeable=True)[:, 0],
             _rows(upper, n, writeable=True)[:, 0], drift, (0, 1e-3, 1e-3), 1e-12,
-            float(norms.max()), start, stop, False, True, False, sums, weights, counts,
+            float(norms.max()), start, stop, False, True, False, True, sums, weights, counts,
             np.empty((2, B, D)), np.empty(K * B), np.empty(B, np.int64),
             np.empty(B, np.int32), np.empty((2, B)))
         return out, sums, weights, counts, label, lower, upper

@@ -91,22 +91,17 @@ def tolerance(mean_variance, tol):
 
 
 # ------------------------------------------------------------------ passes
-def _bounded_state(X, sample_weight, shift, n_clusters, block_rows):
+def _bounded_state(X, n_clusters, block_rows):
     """What :func:`fastem.kernels.kmeans.bounded_lloyd_pass` keeps between
-    passes over ``X``: per-row bounds (written by the first pass, a probe of
-    every block), each block's statistics, kept only while they take at
-    most half of the block's own size (about ``n_clusters <= 900`` at 16
-    float64 features; beyond, every block is read on every pass), and
-    ``sum w ||x - shift||^2``, the inertia's part that no center changes."""
+    passes over ``X``: per-row bounds and each block's ``sum w ||x -
+    shift||^2`` (written by the first pass, a probe of every block), and
+    each block's statistics, kept only while they take at most half of the
+    block's own size (about ``n_clusters <= 900`` at 16 float64 features;
+    beyond, every block is read on every pass)."""
     n_samples, n_features = X.shape
     n_blocks = -(-n_samples // block_rows)
     kept_bytes = 8 * n_clusters * (n_features + 2)
     kept = n_blocks if 2 * kept_bytes <= block_rows * n_features * X.itemsize else 0
-    sq_norm_total = 0.0
-    for start in range(0, n_samples, 16 * block_rows):  # no N x D temporary
-        rows = (X[start:start + 16 * block_rows] - shift).astype(np.float64)
-        sq_norm_total += float(np.einsum("ij,ij->i", rows, rows)
-                               @ sample_weight[start:start + 16 * block_rows])
     return {"lower": np.empty(n_samples), "upper": np.empty(n_samples),
             "block_mode": np.ones(n_blocks, dtype=np.int8),
             "block_period": np.ones(n_blocks, dtype=np.int8),
@@ -114,7 +109,7 @@ def _bounded_state(X, sample_weight, shift, n_clusters, block_rows):
             "block_weights": np.empty((kept, n_clusters)),
             "block_counts": np.empty((kept, n_clusters), dtype=np.int64),
             "block_cached": np.zeros(kept, dtype=np.bool_),
-            "sq_norm_total": sq_norm_total}
+            "block_sq_norms": np.full(n_blocks, np.nan)}
 
 
 class InMemoryPass:
@@ -157,13 +152,13 @@ class InMemoryPass:
         self.previous = c
         kernel = _k.bounded_lloyd_pass_serial if serial else _k.bounded_lloyd_pass
         if self._bounds is None:
-            self._bounds = _bounded_state(X, w, shift, centers.shape[0], BLOCK_ROWS)
+            self._bounds = _bounded_state(X, centers.shape[0], BLOCK_ROWS)
         b = self._bounds
         sums, weights, inertia, n_changed, n_scored = kernel(
             X, w, shift, centers, centers_sq, self.labels, b["lower"], b["upper"],
             b["block_mode"], b["block_period"], drift, self.eta, BLOCK_ROWS,
             b["block_sums"], b["block_weights"], b["block_counts"], b["block_cached"],
-            b["sq_norm_total"])
+            b["block_sq_norms"])
         if len(self.n_scored) == 0:
             # the first pass's bounds saw no center move: they cannot tell
             # how the blocks will fare after the first M-step, so every

@@ -284,17 +284,21 @@ def _settled(low, up, center_norm, center_norm_max, eta):
 
 
 @njit(**_INLINE)
-def _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights, counts):
+def _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights, counts,
+                want_sq):
     """The block's statistics in row order: per cluster the weight, the
     weighted sum of the rows minus ``shift`` and the number of rows of
     positive weight (``sums``, ``weights``, ``counts`` OUT, overwritten).
     ``xb``: the block's rows already centered, or zero-length (then they
-    are read from X; the values are the same)."""
+    are read from X; the values are the same). Returns the block's
+    ``sum w ||x - shift||^2`` (the inertia's part no center changes) when
+    ``want_sq``, else 0."""
     n_features = X.shape[1]
     sums[:, :] = 0.0
     weights[:] = 0.0
     counts[:] = 0
     centered = xb.shape[0] > 0
+    sq_norms = 0.0
     for r in range(start, stop):
         k = labels[r]
         w = sample_weight[r]
@@ -304,9 +308,16 @@ def _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights,
         else:
             for d in range(n_features):
                 sums[k, d] += np.float64(X[r, d] - shift[d]) * w
+        if want_sq:
+            sq = 0.0
+            for d in range(n_features):
+                x = np.float64(X[r, d] - shift[d])
+                sq += x * x
+            sq_norms += sq * w
         weights[k] += w
         if w > 0.0:
             counts[k] += 1
+    return sq_norms
 
 
 @njit(**_JIT)
@@ -344,10 +355,11 @@ def _move_rows(xg, todo, lab, start, sample_weight, labels, sums, weights, count
 @njit(**_INLINE)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                    lower, upper, drift, drift_top, eta, center_norm_max, start, stop,
-                   dense, probe, cached, sums, weights, counts, xbuf, gbuf, todo, lab,
-                   scores):
+                   dense, probe, cached, want_sq, sums, weights, counts, xbuf, gbuf, todo,
+                   lab, scores):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
-    next_dense).
+    next_dense, sq_norms): ``sq_norms`` is :func:`_block_sums`' when
+    ``want_sq`` (the block's statistics are then recomputed), else -1.
 
     Hamerly's bounds: ``upper`` (a bound on the distance of each row to its
     center) grows by its center's drift, ``lower`` (on the distance to every
@@ -453,21 +465,23 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         elif n_changed > 0:
             for t in range(n_todo):
                 labels[start + todo[t]] = lab[t]
-    if (n_changed > 0 and not moved) or not cached:
-        _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights,
-                    counts)
+    sq_norms = -1.0
+    if (n_changed > 0 and not moved) or not cached or want_sq:
+        sq = _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights,
+                         counts, want_sq)
+        sq_norms = sq if want_sq else -1.0
     if dense:
         next_dense = (not probe) or 2 * n_stable < m
     else:
         next_dense = 2 * n_todo > m
-    return n_changed, n_todo, next_dense
+    return n_changed, n_todo, next_dense, sq_norms
 
 
 @njit(**_JIT)
 def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
                    block_mode, block_period, drift, eta, block_rows, block_sums,
-                   block_weights, block_counts, block_cached, lane_sums, lane_weights,
-                   block_changed, block_scored, lane_lo, lane_hi):
+                   block_weights, block_counts, block_cached, block_sq_norms, lane_sums,
+                   lane_weights, block_changed, block_scored, lane_lo, lane_hi):
     """Bounded Lloyd pass over the blocks of lanes ``lane_lo:lane_hi``; see
     :func:`bounded_lloyd_pass` (``block_scored``: OUT, each block's rows
     that were scored)."""
@@ -498,12 +512,15 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
             dense = mode != 0
             probe = mode == 1
             cached = keep and block_cached[b]
-            changed, scored, next_dense = _bounded_block(
+            want_sq = not block_sq_norms[b] >= 0.0  # NaN: not taken yet
+            changed, scored, next_dense, sq_norms = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                 lower, upper, drift, drift_top, eta, cmax, start, stop, dense, probe,
-                cached, sums, weights, counts, xbuf, gbuf, todo, lab, scores)
+                cached, want_sq, sums, weights, counts, xbuf, gbuf, todo, lab, scores)
             if keep:
                 block_cached[b] = True
+            if sq_norms >= 0.0:  # a constant of the fit: taken once
+                block_sq_norms[b] = sq_norms
             if mode > 1:  # dense until the probe
                 block_mode[b] = mode - 1
             elif next_dense:  # probe less often while probes fail
@@ -520,7 +537,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
 
 def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
                        block_mode, block_period, drift, eta, block_rows, block_sums,
-                       block_weights, block_counts, block_cached, sq_norm_total,
+                       block_weights, block_counts, block_cached, block_sq_norms,
                        n_threads=None):
     """One Lloyd iteration that rescores only the rows whose label may change.
 
@@ -553,13 +570,15 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
         each block's statistics (:func:`_block_sums`) of the previous pass,
         or zero-length: none kept, every block is read                    # INOUT
     block_cached : ndarray (n_blocks or 0,), bool, whether they are set  # INOUT
-    sq_norm_total : float, ``sum_i w_i ||x_i - shift||^2`` (for the inertia)
+    block_sq_norms : ndarray (n_blocks,), float64, each block's
+        ``sum_i w_i ||x_i - shift||^2``; NaN where not yet taken (start
+        with NaN: the first pass takes them)                               # INOUT
     n_threads : int or None, as :func:`lloyd_pass`
 
     Returns
     -------
     sums, weights, inertia, n_changed : as :func:`lloyd_pass`; the inertia
-        comes from the statistics, ``sq_norm_total - sum_k (2 c_k.sums_k -
+        comes from the statistics, ``sum(block_sq_norms) - sum_k (2 c_k.sums_k -
         weights_k ||c_k||^2)``: pruned rows are not read
     n_scored : int, rows that were scored
     """
@@ -573,12 +592,12 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     run_lanes(_bounded_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
                                lower, upper, block_mode, block_period, drift, eta,
                                block_rows, block_sums, block_weights, block_counts,
-                               block_cached, lane_sums, lane_weights, block_changed,
-                               block_scored),
+                               block_cached, block_sq_norms, lane_sums, lane_weights,
+                               block_changed, block_scored),
               n_lanes, region_threads() if n_threads is None else n_threads)
     sums, weights = lane_sums.sum(axis=0), lane_weights.sum(axis=0)
     c = centers.astype(np.float64)
-    inertia = (sq_norm_total - 2.0 * float((c * sums).sum())
+    inertia = (block_sq_norms.sum() - 2.0 * float((c * sums).sum())
                + float(weights @ (c * c).sum(axis=1)))
     return (sums, weights, max(inertia, 0.0), int(block_changed.sum()),
             int(block_scored.sum()))
