@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _is_dask_array
+from ._base import _is_dask_array, store_params
 from ._data import ArrayData, default_chunk_rows
 from ._threads import parallel_region, resolve_n_jobs
 from ._validation import (as_numeric_array, check_data, check_feature_names,
@@ -129,17 +129,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto",
                  max_iter=300, tol=1e-4, verbose=0, random_state=None,
                  copy_x=True, algorithm="lloyd", n_jobs=None, chunk_size=None):
-        self.n_clusters = n_clusters
-        self.init = init
-        self.n_init = n_init
-        self.max_iter = max_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.random_state = random_state
-        self.copy_x = copy_x
-        self.algorithm = algorithm
-        self.n_jobs = n_jobs
-        self.chunk_size = chunk_size
+        store_params(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

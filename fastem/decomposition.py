@@ -4,7 +4,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from . import _config, _driver
-from ._base import BaseMixture
+from ._base import BaseMixture, store_params
 from ._threads import one_blas_thread, resolve_n_jobs
 from ._validation import (check_float, check_init_array, check_int, check_option,
                           check_random_state, check_weights_init)
@@ -104,18 +104,7 @@ class FactorAnalysis(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                  noise_variance_init=None, svd_method="randomized", iterated_power=3,
                  rotation=None, random_state=0, noise="diagonal", n_jobs=None,
                  chunk_size=None):
-        self.n_components = n_components
-        self.tol = tol
-        self.copy = copy
-        self.max_iter = max_iter
-        self.noise_variance_init = noise_variance_init
-        self.svd_method = svd_method
-        self.iterated_power = iterated_power
-        self.rotation = rotation
-        self.random_state = random_state
-        self.noise = noise
-        self.n_jobs = n_jobs
-        self.chunk_size = chunk_size
+        store_params(self, locals())
 
     def _check_params(self):
         check_int(self.n_components, "n_components", low=0, allow_none=True, owner=self)
@@ -322,27 +311,7 @@ class MixtureOfFactorAnalyzers(TransformerMixin, BaseMixture):
                  loadings_init=None, noise_variance_init=None, random_state=None,
                  warm_start=False, verbose=0, verbose_interval=10, n_jobs=None,
                  chunk_size=None, learning_decay=0.7, learning_offset=10.0):
-        self.n_components = n_components
-        self.n_factors = n_factors
-        self.noise = noise
-        self.shared_noise = shared_noise
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
-        self.weights_init = weights_init
-        self.means_init = means_init
-        self.loadings_init = loadings_init
-        self.noise_variance_init = noise_variance_init
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.n_jobs = n_jobs
-        self.chunk_size = chunk_size
-        self.learning_decay = learning_decay
-        self.learning_offset = learning_offset
+        store_params(self, locals())
 
     def _make_family(self, n_features):
         K, D = self.n_components, n_features

@@ -20,6 +20,7 @@ from scipy.stats import multinomial
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import store_params
 from ._driver import run_em
 from ._threads import resolve_n_jobs
 from ._hmm_data import INIT_ROWS, ArraySequences, DaskSequences
@@ -383,24 +384,7 @@ class GaussianHMM(_BaseHMM):
                  covars_prior=1e-2, covars_weight=1, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmc",
                  init_params="stmc", implementation="log", n_jobs=None):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.min_covar = min_covar
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.means_prior = means_prior
-        self.means_weight = means_weight
-        self.covars_prior = covars_prior
-        self.covars_weight = covars_weight
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_jobs = n_jobs
+        store_params(self, locals())
 
     @property
     def covars_(self):
@@ -512,20 +496,7 @@ class CategoricalHMM(_SymbolsMixin, _BaseHMM):
                  emissionprob_prior=1.0, n_features=None, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="ste",
                  init_params="ste", implementation="log", n_jobs=None):
-        self.n_components = n_components
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.emissionprob_prior = emissionprob_prior
-        self.n_features = n_features
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_jobs = n_jobs
+        store_params(self, locals())
 
     def _make_emission(self):
         return CategoricalEmission(self.n_components, self.emissionprob_prior, self.params)
@@ -585,20 +556,7 @@ class PoissonHMM(_BaseHMM):
                  lambdas_prior=0.0, lambdas_weight=0.0, algorithm="viterbi",
                  random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stl",
                  init_params="stl", implementation="log", n_jobs=None):
-        self.n_components = n_components
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.lambdas_prior = lambdas_prior
-        self.lambdas_weight = lambdas_weight
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_jobs = n_jobs
+        store_params(self, locals())
 
     def _make_emission(self):
         return PoissonEmission(self.n_components, self.lambdas_prior, self.lambdas_weight,
@@ -661,19 +619,7 @@ class MultinomialHMM(_SymbolsMixin, _BaseHMM):
                  transmat_prior=1.0, algorithm="viterbi", random_state=None, n_iter=10,
                  tol=1e-2, verbose=False, params="ste", init_params="ste",
                  implementation="log", n_jobs=None):
-        self.n_components = n_components
-        self.n_trials = n_trials
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.algorithm = algorithm
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_jobs = n_jobs
+        store_params(self, locals())
 
     def _make_emission(self):
         return MultinomialEmission(self.n_components, self.params)
@@ -744,26 +690,7 @@ class GMMHMM(_BaseHMM):
                  covariance_type="diag", random_state=None, n_iter=10, tol=1e-2,
                  verbose=False, params="stmcw", init_params="stmcw", implementation="log",
                  n_jobs=None):
-        self.n_components = n_components
-        self.n_mix = n_mix
-        self.min_covar = min_covar
-        self.startprob_prior = startprob_prior
-        self.transmat_prior = transmat_prior
-        self.weights_prior = weights_prior
-        self.means_prior = means_prior
-        self.means_weight = means_weight
-        self.covars_prior = covars_prior
-        self.covars_weight = covars_weight
-        self.algorithm = algorithm
-        self.covariance_type = covariance_type
-        self.random_state = random_state
-        self.n_iter = n_iter
-        self.tol = tol
-        self.verbose = verbose
-        self.params = params
-        self.init_params = init_params
-        self.implementation = implementation
-        self.n_jobs = n_jobs
+        store_params(self, locals())
 
     def _priors(self):
         """hmmlearn's priors, defaulted and broadcast (``_init_covar_priors``,

@@ -3,7 +3,7 @@ import numpy as np
 
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseMixture
+from ._base import BaseMixture, store_params
 from ._missing import MissingRows
 from ._threads import resolve_n_jobs
 from ._validation import (check_data, check_feature_names, check_float,
@@ -125,26 +125,7 @@ class GaussianMixture(BaseMixture):
                  verbose_interval=10, n_jobs=None, chunk_size=None,
                  learning_decay=0.7, learning_offset=10.0, on_collapse="raise",
                  missing="raise"):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
-        self.weights_init = weights_init
-        self.means_init = means_init
-        self.precisions_init = precisions_init
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.n_jobs = n_jobs
-        self.chunk_size = chunk_size
-        self.learning_decay = learning_decay
-        self.learning_offset = learning_offset
-        self.on_collapse = on_collapse
-        self.missing = missing
+        store_params(self, locals())
 
     def _make_family(self, n_features):
         ct = check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES,
@@ -333,28 +314,7 @@ degrees_of_freedom_prior_, covariance_prior_
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10,
                  n_jobs=None, chunk_size=None, weights_init=None, means_init=None,
                  precisions_init=None):
-        self.n_components = n_components
-        self.covariance_type = covariance_type
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
-        self.weight_concentration_prior_type = weight_concentration_prior_type
-        self.weight_concentration_prior = weight_concentration_prior
-        self.mean_precision_prior = mean_precision_prior
-        self.mean_prior = mean_prior
-        self.degrees_of_freedom_prior = degrees_of_freedom_prior
-        self.covariance_prior = covariance_prior
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.n_jobs = n_jobs
-        self.chunk_size = chunk_size
-        self.weights_init = weights_init
-        self.means_init = means_init
-        self.precisions_init = precisions_init
+        store_params(self, locals())
 
     partial_fit = _unavailable(
         "partial_fit", "the VB M-step weighs statistics against the priors by their "
