@@ -359,7 +359,19 @@ _COMMON_DOC = """
 """
 
 
-class GaussianHMM(_BaseHMM):
+class _VectorsMixin:
+    """Real-valued ``X`` of ``n_features`` columns (Gaussian emissions)."""
+
+    def _check_X(self, X, reset):
+        X = check_data(X, owner=self)
+        if reset:
+            self.n_features_in_ = self.n_features = X.shape[1]
+        else:
+            check_n_features(X, self.n_features_in_, estimator=type(self).__name__)
+        return X
+
+
+class GaussianHMM(_VectorsMixin, _BaseHMM):
     """Hidden Markov model with Gaussian emissions (hmmlearn's ``GaussianHMM``).
 
     Parameters
@@ -403,14 +415,6 @@ class GaussianHMM(_BaseHMM):
         return GaussianEmission(self.n_components, self.covariance_type, self.means_prior,
                                 self.means_weight, self.covars_prior, self.covars_weight,
                                 self.params)
-
-    def _check_X(self, X, reset):
-        X = check_data(X, owner=self)
-        if reset:
-            self.n_features_in_ = self.n_features = X.shape[1]
-        else:
-            check_n_features(X, self.n_features_in_, estimator=type(self).__name__)
-        return X
 
     def _init_emission(self, X, lengths):
         check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES, owner=self)
@@ -664,7 +668,7 @@ class MultinomialHMM(_SymbolsMixin, _BaseHMM):
                                random_state=random_state)
 
 
-class GMMHMM(_BaseHMM):
+class GMMHMM(_VectorsMixin, _BaseHMM):
     """Hidden Markov model with Gaussian-mixture emissions (hmmlearn's ``GMMHMM``).
 
     Parameters
@@ -718,14 +722,6 @@ class GMMHMM(_BaseHMM):
     def _make_emission(self):
         return GMMEmission(self.n_components, self.n_mix, self.covariance_type,
                            self._priors(), self.params)
-
-    def _check_X(self, X, reset):
-        X = check_data(X, owner=self)
-        if reset:
-            self.n_features_in_ = self.n_features = X.shape[1]
-        else:
-            check_n_features(X, self.n_features_in_, estimator=type(self).__name__)
-        return X
 
     def _init_emission(self, X, lengths):
         check_option(self.covariance_type, "covariance_type", COVARIANCE_TYPES, owner=self)
