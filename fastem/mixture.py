@@ -16,6 +16,18 @@ from .families.gaussian import (COVARIANCE_TYPES, ON_COLLAPSE, GaussianFamily,
 _GMM_INITS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
+def _set_gaussian_attributes(estimator, params, dtype):
+    """scikit-learn's fitted Gaussian attributes (``weights_``, ``means_``,
+    ``covariances_``, ``precisions_cholesky_``, ``precisions_``) from float64
+    ``params``, in ``dtype``."""
+    estimator.weights_ = params["weights"].astype(dtype)
+    estimator.means_ = params["means"].astype(dtype)
+    estimator.covariances_ = params["covariances"].astype(dtype)
+    estimator.precisions_cholesky_ = params["precisions_cholesky"].astype(dtype)
+    estimator.precisions_ = precisions_from_cholesky(
+        params["precisions_cholesky"], estimator.covariance_type).astype(dtype)
+
+
 class GaussianMixture(BaseMixture):
     """Gaussian mixture fitted by EM; a drop-in for ``sklearn.mixture.GaussianMixture``.
 
@@ -171,13 +183,7 @@ class GaussianMixture(BaseMixture):
         return self._family.impute(X, self._params, MissingRows(X))
 
     def _set_attributes(self, params, dtype):
-        ct = self.covariance_type
-        self.weights_ = params["weights"].astype(dtype)
-        self.means_ = params["means"].astype(dtype)
-        self.covariances_ = params["covariances"].astype(dtype)
-        self.precisions_cholesky_ = params["precisions_cholesky"].astype(dtype)
-        self.precisions_ = precisions_from_cholesky(
-            params["precisions_cholesky"], ct).astype(dtype)
+        _set_gaussian_attributes(self, params, dtype)
 
 
 def _check_precisions_init(precisions, covariance_type, K, D):
@@ -361,12 +367,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     def _set_attributes(self, params, dtype):
         family = self._family
-        self.weights_ = params["weights"].astype(dtype)
-        self.means_ = params["means"].astype(dtype)
-        self.covariances_ = params["covariances"].astype(dtype)
-        self.precisions_cholesky_ = params["precisions_cholesky"].astype(dtype)
-        self.precisions_ = precisions_from_cholesky(
-            params["precisions_cholesky"], self.covariance_type).astype(dtype)
+        _set_gaussian_attributes(self, params, dtype)
         c = params["weight_concentration"]
         self.weight_concentration_ = (c[0].copy(), c[1].copy()) \
             if family.prior_type == "dirichlet_process" else c.copy()
