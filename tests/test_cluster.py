@@ -369,7 +369,7 @@ def test_bounded_pass_equals_dense_pass(weights):
         dense = kernels.lloyd_pass(X, w, shift, centers, sq, lab_d, 512, True)
         out = kernels.bounded_lloyd_pass(
             X, w, shift, centers, sq, lab_b, state["lower"], state["upper"],
-            state["block_mode"], state["block_period"], drift, 1e-14, 512,
+            state["block_mode"], state["block_period"], drift, 512,
             state["block_sums"], state["block_weights"], state["block_counts"],
             state["block_cached"], state["block_sq_norms"])
         n_scored.append(out[4])

@@ -43,14 +43,6 @@ from ..kernels import kmeans_sparse as _ks
 BLOCK_ROWS = 2048
 
 
-def score_roundoff(dtype, n_features):
-    """Safety factor 4 times the worst-case relative round-off of a score
-    ``||c||^2 - 2 x.c`` (a length-D dot product plus two operations): the
-    bound test keeps a row only when its label cannot differ from the one
-    scikit-learn's argmin of those scores gives."""
-    return 4.0 * (n_features + 2) * float(np.finfo(dtype).eps) / 2.0
-
-
 # ------------------------------------------------------------ initialization
 def init_centroids(Xc, sample_weight, n_clusters, init, random_state):
     """Initial centers drawn from the rows ``Xc`` as scikit-learn draws them.
@@ -131,7 +123,6 @@ class InMemoryPass:
         self.n_threads, self.prune = n_threads, prune
         n = X.shape[0]
         self.labels = np.full(n, -1, dtype=np.int32)
-        self.eta = score_roundoff(X.dtype, X.shape[1])
         self.previous = None
         self.n_scored = []  # rows scored, per pass (diagnostics)
         self._bounds = None  # allocated by the first bounded pass
@@ -156,7 +147,7 @@ class InMemoryPass:
         b = self._bounds
         sums, weights, inertia, n_changed, n_scored = kernel(
             X, w, shift, centers, centers_sq, self.labels, b["lower"], b["upper"],
-            b["block_mode"], b["block_period"], drift, self.eta, BLOCK_ROWS,
+            b["block_mode"], b["block_period"], drift, BLOCK_ROWS,
             b["block_sums"], b["block_weights"], b["block_counts"], b["block_cached"],
             b["block_sq_norms"])
         if len(self.n_scored) == 0:

@@ -16,7 +16,11 @@ faults).
 Exactness against scikit-learn: a row's label is the first index of the
 minimum of ``||c_j||^2 - 2 x.c_j`` computed in the input dtype with the dot
 products from the same BLAS ``gemm`` scikit-learn uses, so labels agree bit
-for bit, ties included. The data are centered on the fly (``x - shift``
+for bit, ties included. float64 rows are screened in float32 first (half
+the ``gemm``'s work): a row whose best float32 score beats its second by
+more than both scores' round-off has the label any exact computation gives;
+the few others (near ties) are scored in float64 as scikit-learn scores
+them. The data are centered on the fly (``x - shift``
 block by block, the same elementwise subtraction scikit-learn applies to a
 full copy), so the passes themselves allocate nothing of size N x D.
 
@@ -112,8 +116,100 @@ def _centered_row_sq_dist(X, r, shift, centers, k):
     return (s0 + s1) + (s2 + s3)
 
 
+def score_roundoff(n_features):
+    """Safety factor 4 times the worst-case round-off of a float32 score
+    ``||c||^2 - 2 x.c`` relative to ``(||x|| + max ||c||)^2``: a length-D
+    dot product, the rounding of ``x`` and ``c`` to float32 and two
+    operations. It bounds float64 scores' round-off too (they are finer)."""
+    return 4.0 * (n_features + 4) * float(np.finfo(np.float32).eps) / 2.0
+
+
+def float32_screen(X, centers, centers_sq):
+    """What :func:`_assign_block` needs to screen float64 rows in float32:
+    ``(centers32, centers_sq32, max ||c||, score_roundoff)``; empty
+    centers for float32 rows (scored in float32 already)."""
+    if X.dtype != np.float64:
+        return (np.empty((0, centers.shape[1]), np.float32), np.empty(0, np.float32),
+                0.0, score_roundoff(X.shape[1]))
+    c = np.asarray(centers, dtype=np.float64)
+    return (c.astype(np.float32), np.asarray(centers_sq, dtype=np.float32),
+            float(np.sqrt(np.max(centers_sq))), score_roundoff(X.shape[1]))
+
+
 @njit(**_JIT)
-def _assign_block(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf):
+def _screen_scratch(X, screen, block_rows):
+    """One thread's scratch for :func:`_assign_block`'s float32 screen:
+    rows (block_rows, n_features) float32, scores (n_clusters * block_rows,)
+    float32, best and second (2, block_rows) float32, the rows left to
+    score in float64 (block_rows,) int64, their labels (block_rows,) int32,
+    their copy (block_rows, n_features) and best and second (2, block_rows)
+    in X's dtype (float64; zero-length when not screening)."""
+    n = block_rows if screen[0].shape[0] > 0 else 0
+    n_features = X.shape[1]
+    return (np.empty((n, n_features), np.float32),
+            np.empty(screen[0].shape[0] * n, np.float32), np.empty((2, n), np.float32),
+            np.empty(n, np.int64), np.empty(n, np.int32),
+            np.empty((n, n_features), X.dtype), np.empty((2, n), X.dtype))
+
+
+@njit(**_JIT)
+def _assign_block(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf, screen,
+                  screen_scratch):
+    """Label each row of a block with its closest center, as scikit-learn does.
+
+    ``screen``: :func:`float32_screen`; when its centers are not empty, the
+    rows are scored in float32 first and only the near ties in ``xb``'s
+    dtype (see the module docstring); then ``best_out`` and ``second_out``
+    hold float32 scores for the others, within ``screen[3] (||x|| + max
+    ||c||)^2`` of the exact ones. Arguments as :func:`_assign_exact`;
+    ``screen_scratch``: :func:`_screen_scratch`.
+    """
+    centers32, centers_sq32, cmax, eta = screen
+    if centers32.shape[0] == 0:
+        _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf)
+        return
+    x32buf, g32buf, s32, rows, lab64, x64buf, s64 = screen_scratch
+    m, n_features = xb.shape
+    x32 = x32buf[:m]
+    for i in range(m):
+        for d in range(n_features):
+            x32[i, d] = np.float32(xb[i, d])
+    best = s32[0, :m]
+    second = s32[1, :m]
+    _assign_exact(x32, centers32, centers_sq32, labels_out, best, second, g32buf)
+    track = second_out.shape[0] > 0
+    n_near = 0
+    for i in range(m):
+        reach = np.sqrt(_row_sq_norm(xb, i)) + cmax
+        b = np.float64(best[i])
+        gap = np.float64(second[i]) - b
+        # both scores' round-off; NaN (float32 overflow) fails the test too
+        if gap > 2.0 * eta * reach * reach:
+            best_out[i] = b
+            if track:
+                second_out[i] = second[i]
+        else:
+            rows[n_near] = i
+            n_near += 1
+    if n_near == 0:
+        return
+    xn = x64buf[:n_near]
+    for t in range(n_near):
+        for d in range(n_features):
+            xn[t, d] = xb[rows[t], d]
+    lab = lab64[:n_near]
+    _assign_exact(xn, centers, centers_sq, lab, s64[0, :n_near],
+                  s64[1, :n_near] if track else s64[1, :0], gbuf)
+    for t in range(n_near):
+        i = rows[t]
+        labels_out[i] = lab[t]
+        best_out[i] = s64[0, t]
+        if track:
+            second_out[i] = s64[1, t]
+
+
+@njit(**_JIT)
+def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf):
     """Label each row of a block with its closest center.
 
     The scores ``||c_j||^2 - 2 x.c_j`` are laid out (n_clusters, m) so the
@@ -155,23 +251,24 @@ def _assign_block(xb, centers, centers_sq, labels_out, best_out, second_out, gbu
 
 @njit(**_INLINE)
 def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
-                 start, stop, update_centers, sums, weights, xbuf, gbuf, lab, best):
+                 start, stop, update_centers, sums, weights, xbuf, scoring, lab, best):
     """One block of a Lloyd pass; returns (inertia, n_changed).
 
     ``sums`` (n_clusters, n_features) and ``weights`` (n_clusters,) are this
     block's float64 sums (OUT, overwritten when ``update_centers``).
-    The inertia is ``sum w (||x||^2 + best score)``, against the centers
-    given (cheap, for the history; the final inertia is recomputed exactly).
-    ``xbuf`` (block_rows, n_features), ``gbuf`` (n_clusters * block_rows,),
-    ``best`` (block_rows,) in X's dtype and ``lab`` (block_rows,) int32 are
-    the calling thread's scratch.
+    The inertia is against the centers given (for the history; the final
+    inertia is recomputed exactly). ``xbuf`` (block_rows, n_features),
+    ``best`` (block_rows,) in X's dtype, ``lab`` (block_rows,) int32 and
+    ``scoring`` (``gbuf``, ``screen``, ``screen_scratch`` of
+    :func:`_assign_block`) are the calling thread's scratch.
     """
     xb = _centered_block(X, shift, start, stop, xbuf)
     m = stop - start
     n_features = X.shape[1]
     lab = lab[:m]
     best = best[:m]
-    _assign_block(xb, centers, centers_sq, lab, best, best[:0], gbuf)
+    gbuf, screen, screen_scratch = scoring
+    _assign_block(xb, centers, centers_sq, lab, best, best[:0], gbuf, screen, screen_scratch)
     if update_centers:
         sums[:, :] = 0.0
         weights[:] = 0.0
@@ -187,16 +284,18 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
             weights[k] += w
             for d in range(n_features):
                 sums[k, d] += np.float64(xb[i, d]) * w
-        dist = _row_sq_norm(xb, i) + best[i]
-        if dist > 0.0:
-            inertia += w * dist
+        dist = 0.0
+        for d in range(n_features):
+            diff = np.float64(xb[i, d]) - np.float64(centers[k, d])
+            dist += diff * diff
+        inertia += w * dist
     return inertia, n_changed
 
 
 @njit(**_JIT)
 def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
-                 update_centers, lane_sums, lane_weights, block_inertia, block_changed,
-                 lane_lo, lane_hi):
+                 update_centers, screen, lane_sums, lane_weights, block_inertia,
+                 block_changed, lane_lo, lane_hi):
     """Lloyd pass over the blocks of lanes ``lane_lo:lane_hi``; see :func:`lloyd_pass`.
 
     ``lane_sums`` (n_lanes, n_clusters, n_features), ``lane_weights``
@@ -208,7 +307,8 @@ def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_row
     n_clusters, n_features = centers.shape
     n_blocks, n_lanes = block_inertia.shape[0], lane_weights.shape[0]
     xbuf = np.empty((block_rows, n_features), dtype=X.dtype)
-    gbuf = np.empty(n_clusters * block_rows, dtype=X.dtype)
+    scoring = (np.empty(n_clusters * block_rows, dtype=X.dtype), screen,
+               _screen_scratch(X, screen, block_rows))
     lab = np.empty(block_rows, dtype=np.int32)
     best = np.empty(block_rows, dtype=X.dtype)
     sums = np.empty((n_clusters, n_features))
@@ -219,7 +319,7 @@ def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_row
             block_inertia[b], block_changed[b] = _lloyd_block(
                 X, sample_weight, shift, centers, centers_sq, labels, start,
                 min(start + block_rows, n_samples), update_centers, sums, weights,
-                xbuf, gbuf, lab, best)
+                xbuf, scoring, lab, best)
             if update_centers:  # predict writes no sums
                 move_into(lane_sums[lane], sums)
                 move_into(lane_weights[lane], weights)
@@ -256,8 +356,9 @@ def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
     lane_weights = np.zeros((n_lanes, n_clusters))
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
+    screen = float32_screen(X, centers, centers_sq)
     run_lanes(_lloyd_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
-                             block_rows, update_centers, lane_sums, lane_weights,
+                             block_rows, update_centers, screen, lane_sums, lane_weights,
                              block_inertia, block_changed),
               n_lanes, region_threads() if n_threads is None else n_threads)
     return (lane_sums.sum(axis=0), lane_weights.sum(axis=0), block_inertia.sum(),
@@ -355,7 +456,7 @@ def _move_rows(xg, todo, lab, start, sample_weight, labels, sums, weights, count
 @njit(**_INLINE)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                    lower, upper, drift, drift_top, eta, center_norm_max, start, stop,
-                   dense, probe, cached, want_sq, sums, weights, counts, xbuf, gbuf, todo,
+                   dense, probe, cached, want_sq, sums, weights, counts, xbuf, scoring, todo,
                    lab, scores):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
     next_dense, sq_norms): ``sq_norms`` is :func:`_block_sums`' when
@@ -392,8 +493,8 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     test, or (when dense) if most rows' bounds would not survive another
     move of the centers as large as this one.
 
-    ``xbuf`` (2, block_rows, n_features), ``gbuf`` (n_clusters *
-    block_rows,), ``scores`` (2, block_rows) in X's dtype,
+    ``xbuf`` (2, block_rows, n_features), ``scoring`` (as
+    :func:`_lloyd_block`), ``scores`` (2, block_rows) in X's dtype,
     ``todo`` (block_rows,) int64 and ``lab`` (block_rows,) int32 are the
     calling thread's scratch.
     """
@@ -439,7 +540,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         second = scores[1, :n_todo]
         track = probe or not dense
         _assign_block(xg, centers, centers_sq, lab, best,
-                      second if track else second[:0], gbuf)
+                      second if track else second[:0], scoring[0], scoring[1], scoring[2])
         for t in range(n_todo):
             r = start + todo[t]
             k = lab[t]
@@ -479,13 +580,14 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
 
 @njit(**_JIT)
 def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
-                   block_mode, block_period, drift, eta, block_rows, block_sums,
+                   block_mode, block_period, drift, screen, block_rows, block_sums,
                    block_weights, block_counts, block_cached, block_sq_norms, lane_sums,
                    lane_weights, block_changed, block_scored, lane_lo, lane_hi):
     """Bounded Lloyd pass over the blocks of lanes ``lane_lo:lane_hi``; see
     :func:`bounded_lloyd_pass` (``block_scored``: OUT, each block's rows
-    that were scored)."""
+    that were scored; ``screen``: :func:`float32_screen`)."""
     n_samples = X.shape[0]
+    eta = screen[3]  # the scores' round-off, float32 or float64
     n_clusters, n_features = centers.shape
     n_blocks, n_lanes = block_changed.shape[0], lane_weights.shape[0]
     keep = block_sums.shape[0] > 0  # else no block's statistics are kept
@@ -495,7 +597,8 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
         center_norms[k] = np.sqrt(np.float64(centers_sq[k]))
     cmax = center_norms.max()
     xbuf = np.empty((2, block_rows, n_features), dtype=X.dtype)
-    gbuf = np.empty(n_clusters * block_rows, dtype=X.dtype)
+    scoring = (np.empty(n_clusters * block_rows, dtype=X.dtype), screen,
+               _screen_scratch(X, screen, block_rows))
     todo = np.empty(block_rows, dtype=np.int64)
     lab = np.empty(block_rows, dtype=np.int32)
     scores = np.empty((2, block_rows), dtype=X.dtype)
@@ -516,7 +619,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
             changed, scored, next_dense, sq_norms = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                 lower, upper, drift, drift_top, eta, cmax, start, stop, dense, probe,
-                cached, want_sq, sums, weights, counts, xbuf, gbuf, todo, lab, scores)
+                cached, want_sq, sums, weights, counts, xbuf, scoring, todo, lab, scores)
             if keep:
                 block_cached[b] = True
             if sq_norms >= 0.0:  # a constant of the fit: taken once
@@ -536,7 +639,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
 
 
 def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
-                       block_mode, block_period, drift, eta, block_rows, block_sums,
+                       block_mode, block_period, drift, block_rows, block_sums,
                        block_weights, block_counts, block_cached, block_sq_norms,
                        n_threads=None):
     """One Lloyd iteration that rescores only the rows whose label may change.
@@ -562,8 +665,6 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
         block's probes (doubles after each failed probe, up to 16)         # INOUT
     drift : ndarray (n_clusters,), float64, how far each center moved
         since the previous pass (zeros on the first)                       # IN
-    eta : float, bound on the round-off of a score relative to
-        ``(||x|| + max ||c||)^2`` (a few times ``(n_features + 2) * eps``)
     block_rows : int
     block_sums, block_weights, block_counts : ndarray (n_blocks,
         n_clusters, n_features), (n_blocks, n_clusters) float64 and int64,
@@ -589,8 +690,9 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     lane_weights = np.zeros((n_lanes, n_clusters))
     block_changed = np.empty(n_blocks, dtype=np.int64)
     block_scored = np.empty(n_blocks, dtype=np.int64)
+    screen = float32_screen(X, centers, centers_sq)
     run_lanes(_bounded_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
-                               lower, upper, block_mode, block_period, drift, eta,
+                               lower, upper, block_mode, block_period, drift, screen,
                                block_rows, block_sums, block_weights, block_counts,
                                block_cached, block_sq_norms, lane_sums, lane_weights,
                                block_changed, block_scored),
