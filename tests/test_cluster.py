@@ -355,7 +355,7 @@ def test_bounded_pass_equals_dense_pass(weights):
     w = (np.ones(len(X)) if weights == "ones"
          else rng.uniform(0.1, 2.0, len(X)) * (rng.uniform(size=len(X)) > 0.2))
     lab_b = np.full(len(X), -1, np.int32)
-    state = _bounded_state(X, 8, 512)
+    state = _bounded_state(X, shift, 8, 512)
     assert state["block_cached"].shape == (6,)  # the blocks' statistics are kept
     previous = centers.copy()
     n_scored = []
@@ -371,7 +371,8 @@ def test_bounded_pass_equals_dense_pass(weights):
             X, w, shift, centers, sq, lab_b, state["lower"], state["upper"],
             state["block_mode"], state["block_period"], drift, 512,
             state["block_sums"], state["block_weights"], state["block_counts"],
-            state["block_cached"], state["block_sq_norms"])
+            state["block_cached"], state["block_sq_norms"], state["rows32"],
+            state["row_sq"])
         n_scored.append(out[4])
         assert_array_equal(lab_b, lab_d)
         assert_allclose(out[0], dense[0], rtol=1e-12, atol=1e-9)

@@ -83,13 +83,16 @@ def tolerance(mean_variance, tol):
 
 
 # ------------------------------------------------------------------ passes
-def _bounded_state(X, n_clusters, block_rows):
+def _bounded_state(X, shift, n_clusters, block_rows):
     """What :func:`fastem.kernels.kmeans.bounded_lloyd_pass` keeps between
     passes over ``X``: per-row bounds and each block's ``sum w ||x -
     shift||^2`` (written by the first pass, a probe of every block), and
     each block's statistics, kept only while they take at most half of the
     block's own size (about ``n_clusters <= 900`` at 16 float64 features;
-    beyond, every block is read on every pass)."""
+    beyond, every block is read on every pass). float64 rows also keep
+    their float32 copy minus ``shift`` and their squared norms (the float32
+    screen's, half of X's size plus one number per row: converted once, not
+    on every pass)."""
     n_samples, n_features = X.shape
     n_blocks = -(-n_samples // block_rows)
     kept_bytes = 8 * n_clusters * (n_features + 2)
@@ -101,7 +104,9 @@ def _bounded_state(X, n_clusters, block_rows):
             "block_weights": np.empty((kept, n_clusters)),
             "block_counts": np.empty((kept, n_clusters), dtype=np.int64),
             "block_cached": np.zeros(kept, dtype=np.bool_),
-            "block_sq_norms": np.full(n_blocks, np.nan)}
+            "block_sq_norms": np.full(n_blocks, np.nan),
+            "rows32": _k.float32_rows(X, shift) if X.dtype == np.float64 else None,
+            "row_sq": np.full(n_samples, np.nan) if X.dtype == np.float64 else None}
 
 
 class InMemoryPass:
@@ -143,13 +148,13 @@ class InMemoryPass:
         self.previous = c
         kernel = _k.bounded_lloyd_pass_serial if serial else _k.bounded_lloyd_pass
         if self._bounds is None:
-            self._bounds = _bounded_state(X, centers.shape[0], BLOCK_ROWS)
+            self._bounds = _bounded_state(X, shift, centers.shape[0], BLOCK_ROWS)
         b = self._bounds
         sums, weights, inertia, n_changed, n_scored = kernel(
             X, w, shift, centers, centers_sq, self.labels, b["lower"], b["upper"],
             b["block_mode"], b["block_period"], drift, BLOCK_ROWS,
             b["block_sums"], b["block_weights"], b["block_counts"], b["block_cached"],
-            b["block_sq_norms"])
+            b["block_sq_norms"], b["rows32"], b["row_sq"])
         if len(self.n_scored) == 0:
             # the first pass's bounds saw no center move: they cannot tell
             # how the blocks will fare after the first M-step, so every

@@ -48,19 +48,6 @@ def _n_blocks(n_samples, block_rows):
 
 
 @njit(**_JIT)
-def _centered_block(X, shift, start, stop, buf):
-    """Rows ``start:stop`` of X minus ``shift``, into ``buf[:stop - start]``
-    (``buf``: (block_rows, n_features) scratch in X's dtype)."""
-    m = stop - start
-    n_features = X.shape[1]
-    xb = buf[:m]
-    for i in range(m):
-        for d in range(n_features):
-            xb[i, d] = X[start + i, d] - shift[d]
-    return xb
-
-
-@njit(**_JIT)
 def _row_sq_norm(xb, i):
     """``||xb[i]||^2`` in float64 with four partial sums: a single running
     sum is a chain of dependent adds that costs more than the row's share of
@@ -89,9 +76,36 @@ def _row_sq_norm(xb, i):
 
 
 @njit(**_JIT)
+def _centered_row_sq_norm(X, r, shift):
+    """``||X[r] - shift||^2``, the same arithmetic as :func:`_row_sq_norm`
+    on the centered row."""
+    n_features = X.shape[1]
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    d = 0
+    while d + 4 <= n_features:
+        x0 = np.float64(X[r, d] - shift[d])
+        x1 = np.float64(X[r, d + 1] - shift[d + 1])
+        x2 = np.float64(X[r, d + 2] - shift[d + 2])
+        x3 = np.float64(X[r, d + 3] - shift[d + 3])
+        s0 += x0 * x0
+        s1 += x1 * x1
+        s2 += x2 * x2
+        s3 += x3 * x3
+        d += 4
+    while d < n_features:
+        x0 = np.float64(X[r, d] - shift[d])
+        s0 += x0 * x0
+        d += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(**_JIT)
 def _centered_row_sq_dist(X, r, shift, centers, k):
     """``||(X[r] - shift) - centers[k]||^2`` in float64 (the difference with
-    ``shift`` in X's dtype, as :func:`_centered_block` takes it), four
+    ``shift`` in X's dtype, as scikit-learn centers), four
     partial sums."""
     n_features = X.shape[1]
     s0 = 0.0
@@ -124,88 +138,152 @@ def score_roundoff(n_features):
     return 4.0 * (n_features + 4) * float(np.finfo(np.float32).eps) / 2.0
 
 
-def float32_screen(X, centers, centers_sq):
-    """What :func:`_assign_block` needs to screen float64 rows in float32:
-    ``(centers32, centers_sq32, max ||c||, score_roundoff)``; empty
-    centers for float32 rows (scored in float32 already)."""
+def float32_screen(X, centers, centers_sq, rows32=None, row_sq=None):
+    """What :func:`_assign_rows` needs to screen float64 rows in float32:
+    ``(centers32, centers_sq32, max ||c||, score_roundoff, rows32,
+    row_sq)``; empty centers for float32 rows (scored in float32 already).
+
+    ``rows32`` (n_samples, n_features) float32, the rows minus the shift
+    (:func:`float32_rows`), and ``row_sq`` (n_samples,) float64, their
+    squared norms (NaN until a pass takes them), are kept between passes
+    over the same in-memory rows; None: converted and computed per block.
+    """
+    n_features = X.shape[1]
+    if rows32 is None:
+        rows32 = np.empty((0, n_features), np.float32)
+    if row_sq is None:
+        row_sq = np.empty(0)
     if X.dtype != np.float64:
-        return (np.empty((0, centers.shape[1]), np.float32), np.empty(0, np.float32),
-                0.0, score_roundoff(X.shape[1]))
+        return (np.empty((0, n_features), np.float32), np.empty(0, np.float32), 0.0,
+                score_roundoff(n_features), rows32, row_sq)
     c = np.asarray(centers, dtype=np.float64)
     return (c.astype(np.float32), np.asarray(centers_sq, dtype=np.float32),
-            float(np.sqrt(np.max(centers_sq))), score_roundoff(X.shape[1]))
+            float(np.sqrt(np.max(centers_sq))), score_roundoff(n_features), rows32, row_sq)
+
+
+def float32_rows(X, shift):
+    """``float32(X - shift)`` (the difference in float64), without a
+    float64 temporary of X's size: the rows the float32 screen scores."""
+    out = np.empty(X.shape, dtype=np.float32)
+    np.subtract(X, shift, out=out, dtype=np.float64, casting="unsafe")
+    return out
 
 
 @njit(**_JIT)
-def _screen_scratch(X, screen, block_rows):
-    """One thread's scratch for :func:`_assign_block`'s float32 screen:
-    rows (block_rows, n_features) float32, scores (n_clusters * block_rows,)
-    float32, best and second (2, block_rows) float32, the rows left to
-    score in float64 (block_rows,) int64, their labels (block_rows,) int32,
-    their copy (block_rows, n_features) and best and second (2, block_rows)
-    in X's dtype (float64; zero-length when not screening)."""
-    n = block_rows if screen[0].shape[0] > 0 else 0
+def _scoring_scratch(X, screen, n_clusters, block_rows):
+    """One thread's scratch for :func:`_assign_rows`: ``(gbuf, screen,
+    xbuf, xx, screen_scratch)`` with ``gbuf`` (n_clusters * block_rows,)
+    and ``xbuf`` (block_rows, n_features) in X's dtype, ``xx``
+    (block_rows,) float64 and, when screening (else zero-length): rows
+    (block_rows, n_features), scores (n_clusters * block_rows,), best and
+    second (2, block_rows) float32, the near ties' rows (block_rows,) int64,
+    labels (block_rows,) int32 and best and second (2, block_rows) in X's
+    dtype."""
     n_features = X.shape[1]
-    return (np.empty((n, n_features), np.float32),
-            np.empty(screen[0].shape[0] * n, np.float32), np.empty((2, n), np.float32),
-            np.empty(n, np.int64), np.empty(n, np.int32),
-            np.empty((n, n_features), X.dtype), np.empty((2, n), X.dtype))
+    n = block_rows if screen[0].shape[0] > 0 else 0
+    return (np.empty(n_clusters * block_rows, X.dtype), screen,
+            np.empty((block_rows, n_features), X.dtype), np.empty(block_rows),
+            (np.empty((n, n_features), np.float32), np.empty(n_clusters * n, np.float32),
+             np.empty((2, n), np.float32), np.empty(n, np.int64), np.empty(n, np.int32),
+             np.empty((2, n), X.dtype)))
 
 
 @njit(**_JIT)
-def _assign_block(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf, screen,
-                  screen_scratch):
-    """Label each row of a block with its closest center, as scikit-learn does.
+def _centered_rows(X, shift, start, rows, out):
+    """``out[t] = X[start + rows[t]] - shift`` (X's dtype) for each ``t``."""
+    for t in range(rows.shape[0]):
+        r = start + rows[t]
+        for d in range(X.shape[1]):
+            out[t, d] = X[r, d] - shift[d]
+    return out[:rows.shape[0]]
 
-    ``screen``: :func:`float32_screen`; when its centers are not empty, the
-    rows are scored in float32 first and only the near ties in ``xb``'s
-    dtype (see the module docstring); then ``best_out`` and ``second_out``
-    hold float32 scores for the others, within ``screen[3] (||x|| + max
-    ||c||)^2`` of the exact ones. Arguments as :func:`_assign_exact`;
-    ``screen_scratch``: :func:`_screen_scratch`.
+
+@njit(**_JIT)
+def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_out,
+                 second_out, scoring):
+    """Label rows ``start + rows[t]`` of ``X - shift`` with their closest
+    center, as scikit-learn does: the first minimum of ``||c_j||^2 - 2
+    x.c_j`` (:func:`_assign_exact`).
+
+    float64 rows are scored in float32 first (``scoring[1]``,
+    :func:`float32_screen`) and only the near ties again in float64 (see
+    the module docstring); ``best_out`` and ``second_out`` then hold scores
+    within ``eta (||x|| + max ||c||)^2`` of the exact ones (``eta``:
+    :func:`score_roundoff`).
+
+    Parameters
+    ----------
+    rows : (n,) int64 IN — block rows, relative to ``start``
+    labels_out : (n,) int32 OUT; best_out, second_out : (n,) X's dtype OUT
+        (``second_out`` zero-length: not wanted)
+    scoring : :func:`_scoring_scratch`; its ``xx[:n]`` receives
+        ``||x - shift||^2`` of each row (float64)
     """
-    centers32, centers_sq32, cmax, eta = screen
-    if centers32.shape[0] == 0:
-        _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf)
+    gbuf, screen, xbuf, xx, scratch = scoring
+    centers32, centers_sq32, cmax, eta, rows32, row_sq = screen
+    n = rows.shape[0]
+    if centers32.shape[0] == 0:  # float32 rows: scored as they are
+        xg = _centered_rows(X, shift, start, rows, xbuf)
+        _assign_exact(xg, centers, centers_sq, labels_out, best_out, second_out, gbuf)
+        for t in range(n):
+            xx[t] = _row_sq_norm(xg, t)
         return
-    x32buf, g32buf, s32, rows, lab64, x64buf, s64 = screen_scratch
-    m, n_features = xb.shape
-    x32 = x32buf[:m]
-    for i in range(m):
-        for d in range(n_features):
-            x32[i, d] = np.float32(xb[i, d])
-    best = s32[0, :m]
-    second = s32[1, :m]
+    x32buf, g32buf, s32, near, near_labels, near_scores = scratch
+    n_features = X.shape[1]
+    if rows32.shape[0] == 0:
+        x32 = x32buf[:n]
+        for t in range(n):
+            r = start + rows[t]
+            for d in range(n_features):
+                x32[t, d] = np.float32(X[r, d] - shift[d])
+    elif rows[n - 1] - rows[0] == n - 1:  # consecutive rows: a view
+        x32 = rows32[start + rows[0]:start + rows[0] + n]
+    else:
+        x32 = x32buf[:n]
+        for t in range(n):
+            r = start + rows[t]
+            for d in range(n_features):
+                x32[t, d] = rows32[r, d]
+    for t in range(n):
+        r = start + rows[t]
+        if row_sq.shape[0] == 0:
+            xx[t] = _centered_row_sq_norm(X, r, shift)
+        else:
+            if not row_sq[r] >= 0.0:  # NaN: not taken yet
+                row_sq[r] = _centered_row_sq_norm(X, r, shift)
+            xx[t] = row_sq[r]
+    best = s32[0, :n]
+    second = s32[1, :n]
     _assign_exact(x32, centers32, centers_sq32, labels_out, best, second, g32buf)
     track = second_out.shape[0] > 0
     n_near = 0
-    for i in range(m):
-        reach = np.sqrt(_row_sq_norm(xb, i)) + cmax
-        b = np.float64(best[i])
-        gap = np.float64(second[i]) - b
+    for t in range(n):
+        reach = np.sqrt(xx[t]) + cmax
+        b = np.float64(best[t])
         # both scores' round-off; NaN (float32 overflow) fails the test too
-        if gap > 2.0 * eta * reach * reach:
-            best_out[i] = b
+        if np.float64(second[t]) - b > 2.0 * eta * reach * reach:
+            best_out[t] = b
             if track:
-                second_out[i] = second[i]
+                second_out[t] = second[t]
         else:
-            rows[n_near] = i
+            near[n_near] = t
             n_near += 1
     if n_near == 0:
         return
-    xn = x64buf[:n_near]
-    for t in range(n_near):
+    xn = xbuf[:n_near]
+    for u in range(n_near):
+        r = start + rows[near[u]]
         for d in range(n_features):
-            xn[t, d] = xb[rows[t], d]
-    lab = lab64[:n_near]
-    _assign_exact(xn, centers, centers_sq, lab, s64[0, :n_near],
-                  s64[1, :n_near] if track else s64[1, :0], gbuf)
-    for t in range(n_near):
-        i = rows[t]
-        labels_out[i] = lab[t]
-        best_out[i] = s64[0, t]
+            xn[u, d] = X[r, d] - shift[d]
+    lab = near_labels[:n_near]
+    _assign_exact(xn, centers, centers_sq, lab, near_scores[0, :n_near],
+                  near_scores[1, :n_near] if track else near_scores[1, :0], gbuf)
+    for u in range(n_near):
+        t = near[u]
+        labels_out[t] = lab[u]
+        best_out[t] = near_scores[0, u]
         if track:
-            second_out[i] = s64[1, t]
+            second_out[t] = near_scores[1, u]
 
 
 @njit(**_JIT)
@@ -251,24 +329,23 @@ def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbu
 
 @njit(**_INLINE)
 def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
-                 start, stop, update_centers, sums, weights, xbuf, scoring, lab, best):
+                 start, stop, update_centers, sums, weights, block_range, scoring, lab,
+                 best):
     """One block of a Lloyd pass; returns (inertia, n_changed).
 
     ``sums`` (n_clusters, n_features) and ``weights`` (n_clusters,) are this
     block's float64 sums (OUT, overwritten when ``update_centers``).
     The inertia is against the centers given (for the history; the final
-    inertia is recomputed exactly). ``xbuf`` (block_rows, n_features),
+    inertia is recomputed exactly). ``block_range``: ``arange(block_rows)``;
     ``best`` (block_rows,) in X's dtype, ``lab`` (block_rows,) int32 and
-    ``scoring`` (``gbuf``, ``screen``, ``screen_scratch`` of
-    :func:`_assign_block`) are the calling thread's scratch.
+    ``scoring`` (:func:`_scoring_scratch`) are the calling thread's scratch.
     """
-    xb = _centered_block(X, shift, start, stop, xbuf)
     m = stop - start
     n_features = X.shape[1]
     lab = lab[:m]
     best = best[:m]
-    gbuf, screen, screen_scratch = scoring
-    _assign_block(xb, centers, centers_sq, lab, best, best[:0], gbuf, screen, screen_scratch)
+    _assign_rows(X, shift, start, block_range[:m], centers, centers_sq, lab, best, best[:0],
+                 scoring)
     if update_centers:
         sums[:, :] = 0.0
         weights[:] = 0.0
@@ -283,12 +360,8 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
         if update_centers:
             weights[k] += w
             for d in range(n_features):
-                sums[k, d] += np.float64(xb[i, d]) * w
-        dist = 0.0
-        for d in range(n_features):
-            diff = np.float64(xb[i, d]) - np.float64(centers[k, d])
-            dist += diff * diff
-        inertia += w * dist
+                sums[k, d] += np.float64(X[start + i, d] - shift[d]) * w
+        inertia += w * _centered_row_sq_dist(X, start + i, shift, centers, k)
     return inertia, n_changed
 
 
@@ -306,9 +379,8 @@ def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_row
     n_samples = X.shape[0]
     n_clusters, n_features = centers.shape
     n_blocks, n_lanes = block_inertia.shape[0], lane_weights.shape[0]
-    xbuf = np.empty((block_rows, n_features), dtype=X.dtype)
-    scoring = (np.empty(n_clusters * block_rows, dtype=X.dtype), screen,
-               _screen_scratch(X, screen, block_rows))
+    block_range = np.arange(block_rows)
+    scoring = _scoring_scratch(X, screen, n_clusters, block_rows)
     lab = np.empty(block_rows, dtype=np.int32)
     best = np.empty(block_rows, dtype=X.dtype)
     sums = np.empty((n_clusters, n_features))
@@ -319,7 +391,7 @@ def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_row
             block_inertia[b], block_changed[b] = _lloyd_block(
                 X, sample_weight, shift, centers, centers_sq, labels, start,
                 min(start + block_rows, n_samples), update_centers, sums, weights,
-                xbuf, scoring, lab, best)
+                block_range, scoring, lab, best)
             if update_centers:  # predict writes no sums
                 move_into(lane_sums[lane], sums)
                 move_into(lane_weights[lane], weights)
@@ -385,30 +457,23 @@ def _settled(low, up, center_norm, center_norm_max, eta):
 
 
 @njit(**_INLINE)
-def _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights, counts,
-                want_sq):
+def _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, counts, want_sq):
     """The block's statistics in row order: per cluster the weight, the
     weighted sum of the rows minus ``shift`` and the number of rows of
     positive weight (``sums``, ``weights``, ``counts`` OUT, overwritten).
-    ``xb``: the block's rows already centered, or zero-length (then they
-    are read from X; the values are the same). Returns the block's
+    Returns the block's
     ``sum w ||x - shift||^2`` (the inertia's part no center changes) when
     ``want_sq``, else 0."""
     n_features = X.shape[1]
     sums[:, :] = 0.0
     weights[:] = 0.0
     counts[:] = 0
-    centered = xb.shape[0] > 0
     sq_norms = 0.0
     for r in range(start, stop):
         k = labels[r]
         w = sample_weight[r]
-        if centered:
-            for d in range(n_features):
-                sums[k, d] += np.float64(xb[r - start, d]) * w
-        else:
-            for d in range(n_features):
-                sums[k, d] += np.float64(X[r, d] - shift[d]) * w
+        for d in range(n_features):
+            sums[k, d] += np.float64(X[r, d] - shift[d]) * w
         if want_sq:
             sq = 0.0
             for d in range(n_features):
@@ -422,13 +487,13 @@ def _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights,
 
 
 @njit(**_JIT)
-def _move_rows(xg, todo, lab, start, sample_weight, labels, sums, weights, counts):
+def _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights, counts):
     """Move the scored rows whose label changed between their clusters'
     statistics (``sums``, ``weights``, ``counts`` as :func:`_block_sums`,
     INOUT), and relabel them. A cluster left with no row of positive weight
     gets exact zeros (its true statistics), so an empty cluster is seen as
     empty (weight 0) whatever the round-off of the moves."""
-    n_features = xg.shape[1]
+    n_features = X.shape[1]
     for t in range(lab.shape[0]):  # todo[t]: the block row of lab[t]
         r = start + todo[t]
         a = labels[r]
@@ -440,7 +505,7 @@ def _move_rows(xg, todo, lab, start, sample_weight, labels, sums, weights, count
         if not w > 0.0:  # a zero-weight row adds nothing
             continue
         for d in range(n_features):
-            x = np.float64(xg[t, d]) * w
+            x = np.float64(X[r, d] - shift[d]) * w
             sums[a, d] -= x
             sums[k, d] += x
         weights[a] -= w
@@ -456,7 +521,7 @@ def _move_rows(xg, todo, lab, start, sample_weight, labels, sums, weights, count
 @njit(**_INLINE)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                    lower, upper, drift, drift_top, eta, center_norm_max, start, stop,
-                   dense, probe, cached, want_sq, sums, weights, counts, xbuf, scoring, todo,
+                   dense, probe, cached, want_sq, sums, weights, counts, scoring, todo,
                    lab, scores):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
     next_dense, sq_norms): ``sq_norms`` is :func:`_block_sums`' when
@@ -473,11 +538,10 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
 
     The block's statistics (``sums``, ``weights``, ``counts``, as
     :func:`_block_sums`) are kept from the previous pass when ``cached``: a
-    block whose labels did not change reads none of its rows; a block of
-    bounds moves its relabelled rows between clusters (:func:`_move_rows`;
-    equal to recomputing up to round-off) when they are at most half its
-    rows. A dense block, or one with more changes, recomputes them (from
-    the rows a dense block has just read). ``drift_top``: :func:`_top2` of
+    block whose labels did not change reads none of its rows; a block
+    moves its relabelled rows between clusters (:func:`_move_rows`; equal
+    to recomputing up to round-off) when they are at most half its rows,
+    and recomputes them otherwise. ``drift_top``: :func:`_top2` of
     ``drift``.
 
     (Yinyang's group bounds, Ding et al. 2015, were measured here too: the
@@ -493,19 +557,13 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     test, or (when dense) if most rows' bounds would not survive another
     move of the centers as large as this one.
 
-    ``xbuf`` (2, block_rows, n_features), ``scoring`` (as
-    :func:`_lloyd_block`), ``scores`` (2, block_rows) in X's dtype,
+    ``scoring`` (:func:`_scoring_scratch`), ``scores`` (2, block_rows) in X's dtype,
     ``todo`` (block_rows,) int64 and ``lab`` (block_rows,) int32 are the
     calling thread's scratch.
     """
     m = stop - start
-    n_features = X.shape[1]
     drift_arg1, drift_max1, drift_max2 = drift_top
-    xgbuf = xbuf[1]
-    xbuf = xbuf[0]
-    # a dense block scores every row: center it once; otherwise a row is
-    # read only when its bounds fail or its block's sums are recomputed
-    xb = _centered_block(X, shift, start, stop, xbuf) if dense else xbuf[:0]
+    xx = scoring[3]
     n_todo = 0
     for i in range(m):
         r = start + i
@@ -527,20 +585,12 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     n_stable = 0
     moved = False
     if n_todo > 0:
-        if dense:
-            xg = xb
-        else:
-            xg = xgbuf[:n_todo]
-            for t in range(n_todo):
-                r = start + todo[t]
-                for d in range(n_features):
-                    xg[t, d] = X[r, d] - shift[d]
         lab = lab[:n_todo]
         best = scores[0, :n_todo]
         second = scores[1, :n_todo]
         track = probe or not dense
-        _assign_block(xg, centers, centers_sq, lab, best,
-                      second if track else second[:0], scoring[0], scoring[1], scoring[2])
+        _assign_rows(X, shift, start, todo[:n_todo], centers, centers_sq, lab, best,
+                     second if track else second[:0], scoring)
         for t in range(n_todo):
             r = start + todo[t]
             k = lab[t]
@@ -548,28 +598,28 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                 n_changed += 1
             if not track:  # a dense block's bounds wait for its probe
                 continue
-            xx = _row_sq_norm(xg, t)
             # inflated (deflated) by the scores' round-off: true upper (lower) bounds
-            reach = np.sqrt(xx) + center_norm_max
-            up = xx + best[t] + eta * reach * reach
+            reach = np.sqrt(xx[t]) + center_norm_max
+            up = xx[t] + best[t] + eta * reach * reach
             upper[r] = np.sqrt(up) if up > 0.0 else 0.0
-            low = xx + second[t] - eta * reach * reach
+            low = xx[t] + second[t] - eta * reach * reach
             low = np.sqrt(low) if low > 0.0 else 0.0
             lower[r] = low
             if dense:
                 low -= 2.0 * drift_max1
                 if _settled(low, upper[r], center_norms[k], center_norm_max, eta):
                     n_stable += 1
-        moved = n_changed > 0 and cached and not dense and 2 * n_changed <= m
+        moved = n_changed > 0 and cached and 2 * n_changed <= m
         if moved:
-            _move_rows(xg, todo, lab, start, sample_weight, labels, sums, weights, counts)
+            _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights,
+                       counts)
         elif n_changed > 0:
             for t in range(n_todo):
                 labels[start + todo[t]] = lab[t]
     sq_norms = -1.0
     if (n_changed > 0 and not moved) or not cached or want_sq:
-        sq = _block_sums(X, sample_weight, shift, labels, start, stop, xb, sums, weights,
-                         counts, want_sq)
+        sq = _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, counts,
+                         want_sq)
         sq_norms = sq if want_sq else -1.0
     if dense:
         next_dense = (not probe) or 2 * n_stable < m
@@ -596,9 +646,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     for k in range(n_clusters):
         center_norms[k] = np.sqrt(np.float64(centers_sq[k]))
     cmax = center_norms.max()
-    xbuf = np.empty((2, block_rows, n_features), dtype=X.dtype)
-    scoring = (np.empty(n_clusters * block_rows, dtype=X.dtype), screen,
-               _screen_scratch(X, screen, block_rows))
+    scoring = _scoring_scratch(X, screen, n_clusters, block_rows)
     todo = np.empty(block_rows, dtype=np.int64)
     lab = np.empty(block_rows, dtype=np.int32)
     scores = np.empty((2, block_rows), dtype=X.dtype)
@@ -619,7 +667,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
             changed, scored, next_dense, sq_norms = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                 lower, upper, drift, drift_top, eta, cmax, start, stop, dense, probe,
-                cached, want_sq, sums, weights, counts, xbuf, scoring, todo, lab, scores)
+                cached, want_sq, sums, weights, counts, scoring, todo, lab, scores)
             if keep:
                 block_cached[b] = True
             if sq_norms >= 0.0:  # a constant of the fit: taken once
@@ -640,8 +688,8 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
 
 def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
                        block_mode, block_period, drift, block_rows, block_sums,
-                       block_weights, block_counts, block_cached, block_sq_norms,
-                       n_threads=None):
+                       block_weights, block_counts, block_cached, block_sq_norms, rows32,
+                       row_sq, n_threads=None):
     """One Lloyd iteration that rescores only the rows whose label may change.
 
     Same labels as :func:`lloyd_pass` with ``update_centers=True`` (bit for
@@ -674,6 +722,8 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     block_sq_norms : ndarray (n_blocks,), float64, each block's
         ``sum_i w_i ||x_i - shift||^2``; NaN where not yet taken (start
         with NaN: the first pass takes them)                               # INOUT
+    rows32, row_sq : the screen's rows and their squared norms
+        (:func:`float32_screen`), or None                                  # INOUT
     n_threads : int or None, as :func:`lloyd_pass`
 
     Returns
@@ -690,7 +740,7 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     lane_weights = np.zeros((n_lanes, n_clusters))
     block_changed = np.empty(n_blocks, dtype=np.int64)
     block_scored = np.empty(n_blocks, dtype=np.int64)
-    screen = float32_screen(X, centers, centers_sq)
+    screen = float32_screen(X, centers, centers_sq, rows32, row_sq)
     run_lanes(_bounded_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
                                lower, upper, block_mode, block_period, drift, screen,
                                block_rows, block_sums, block_weights, block_counts,
