@@ -40,6 +40,8 @@ _INLINE = dict(_JIT, inline="always")
 #: up to this many: probes cost ~70% of a pass where bounds never prune
 #: (reading the group bounds off the scores), so they must be rare there.
 _MAX_PROBE_PERIOD = 16
+#: rows per float32 screening product (see :func:`_assign_rows`)
+_SCREEN_TILE = 512
 
 
 @njit(**_JIT)
@@ -254,7 +256,10 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
             xx[t] = row_sq[r]
     best = s32[0, :n]
     second = s32[1, :n]
-    _assign_exact(x32, centers32, centers_sq32, labels_out, best, second, g32buf)
+    for t0 in range(0, n, _SCREEN_TILE):  # a tile's scores stay in L2
+        t1 = min(t0 + _SCREEN_TILE, n)
+        _assign_exact(x32[t0:t1], centers32, centers_sq32, labels_out[t0:t1], best[t0:t1],
+                      second[t0:t1], g32buf)
     track = second_out.shape[0] > 0
     n_near = 0
     for t in range(n):
