@@ -344,6 +344,26 @@ def test_bound_pruning_keeps_sklearn_labels_on_ties(dtype):
         assert fk.n_iter_ == sk.n_iter_
 
 
+def test_float32_screen_defers_near_ties_to_float64():
+    # rows a hair (1e-9, far below float32's resolution) to either side of
+    # the plane halfway between two fitted centers: float32 scores cannot
+    # tell the sides apart, float64 ones can; every label is scikit-learn's
+    rng = np.random.default_rng(1)
+    X = rng.normal(0, 3, (3000, 3))
+    init = np.array([[-2.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 5.0, 5.0]])
+    sk = SKKMeans(3, init=init, n_init=1, tol=0, max_iter=2).fit(X)
+    fk = KMeans(3, init=init, n_init=1, tol=0, max_iter=2).fit(X)
+    assert_array_equal(fk.labels_, sk.labels_)
+    c0, c1 = sk.cluster_centers_[:2]
+    normal = (c1 - c0) / np.linalg.norm(c1 - c0)
+    along = rng.normal(0, 1, (3000, 3))
+    along -= np.outer(along @ normal, normal)  # stay in the plane
+    Y = (c0 + c1) / 2 + along * 0.1 + np.outer(rng.choice([-1e-9, 1e-9], 3000), normal)
+    labels = fk.predict(Y)
+    assert_array_equal(labels, sk.predict(Y))
+    assert set(labels) == {0, 1}  # both sides of the plane occur
+
+
 @pytest.mark.parametrize("weights", ["ones", "fractional with zeros"])
 def test_bounded_pass_equals_dense_pass(weights):
     """Same labels, sums to round-off (a block of bounds moves its changed
