@@ -172,7 +172,11 @@ class InMemoryPass:
         """``(labels, weight per cluster, exact inertia)`` against ``centers``;
         the labels are reassigned unless ``labels_current``."""
         serial = self.n_threads == 1
-        if not labels_current:
+        if not labels_current and self._bounds is not None:
+            # one more bounded pass: the rows the bounds settle are not scored
+            self.step(centers)
+            self.n_scored.pop()  # not an iteration
+        elif not labels_current:
             assign(self.X, self.shift, centers, row_norms(centers, squared=True),
                    self.labels, serial)
         kernel = _k.inertia_pass_serial if serial else _k.inertia_pass

@@ -42,6 +42,10 @@ _INLINE = dict(_JIT, inline="always")
 #: up to this many: probes cost ~70% of a pass where bounds never prune
 #: (reading the group bounds off the scores), so they must be rare there.
 _MAX_PROBE_PERIOD = 16
+#: A block uses its bounds while fewer than 1 / _BOUNDS_PAY of its rows
+#: fail them: a failing row, scored alone, costs several times a row of
+#: a dense block (measured: break-even near a tenth of the rows)
+_BOUNDS_PAY = 8
 #: rows per float32 screening product (see :func:`_assign_rows`)
 _SCREEN_TILE = 512
 
@@ -560,8 +564,8 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     row is scored; bounds are refreshed only when ``probe`` (the second-best
     score costs ~15%); a dense block's bounds are stale until its next
     probe, which rewrites all of them. ``next_dense`` says
-    which way the block goes next: dense if most of its rows failed the
-    test, or (when dense) if most rows' bounds would not survive another
+    which way the block goes next: dense if more than 1 / _BOUNDS_PAY of
+    its rows failed the test, or (when dense) would fail it after another
     move of the centers as large as this one.
 
     ``scoring`` (:func:`_scoring_scratch`), ``scores`` (2, block_rows) in X's dtype,
@@ -629,9 +633,9 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                          want_sq)
         sq_norms = sq if want_sq else -1.0
     if dense:
-        next_dense = (not probe) or 2 * n_stable < m
+        next_dense = (not probe) or _BOUNDS_PAY * (m - n_stable) > m
     else:
-        next_dense = 2 * n_todo > m
+        next_dense = _BOUNDS_PAY * n_todo > m
     return n_changed, n_todo, next_dense, sq_norms
 
 
