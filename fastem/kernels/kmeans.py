@@ -558,7 +558,11 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     (Yinyang's group bounds, Ding et al. 2015, were measured here too: the
     bound tests pass for more rows where clusters touch, but reading one
     bound per group of centers off the scores costs more than it saves, on
-    separated, overlapping and touching data alike.)
+    separated, overlapping and touching data alike; so does scoring a row
+    only against the groups its bounds leave, one small float32 product
+    per group: on the overlapping benchmark set, with a tenth of the
+    scoring left, such a pass took 90 ms per million rows against 55 ms
+    for a dense one, in bounds, gathers and small products.)
 
     Per-block switch: when ``dense`` the bound tests are skipped and every
     row is scored; bounds are refreshed only when ``probe`` (the second-best
