@@ -55,10 +55,12 @@ def test_kmeans_lloyd_block_past_2_31_rows():
     def run(n, start, stop):
         label = np.full(1, -1, np.int32)
         sums, weights = np.empty((K, D)), np.empty(K)
+        X = _rows(row, n)
+        scoring = kk._scoring_scratch(X, kk.float32_screen(X, centers, centers_sq), K, B)
         out = kk._lloyd_block(
-            _rows(row, n), _rows(np.float64(1.5), n), shift, centers, centers_sq,
+            X, _rows(np.float64(1.5), n), shift, centers, centers_sq,
             _rows(label, n, writeable=True)[:, 0], start, stop, True, sums, weights,
-            np.empty((B, D)), np.empty(K * B), np.empty(B, np.int32), np.empty(B))
+            np.arange(B), scoring, np.empty(B, np.int32), np.empty(B))
         return out, sums, weights, label
     far, near = _far_and_near(run, B)
     assert far[2].sum() == 1.5 * B  # every row counted once
@@ -83,13 +85,14 @@ def test_kmeans_bounded_block_past_2_31_rows(bounded_rows):
         upper = np.full(1, np.sqrt(((row - centers[first]) ** 2).sum()))
         sums, weights, counts = np.empty((K, D)), np.empty(K), np.empty(K, np.int64)
         norms = np.sqrt(centers_sq)
+        X = _rows(row, n)
+        scoring = kk._scoring_scratch(X, kk.float32_screen(X, centers, centers_sq), K, B)
         out = kk._bounded_block(
-            _rows(row, n), _rows(np.float64(1.0), n), shift, centers, centers_sq, norms,
+            X, _rows(np.float64(1.0), n), shift, centers, centers_sq, norms,
             _rows(label, n, writeable=True)[:, 0], _rows(lower, n, writeable=True)[:, 0],
             _rows(upper, n, writeable=True)[:, 0], drift, (0, 1e-3, 1e-3), 1e-12,
             float(norms.max()), start, stop, False, True, False, True, sums, weights, counts,
-            np.empty((2, B, D)), np.empty(K * B), np.empty(B, np.int64),
-            np.empty(B, np.int32), np.empty((2, B)))
+            scoring, np.empty(B, np.int64), np.empty(B, np.int32), np.empty((2, B)))
         return out, sums, weights, counts, label, lower, upper
     far, near = _far_and_near(run, B)
     n_scored = far[0][1]

@@ -89,10 +89,10 @@ def _bounded_state(X, shift, n_clusters, block_rows):
     shift||^2`` (written by the first pass, a probe of every block), and
     each block's statistics, kept only while they take at most half of the
     block's own size (about ``n_clusters <= 900`` at 16 float64 features;
-    beyond, every block is read on every pass). float64 rows also keep
-    their float32 copy minus ``shift`` and their squared norms (the float32
-    screen's, half of X's size plus one number per row: converted once, not
-    on every pass)."""
+    beyond, every block is read on every pass). The rows minus ``shift``
+    are also kept in float32, with their squared norms (the float32
+    screen's; half of X's size for float64 rows, plus one number per row:
+    taken once, not on every pass)."""
     n_samples, n_features = X.shape
     n_blocks = -(-n_samples // block_rows)
     kept_bytes = 8 * n_clusters * (n_features + 2)
@@ -105,8 +105,7 @@ def _bounded_state(X, shift, n_clusters, block_rows):
             "block_counts": np.empty((kept, n_clusters), dtype=np.int64),
             "block_cached": np.zeros(kept, dtype=np.bool_),
             "block_sq_norms": np.full(n_blocks, np.nan),
-            "rows32": _k.float32_rows(X, shift) if X.dtype == np.float64 else None,
-            "row_sq": np.full(n_samples, np.nan) if X.dtype == np.float64 else None}
+            "rows32": _k.float32_rows(X, shift), "row_sq": np.full(n_samples, np.nan)}
 
 
 class InMemoryPass:

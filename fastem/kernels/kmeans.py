@@ -16,13 +16,15 @@ faults).
 Exactness against scikit-learn: a row's label is the first index of the
 minimum of ``||c_j||^2 - 2 x.c_j`` computed in the input dtype with the dot
 products from the same BLAS ``gemm`` scikit-learn uses, so labels agree bit
-for bit, ties included. float64 rows are screened in float32 first (half
-the ``gemm``'s work): a row whose best float32 score beats its second by
-more than both scores' round-off has the label any exact computation gives;
-the few others (near ties) are scored in float64 as scikit-learn scores
-them. The data are centered on the fly (``x - shift``
-block by block, the same elementwise subtraction scikit-learn applies to a
-full copy), so the passes themselves allocate nothing of size N x D.
+for bit, ties included. Rows are screened in float32 first (for float64
+rows, half the ``gemm``'s work): a row whose best float32 score beats its
+second by more than both scores' round-off has the label any exact
+computation gives; the few others (near ties) are scored in the input
+dtype as scikit-learn scores them. The data are centered on the fly (``x -
+shift`` block by block, the same elementwise subtraction scikit-learn
+applies to a full copy); the in-memory fit keeps them centered in float32
+(:func:`float32_rows`), the streamed and Dask passes allocate nothing of
+size N x D.
 
 Arguments marked IN are read, OUT are written, INOUT both.
 """
@@ -147,9 +149,11 @@ def score_roundoff(n_features):
 
 
 def float32_screen(X, centers, centers_sq, rows32=None, row_sq=None):
-    """What :func:`_assign_rows` needs to screen float64 rows in float32:
-    ``(centers32, centers_sq32, max ||c||, score_roundoff, rows32,
-    row_sq)``; empty centers for float32 rows (scored in float32 already).
+    """What :func:`_assign_rows` needs to screen rows in float32: ``(centers32,
+    centers_sq32, max ||c||, score_roundoff, rows32, row_sq, exact32)``.
+    float32 rows (``exact32``) go through the same path: their float32
+    scores are scikit-learn's own, so only exact ties are scored again, and
+    the kept rows and norms serve them alike.
 
     ``rows32`` (n_samples, n_features) float32, the rows minus the shift
     (:func:`float32_rows`), and ``row_sq`` (n_samples,) float64, their
@@ -161,17 +165,16 @@ def float32_screen(X, centers, centers_sq, rows32=None, row_sq=None):
         rows32 = np.empty((0, n_features), np.float32)
     if row_sq is None:
         row_sq = np.empty(0)
-    if X.dtype != np.float64:
-        return (np.empty((0, n_features), np.float32), np.empty(0, np.float32), 0.0,
-                score_roundoff(n_features), rows32, row_sq)
     c = np.asarray(centers, dtype=np.float64)
     return (c.astype(np.float32), np.asarray(centers_sq, dtype=np.float32),
-            float(np.sqrt(np.max(centers_sq))), score_roundoff(n_features), rows32, row_sq)
+            float(np.sqrt(np.max(centers_sq))), score_roundoff(n_features), rows32, row_sq,
+            X.dtype == np.float32)
 
 
 def float32_rows(X, shift):
-    """``float32(X - shift)`` (the difference in float64), without a
-    float64 temporary of X's size: the rows the float32 screen scores."""
+    """``float32(X - shift)`` (the difference in float64: for float32 rows
+    that is their float32 difference, exactly), without a float64
+    temporary of X's size: the rows the float32 screen scores."""
     out = np.empty(X.shape, dtype=np.float32)
     np.subtract(X, shift, out=out, dtype=np.float64, casting="unsafe")
     return out
@@ -182,28 +185,17 @@ def _scoring_scratch(X, screen, n_clusters, block_rows):
     """One thread's scratch for :func:`_assign_rows`: ``(gbuf, screen,
     xbuf, xx, screen_scratch)`` with ``gbuf`` (n_clusters * block_rows,)
     and ``xbuf`` (block_rows, n_features) in X's dtype, ``xx``
-    (block_rows,) float64 and, when screening (else zero-length): rows
-    (block_rows, n_features), scores (n_clusters * block_rows,), best and
-    second (2, block_rows) float32, the near ties' rows (block_rows,) int64,
-    labels (block_rows,) int32 and best and second (2, block_rows) in X's
-    dtype."""
+    (block_rows,) float64 and the screen's: rows (block_rows, n_features),
+    scores (n_clusters * block_rows,), best and second (2, block_rows)
+    float32, the near ties' rows (block_rows,) int64, labels (block_rows,)
+    int32 and best and second (2, block_rows) in X's dtype."""
     n_features = X.shape[1]
-    n = block_rows if screen[0].shape[0] > 0 else 0
+    n = block_rows
     return (np.empty(n_clusters * block_rows, X.dtype), screen,
             np.empty((block_rows, n_features), X.dtype), np.empty(block_rows),
             (np.empty((n, n_features), np.float32), np.empty(n_clusters * n, np.float32),
              np.empty((2, n), np.float32), np.empty(n, np.int64), np.empty(n, np.int32),
              np.empty((2, n), X.dtype)))
-
-
-@njit(**_JIT)
-def _centered_rows(X, shift, start, rows, out):
-    """``out[t] = X[start + rows[t]] - shift`` (X's dtype) for each ``t``."""
-    for t in range(rows.shape[0]):
-        r = start + rows[t]
-        for d in range(X.shape[1]):
-            out[t, d] = X[r, d] - shift[d]
-    return out[:rows.shape[0]]
 
 
 @njit(**_JIT)
@@ -213,8 +205,8 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     center, as scikit-learn does: the first minimum of ``||c_j||^2 - 2
     x.c_j`` (:func:`_assign_exact`).
 
-    float64 rows are scored in float32 first (``scoring[1]``,
-    :func:`float32_screen`) and only the near ties again in float64 (see
+    Rows are scored in float32 first (``scoring[1]``,
+    :func:`float32_screen`) and only the near ties again in X's dtype (see
     the module docstring); ``best_out`` and ``second_out`` then hold scores
     within ``eta (||x|| + max ||c||)^2`` of the exact ones (``eta``:
     :func:`score_roundoff`).
@@ -228,14 +220,8 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         ``||x - shift||^2`` of each row (float64)
     """
     gbuf, screen, xbuf, xx, scratch = scoring
-    centers32, centers_sq32, cmax, eta, rows32, row_sq = screen
+    centers32, centers_sq32, cmax, eta, rows32, row_sq, exact32 = screen
     n = rows.shape[0]
-    if centers32.shape[0] == 0:  # float32 rows: scored as they are
-        xg = _centered_rows(X, shift, start, rows, xbuf)
-        _assign_exact(xg, centers, centers_sq, labels_out, best_out, second_out, gbuf)
-        for t in range(n):
-            xx[t] = _row_sq_norm(xg, t)
-        return
     x32buf, g32buf, s32, near, near_labels, near_scores = scratch
     n_features = X.shape[1]
     if rows32.shape[0] == 0:
@@ -268,6 +254,8 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
                       second[t0:t1], g32buf)
     track = second_out.shape[0] > 0
     n_near = 0
+    if exact32:  # float32 rows: these are scikit-learn's own scores
+        eta = 0.0  # (so only exact ties go to the second scoring)
     for t in range(n):
         reach = np.sqrt(xx[t]) + cmax
         b = np.float64(best[t])
