@@ -68,9 +68,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         are neither rescored nor read (each block of rows keeps its
         per-cluster sums and moves the few rows that change cluster between
         them); while the centers still move far, every row is scored, as in
-        a dense pass. (Elkan's one bound per center, and Yinyang's per group
-        of centers, prune more rows but cost more than they save here.)
-        Elkan gives the same clustering as Lloyd; so does this.
+        a dense pass. Rows are scored in float32 first, from a float32 copy
+        of the centered rows kept for the fit, and the few whose two best
+        scores lie within round-off of each other again as scikit-learn
+        scores them, so the labels are its own. (Elkan's one bound per
+        center, and Yinyang's per group of centers, prune more rows but cost
+        more than they save here.) Elkan gives the same clustering as
+        Lloyd; so does this.
     n_jobs : int or None, default=None
         Threads for the kernels (None: all cores; negative: all + 1 + n_jobs).
     chunk_size : int or None, default=None
