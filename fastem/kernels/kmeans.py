@@ -58,65 +58,12 @@ def _n_blocks(n_samples, block_rows):
 
 
 @njit(**_INLINE)
-def _row_sq_norm(xb, i):
-    """``||xb[i]||^2`` in float64 with four partial sums: a single running
-    sum is a chain of dependent adds that costs more than the row's share of
-    the ``gemm``."""
-    n_features = xb.shape[1]
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    d = 0
-    while d + 4 <= n_features:
-        x0 = np.float64(xb[i, d])
-        x1 = np.float64(xb[i, d + 1])
-        x2 = np.float64(xb[i, d + 2])
-        x3 = np.float64(xb[i, d + 3])
-        s0 += x0 * x0
-        s1 += x1 * x1
-        s2 += x2 * x2
-        s3 += x3 * x3
-        d += 4
-    while d < n_features:
-        x0 = np.float64(xb[i, d])
-        s0 += x0 * x0
-        d += 1
-    return (s0 + s1) + (s2 + s3)
-
-
-@njit(**_INLINE)
-def _centered_row_sq_norm(X, r, shift):
-    """``||X[r] - shift||^2``, the same arithmetic as :func:`_row_sq_norm`
-    on the centered row."""
-    n_features = X.shape[1]
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    d = 0
-    while d + 4 <= n_features:
-        x0 = np.float64(X[r, d] - shift[d])
-        x1 = np.float64(X[r, d + 1] - shift[d + 1])
-        x2 = np.float64(X[r, d + 2] - shift[d + 2])
-        x3 = np.float64(X[r, d + 3] - shift[d + 3])
-        s0 += x0 * x0
-        s1 += x1 * x1
-        s2 += x2 * x2
-        s3 += x3 * x3
-        d += 4
-    while d < n_features:
-        x0 = np.float64(X[r, d] - shift[d])
-        s0 += x0 * x0
-        d += 1
-    return (s0 + s1) + (s2 + s3)
-
-
-@njit(**_INLINE)
 def _centered_row_sq_dist(X, r, shift, centers, k):
     """``||(X[r] - shift) - centers[k]||^2`` in float64 (the difference with
-    ``shift`` in X's dtype, as scikit-learn centers), four
-    partial sums."""
+    ``shift`` in X's dtype, as scikit-learn centers; ``centers`` zero: the
+    row's squared norm) with four partial sums: a single running sum is a
+    chain of dependent adds that costs more than the row's share of the
+    ``gemm``."""
     n_features = X.shape[1]
     s0 = 0.0
     s1 = 0.0
@@ -183,9 +130,9 @@ def float32_rows(X, shift):
 @njit(**_JIT)
 def _scoring_scratch(X, screen, n_clusters, block_rows):
     """One thread's scratch for :func:`_assign_rows`: ``(gbuf, screen,
-    xbuf, xx, screen_scratch)`` with ``gbuf`` (n_clusters * block_rows,)
-    and ``xbuf`` (block_rows, n_features) in X's dtype, ``xx``
-    (block_rows,) float64 and the screen's: rows (block_rows, n_features),
+    xbuf, xx, zero, screen_scratch)`` with ``gbuf`` (n_clusters *
+    block_rows,) and ``xbuf`` (block_rows, n_features) in X's dtype, ``xx``
+    (block_rows,) float64, a zero center (1, n_features) and the screen's: rows (block_rows, n_features),
     scores (n_clusters * block_rows,), best and second (2, block_rows)
     float32, the near ties' rows (block_rows,) int64, labels (block_rows,)
     int32 and best and second (2, block_rows) in X's dtype."""
@@ -193,6 +140,7 @@ def _scoring_scratch(X, screen, n_clusters, block_rows):
     n = block_rows
     return (np.empty(n_clusters * block_rows, X.dtype), screen,
             np.empty((block_rows, n_features), X.dtype), np.empty(block_rows),
+            np.zeros((1, n_features), X.dtype),
             (np.empty((n, n_features), np.float32), np.empty(n_clusters * n, np.float32),
              np.empty((2, n), np.float32), np.empty(n, np.int64), np.empty(n, np.int32),
              np.empty((2, n), X.dtype)))
@@ -219,7 +167,7 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     scoring : :func:`_scoring_scratch`; its ``xx[:n]`` receives
         ``||x - shift||^2`` of each row (float64)
     """
-    gbuf, screen, xbuf, xx, scratch = scoring
+    gbuf, screen, xbuf, xx, zero, scratch = scoring
     centers32, centers_sq32, cmax, eta, rows32, row_sq, exact32 = screen
     n = rows.shape[0]
     x32buf, g32buf, s32, near, near_labels, near_scores = scratch
@@ -241,10 +189,10 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     for t in range(n):
         r = start + rows[t]
         if row_sq.shape[0] == 0:
-            xx[t] = _centered_row_sq_norm(X, r, shift)
+            xx[t] = _centered_row_sq_dist(X, r, shift, zero, 0)
         else:
             if not row_sq[r] >= 0.0:  # NaN: not taken yet
-                row_sq[r] = _centered_row_sq_norm(X, r, shift)
+                row_sq[r] = _centered_row_sq_dist(X, r, shift, zero, 0)
             xx[t] = row_sq[r]
     best = s32[0, :n]
     second = s32[1, :n]
@@ -838,10 +786,11 @@ def inertia_pass_serial(X, sample_weight, shift, centers, labels, block_rows):
 
 
 @njit(**_INLINE)
-def _distances_block(X, shift, centers, centers_sq, start, stop, out, xbuf, gbuf):
+def _distances_block(X, shift, centers, centers_sq, start, stop, out, xbuf, gbuf, zero):
     """Distances of rows ``start:stop`` into ``out``, computed in float64 on
-    the rows minus ``shift``; ``xbuf`` (block_rows, n_features) and ``gbuf``
-    (block_rows * n_clusters,) float64 are the calling thread's scratch."""
+    the rows minus ``shift``; ``xbuf`` (block_rows, n_features), ``gbuf``
+    (block_rows * n_clusters,) and ``zero`` (1, n_features) float64 are the
+    calling thread's scratch (``zero``: zeros)."""
     m = stop - start
     n_clusters = centers.shape[0]
     n_features = X.shape[1]
@@ -852,7 +801,7 @@ def _distances_block(X, shift, centers, centers_sq, start, stop, out, xbuf, gbuf
     gram = gbuf[:m * n_clusters].reshape((m, n_clusters))
     np.dot(xb, centers.T, gram)
     for i in range(m):
-        xx = _row_sq_norm(xb, i)
+        xx = _centered_row_sq_dist(xb, i, zero[0], zero, 0)
         for j in range(n_clusters):
             sq = xx + centers_sq[j] - 2.0 * gram[i, j]
             out[start + i, j] = np.sqrt(sq) if sq > 0.0 else 0.0
@@ -867,11 +816,12 @@ def _distances_lanes(X, shift, centers, centers_sq, block_rows, out, lane_lo, la
     n_lanes = min(n_blocks, N_LANES)
     xbuf = np.empty((block_rows, n_features))
     gbuf = np.empty(block_rows * n_clusters)
+    zero = np.zeros((1, n_features))
     for lane in range(lane_lo, lane_hi):
         for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
             start = b * block_rows
             _distances_block(X, shift, centers, centers_sq, start,
-                             min(start + block_rows, n_samples), out, xbuf, gbuf)
+                             min(start + block_rows, n_samples), out, xbuf, gbuf, zero)
 
 
 def distances_pass(X, shift, centers, centers_sq, block_rows, n_threads=None):
