@@ -83,7 +83,7 @@ def tolerance(mean_variance, tol):
 
 
 # ------------------------------------------------------------------ passes
-def _bounded_state(X, shift, n_clusters, block_rows):
+def _bounded_state(X, shift, n_clusters, block_rows, n_threads=None):
     """What :func:`fastem.kernels.kmeans.bounded_lloyd_pass` keeps between
     passes over ``X``: per-row bounds and each block's ``sum w ||x -
     shift||^2`` (written by the first pass, a probe of every block), and
@@ -92,7 +92,7 @@ def _bounded_state(X, shift, n_clusters, block_rows):
     beyond, every block is read on every pass). The rows minus ``shift``
     are also kept in float32, with their squared norms (the float32
     screen's; half of X's size for float64 rows, plus one number per row:
-    taken once, not on every pass)."""
+    taken once, not on every pass, on ``n_threads`` threads)."""
     n_samples, n_features = X.shape
     n_blocks = -(-n_samples // block_rows)
     kept_bytes = 8 * n_clusters * (n_features + 2)
@@ -105,7 +105,7 @@ def _bounded_state(X, shift, n_clusters, block_rows):
             "block_counts": np.empty((kept, n_clusters), dtype=np.int64),
             "block_cached": np.zeros(kept, dtype=np.bool_),
             "block_sq_norms": np.full(n_blocks, np.nan),
-            "rows32": _k.float32_rows(X, shift), "row_sq": np.full(n_samples, np.nan)}
+            "rows32": _k.float32_rows(X, shift, n_threads), "row_sq": np.full(n_samples, np.nan)}
 
 
 class InMemoryPass:
@@ -147,7 +147,8 @@ class InMemoryPass:
         self.previous = c
         kernel = _k.bounded_lloyd_pass_serial if serial else _k.bounded_lloyd_pass
         if self._bounds is None:
-            self._bounds = _bounded_state(X, shift, centers.shape[0], BLOCK_ROWS)
+            self._bounds = _bounded_state(X, shift, centers.shape[0], BLOCK_ROWS,
+                                          1 if serial else None)
         b = self._bounds
         sums, weights, inertia, n_changed, n_scored = kernel(
             X, w, shift, centers, centers_sq, self.labels, b["lower"], b["upper"],

@@ -118,12 +118,23 @@ def float32_screen(X, centers, centers_sq, rows32=None, row_sq=None):
             X.dtype == np.float32)
 
 
-def float32_rows(X, shift):
-    """``float32(X - shift)`` (the difference in float64: for float32 rows
-    that is their float32 difference, exactly), without a float64
-    temporary of X's size: the rows the float32 screen scores."""
+@njit(**_JIT)
+def _float32_rows_lanes(X, shift, out, lane_lo, lane_hi):
+    """Rows of lanes ``lane_lo:lane_hi`` (lane ``j``: rows ``j N / N_LANES``
+    to ``(j + 1) N / N_LANES``) of ``float32(X - shift)`` into ``out``."""
+    n_samples, n_features = X.shape
+    for lane in range(lane_lo, lane_hi):
+        for i in range(lane * n_samples // N_LANES, (lane + 1) * n_samples // N_LANES):
+            for d in range(n_features):
+                out[i, d] = np.float32(X[i, d] - shift[d])
+
+
+def float32_rows(X, shift, n_threads=None):
+    """``float32(X - shift)``, the difference in X's dtype as scikit-learn
+    centers: the rows the float32 screen scores, kept for an in-memory fit."""
     out = np.empty(X.shape, dtype=np.float32)
-    np.subtract(X, shift, out=out, dtype=np.float64, casting="unsafe")
+    run_lanes(_float32_rows_lanes, (X, shift, out), N_LANES,
+              region_threads() if n_threads is None else n_threads)
     return out
 
 
