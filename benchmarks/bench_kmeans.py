@@ -17,8 +17,9 @@ N_CLUSTERS = 64
 N_ITER = 20
 #: rows per chunk of the streamed fit beside the in-memory one
 STREAM_CHUNK = 65_536
-#: what an in-memory fit keeps per row: int32 label, float64 lower and upper bounds
-BOUND_BYTES_PER_ROW = 20
+#: what an in-memory fit of 16 features keeps per row: int32 label, float64
+#: lower and upper bounds and squared norm, the row in float32
+ROW_STATE_BYTES = 4 + 3 * 8 + 16 * 4
 
 
 def separated_data(n_samples, n_features=16, seed=0):
@@ -198,8 +199,8 @@ def main(n_samples=1_000_000, repeats=3):
         print(f"  {'':12s} streamed in chunks of {STREAM_CHUNK:,} rows (dense pass, no "
               f"per-row state): {streamed['streamed']:.3f} s, "
               f"{streamed['streamed'] / best['fastem']:.2f}x the in-memory fit's time, "
-              f"which holds {BOUND_BYTES_PER_ROW} bytes of labels and bounds per row "
-              f"({BOUND_BYTES_PER_ROW * len(X) / 1e6:.0f} MB here)")
+              f"which keeps {ROW_STATE_BYTES} bytes per row (label, bounds, norm, the "
+              f"row in float32: {ROW_STATE_BYTES * len(X) / 1e6:.0f} MB here)")
         X32 = X.astype(np.float32)
         init32 = init.astype(np.float32)
         best32, out32 = _best_interleaved({
