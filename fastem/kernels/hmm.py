@@ -20,6 +20,8 @@ Arguments marked IN are read, OUT are written.
 import numpy as np
 from numba import njit
 
+from ._simd8 import WIDTH, times_matrix8
+
 _NEG_INF = -np.inf
 #: the recursions' dot products fuse their multiply-adds (FMA): ``contract``
 #: permits only that (no reordering, no NaN/inf assumptions)
@@ -116,6 +118,136 @@ def _backward(frame, rows, lo, hi, transmat, beta, acc):
         q = 1.0 / (total * q)  # the sum of row t-1, scaled
 
 
+# The recursions of models of at most 8 states: each row is one
+# ``times_matrix8`` on zero-padded 8-vectors (see :mod:`._simd8`). Rows are
+# not rescaled one by one: a row is rescaled (by the inverse of its sum) only
+# when its sum leaves [_LOW, 1 / _LOW], a branch taken once in many rows and
+# predicted, so the sum and its division are off the recursion's chain of
+# dependent operations. ``scale[t]`` records the factor that multiplied row
+# t-1 before the product (1 or that inverse), so :func:`_combine` is unchanged;
+# a backward row's scale is free (it cancels in every posterior and
+# transition), so a rescaled backward row is only the next product's input.
+_LOW = 2.0 ** -64
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _padded8(matrix, transpose):
+    """``matrix`` (K, K), K <= 8, (or its transpose) in the top-left of zeros (8, 8)."""
+    K = matrix.shape[0]
+    out = np.zeros((WIDTH, WIDTH))
+    for i in range(K):
+        for j in range(K):
+            out[i, j] = matrix[j, i] if transpose else matrix[i, j]
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
+def _forward8(frame, rows, offset, lo, hi, startprob, transmat8, alpha, scale, work):
+    """:func:`_forward` for K <= 8 (same outputs, see the comment above).
+
+    ``transmat8`` : (8, 8) — the padded transition matrix; ``work`` : (3, 8)
+    float64 scratch.
+    """
+    K = startprob.shape[0]
+    v, b, product = work[0], work[1], work[2]
+    for j in range(WIDTH):
+        v[j] = 0.0
+        b[j] = 0.0
+    loglik = 0.0
+    log_r = 0.0
+    r = 1.0
+    c = 1.0
+    for t in range(lo, hi):
+        row = rows[t]
+        for j in range(K):
+            b[j] = frame[row, j]
+        if t == lo:
+            for j in range(K):
+                v[j] = startprob[j] * b[j]
+        else:
+            times_matrix8(v, transmat8, b, product, v)
+        scale[t] = r
+        c = 0.0
+        for j in range(K):
+            alpha[t, j] = v[j]
+            c += v[j]
+        loglik += offset[t]
+        r = 1.0
+        if not (c >= _LOW and c <= 1.0 / _LOW):
+            if not (c > 0.0) or not (c < np.inf):
+                return _NEG_INF
+            r = 1.0 / c
+            log_r += np.log(r)
+            for j in range(WIDTH):
+                v[j] *= r
+    # c * r: a rescale after the last row applies to no row
+    return loglik + np.log(c * r) - log_r
+
+
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
+def _backward8(frame, rows, lo, hi, transmat8_t, beta, work):
+    """:func:`_backward` for K <= 8: ``beta[t-1] = A @ (frame[t] * beta[t])``,
+    each row up to its own scale.
+
+    ``transmat8_t`` : (8, 8) — the padded transpose of the transition matrix;
+    ``work`` : (3, 8) float64 scratch.
+    """
+    K = beta.shape[1]
+    v, b, product = work[0], work[1], work[2]
+    for j in range(WIDTH):
+        v[j] = 0.0
+        b[j] = 0.0
+    row = rows[hi - 1]
+    for j in range(K):
+        beta[hi - 1, j] = 1.0
+        v[j] = frame[row, j]  # frame[t] * beta[t] of the last row
+    for t in range(hi - 1, lo, -1):
+        row = rows[t - 1]
+        for j in range(K):
+            b[j] = frame[row, j]
+        times_matrix8(v, transmat8_t, b, product, v)
+        total = 0.0
+        for j in range(K):
+            beta[t - 1, j] = product[j]
+            total += product[j]
+        if not (total >= _LOW and total <= 1.0 / _LOW) and total > 0.0 and total < np.inf:
+            q = 1.0 / total
+            for j in range(WIDTH):
+                v[j] *= q
+
+
+@njit(cache=True, nogil=True)
+def _recursion_operands(startprob, transmat):
+    """One thread's recursion operands: ``(startprob, transmat, its transpose,
+    work)``; the matrices padded to (8, 8) when K <= 8 (then
+    :func:`_forward8` and :func:`_backward8` run), else as they are."""
+    K = startprob.shape[0]
+    if K <= WIDTH:
+        return (startprob, _padded8(transmat, False), _padded8(transmat, True),
+                np.zeros((3, WIDTH)))
+    return (startprob, np.ascontiguousarray(transmat), np.ascontiguousarray(transmat.T),
+            np.zeros((3, K)))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _run_forward(recursion, frame, rows, offset, lo, hi, alpha, scale):
+    """:func:`_forward8` or :func:`_forward` (by K) of rows ``lo:hi``."""
+    startprob, transmat, transmat_t, work = recursion
+    if startprob.shape[0] <= WIDTH:
+        return _forward8(frame, rows, offset, lo, hi, startprob, transmat, alpha, scale, work)
+    return _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha, scale, work[0])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _run_backward(recursion, frame, rows, lo, hi, beta):
+    """:func:`_backward8` or :func:`_backward` (by K) of rows ``lo:hi``."""
+    startprob, transmat, transmat_t, work = recursion
+    if startprob.shape[0] <= WIDTH:
+        _backward8(frame, rows, lo, hi, transmat_t, beta, work)
+    else:
+        _backward(frame, rows, lo, hi, transmat, beta, work[0])
+
+
 #: rows per tile of :func:`_combine`'s transition product
 _XI_TILE = 1024
 
@@ -197,20 +329,18 @@ def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, t
     K = startprob.shape[0]
     n_seq = starts.shape[0] - 1
     n_lanes = xi_lanes.shape[0]
-    acc = np.empty(K)
     xi_raw = np.zeros((K, K))
     PT = np.empty((K, _XI_TILE))
     U = np.empty((_XI_TILE, K))
-    transmat_t = np.ascontiguousarray(transmat.T)
+    recursion = _recursion_operands(startprob, transmat)
     for lane in range(lane_lo, lane_hi):
         s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
         for s in range(s_lo, s_hi):
             lo, hi = starts[s], starts[s + 1]
-            seq_loglik[s] = _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha,
-                                     scale, acc)
+            seq_loglik[s] = _run_forward(recursion, frame, rows, offset, lo, hi, alpha, scale)
             if not np.isfinite(seq_loglik[s]):
                 continue  # the caller refuses the sequence
-            _backward(frame, rows, lo, hi, transmat, gamma, acc)
+            _run_backward(recursion, frame, rows, lo, hi, gamma)
             _combine(frame, rows, lo, lo, hi, alpha, scale, gamma, seq_weight[s], want_xi, xi_raw,
                      PT, U)
             if want_xi:
@@ -227,15 +357,13 @@ def recursions_lanes(frame, rows, offset, startprob, transmat, alpha, scale, bet
 
     ``loglik`` (1,) OUT receives the forward pass's log-likelihood.
     """
-    K = startprob.shape[0]
-    acc = np.empty(K)
     N = rows.shape[0]
+    recursion = _recursion_operands(startprob, transmat)
     for lane in range(lane_lo, lane_hi):
         if lane == 0:
-            loglik[0] = _forward(frame, rows, offset, 0, N, startprob,
-                                 np.ascontiguousarray(transmat.T), alpha, scale, acc)
+            loglik[0] = _run_forward(recursion, frame, rows, offset, 0, N, alpha, scale)
         else:
-            _backward(frame, rows, 0, N, transmat, beta, acc)
+            _run_backward(recursion, frame, rows, 0, N, beta)
 
 
 @njit(cache=True, nogil=True)
