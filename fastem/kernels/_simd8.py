@@ -73,3 +73,37 @@ def times_matrix8(typingctx, x, M, f, out, out_f):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def add_outer8(typingctx, p, u, S):
+    """``S[i, :] += p[i] * u`` for the rows ``i < 8`` of an (8, 8) row-major ``S``.
+
+    ``p``, ``u`` : C-contiguous float64 arrays of at least 8 elements;
+    ``S`` : C-contiguous float64, at least 64 elements. Each row is one
+    fused multiply-add of 8-vectors (where the CPU has FMA).
+    """
+    if not all(_is_c_float64(a) for a in (p, u, S)):
+        raise TypingError("add_outer8 takes C-contiguous float64 arrays")
+    sig = types.void(p, u, S)
+
+    def codegen(context, builder, signature, args):
+        p_, u_, S_ = (context.make_array(ty)(context, builder, a).data
+                      for ty, a in zip(signature.args, args))
+        vec = ir.VectorType(ir.DoubleType(), WIDTH)
+        vec_ptr = vec.as_pointer()
+        fmuladd = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec, vec, vec]), "llvm.fmuladd.v8f64")
+        pv = builder.load(builder.bitcast(p_, vec_ptr), align=8)
+        uv = builder.load(builder.bitcast(u_, vec_ptr), align=8)
+        undef = ir.Constant(vec, ir.Undefined)
+        lane_mask = ir.VectorType(ir.IntType(32), WIDTH)
+        for i in range(WIDTH):
+            row_ptr = builder.bitcast(
+                builder.gep(S_, [ir.Constant(ir.IntType(64), WIDTH * i)]), vec_ptr)
+            broadcast = builder.shuffle_vector(pv, undef, ir.Constant(lane_mask, [i] * WIDTH))
+            row = builder.load(row_ptr, align=8)
+            builder.store(builder.call(fmuladd, [broadcast, uv, row]), row_ptr, align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen

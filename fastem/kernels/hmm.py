@@ -20,7 +20,7 @@ Arguments marked IN are read, OUT are written.
 import numpy as np
 from numba import njit
 
-from ._simd8 import WIDTH, times_matrix8
+from ._simd8 import WIDTH, add_outer8, times_matrix8
 
 _NEG_INF = -np.inf
 #: the recursions' dot products fuse their multiply-adds (FMA): ``contract``
@@ -216,6 +216,66 @@ def _backward8(frame, rows, lo, hi, transmat8_t, beta, work):
                 v[j] *= q
 
 
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
+def _backward_combine8(frame, rows, lo, hi, alpha, scale, transmat8_t, weight, want_xi, gamma,
+                       xi_raw8, work):
+    """:func:`_backward8` and :func:`_combine` in one sweep, for K <= 8.
+
+    Row t's posteriors and incoming transitions need only rows t-1 and t of
+    the forward lattice and the backward row t, which the sweep holds when it
+    reaches t: the backward lattice is never stored, and the combining work
+    runs beside the backward recursion's chain of dependent operations.
+
+    Parameters
+    ----------
+    alpha : (N, K); scale : (N,) IN — the forward lattice (:func:`_forward8`)
+    transmat8_t : (8, 8) IN — the padded transpose of the transition matrix
+    weight : float; want_xi : bool
+    gamma : (N, K) OUT — ``weight`` times the posteriors of rows ``lo:hi``
+    xi_raw8 : (8, 8) IN/OUT — the transitions without ``A`` (see
+        :func:`_combine`), added to
+    work : (4, 8) float64 scratch
+    """
+    K = alpha.shape[1]
+    v, b, beta, p = work[0], work[1], work[2], work[3]
+    for j in range(WIDTH):
+        v[j] = 0.0
+        b[j] = 0.0
+        beta[j] = 0.0
+        p[j] = 0.0
+    row = rows[hi - 1]
+    for j in range(K):
+        beta[j] = 1.0
+        v[j] = frame[row, j]  # frame[t] * beta[t]
+    for t in range(hi - 1, lo - 1, -1):
+        n = 0.0
+        for j in range(K):
+            n += alpha[t, j] * beta[j]
+        inv = 1.0 / n
+        w = weight * inv
+        for j in range(K):
+            gamma[t, j] = alpha[t, j] * beta[j] * w
+        if t == lo:
+            break
+        if want_xi:
+            r = scale[t] * inv
+            for j in range(K):
+                p[j] = alpha[t - 1, j] * r
+            add_outer8(p, v, xi_raw8)
+        row = rows[t - 1]
+        for j in range(K):
+            b[j] = frame[row, j]
+        times_matrix8(v, transmat8_t, b, beta, v)
+        total = 0.0
+        for j in range(K):
+            total += beta[j]
+        if not (total >= _LOW and total <= 1.0 / _LOW) and total > 0.0 and total < np.inf:
+            q = 1.0 / total
+            for j in range(WIDTH):
+                v[j] *= q
+                beta[j] *= q
+
+
 @njit(cache=True, nogil=True)
 def _recursion_operands(startprob, transmat):
     """One thread's recursion operands: ``(startprob, transmat, its transpose,
@@ -333,6 +393,8 @@ def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, t
     PT = np.empty((K, _XI_TILE))
     U = np.empty((_XI_TILE, K))
     recursion = _recursion_operands(startprob, transmat)
+    xi_raw8 = np.zeros((WIDTH, WIDTH))
+    work8 = np.zeros((4, WIDTH))
     for lane in range(lane_lo, lane_hi):
         s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
         for s in range(s_lo, s_hi):
@@ -340,11 +402,17 @@ def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, t
             seq_loglik[s] = _run_forward(recursion, frame, rows, offset, lo, hi, alpha, scale)
             if not np.isfinite(seq_loglik[s]):
                 continue  # the caller refuses the sequence
-            _run_backward(recursion, frame, rows, lo, hi, gamma)
-            _combine(frame, rows, lo, lo, hi, alpha, scale, gamma, seq_weight[s], want_xi, xi_raw,
-                     PT, U)
-            if want_xi:
-                _add_transitions(xi_lanes[lane], xi_raw, transmat, seq_weight[s])
+            if K <= WIDTH:
+                _backward_combine8(frame, rows, lo, hi, alpha, scale, recursion[2],
+                                   seq_weight[s], want_xi, gamma, xi_raw8, work8)
+                if want_xi:
+                    _add_transitions(xi_lanes[lane], xi_raw8, transmat, seq_weight[s])
+            else:
+                _run_backward(recursion, frame, rows, lo, hi, gamma)
+                _combine(frame, rows, lo, lo, hi, alpha, scale, gamma, seq_weight[s], want_xi,
+                         xi_raw, PT, U)
+                if want_xi:
+                    _add_transitions(xi_lanes[lane], xi_raw, transmat, seq_weight[s])
             for j in range(K):
                 start_stats[s, j] = gamma[lo, j]
 
