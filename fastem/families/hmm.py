@@ -129,6 +129,7 @@ def forward_backward(frame, rows, offset, starts, seq_weight, startprob, transma
     start : (K,) float64; xi : (K, K) float64 — weighted expected counts
     """
     N, K = offset.shape[0], frame.shape[1]
+    frame = np.ascontiguousarray(frame, dtype=np.float64)  # the kernels' row reads
     if rows is None:
         rows = np.arange(N, dtype=np.int64)
     n_seq = len(starts) - 1

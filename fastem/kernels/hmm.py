@@ -20,7 +20,7 @@ Arguments marked IN are read, OUT are written.
 import numpy as np
 from numba import njit
 
-from ._simd8 import WIDTH, add_outer8, times_matrix8
+from ._simd8 import WIDTH, add_outer8, backward_step8, forward_step8, posterior_row8
 
 _NEG_INF = -np.inf
 #: the recursions' dot products fuse their multiply-adds (FMA): ``contract``
@@ -118,14 +118,14 @@ def _backward(frame, rows, lo, hi, transmat, beta, acc):
         q = 1.0 / (total * q)  # the sum of row t-1, scaled
 
 
-# The recursions of models of at most 8 states: each row is one
-# ``times_matrix8`` on zero-padded 8-vectors (see :mod:`._simd8`). Rows are
-# not rescaled one by one: a row is rescaled (by the inverse of its sum) only
-# when its sum leaves [_LOW, 1 / _LOW], a branch taken once in many rows and
+# The recursions of models of at most 8 states: each row is one step of
+# :mod:`._simd8` on zero-padded 8-vectors held in scratch. Rows are not
+# rescaled one by one: a row is rescaled (by the inverse of its sum) only when
+# its sum leaves [_LOW, 1 / _LOW], a branch taken once in many rows and
 # predicted, so the sum and its division are off the recursion's chain of
 # dependent operations. ``scale[t]`` records the factor that multiplied row
-# t-1 before the product (1 or that inverse), so :func:`_combine` is unchanged;
-# a backward row's scale is free (it cancels in every posterior and
+# t-1 before the product (1 or that inverse), as :func:`_combine` expects; a
+# backward row's scale is free (it cancels in every posterior and
 # transition), so a rescaled backward row is only the next product's input.
 _LOW = 2.0 ** -64
 
@@ -141,45 +141,50 @@ def _padded8(matrix, transpose):
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _rescale_if_far(total, v, w):
+    """If ``total`` leaves [_LOW, 1 / _LOW] (and is positive and finite),
+    multiply the 8-vectors ``v`` and ``w`` by ``1 / total`` and return it;
+    else return 1."""
+    if (total >= _LOW and total <= 1.0 / _LOW) or not (total > 0.0) or not (total < np.inf):
+        return 1.0
+    r = 1.0 / total
+    for j in range(WIDTH):
+        v[j] *= r
+        w[j] *= r
+    return r
+
+
 @njit(cache=True, nogil=True, fastmath=_CONTRACT)
 def _forward8(frame, rows, offset, lo, hi, startprob, transmat8, alpha, scale, work):
     """:func:`_forward` for K <= 8 (same outputs, see the comment above).
 
-    ``transmat8`` : (8, 8) — the padded transition matrix; ``work`` : (3, 8)
+    ``transmat8`` : (8, 8) — the padded transition matrix; ``work`` : (2, 8)
     float64 scratch.
     """
     K = startprob.shape[0]
-    v, b, product = work[0], work[1], work[2]
+    v, unused = work[0], work[1]
+    c = 0.0
+    row = rows[lo]
     for j in range(WIDTH):
-        v[j] = 0.0
-        b[j] = 0.0
-    loglik = 0.0
+        v[j] = startprob[j] * frame[row, j] if j < K else 0.0
+        if j < K:
+            alpha[lo, j] = v[j]
+            c += v[j]
+    scale[lo] = 1.0
+    loglik = offset[lo]
     log_r = 0.0
     r = 1.0
-    c = 1.0
     for t in range(lo, hi):
-        row = rows[t]
-        for j in range(K):
-            b[j] = frame[row, j]
-        if t == lo:
-            for j in range(K):
-                v[j] = startprob[j] * b[j]
-        else:
-            times_matrix8(v, transmat8, b, product, v)
-        scale[t] = r
-        c = 0.0
-        for j in range(K):
-            alpha[t, j] = v[j]
-            c += v[j]
-        loglik += offset[t]
-        r = 1.0
-        if not (c >= _LOW and c <= 1.0 / _LOW):
-            if not (c > 0.0) or not (c < np.inf):
-                return _NEG_INF
-            r = 1.0 / c
+        if t > lo:
+            scale[t] = r
+            c = forward_step8(v, transmat8, frame, rows[t], alpha, t)
+            loglik += offset[t]
+        if not (c > 0.0) or not (c < np.inf):
+            return _NEG_INF
+        r = _rescale_if_far(c, v, unused)
+        if r != 1.0:
             log_r += np.log(r)
-            for j in range(WIDTH):
-                v[j] *= r
     # c * r: a rescale after the last row applies to no row
     return loglik + np.log(c * r) - log_r
 
@@ -190,30 +195,20 @@ def _backward8(frame, rows, lo, hi, transmat8_t, beta, work):
     each row up to its own scale.
 
     ``transmat8_t`` : (8, 8) — the padded transpose of the transition matrix;
-    ``work`` : (3, 8) float64 scratch.
+    ``work`` : (2, 8) float64 scratch.
     """
     K = beta.shape[1]
-    v, b, product = work[0], work[1], work[2]
-    for j in range(WIDTH):
-        v[j] = 0.0
-        b[j] = 0.0
+    v, b = work[0], work[1]
     row = rows[hi - 1]
-    for j in range(K):
-        beta[hi - 1, j] = 1.0
-        v[j] = frame[row, j]  # frame[t] * beta[t] of the last row
+    for j in range(WIDTH):
+        v[j] = frame[row, j] if j < K else 0.0  # frame[t] * beta[t]
+        if j < K:
+            beta[hi - 1, j] = 1.0
     for t in range(hi - 1, lo, -1):
-        row = rows[t - 1]
+        total = backward_step8(v, transmat8_t, frame, rows[t - 1], b)
         for j in range(K):
-            b[j] = frame[row, j]
-        times_matrix8(v, transmat8_t, b, product, v)
-        total = 0.0
-        for j in range(K):
-            beta[t - 1, j] = product[j]
-            total += product[j]
-        if not (total >= _LOW and total <= 1.0 / _LOW) and total > 0.0 and total < np.inf:
-            q = 1.0 / total
-            for j in range(WIDTH):
-                v[j] *= q
+            beta[t - 1, j] = b[j]
+        _rescale_if_far(total, v, b)
 
 
 @njit(cache=True, nogil=True, fastmath=_CONTRACT)
@@ -234,46 +229,22 @@ def _backward_combine8(frame, rows, lo, hi, alpha, scale, transmat8_t, weight, w
     gamma : (N, K) OUT — ``weight`` times the posteriors of rows ``lo:hi``
     xi_raw8 : (8, 8) IN/OUT — the transitions without ``A`` (see
         :func:`_combine`), added to
-    work : (4, 8) float64 scratch
+    work : (2, 8) float64 scratch
     """
     K = alpha.shape[1]
-    v, b, beta, p = work[0], work[1], work[2], work[3]
-    for j in range(WIDTH):
-        v[j] = 0.0
-        b[j] = 0.0
-        beta[j] = 0.0
-        p[j] = 0.0
+    v, beta = work[0], work[1]
     row = rows[hi - 1]
-    for j in range(K):
-        beta[j] = 1.0
-        v[j] = frame[row, j]  # frame[t] * beta[t]
+    for j in range(WIDTH):
+        v[j] = frame[row, j] if j < K else 0.0  # frame[t] * beta[t]
+        beta[j] = 1.0 if j < K else 0.0
     for t in range(hi - 1, lo - 1, -1):
-        n = 0.0
-        for j in range(K):
-            n += alpha[t, j] * beta[j]
-        inv = 1.0 / n
-        w = weight * inv
-        for j in range(K):
-            gamma[t, j] = alpha[t, j] * beta[j] * w
+        inv = posterior_row8(alpha, t, beta, weight, gamma)
         if t == lo:
             break
-        if want_xi:
-            r = scale[t] * inv
-            for j in range(K):
-                p[j] = alpha[t - 1, j] * r
-            add_outer8(p, v, xi_raw8)
-        row = rows[t - 1]
-        for j in range(K):
-            b[j] = frame[row, j]
-        times_matrix8(v, transmat8_t, b, beta, v)
-        total = 0.0
-        for j in range(K):
-            total += beta[j]
-        if not (total >= _LOW and total <= 1.0 / _LOW) and total > 0.0 and total < np.inf:
-            q = 1.0 / total
-            for j in range(WIDTH):
-                v[j] *= q
-                beta[j] *= q
+        if want_xi:  # alpha_hat_{t-1} / n_t  (outer)  frame[t] * beta[t]
+            add_outer8(alpha, t - 1, scale[t] * inv, v, xi_raw8)
+        total = backward_step8(v, transmat8_t, frame, rows[t - 1], beta)
+        _rescale_if_far(total, v, beta)
 
 
 @njit(cache=True, nogil=True)
@@ -284,9 +255,9 @@ def _recursion_operands(startprob, transmat):
     K = startprob.shape[0]
     if K <= WIDTH:
         return (startprob, _padded8(transmat, False), _padded8(transmat, True),
-                np.zeros((3, WIDTH)))
+                np.zeros((2, WIDTH)))
     return (startprob, np.ascontiguousarray(transmat), np.ascontiguousarray(transmat.T),
-            np.zeros((3, K)))
+            np.zeros((2, K)))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -394,7 +365,7 @@ def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, t
     U = np.empty((_XI_TILE, K))
     recursion = _recursion_operands(startprob, transmat)
     xi_raw8 = np.zeros((WIDTH, WIDTH))
-    work8 = np.zeros((4, WIDTH))
+    work8 = np.zeros((2, WIDTH))
     for lane in range(lane_lo, lane_hi):
         s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
         for s in range(s_lo, s_hi):
