@@ -5,16 +5,14 @@ leaves a loop of 8 iterations scalar (a fixed trip count is unrolled
 first; a run-time one gets a vector body wider than 8 and runs in the
 scalar remainder). The recursions are a chain of small vector-matrix
 products, one per row, so they ran as 64 scalar multiply-adds per row.
-These intrinsics write each row's work directly as LLVM ``<8 x double>``
-operations (two 4-wide instructions each on AVX2, one on AVX-512), for
+These intrinsics write each row's work directly as LLVM vector operations
+on 8 lanes (two 4-wide instructions each: AVX2 and AVX-512 alike), for
 models of at most :data:`WIDTH` states: vectors are zero-padded to 8,
 matrices are (8, 8) row-major and zero-padded.
 
-A row of a lattice or frame (K <= 8 columns) is read element by element
-into a vector (zeros past K) and written back element by element, never
-as a whole 8-vector: no read or write past the row, and no vector load of
-values just written by scalar stores (the processor cannot forward those
-and stalls).
+A row of a lattice or frame (K <= 8 columns) is read and written in place:
+whole vectors when K = 8, element by element below (zeros past K), never
+past the row.
 
 Sums over the 8 lanes always run in the same tree order,
 ``((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7))``, and the products by
@@ -25,6 +23,10 @@ C-contiguous float64 arrays of at least 8 elements (scratch), ``matrix``
 C-contiguous float64 of at least 64, ``lattice`` a C-contiguous (N, K)
 float64 array with K <= 8 and ``row`` an index in range: the callers
 guarantee these; only the types are checked.
+
+Numba's cache keys a compiled kernel by its own source file only: after
+editing this module, delete the cached kernels of :mod:`.hmm` (its
+``__pycache__/hmm.*.nbi``/``.nbc`` files) or they keep the old steps.
 """
 from llvmlite import ir
 from numba import types
@@ -36,7 +38,13 @@ from numba.extending import intrinsic
 WIDTH = 8
 
 _I64 = ir.IntType(64)
-_VEC = ir.VectorType(ir.DoubleType(), WIDTH)
+_I32 = ir.IntType(32)
+_DOUBLE = ir.DoubleType()
+#: an 8-vector is held as two 4-wide halves: on AVX-512 a whole 8-wide
+#: (64-byte) store splits across cache lines in unaligned scratch and is not
+#: forwarded to the next row's loads, and the backward step ran 1.9x slower
+_HALF = 4
+_QUAD = ir.VectorType(_DOUBLE, _HALF)
 
 
 def _check(name, *arrays):
@@ -46,30 +54,44 @@ def _check(name, *arrays):
 
 
 class _Emitter:
-    """LLVM IR helpers of one intrinsic call."""
+    """LLVM IR of one intrinsic call; an 8-vector is a pair of 4-vectors."""
 
     def __init__(self, context, builder, signature, args):
         self.builder = builder
         self.arrays = [context.make_array(ty)(context, builder, a)
                        if isinstance(ty, types.Array) else None
                        for ty, a in zip(signature.args, args)]
-        self.args = args
-        self.fmuladd = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(_VEC, [_VEC, _VEC, _VEC]), "llvm.fmuladd.v8f64")
+        self.fmuladd_fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_QUAD, [_QUAD, _QUAD, _QUAD]), "llvm.fmuladd.v4f64")
 
     def data(self, i):
         return self.arrays[i].data
 
+    # --------------------------------------------------- lane-wise arithmetic
+    def mul(self, x, y):
+        return tuple(self.builder.fmul(a, b) for a, b in zip(x, y))
+
+    def add(self, x, y):
+        return tuple(self.builder.fadd(a, b) for a, b in zip(x, y))
+
+    def fmuladd(self, x, y, z):
+        """``x * y + z`` (one rounding where the CPU has FMA)."""
+        return tuple(self.builder.call(self.fmuladd_fn, [a, b, c]) for a, b, c in zip(x, y, z))
+
+    # ----------------------------------------------------------- memory
+    def _gep(self, ptr, offset):
+        return self.builder.gep(ptr, [ir.Constant(_I64, offset)]) if offset else ptr
+
     def load(self, ptr, offset=0):
         """The 8-vector at ``ptr + offset`` (elements)."""
         b = self.builder
-        if offset:
-            ptr = b.gep(ptr, [ir.Constant(_I64, offset)])
-        return b.load(b.bitcast(ptr, _VEC.as_pointer()), align=8)
+        return tuple(b.load(b.bitcast(self._gep(ptr, offset + h), _QUAD.as_pointer()), align=8)
+                     for h in (0, _HALF))
 
     def store(self, value, ptr):
         b = self.builder
-        b.store(value, b.bitcast(ptr, _VEC.as_pointer()), align=8)
+        for h, half in zip((0, _HALF), value):
+            b.store(half, b.bitcast(self._gep(ptr, h), _QUAD.as_pointer()), align=8)
 
     def row(self, i, row):
         """``(pointer to row ``row`` of lattice argument ``i``, its length K)``."""
@@ -80,7 +102,7 @@ class _Emitter:
 
     def load_row(self, ptr, n):
         """``ptr[0:n]`` as an 8-vector, zeros past ``n`` (1 <= n <= 8); reads
-        only ``ptr[0:n]`` (one vector load when ``n == 8``)."""
+        only ``ptr[0:n]`` (whole-vector loads when ``n == 8``)."""
         b = self.builder
         full = b.icmp_signed("==", n, ir.Constant(_I64, WIDTH))
         with b.if_else(full, likely=True) as (then, otherwise):
@@ -88,21 +110,27 @@ class _Emitter:
                 whole = self.load(ptr)
                 whole_block = b.block
             with otherwise:
-                part = ir.Constant(_VEC, [0.0] * WIDTH)
-                for i in range(WIDTH):
-                    inside = b.icmp_signed("<", ir.Constant(_I64, i), n)
-                    index = b.select(inside, ir.Constant(_I64, i), ir.Constant(_I64, 0))
-                    value = b.select(inside, b.load(b.gep(ptr, [index])),
-                                     ir.Constant(ir.DoubleType(), 0.0))
-                    part = b.insert_element(part, value, ir.Constant(ir.IntType(32), i))
+                part = []
+                for h in (0, _HALF):
+                    quad = ir.Constant(_QUAD, [0.0] * _HALF)
+                    for i in range(h, h + _HALF):
+                        inside = b.icmp_signed("<", ir.Constant(_I64, i), n)
+                        index = b.select(inside, ir.Constant(_I64, i), ir.Constant(_I64, 0))
+                        value = b.select(inside, b.load(b.gep(ptr, [index])),
+                                         ir.Constant(_DOUBLE, 0.0))
+                        quad = b.insert_element(quad, value, ir.Constant(_I32, i - h))
+                    part.append(quad)
                 part_block = b.block
-        out = b.phi(_VEC)
-        out.add_incoming(whole, whole_block)
-        out.add_incoming(part, part_block)
-        return out
+        out = []
+        for w, p in zip(whole, part):
+            phi = b.phi(_QUAD)
+            phi.add_incoming(w, whole_block)
+            phi.add_incoming(p, part_block)
+            out.append(phi)
+        return tuple(out)
 
     def store_row(self, value, ptr, n):
-        """``ptr[0:n] = value[0:n]`` (one vector store when ``n == 8``)."""
+        """``ptr[0:n] = value[0:n]`` (whole-vector stores when ``n == 8``)."""
         b = self.builder
         full = b.icmp_signed("==", n, ir.Constant(_I64, WIDTH))
         with b.if_else(full, likely=True) as (then, otherwise):
@@ -112,40 +140,44 @@ class _Emitter:
                 for i in range(WIDTH):
                     inside = b.icmp_signed("<", ir.Constant(_I64, i), n)
                     with b.if_then(inside):
-                        b.store(b.extract_element(value, ir.Constant(ir.IntType(32), i)),
-                                b.gep(ptr, [ir.Constant(_I64, i)]))
+                        lane = b.extract_element(value[i // _HALF],
+                                                 ir.Constant(_I32, i % _HALF))
+                        b.store(lane, b.gep(ptr, [ir.Constant(_I64, i)]))
 
+    # ----------------------------------------------------------- lanes
     def broadcast(self, vec, i):
-        mask = ir.Constant(ir.VectorType(ir.IntType(32), WIDTH), [i] * WIDTH)
-        return self.builder.shuffle_vector(vec, ir.Constant(_VEC, ir.Undefined), mask)
+        """Lane ``i`` of ``vec`` in every lane."""
+        mask = ir.Constant(ir.VectorType(_I32, _HALF), [i % _HALF] * _HALF)
+        half = self.builder.shuffle_vector(vec[i // _HALF], ir.Constant(_QUAD, ir.Undefined),
+                                           mask)
+        return (half, half)
 
     def splat(self, scalar):
         b = self.builder
-        one = b.insert_element(ir.Constant(_VEC, ir.Undefined), scalar,
-                               ir.Constant(ir.IntType(32), 0))
-        return self.broadcast(one, 0)
+        one = b.insert_element(ir.Constant(_QUAD, ir.Undefined), scalar, ir.Constant(_I32, 0))
+        half = b.shuffle_vector(one, ir.Constant(_QUAD, ir.Undefined),
+                                ir.Constant(ir.VectorType(_I32, _HALF), [0] * _HALF))
+        return (half, half)
 
     def times_matrix(self, x, matrix_ptr):
         """``x @ M`` (M (8, 8) row-major at ``matrix_ptr``) in the tree order."""
-        b = self.builder
         pairs = []
         for i in range(0, WIDTH, 2):
-            first = b.fmul(self.broadcast(x, i), self.load(matrix_ptr, WIDTH * i))
-            pairs.append(b.call(self.fmuladd, [self.broadcast(x, i + 1),
-                                               self.load(matrix_ptr, WIDTH * (i + 1)), first]))
-        return b.fadd(b.fadd(pairs[0], pairs[1]), b.fadd(pairs[2], pairs[3]))
+            first = self.mul(self.broadcast(x, i), self.load(matrix_ptr, WIDTH * i))
+            pairs.append(self.fmuladd(self.broadcast(x, i + 1),
+                                      self.load(matrix_ptr, WIDTH * (i + 1)), first))
+        return self.add(self.add(pairs[0], pairs[1]), self.add(pairs[2], pairs[3]))
 
     def total(self, vec):
         """The sum of the 8 lanes, in the tree order
         ``((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7))`` (halves added)."""
         b = self.builder
-        for width in (4, 2, 1):
-            mask = ir.Constant(ir.VectorType(ir.IntType(32), width), list(range(width)))
-            high = ir.Constant(ir.VectorType(ir.IntType(32), width),
-                               list(range(width, 2 * width)))
-            undef = ir.Constant(vec.type, ir.Undefined)
-            vec = b.fadd(b.shuffle_vector(vec, undef, mask), b.shuffle_vector(vec, undef, high))
-        return b.extract_element(vec, ir.Constant(ir.IntType(32), 0))
+        quad = b.fadd(vec[0], vec[1])
+        undef = ir.Constant(_QUAD, ir.Undefined)
+        pair = b.fadd(b.shuffle_vector(quad, undef, ir.Constant(ir.VectorType(_I32, 2), [0, 1])),
+                      b.shuffle_vector(quad, undef, ir.Constant(ir.VectorType(_I32, 2), [2, 3])))
+        return b.fadd(b.extract_element(pair, ir.Constant(_I32, 0)),
+                      b.extract_element(pair, ir.Constant(_I32, 1)))
 
 
 @intrinsic
@@ -160,7 +192,7 @@ def forward_step8(typingctx, v, matrix, frame, frame_row, alpha, row):
     def codegen(context, builder, signature, args):
         e = _Emitter(context, builder, signature, args)
         f_ptr, n = e.row(2, args[3])
-        out = builder.fmul(e.times_matrix(e.load(e.data(0)), e.data(1)), e.load_row(f_ptr, n))
+        out = e.mul(e.times_matrix(e.load(e.data(0)), e.data(1)), e.load_row(f_ptr, n))
         e.store(out, e.data(0))
         a_ptr, _ = e.row(4, args[5])
         e.store_row(out, a_ptr, n)
@@ -183,7 +215,7 @@ def backward_step8(typingctx, v, matrix, frame, frame_row, beta):
         f_ptr, n = e.row(2, args[3])
         product = e.times_matrix(e.load(e.data(0)), e.data(1))
         e.store(product, e.data(4))
-        e.store(builder.fmul(product, e.load_row(f_ptr, n)), e.data(0))
+        e.store(e.mul(product, e.load_row(f_ptr, n)), e.data(0))
         return e.total(product)
 
     return sig, codegen
@@ -201,10 +233,10 @@ def posterior_row8(typingctx, alpha, row, beta, weight, gamma):
     def codegen(context, builder, signature, args):
         e = _Emitter(context, builder, signature, args)
         a_ptr, n = e.row(0, args[1])
-        joint = builder.fmul(e.load_row(a_ptr, n), e.load(e.data(2)))
-        inv = builder.fdiv(ir.Constant(ir.DoubleType(), 1.0), e.total(joint))
+        joint = e.mul(e.load_row(a_ptr, n), e.load(e.data(2)))
+        inv = builder.fdiv(ir.Constant(_DOUBLE, 1.0), e.total(joint))
         g_ptr, _ = e.row(4, args[1])
-        e.store_row(builder.fmul(joint, e.splat(builder.fmul(args[3], inv))), g_ptr, n)
+        e.store_row(e.mul(joint, e.splat(builder.fmul(args[3], inv))), g_ptr, n)
         return inv
 
     return sig, codegen
@@ -219,12 +251,11 @@ def add_outer8(typingctx, alpha, row, r, u, S):
     def codegen(context, builder, signature, args):
         e = _Emitter(context, builder, signature, args)
         a_ptr, n = e.row(0, args[1])
-        p = builder.fmul(e.load_row(a_ptr, n), e.splat(args[2]))
+        p = e.mul(e.load_row(a_ptr, n), e.splat(args[2]))
         u_vec = e.load(e.data(3))
         for i in range(WIDTH):
             row_ptr = builder.gep(e.data(4), [ir.Constant(_I64, WIDTH * i)])
-            e.store(builder.call(e.fmuladd, [e.broadcast(p, i), u_vec, e.load(row_ptr)]),
-                    row_ptr)
+            e.store(e.fmuladd(e.broadcast(p, i), u_vec, e.load(row_ptr)), row_ptr)
         return context.get_dummy_value()
 
     return sig, codegen
