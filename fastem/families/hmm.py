@@ -37,8 +37,8 @@ from .poisson import PoissonFamily
 #: and keeps the threads busy between batches. Small enough that a thread's
 #: half of a batch's frame and lattices (8 floats per row each at K=8) stays
 #: in a 2 MB L2 cache from the emission pass to the moments: at 200 x 5,000
-#: rows, K=8, 2^16 rows ran an iteration in 0.088 s of CPU, 2^18 in 0.101 s,
-#: 2^14 in 0.105 s (per-batch overhead).
+#: rows, K=8, 2^16 rows ran an iteration in 0.070 s of CPU, 2^18 in 0.079 s,
+#: 2^15 in 0.076 s (per-batch overhead).
 BATCH_ROWS = 1 << 16
 
 #: A state whose expected count is at most this (relative to the total) is
