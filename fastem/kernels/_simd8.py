@@ -102,24 +102,24 @@ class _Emitter:
 
     def load_row(self, ptr, n):
         """``ptr[0:n]`` as an 8-vector, zeros past ``n`` (1 <= n <= 8); reads
-        only ``ptr[0:n]`` (whole-vector loads when ``n == 8``)."""
+        only ``ptr[0:n]``: whole-vector loads when ``n == 8``, else a loop
+        (small IR: compile time)."""
         b = self.builder
         full = b.icmp_signed("==", n, ir.Constant(_I64, WIDTH))
+        wide = ir.VectorType(_DOUBLE, WIDTH)
         with b.if_else(full, likely=True) as (then, otherwise):
             with then:
                 whole = self.load(ptr)
                 whole_block = b.block
             with otherwise:
-                part = []
-                for h in (0, _HALF):
-                    quad = ir.Constant(_QUAD, [0.0] * _HALF)
-                    for i in range(h, h + _HALF):
-                        inside = b.icmp_signed("<", ir.Constant(_I64, i), n)
-                        index = b.select(inside, ir.Constant(_I64, i), ir.Constant(_I64, 0))
-                        value = b.select(inside, b.load(b.gep(ptr, [index])),
-                                         ir.Constant(_DOUBLE, 0.0))
-                        quad = b.insert_element(quad, value, ir.Constant(_I32, i - h))
-                    part.append(quad)
+                slot = cgutils.alloca_once_value(b, ir.Constant(wide, [0.0] * WIDTH))
+                with cgutils.for_range(b, n) as loop:
+                    i = loop.index
+                    b.store(b.insert_element(b.load(slot), b.load(b.gep(ptr, [i])),
+                                             b.trunc(i, _I32)), slot)
+                vec = b.load(slot)
+                part = tuple(b.shuffle_vector(vec, ir.Constant(wide, ir.Undefined), ir.Constant(
+                    ir.VectorType(_I32, _HALF), list(range(h, h + _HALF)))) for h in (0, _HALF))
                 part_block = b.block
         out = []
         for w, p in zip(whole, part):
@@ -130,19 +130,18 @@ class _Emitter:
         return tuple(out)
 
     def store_row(self, value, ptr, n):
-        """``ptr[0:n] = value[0:n]`` (whole-vector stores when ``n == 8``)."""
+        """``ptr[0:n] = value[0:n]``: whole-vector stores when ``n == 8``, else a loop."""
         b = self.builder
         full = b.icmp_signed("==", n, ir.Constant(_I64, WIDTH))
         with b.if_else(full, likely=True) as (then, otherwise):
             with then:
                 self.store(value, ptr)
             with otherwise:
-                for i in range(WIDTH):
-                    inside = b.icmp_signed("<", ir.Constant(_I64, i), n)
-                    with b.if_then(inside):
-                        lane = b.extract_element(value[i // _HALF],
-                                                 ir.Constant(_I32, i % _HALF))
-                        b.store(lane, b.gep(ptr, [ir.Constant(_I64, i)]))
+                wide = b.shuffle_vector(value[0], value[1],
+                                        ir.Constant(ir.VectorType(_I32, WIDTH), list(range(WIDTH))))
+                with cgutils.for_range(b, n) as loop:
+                    i = loop.index
+                    b.store(b.extract_element(wide, b.trunc(i, _I32)), b.gep(ptr, [i]))
 
     # ----------------------------------------------------------- lanes
     def broadcast(self, vec, i):

@@ -130,7 +130,7 @@ def _backward(frame, rows, lo, hi, transmat, beta, acc):
 _LOW = 2.0 ** -64
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _padded8(matrix, transpose):
     """``matrix`` (K, K), K <= 8, (or its transpose) in the top-left of zeros (8, 8)."""
     K = matrix.shape[0]
@@ -141,7 +141,7 @@ def _padded8(matrix, transpose):
     return out
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _rescale_if_far(total, v, w):
     """If ``total`` leaves [_LOW, 1 / _LOW] (and is positive and finite),
     multiply the 8-vectors ``v`` and ``w`` by ``1 / total`` and return it;
@@ -260,7 +260,7 @@ def _recursion_operands(startprob, transmat):
             np.zeros((2, K)))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _run_forward(recursion, frame, rows, offset, lo, hi, alpha, scale):
     """:func:`_forward8` or :func:`_forward` (by K) of rows ``lo:hi``."""
     startprob, transmat, transmat_t, work = recursion
@@ -269,7 +269,7 @@ def _run_forward(recursion, frame, rows, offset, lo, hi, alpha, scale):
     return _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha, scale, work[0])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _run_backward(recursion, frame, rows, lo, hi, beta):
     """:func:`_backward8` or :func:`_backward` (by K) of rows ``lo:hi``."""
     startprob, transmat, transmat_t, work = recursion
