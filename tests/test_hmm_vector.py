@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fastem import hmm
+from fastem.families.hmm import transition_operands
 from fastem.kernels import hmm as kernels
 
 hmmlearn_hmm = pytest.importorskip("hmmlearn.hmm")
@@ -44,11 +45,11 @@ def test_vector_recursions_equal_scalar_ones(K):
     # 8-wide: forward, then backward and combine in one sweep
     alpha8, scale8, gamma8 = np.empty((n, K)), np.empty(n), np.empty((n, K))
     ll8 = kernels._forward8(frame, rows, offset, 0, n, startprob,
-                            kernels._padded8(transmat, False), alpha8, scale8, np.zeros((2, 8)))
+                            transition_operands(transmat)[0], alpha8, scale8, np.zeros((2, 8)))
     assert (scale8 != 1.0).sum() >= 3  # the rescaling path ran
     xi8 = np.zeros((8, 8))
     kernels._backward_combine8(frame, rows, 0, n, alpha8, scale8,
-                               kernels._padded8(transmat, True), weight, True, gamma8, xi8,
+                               transition_operands(transmat)[1], weight, True, gamma8, xi8,
                                np.zeros((2, 8)))
     np.testing.assert_allclose(ll8, ll, rtol=1e-13)
     np.testing.assert_allclose(gamma8, gamma, rtol=1e-11, atol=1e-300)
@@ -56,7 +57,7 @@ def test_vector_recursions_equal_scalar_ones(K):
     assert not xi8[K:].any() and not xi8[:, K:].any()  # the padding stays zero
     # the 8-wide backward lattice (each row up to its own scale)
     beta8 = np.empty((n, K))
-    kernels._backward8(frame, rows, 0, n, kernels._padded8(transmat, True), beta8,
+    kernels._backward8(frame, rows, 0, n, transition_operands(transmat)[1], beta8,
                        np.zeros((2, 8)))
     posterior8 = alpha8 * beta8 / (alpha8 * beta8).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(weight * posterior8, gamma, rtol=1e-11, atol=1e-300)
@@ -66,7 +67,7 @@ def test_vector_forward_impossible_sequence():
     frame, rows, offset, startprob, transmat = _lattice_case(4, 50, seed=0)
     frame[30] = 0.0
     ll = kernels._forward8(frame, rows, offset, 0, 50, startprob,
-                           kernels._padded8(transmat, False), np.empty((50, 4)), np.empty(50),
+                           transition_operands(transmat)[0], np.empty((50, 4)), np.empty(50),
                            np.zeros((2, 8)))
     assert ll == -np.inf
 

@@ -112,6 +112,17 @@ def mixture_frame(mixture, X, params, workspace=None):
     return resp, row_logp
 
 
+def transition_operands(transmat):
+    """``(A_w, A_w^T)``: the (K, K) transition matrix and its transpose,
+    C-contiguous, zero-padded to (8, 8) when K <= 8 (the kernels' 8-wide
+    recursions run then, their scalar ones above 8)."""
+    K = transmat.shape[0]
+    width = kernels.WIDTH if K <= kernels.WIDTH else K
+    padded = np.zeros((width, width))
+    padded[:K, :K] = transmat
+    return padded, np.ascontiguousarray(padded.T)
+
+
 def forward_backward(frame, rows, offset, starts, seq_weight, startprob, transmat, n_jobs,
                      want_xi=True, workspace=None):
     """Weighted posteriors and expected counts of the sequences of one batch.
@@ -138,8 +149,9 @@ def forward_backward(frame, rows, offset, starts, seq_weight, startprob, transma
     gamma = _buffer(workspace, "gamma", (N, K))
     if n_seq == 1 and N >= SPLIT_ROWS:
         loglik = np.empty(1)
-        run_lanes(kernels.recursions_lanes, (frame, rows, offset, startprob, transmat, alpha,
-                                             scale, gamma, loglik),
+        run_lanes(kernels.recursions_lanes, (frame, rows, offset, startprob,
+                                             *transition_operands(transmat), alpha, scale,
+                                             gamma, loglik),
                   2, min(2, resolve_n_jobs(n_jobs)))
         if not np.isfinite(loglik[0]):
             return gamma, loglik, None, None
@@ -155,8 +167,9 @@ def forward_backward(frame, rows, offset, starts, seq_weight, startprob, transma
     seq_loglik = np.empty(n_seq)
     start_stats = np.zeros((n_seq, K))
     xi_lanes = np.zeros((n_lanes, K, K))
-    args = (frame, rows, offset, starts, seq_weight, startprob, transmat, want_xi, alpha, scale,
-            gamma, seq_loglik, start_stats, xi_lanes)
+    args = (frame, rows, offset, starts, seq_weight, startprob, transmat,
+            *transition_operands(transmat), want_xi, alpha, scale, gamma, seq_loglik,
+            start_stats, xi_lanes)
     with one_blas_thread():
         run_lanes(kernels.forward_backward_lanes, args, n_lanes, _threads(n_jobs, n_lanes))
     return gamma, seq_loglik, start_stats.sum(axis=0), xi_lanes.sum(axis=0)

@@ -131,17 +131,6 @@ _LOW = 2.0 ** -64
 
 
 @njit(cache=True, nogil=True)
-def _padded8(matrix, transpose):
-    """``matrix`` (K, K), K <= 8, (or its transpose) in the top-left of zeros (8, 8)."""
-    K = matrix.shape[0]
-    out = np.zeros((WIDTH, WIDTH))
-    for i in range(K):
-        for j in range(K):
-            out[i, j] = matrix[j, i] if transpose else matrix[i, j]
-    return out
-
-
-@njit(cache=True, nogil=True)
 def _rescale_if_far(total, v, w):
     """If ``total`` leaves [_LOW, 1 / _LOW] (and is positive and finite),
     multiply the 8-vectors ``v`` and ``w`` by ``1 / total`` and return it;
@@ -247,38 +236,6 @@ def _backward_combine8(frame, rows, lo, hi, alpha, scale, transmat8_t, weight, w
         _rescale_if_far(total, v, beta)
 
 
-@njit(cache=True, nogil=True)
-def _recursion_operands(startprob, transmat):
-    """One thread's recursion operands: ``(startprob, transmat, its transpose,
-    work)``; the matrices padded to (8, 8) when K <= 8 (then
-    :func:`_forward8` and :func:`_backward8` run), else as they are."""
-    K = startprob.shape[0]
-    if K <= WIDTH:
-        return (startprob, _padded8(transmat, False), _padded8(transmat, True),
-                np.zeros((2, WIDTH)))
-    return (startprob, np.ascontiguousarray(transmat), np.ascontiguousarray(transmat.T),
-            np.zeros((2, K)))
-
-
-@njit(cache=True, nogil=True)
-def _run_forward(recursion, frame, rows, offset, lo, hi, alpha, scale):
-    """:func:`_forward8` or :func:`_forward` (by K) of rows ``lo:hi``."""
-    startprob, transmat, transmat_t, work = recursion
-    if startprob.shape[0] <= WIDTH:
-        return _forward8(frame, rows, offset, lo, hi, startprob, transmat, alpha, scale, work)
-    return _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha, scale, work[0])
-
-
-@njit(cache=True, nogil=True)
-def _run_backward(recursion, frame, rows, lo, hi, beta):
-    """:func:`_backward8` or :func:`_backward` (by K) of rows ``lo:hi``."""
-    startprob, transmat, transmat_t, work = recursion
-    if startprob.shape[0] <= WIDTH:
-        _backward8(frame, rows, lo, hi, transmat_t, beta, work)
-    else:
-        _backward(frame, rows, lo, hi, transmat, beta, work[0])
-
-
 #: rows per tile of :func:`_combine`'s transition product
 _XI_TILE = 1024
 
@@ -339,9 +296,9 @@ def _add_transitions(xi, xi_raw, transmat, weight):
 
 
 @njit(cache=True, nogil=True)
-def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, transmat, want_xi,
-                           alpha, scale, gamma, seq_loglik, start_stats, xi_lanes,
-                           lane_lo, lane_hi):
+def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, transmat,
+                           transmat_w, transmat_w_t, want_xi, alpha, scale, gamma, seq_loglik,
+                           start_stats, xi_lanes, lane_lo, lane_hi):
     """Forward-backward for the sequences of lanes ``lane_lo:lane_hi``.
 
     Parameters
@@ -350,9 +307,12 @@ def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, t
     starts : (n_seq + 1,) int64 IN — sequence boundaries in rows
     seq_weight : (n_seq,) float64 IN
     startprob : (K,); transmat : (K, K) IN
+    transmat_w, transmat_w_t : IN — ``transmat`` and its transpose, C-contiguous,
+        zero-padded to (8, 8) when K <= 8
     want_xi : bool
     alpha : (N, K); scale : (N,) float64 scratch — the forward lattice
-    gamma : (N, K) float64 OUT — the backward lattice, then the weighted posteriors
+    gamma : (N, K) float64 OUT — the weighted posteriors (first the backward
+        lattice when K > 8)
     seq_loglik : (n_seq,) float64 OUT — unweighted log-likelihood per sequence
     start_stats : (n_seq, K) float64 OUT — weighted first-row posteriors
     xi_lanes : (n_lanes, K, K) float64 OUT — expected transitions per lane
@@ -360,49 +320,58 @@ def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, t
     K = startprob.shape[0]
     n_seq = starts.shape[0] - 1
     n_lanes = xi_lanes.shape[0]
-    xi_raw = np.zeros((K, K))
+    work = np.zeros((2, transmat_w.shape[0]))
+    xi_raw = np.zeros(transmat_w.shape)
     PT = np.empty((K, _XI_TILE))
     U = np.empty((_XI_TILE, K))
-    recursion = _recursion_operands(startprob, transmat)
-    xi_raw8 = np.zeros((WIDTH, WIDTH))
-    work8 = np.zeros((2, WIDTH))
     for lane in range(lane_lo, lane_hi):
         s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
         for s in range(s_lo, s_hi):
             lo, hi = starts[s], starts[s + 1]
-            seq_loglik[s] = _run_forward(recursion, frame, rows, offset, lo, hi, alpha, scale)
+            if K <= WIDTH:
+                seq_loglik[s] = _forward8(frame, rows, offset, lo, hi, startprob, transmat_w,
+                                          alpha, scale, work)
+            else:
+                seq_loglik[s] = _forward(frame, rows, offset, lo, hi, startprob, transmat_w_t,
+                                         alpha, scale, work[0])
             if not np.isfinite(seq_loglik[s]):
                 continue  # the caller refuses the sequence
             if K <= WIDTH:
-                _backward_combine8(frame, rows, lo, hi, alpha, scale, recursion[2],
-                                   seq_weight[s], want_xi, gamma, xi_raw8, work8)
-                if want_xi:
-                    _add_transitions(xi_lanes[lane], xi_raw8, transmat, seq_weight[s])
+                _backward_combine8(frame, rows, lo, hi, alpha, scale, transmat_w_t,
+                                   seq_weight[s], want_xi, gamma, xi_raw, work)
             else:
-                _run_backward(recursion, frame, rows, lo, hi, gamma)
+                _backward(frame, rows, lo, hi, transmat, gamma, work[0])
                 _combine(frame, rows, lo, lo, hi, alpha, scale, gamma, seq_weight[s], want_xi,
                          xi_raw, PT, U)
-                if want_xi:
-                    _add_transitions(xi_lanes[lane], xi_raw, transmat, seq_weight[s])
+            if want_xi:
+                _add_transitions(xi_lanes[lane], xi_raw, transmat, seq_weight[s])
             for j in range(K):
                 start_stats[s, j] = gamma[lo, j]
 
 
 @njit(cache=True, nogil=True)
-def recursions_lanes(frame, rows, offset, startprob, transmat, alpha, scale, beta, loglik,
-                     lane_lo, lane_hi):
+def recursions_lanes(frame, rows, offset, startprob, transmat_w, transmat_w_t, alpha, scale,
+                     beta, loglik, lane_lo, lane_hi):
     """One long sequence (all rows): lane 0 runs the forward recursion, lane 1
     the backward one; the two are independent, so two threads run them at once.
 
+    ``transmat_w``, ``transmat_w_t``: see :func:`forward_backward_lanes`;
     ``loglik`` (1,) OUT receives the forward pass's log-likelihood.
     """
     N = rows.shape[0]
-    recursion = _recursion_operands(startprob, transmat)
+    K = startprob.shape[0]
+    work = np.zeros((2, transmat_w.shape[0]))
     for lane in range(lane_lo, lane_hi):
-        if lane == 0:
-            loglik[0] = _run_forward(recursion, frame, rows, offset, 0, N, alpha, scale)
+        if lane == 0 and K <= WIDTH:
+            loglik[0] = _forward8(frame, rows, offset, 0, N, startprob, transmat_w, alpha, scale,
+                                  work)
+        elif lane == 0:
+            loglik[0] = _forward(frame, rows, offset, 0, N, startprob, transmat_w_t, alpha,
+                                 scale, work[0])
+        elif K <= WIDTH:
+            _backward8(frame, rows, 0, N, transmat_w_t, beta, work)
         else:
-            _run_backward(recursion, frame, rows, 0, N, beta)
+            _backward(frame, rows, 0, N, transmat_w, beta, work[0])
 
 
 @njit(cache=True, nogil=True)
