@@ -37,11 +37,11 @@ from .poisson import PoissonFamily
 
 #: A batch holds consecutive sequences until it reaches this many rows (a
 #: longer sequence is a batch of its own): it bounds the lattices' memory
-#: and keeps the threads busy between batches. Small enough that a thread's
-#: half of a batch's frame and lattices (8 floats per row each at K=8) stays
-#: in a 2 MB L2 cache from the emission pass to the moments: at 200 x 5,000
-#: rows, K=8, 2^16 rows ran an iteration in 0.070 s of CPU, 2^18 in 0.079 s,
-#: 2^15 in 0.076 s (per-batch overhead).
+#: and, several batches running at once (one per thread), keeps the threads
+#: busy. Smaller batches keep more of a batch's frame and lattices in cache
+#: from the emission pass to the moments, until per-batch overhead wins: at
+#: 200 x 5,000 rows, K=8, one thread, 2^16 rows ran an iteration in 0.070 s
+#: of CPU, 2^18 in 0.079 s, 2^15 in 0.076 s.
 BATCH_ROWS = 1 << 16
 
 #: A state whose expected count is at most this (relative to the total) is
@@ -207,6 +207,8 @@ class HMMFamily:
         self.n_jobs = n_jobs
         #: lattices lent to every E-step of a fit (see :func:`forward_backward`)
         self._workspace = {}
+        #: one-thread copies running whole batches (see :meth:`_batch_workers`)
+        self._workers = []
 
     def serial_copy(self):
         """The same model on one thread, for tasks whose blocks are the
@@ -219,12 +221,11 @@ class HMMFamily:
     def _batch_workers(self, n_threads):
         """``n_threads`` one-thread copies of the model, each with its own
         workspace, kept for the next E-steps of the fit."""
-        workers = self.__dict__.setdefault("_workers", [])
-        while len(workers) < n_threads:
+        while len(self._workers) < n_threads:
             worker = self.serial_copy()
             worker._workspace = {}
-            workers.append(worker)
-        return workers[:n_threads]
+            self._workers.append(worker)
+        return self._workers[:n_threads]
 
     # -------------------------------------------------------------- E-step
     def _batch_posteriors(self, X, starts, seq_weight, params, want_xi, workspace=None,
