@@ -20,6 +20,8 @@ Arguments marked IN are read, OUT are written.
 import numpy as np
 from numba import njit
 
+from ._simd8 import WIDTH, add_outer8, backward_step8, forward_step8, posterior_row8
+
 _NEG_INF = -np.inf
 #: the recursions' dot products fuse their multiply-adds (FMA): ``contract``
 #: permits only that (no reordering, no NaN/inf assumptions)
@@ -116,6 +118,124 @@ def _backward(frame, rows, lo, hi, transmat, beta, acc):
         q = 1.0 / (total * q)  # the sum of row t-1, scaled
 
 
+# The recursions of models of at most 8 states: each row is one step of
+# :mod:`._simd8` on zero-padded 8-vectors held in scratch. Rows are not
+# rescaled one by one: a row is rescaled (by the inverse of its sum) only when
+# its sum leaves [_LOW, 1 / _LOW], a branch taken once in many rows and
+# predicted, so the sum and its division are off the recursion's chain of
+# dependent operations. ``scale[t]`` records the factor that multiplied row
+# t-1 before the product (1 or that inverse), as :func:`_combine` expects; a
+# backward row's scale is free (it cancels in every posterior and
+# transition), so a rescaled backward row is only the next product's input.
+_LOW = 2.0 ** -64
+
+
+@njit(cache=True, nogil=True)
+def _rescale_if_far(total, v, w):
+    """If ``total`` leaves [_LOW, 1 / _LOW] (and is positive and finite),
+    multiply the 8-vectors ``v`` and ``w`` by ``1 / total`` and return it;
+    else return 1."""
+    if (total >= _LOW and total <= 1.0 / _LOW) or not (total > 0.0) or not (total < np.inf):
+        return 1.0
+    r = 1.0 / total
+    for j in range(WIDTH):
+        v[j] *= r
+        w[j] *= r
+    return r
+
+
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
+def _forward8(frame, rows, offset, lo, hi, startprob, transmat8, alpha, scale, work):
+    """:func:`_forward` for K <= 8 (same outputs, see the comment above).
+
+    ``transmat8`` : (8, 8) — the padded transition matrix; ``work`` : (2, 8)
+    float64 scratch.
+    """
+    K = startprob.shape[0]
+    v, unused = work[0], work[1]
+    c = 0.0
+    row = rows[lo]
+    for j in range(WIDTH):
+        v[j] = startprob[j] * frame[row, j] if j < K else 0.0
+        if j < K:
+            alpha[lo, j] = v[j]
+            c += v[j]
+    scale[lo] = 1.0
+    loglik = offset[lo]
+    log_r = 0.0
+    r = 1.0
+    for t in range(lo, hi):
+        if t > lo:
+            scale[t] = r
+            c = forward_step8(v, transmat8, frame, rows[t], alpha, t)
+            loglik += offset[t]
+        if not (c > 0.0) or not (c < np.inf):
+            return _NEG_INF
+        r = _rescale_if_far(c, v, unused)
+        if r != 1.0:
+            log_r += np.log(r)
+    # c * r: a rescale after the last row applies to no row
+    return loglik + np.log(c * r) - log_r
+
+
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
+def _backward8(frame, rows, lo, hi, transmat8_t, beta, work):
+    """:func:`_backward` for K <= 8: ``beta[t-1] = A @ (frame[t] * beta[t])``,
+    each row up to its own scale.
+
+    ``transmat8_t`` : (8, 8) — the padded transpose of the transition matrix;
+    ``work`` : (2, 8) float64 scratch.
+    """
+    K = beta.shape[1]
+    v, b = work[0], work[1]
+    row = rows[hi - 1]
+    for j in range(WIDTH):
+        v[j] = frame[row, j] if j < K else 0.0  # frame[t] * beta[t]
+        if j < K:
+            beta[hi - 1, j] = 1.0
+    for t in range(hi - 1, lo, -1):
+        total = backward_step8(v, transmat8_t, frame, rows[t - 1], b)
+        for j in range(K):
+            beta[t - 1, j] = b[j]
+        _rescale_if_far(total, v, b)
+
+
+@njit(cache=True, nogil=True, fastmath=_CONTRACT)
+def _backward_combine8(frame, rows, lo, hi, alpha, scale, transmat8_t, weight, want_xi, gamma,
+                       xi_raw8, work):
+    """:func:`_backward8` and :func:`_combine` in one sweep, for K <= 8.
+
+    Row t's posteriors and incoming transitions need only rows t-1 and t of
+    the forward lattice and the backward row t, which the sweep holds when it
+    reaches t: the backward lattice is never stored, and the combining work
+    runs beside the backward recursion's chain of dependent operations.
+
+    Parameters
+    ----------
+    alpha : (N, K); scale : (N,) IN — the forward lattice (:func:`_forward8`)
+    transmat8_t : (8, 8) IN — the padded transpose of the transition matrix
+    weight : float; want_xi : bool
+    gamma : (N, K) OUT — ``weight`` times the posteriors of rows ``lo:hi``
+    xi_raw8 : (8, 8) IN/OUT — the transitions without ``A`` (see
+        :func:`_combine`), added to
+    work : (2, 8) float64 scratch
+    """
+    K = alpha.shape[1]
+    v, beta = work[0], work[1]
+    row = rows[hi - 1]
+    for j in range(WIDTH):
+        v[j] = frame[row, j] if j < K else 0.0  # frame[t] * beta[t]
+        beta[j] = 1.0 if j < K else 0.0
+    for t in range(hi - 1, lo - 1, -1):
+        inv = posterior_row8(alpha, t, beta, weight, gamma)
+        if t == lo:
+            break
+        if want_xi:  # alpha_hat_{t-1} / n_t  (outer)  frame[t] * beta[t]
+            add_outer8(alpha, t - 1, scale[t] * inv, v, xi_raw8)
+        total = backward_step8(v, transmat8_t, frame, rows[t - 1], beta)
+        _rescale_if_far(total, v, beta)
+
+
 #: rows per tile of :func:`_combine`'s transition product
 _XI_TILE = 1024
 
@@ -176,9 +296,9 @@ def _add_transitions(xi, xi_raw, transmat, weight):
 
 
 @njit(cache=True, nogil=True)
-def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, transmat, want_xi,
-                           alpha, scale, gamma, seq_loglik, start_stats, xi_lanes,
-                           lane_lo, lane_hi):
+def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, transmat,
+                           transmat_w, transmat_w_t, want_xi, alpha, scale, gamma, seq_loglik,
+                           start_stats, xi_lanes, lane_lo, lane_hi):
     """Forward-backward for the sequences of lanes ``lane_lo:lane_hi``.
 
     Parameters
@@ -187,9 +307,12 @@ def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, t
     starts : (n_seq + 1,) int64 IN — sequence boundaries in rows
     seq_weight : (n_seq,) float64 IN
     startprob : (K,); transmat : (K, K) IN
+    transmat_w, transmat_w_t : IN — ``transmat`` and its transpose, C-contiguous,
+        zero-padded to (8, 8) when K <= 8
     want_xi : bool
     alpha : (N, K); scale : (N,) float64 scratch — the forward lattice
-    gamma : (N, K) float64 OUT — the backward lattice, then the weighted posteriors
+    gamma : (N, K) float64 OUT — the weighted posteriors (first the backward
+        lattice when K > 8)
     seq_loglik : (n_seq,) float64 OUT — unweighted log-likelihood per sequence
     start_stats : (n_seq, K) float64 OUT — weighted first-row posteriors
     xi_lanes : (n_lanes, K, K) float64 OUT — expected transitions per lane
@@ -197,22 +320,29 @@ def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, t
     K = startprob.shape[0]
     n_seq = starts.shape[0] - 1
     n_lanes = xi_lanes.shape[0]
-    acc = np.empty(K)
-    xi_raw = np.zeros((K, K))
+    work = np.zeros((2, transmat_w.shape[0]))
+    xi_raw = np.zeros(transmat_w.shape)
     PT = np.empty((K, _XI_TILE))
     U = np.empty((_XI_TILE, K))
-    transmat_t = np.ascontiguousarray(transmat.T)
     for lane in range(lane_lo, lane_hi):
         s_lo, s_hi = _lane_bounds(n_seq, n_lanes, lane)
         for s in range(s_lo, s_hi):
             lo, hi = starts[s], starts[s + 1]
-            seq_loglik[s] = _forward(frame, rows, offset, lo, hi, startprob, transmat_t, alpha,
-                                     scale, acc)
+            if K <= WIDTH:
+                seq_loglik[s] = _forward8(frame, rows, offset, lo, hi, startprob, transmat_w,
+                                          alpha, scale, work)
+            else:
+                seq_loglik[s] = _forward(frame, rows, offset, lo, hi, startprob, transmat_w_t,
+                                         alpha, scale, work[0])
             if not np.isfinite(seq_loglik[s]):
                 continue  # the caller refuses the sequence
-            _backward(frame, rows, lo, hi, transmat, gamma, acc)
-            _combine(frame, rows, lo, lo, hi, alpha, scale, gamma, seq_weight[s], want_xi, xi_raw,
-                     PT, U)
+            if K <= WIDTH:
+                _backward_combine8(frame, rows, lo, hi, alpha, scale, transmat_w_t,
+                                   seq_weight[s], want_xi, gamma, xi_raw, work)
+            else:
+                _backward(frame, rows, lo, hi, transmat, gamma, work[0])
+                _combine(frame, rows, lo, lo, hi, alpha, scale, gamma, seq_weight[s], want_xi,
+                         xi_raw, PT, U)
             if want_xi:
                 _add_transitions(xi_lanes[lane], xi_raw, transmat, seq_weight[s])
             for j in range(K):
@@ -220,22 +350,28 @@ def forward_backward_lanes(frame, rows, offset, starts, seq_weight, startprob, t
 
 
 @njit(cache=True, nogil=True)
-def recursions_lanes(frame, rows, offset, startprob, transmat, alpha, scale, beta, loglik,
-                     lane_lo, lane_hi):
+def recursions_lanes(frame, rows, offset, startprob, transmat_w, transmat_w_t, alpha, scale,
+                     beta, loglik, lane_lo, lane_hi):
     """One long sequence (all rows): lane 0 runs the forward recursion, lane 1
     the backward one; the two are independent, so two threads run them at once.
 
+    ``transmat_w``, ``transmat_w_t``: see :func:`forward_backward_lanes`;
     ``loglik`` (1,) OUT receives the forward pass's log-likelihood.
     """
-    K = startprob.shape[0]
-    acc = np.empty(K)
     N = rows.shape[0]
+    K = startprob.shape[0]
+    work = np.zeros((2, transmat_w.shape[0]))
     for lane in range(lane_lo, lane_hi):
-        if lane == 0:
-            loglik[0] = _forward(frame, rows, offset, 0, N, startprob,
-                                 np.ascontiguousarray(transmat.T), alpha, scale, acc)
+        if lane == 0 and K <= WIDTH:
+            loglik[0] = _forward8(frame, rows, offset, 0, N, startprob, transmat_w, alpha, scale,
+                                  work)
+        elif lane == 0:
+            loglik[0] = _forward(frame, rows, offset, 0, N, startprob, transmat_w_t, alpha,
+                                 scale, work[0])
+        elif K <= WIDTH:
+            _backward8(frame, rows, 0, N, transmat_w_t, beta, work)
         else:
-            _backward(frame, rows, 0, N, transmat, beta, acc)
+            _backward(frame, rows, 0, N, transmat_w, beta, work[0])
 
 
 @njit(cache=True, nogil=True)
