@@ -41,7 +41,7 @@ import numpy as np
 from numba import njit
 
 from ._compile import add_into, move_into
-from ._math import exp_nonpositive
+from ._math import exp_nonpositive, log_positive
 
 _NEG_INF = -np.inf
 
@@ -56,13 +56,18 @@ FAR_FROM_CENTER = 1e4
 
 # ---------------------------------------------------------------- shared
 # "contract" (fused multiply-add) only: no reassociation and no inf/NaN
-# assumptions; the exp runs 30% faster and stays within 5e-16 (tested)
-@njit(cache=True, nogil=True, fastmath={"contract"})
+# assumptions; the exp runs 30% faster and stays within 5e-16 (tested).
+# error_model="numpy": a division is not checked for zero (the check, a
+# possible exception, keeps LLVM from vectorizing the loop around it; the one
+# division by a sum of exps here is by a number >= 1 or is discarded).
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
 def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
                            top, scale, best, ok):
     """Turn a tile's log-densities into weighted responsibilities, in place.
 
-    Loops run along rows (the columns of ``R``) so that they vectorize.
+    Loops run along rows (the columns of ``R``, one component's row of ``R``
+    at a time) so that they vectorize: the maximum, the exp, the log and the
+    scaling; the argmax only when ``labels`` are wanted.
 
     Parameters
     ----------
@@ -81,24 +86,38 @@ def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
     n_bad : int — rows whose density is zero under every component
     """
     K = R.shape[0]
+    R0 = R[0]
     for i in range(n):
-        top[i] = R[0, i]
-        best[i] = 0
+        top[i] = R0[i]
     for k in range(1, K):
+        Rk = R[k]
         for i in range(n):
-            if R[k, i] > top[i]:
-                top[i] = R[k, i]
-                best[i] = k
+            v = Rk[i]
+            t = top[i]
+            top[i] = v if v > t else t
+    if labels.shape[0] > 0:  # the first component reaching the maximum
+        for i in range(n):
+            best[i] = 0
+        for k in range(K - 1, 0, -1):
+            Rk = R[k]
+            for i in range(n):
+                if Rk[i] == top[i]:
+                    best[i] = k
     for i in range(n):
         ok[i] = np.isfinite(top[i])
         if not ok[i]:
             top[i] = 0.0  # its log-densities are all -inf: exp gives 0
         scale[i] = 0.0
     for k in range(K):
+        Rk = R[k]
         for i in range(n):
-            e = exp_nonpositive(R[k, i] - top[i])
-            R[k, i] = e
+            e = exp_nonpositive(Rk[i] - top[i])
+            Rk[i] = e
             scale[i] += e
+    for i in range(n):  # top becomes log p(x), scale the row's weight / p(x)
+        s = scale[i]
+        top[i] += log_positive(s)  # s >= 1 (its largest term is exp(0)) if ok
+        scale[i] = (w[t0 + i] if want_stats else 1.0) / s
     loglik = 0.0
     n_bad = 0
     for i in range(n):
@@ -107,19 +126,19 @@ def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
             labels[row] = best[i]
         ll_i = _NEG_INF
         if ok[i]:
-            wi = w[row] if want_stats else 1.0
-            ll_i = top[i] + np.log(scale[i])
-            loglik += wi * ll_i
-            scale[i] = wi / scale[i]
+            ll_i = top[i]
+            loglik += (w[row] if want_stats else 1.0) * ll_i
         else:
             n_bad += 1
+            scale[i] = 0.0
         if row_logp.shape[0] > 0:
             row_logp[row] = ll_i
     for k in range(K):
+        Rk = R[k]
         for i in range(n):
-            R[k, i] *= scale[i]
-        for i in range(n, R.shape[1]):
-            R[k, i] = 0.0
+            Rk[i] *= scale[i]
+        for i in range(n, Rk.shape[0]):
+            Rk[i] = 0.0
     if resp.shape[0] > 0:
         for i in range(n):
             for k in range(K):
@@ -165,6 +184,37 @@ def _add_tile_moments(R, PT, RT, S, S_tile):
 
 # ---------------------------------------------------------- diag, spherical
 @njit(cache=True, nogil=True)
+def _square_tile(PT, ZT):
+    """Fill the tile's squares from ``y`` (rows ``0:D`` of ``PT``).
+
+    ``PT[D + d] = y_d^2`` (float64, for the moments). ``ZT`` (data's dtype,
+    for the log-densities) gets ``y`` in rows ``0:D`` and then, with 2 D
+    rows, ``y_d^2`` (diagonal precisions) or, with D + 1 rows, ``|y|^2``
+    (spherical: one precision per component, half the product). Padding
+    columns stay zero.
+    """
+    D = (PT.shape[0] - 1) // 2
+    for d in range(D):
+        y, y2, z = PT[d], PT[D + d], ZT[d]
+        for i in range(y.shape[0]):
+            v = y[i]
+            y2[i] = v * v
+            z[i] = v
+    if ZT.shape[0] == 2 * D:
+        for d in range(D):
+            z, z2 = ZT[d], ZT[D + d]
+            for i in range(z.shape[0]):
+                z2[i] = z[i] * z[i]
+    else:
+        norm2 = ZT[D]
+        norm2[:] = 0
+        for d in range(D):
+            z = ZT[d]
+            for i in range(z.shape[0]):
+                norm2[i] += z[i] * z[i]
+
+
+@njit(cache=True, nogil=True)
 def _diag_scratch(X, K, D):
     """One thread's scratch for ``_diag_block``, allocated once per pass.
 
@@ -202,7 +252,9 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
     X : (N, D) float32/float64, IN
     w : (N,) float64, IN — sample weights
     center : (D,) dtype of X, IN — the center ``g``
-    WT : (K, 2 D) dtype of X, IN — ``[p_k m_k, -p_k / 2]`` per row
+    WT : (K, 2 D) or (K, D + 1) dtype of X, IN — ``[p_k m_k, -p_k / 2]`` per
+        row; D + 1 columns when each component has one precision (spherical),
+        the last then multiplying ``|y|^2``
     const : (K,) float64, IN — log weight + log normalizer ``- 0.5 sum_d p_kd m_kd^2``
     exact : (K,) bool, IN — components handled with ``x - c_k`` formed first
     means : (K, D) float64, IN — component means ``c_k`` (the statistics' shift)
@@ -221,30 +273,29 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
     """
     ZT, L, R, PT, RT, S, S_tile, top, scale, best, ok = scratch
     K, D = means.shape
+    ZQ = ZT[:WT.shape[1]]  # [y; y^2], or [y; |y|^2] for spherical precisions
     S[:] = 0.0
     loglik = 0.0
     n_bad = 0
     for t0 in range(start, stop, _TILE):
         n = min(t0 + _TILE, stop) - t0
         _load_tile(X, t0, n, center, PT)
-        for d in range(D):
-            for i in range(_TILE):
-                v = PT[d, i]
-                PT[D + d, i] = v * v
-                ZT[d, i] = v
-                ZT[D + d, i] = ZT[d, i] * ZT[d, i]
-        np.dot(WT, ZT, L)
+        _square_tile(PT, ZQ)
+        np.dot(WT, ZQ, L)
         for k in range(K):
+            Rk = R[k]
             if exact[k]:
                 for i in range(n):
                     q = 0.0
                     for d in range(D):
                         t = X[t0 + i, d] - means[k, d]
                         q += prec[k, d] * t * t
-                    R[k, i] = log_norm[k] - 0.5 * q
+                    Rk[i] = log_norm[k] - 0.5 * q
             else:
+                Lk = L[k]
+                c = const[k]
                 for i in range(n):
-                    R[k, i] = np.float64(L[k, i]) + const[k]
+                    Rk[i] = np.float64(Lk[i]) + c
         ll, bad = _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels,
                                          resp, top, scale, best, ok)
         loglik += ll
