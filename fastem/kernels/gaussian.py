@@ -61,24 +61,28 @@ FAR_FROM_CENTER = 1e4
 # possible exception, keeps LLVM from vectorizing the loop around it; the one
 # division by a sum of exps here is by a number >= 1 or is discarded).
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
-                           top, scale, best, ok):
-    """Turn a tile's log-densities into weighted responsibilities, in place.
+def _tile_weights(R, n, t0, w, want_stats, row_logp, labels, top, scale, best, ok):
+    """A tile's log-sum-exp: ``R`` becomes ``exp(log-density - row max)`` and
+    ``scale`` each row's weight over its density, so that the weighted
+    responsibilities are ``R[k, i] * scale[i]`` (see ``_tile_responsibilities``,
+    which applies it; a caller that copies ``R`` anyway scales it on the way).
 
     Loops run along rows (the columns of ``R``, one component's row of ``R``
     at a time) so that they vectorize: the maximum, the exp, the log and the
-    scaling; the argmax only when ``labels`` are wanted.
+    scale; the argmax only when ``labels`` are wanted.
 
     Parameters
     ----------
     R : (K, tile) float64 IN/OUT — log-densities of rows ``t0:t0 + n`` on
-        entry; weighted responsibilities on exit, zero in padding columns
+        entry; their exp after subtracting each row's maximum on exit
+        (padding columns: undefined)
     w : (N,) IN — sample weights (unused when not ``want_stats``)
     row_logp : (N,) or (0,) OUT — per-row log-likelihood (-inf: zero density)
     labels : (N,) or (0,) OUT — per-row most probable component
-    resp : (N, K) or (0, K) OUT — per-row responsibilities
-    top, scale : (tile,) float64; best : (tile,) int64; ok : (tile,) bool —
-        scratch
+    top : (tile,) float64 — scratch
+    scale : (tile,) float64 OUT — ``w / p(x)`` per row (1 / p(x) without
+        ``want_stats``); 0 for rows of zero density
+    best : (tile,) int64; ok : (tile,) bool — scratch
 
     Returns
     -------
@@ -133,7 +137,28 @@ def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
             scale[i] = 0.0
         if row_logp.shape[0] > 0:
             row_logp[row] = ll_i
-    for k in range(K):
+    return loglik, n_bad
+
+
+@njit(cache=True, nogil=True)
+def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
+                           top, scale, best, ok):
+    """Turn a tile's log-densities into weighted responsibilities, in place.
+
+    Parameters
+    ----------
+    R : (K, tile) float64 IN/OUT — log-densities of rows ``t0:t0 + n`` on
+        entry; weighted responsibilities on exit, zero in padding columns
+    w, row_logp, labels, top, scale, best, ok : see ``_tile_weights``
+    resp : (N, K) or (0, K) OUT — per-row responsibilities
+
+    Returns
+    -------
+    loglik : float, n_bad : int — see ``_tile_weights``
+    """
+    loglik, n_bad = _tile_weights(R, n, t0, w, want_stats, row_logp, labels, top,
+                                  scale, best, ok)
+    for k in range(R.shape[0]):
         Rk = R[k]
         for i in range(n):
             Rk[i] *= scale[i]
@@ -141,9 +166,27 @@ def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
             Rk[i] = 0.0
     if resp.shape[0] > 0:
         for i in range(n):
-            for k in range(K):
+            for k in range(R.shape[0]):
                 resp[t0 + i, k] = R[k, i]
     return loglik, n_bad
+
+
+@njit(cache=True, nogil=True)
+def _scaled_transpose(R, scale, n, RT):
+    """``RT[i, k] = R[k, i] * scale[i]``: the weighted responsibilities of
+    ``_tile_weights``' output, one row per data row (zero rows past ``n``).
+
+    Scaling on the way saves a pass over ``R``; rows of ``RT`` are what the
+    moment product wants (see ``_add_tile_moments``).
+    """
+    K = R.shape[0]
+    for i in range(n):
+        s = scale[i]
+        for k in range(K):
+            RT[i, k] = R[k, i] * s
+    for i in range(n, RT.shape[0]):
+        for k in range(K):
+            RT[i, k] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -178,6 +221,12 @@ def _add_tile_moments(R, PT, RT, S, S_tile):
     for k in range(R.shape[0]):
         for i in range(R.shape[1]):
             RT[i, k] = R[k, i]
+    _add_product(PT, RT, S, S_tile)
+
+
+@njit(cache=True, nogil=True)
+def _add_product(PT, RT, S, S_tile):
+    """``S += PT @ RT`` (``S_tile``: scratch for the product)."""
     np.dot(PT, RT, S_tile)
     add_into(S, S_tile)
 
@@ -294,18 +343,22 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
             else:
                 Lk = L[k]
                 c = const[k]
-                for i in range(n):
+                for i in range(_TILE):  # the whole tile: a fixed count vectorizes better
                     Rk[i] = np.float64(Lk[i]) + c
-        ll, bad = _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels,
-                                         resp, top, scale, best, ok)
+        ll, bad = _tile_weights(R, n, t0, w, want_stats, row_logp, labels, top, scale,
+                                best, ok)
         loglik += ll
         n_bad += bad
+        if want_stats or resp.shape[0] > 0:
+            _scaled_transpose(R, scale, n, RT)
+        if resp.shape[0] > 0:
+            resp[t0:t0 + n] = RT[:n]
         if want_stats:
-            _add_tile_moments(R, PT, RT, S, S_tile)
+            _add_product(PT, RT, S, S_tile)
             for k in range(K):
                 if exact[k]:
                     for i in range(n):
-                        r = R[k, i]
+                        r = RT[i, k]
                         for d in range(D):
                             t = X[t0 + i, d] - means[k, d]
                             u = r * t
