@@ -1,9 +1,11 @@
 """Scalar math helpers for the kernels, written so loops over them vectorize.
 
-This Numba build has no SVML, so ``np.exp`` in a loop is a scalar libm call.
-:func:`exp_nonpositive` is a branch-free exp for the arguments a log-sum-exp
-produces (``x <= 0`` after subtracting the row maximum); LLVM vectorizes a
-loop over it.
+This Numba build has no SVML, so ``np.exp`` or ``np.log`` in a loop is a
+scalar libm call. :func:`exp_nonpositive` is a branch-free exp for the
+arguments a log-sum-exp produces (``x <= 0`` after subtracting the row
+maximum) and :func:`log_positive` a branch-free log (of the sum of exps); LLVM
+vectorizes a loop over either (a loop dividing must be compiled with
+``error_model="numpy"``: Python's zero-division check stops it).
 """
 import numpy as np
 from llvmlite import ir

@@ -23,10 +23,14 @@ two small matrix products with BLAS:
 - log-densities: with ``y = x - g`` (``g`` a center near the data, ``x - g``
   formed first), every component's quadratic form is a product of the tile's
   ``y`` terms against per-iteration constants, in the data's dtype (float32
-  input: half the work);
+  input: half the work); with one precision per component (spherical) the
+  squares enter as ``|y|^2``, one term instead of D;
 - moments: ``sum r y`` and ``sum r y y`` (squares, or products ``y_d y_e``)
   around ``g``, a float64 product with the responsibilities, moved to each
   component's mean once per block.
+
+Between the two, the log-sum-exp runs along the tile's rows, vectorized
+(``exp`` and ``log`` of :mod:`fastem.kernels._math`, no libm call per row).
 
 Moving moments from ``g`` to ``c_k`` cancels: it loses about
 ``|b_k|^2`` times machine epsilon (relative), where ``|b_k|`` is the distance
