@@ -80,3 +80,25 @@ def test_diag_pass_with_one_precision_per_component_equals_repeated_precisions(d
             np.testing.assert_allclose(short[i], long[i], rtol=tol,
                                        atol=tol * np.abs(long[i]).max())
         np.testing.assert_array_equal(short[5], long[5])  # labels
+
+
+def test_labels_take_the_first_maximum_and_zero_for_rows_of_zero_density():
+    # ties go to the lower component (as argmax); a row whose log-densities
+    # are all -inf is labelled 0 and counted as bad
+    from fastem.kernels.gaussian import _TILE, _tile_responsibilities
+    R = np.full((3, _TILE), -5.0)
+    R[:, 1] = [-1.0, 0.0, 0.0]          # tie between components 1 and 2
+    R[:, 2] = -np.inf                   # zero density under every component
+    R[:, 3] = [-np.inf, -2.0, -np.inf]
+    n = 4
+    labels, row_logp = np.full(n, -1), np.empty(n)
+    scratch = (np.empty(_TILE), np.empty(_TILE), np.empty(_TILE, np.int64),
+               np.empty(_TILE, np.bool_))
+    loglik, n_bad = _tile_responsibilities(R, n, 0, np.ones(0), False, row_logp, labels,
+                                           np.empty((0, 3)), *scratch)
+    assert labels.tolist() == [0, 1, 0, 1]
+    assert n_bad == 1 and row_logp[2] == -np.inf
+    assert np.isclose(row_logp[1], np.log(np.exp(-1.0) + 2.0))
+    np.testing.assert_allclose(R[:, 1], [np.exp(-1.0), 1.0, 1.0] / (np.exp(-1.0) + 2.0))
+    np.testing.assert_array_equal(R[:, 2], 0.0)
+    assert np.isclose(loglik, row_logp[[0, 1, 3]].sum())

@@ -103,10 +103,10 @@ def _tile_weights(R, n, t0, w, want_stats, row_logp, labels, top, scale, best, o
             v = Rk[i]
             t = top[i]
             top[i] = v if v > t else t
-    if labels.shape[0] > 0:  # the first component reaching the maximum
+    if labels.shape[0] > 0:  # the first component reaching the maximum (0 if none)
         for i in range(n):
             best[i] = 0
-        for k in range(K - 1, 0, -1):
+        for k in range(K - 1, -1, -1):
             Rk = R[k]
             for i in range(n):
                 if Rk[i] == top[i]:
