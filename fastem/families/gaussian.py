@@ -140,9 +140,7 @@ class GaussianFamily(Family):
             prec = pc ** 2 if ct == "diag" else np.repeat((pc ** 2)[:, None], D, axis=1)
             log_norm = log_w + 0.5 * np.log(prec).sum(axis=1) - 0.5 * D * _LOG_2PI
             far = (prec * offset ** 2).sum(axis=1)
-            # spherical: one -p/2 column, multiplying |y|^2 (half the product)
-            WT = np.hstack([prec * offset, -0.5 * (prec if ct == "diag" else prec[:, :1])])
-            WT = WT.astype(dtype)
+            WT = np.hstack([prec * offset, -0.5 * prec]).astype(dtype)
             const = log_norm - 0.5 * far
             return (center, WT, const, _is_far(far), means, np.ascontiguousarray(prec),
                     log_norm)

@@ -1,11 +1,9 @@
 """Scalar math helpers for the kernels, written so loops over them vectorize.
 
-This Numba build has no SVML, so ``np.exp`` or ``np.log`` in a loop is a
-scalar libm call. :func:`exp_nonpositive` is a branch-free exp for the
-arguments a log-sum-exp produces (``x <= 0`` after subtracting the row
-maximum) and :func:`log_positive` a branch-free log (of the sum of exps); LLVM
-vectorizes a loop over either (a loop dividing must be compiled with
-``error_model="numpy"``: Python's zero-division check stops it).
+This Numba build has no SVML, so ``np.exp`` in a loop is a scalar libm call.
+:func:`exp_nonpositive` is a branch-free exp for the arguments a log-sum-exp
+produces (``x <= 0`` after subtracting the row maximum); LLVM vectorizes a
+loop over it.
 """
 import numpy as np
 from llvmlite import ir
@@ -74,43 +72,3 @@ def exp_nonpositive(x):
     p = p * r + 1.0
     scale = _bits_float((_float_bits(y) + 1023) << 52)
     return p * scale if x >= EXP_FLOOR else 0.0
-
-
-_LG1 = 6.666666666666735130e-01  # fdlibm's minimax coefficients for
-_LG2 = 3.999999999940941908e-01  # log(1 + f) = f - f^2 / 2 + s (f^2 / 2 + R(s^2)),
-_LG3 = 2.857142874366239149e-01  # s = f / (2 + f): error below 2**-58.45
-_LG4 = 2.222219843214978396e-01
-_LG5 = 1.818357216161805012e-01
-_LG6 = 1.531383769920937332e-01
-_LG7 = 1.479819860511658591e-01
-_LOW_32 = 0xFFFFFFFF
-
-
-@njit(cache=True, nogil=True, inline="always")
-def log_positive(x):
-    """``log(x)`` for positive, normal, finite ``x``; error below one ulp.
-
-    fdlibm's ``__ieee754_log`` without its branches (the two final forms are
-    both computed and one selected), so that LLVM vectorizes a loop over it:
-    ``x = 2**k (1 + f)`` with ``sqrt(2) / 2 <= 1 + f < sqrt(2)``. libm's
-    ``log`` is a scalar call, one per row of a pass. Zero, subnormal,
-    negative, infinite or NaN ``x`` give meaningless results: callers exclude them.
-    """
-    bits = _float_bits(x)
-    hx = bits >> 32
-    k = (hx >> 20) - 1023
-    hx &= 0x000FFFFF
-    i = (hx + 0x95F64) & 0x100000  # 1 + f >= sqrt(2): halve it, k + 1
-    k += i >> 20
-    f = _bits_float(((hx | (i ^ 0x3FF00000)) << 32) | (bits & _LOW_32)) - 1.0
-    s = f / (2.0 + f)
-    dk = np.float64(k)
-    z = s * s
-    w = z * z
-    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
-    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
-    r = t2 + t1
-    hfsq = 0.5 * f * f
-    near_one = ((hx - 0x6147A) | (0x6B851 - hx)) <= 0  # fdlibm's own split
-    return (_LN2_HI * dk - ((s * (f - r) - dk * _LN2_LO) - f) if near_one
-            else _LN2_HI * dk - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO)) - f))

@@ -23,14 +23,10 @@ two small matrix products with BLAS:
 - log-densities: with ``y = x - g`` (``g`` a center near the data, ``x - g``
   formed first), every component's quadratic form is a product of the tile's
   ``y`` terms against per-iteration constants, in the data's dtype (float32
-  input: half the work); with one precision per component (spherical) the
-  squares enter as ``|y|^2``, one term instead of D;
+  input: half the work);
 - moments: ``sum r y`` and ``sum r y y`` (squares, or products ``y_d y_e``)
   around ``g``, a float64 product with the responsibilities, moved to each
   component's mean once per block.
-
-Between the two, the log-sum-exp runs along the tile's rows, vectorized
-(``exp`` and ``log`` of :mod:`fastem.kernels._math`, no libm call per row).
 
 Moving moments from ``g`` to ``c_k`` cancels: it loses about
 ``|b_k|^2`` times machine epsilon (relative), where ``|b_k|`` is the distance
@@ -45,7 +41,7 @@ import numpy as np
 from numba import njit
 
 from ._compile import add_into, move_into
-from ._math import exp_nonpositive, log_positive
+from ._math import exp_nonpositive
 
 _NEG_INF = -np.inf
 
@@ -60,33 +56,24 @@ FAR_FROM_CENTER = 1e4
 
 # ---------------------------------------------------------------- shared
 # "contract" (fused multiply-add) only: no reassociation and no inf/NaN
-# assumptions; the exp runs 30% faster and stays within 5e-16 (tested).
-# error_model="numpy": a division is not checked for zero (the check, a
-# possible exception, keeps LLVM from vectorizing the loop around it; the one
-# division by a sum of exps here is by a number >= 1 or is discarded).
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _tile_weights(R, n, t0, w, want_stats, row_logp, labels, top, scale, best, ok):
-    """A tile's log-sum-exp: ``R`` becomes ``exp(log-density - row max)`` and
-    ``scale`` each row's weight over its density, so that the weighted
-    responsibilities are ``R[k, i] * scale[i]`` (see ``_tile_responsibilities``,
-    which applies it; a caller that copies ``R`` anyway scales it on the way).
+# assumptions; the exp runs 30% faster and stays within 5e-16 (tested)
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
+                           top, scale, best, ok):
+    """Turn a tile's log-densities into weighted responsibilities, in place.
 
-    Loops run along rows (the columns of ``R``, one component's row of ``R``
-    at a time) so that they vectorize: the maximum, the exp, the log and the
-    scale; the argmax only when ``labels`` are wanted.
+    Loops run along rows (the columns of ``R``) so that they vectorize.
 
     Parameters
     ----------
     R : (K, tile) float64 IN/OUT — log-densities of rows ``t0:t0 + n`` on
-        entry; their exp after subtracting each row's maximum on exit
-        (padding columns: undefined)
+        entry; weighted responsibilities on exit, zero in padding columns
     w : (N,) IN — sample weights (unused when not ``want_stats``)
     row_logp : (N,) or (0,) OUT — per-row log-likelihood (-inf: zero density)
     labels : (N,) or (0,) OUT — per-row most probable component
-    top : (tile,) float64 — scratch
-    scale : (tile,) float64 OUT — ``w / p(x)`` per row (1 / p(x) without
-        ``want_stats``); 0 for rows of zero density
-    best : (tile,) int64; ok : (tile,) bool — scratch
+    resp : (N, K) or (0, K) OUT — per-row responsibilities
+    top, scale : (tile,) float64; best : (tile,) int64; ok : (tile,) bool —
+        scratch
 
     Returns
     -------
@@ -94,38 +81,24 @@ def _tile_weights(R, n, t0, w, want_stats, row_logp, labels, top, scale, best, o
     n_bad : int — rows whose density is zero under every component
     """
     K = R.shape[0]
-    R0 = R[0]
     for i in range(n):
-        top[i] = R0[i]
+        top[i] = R[0, i]
+        best[i] = 0
     for k in range(1, K):
-        Rk = R[k]
         for i in range(n):
-            v = Rk[i]
-            t = top[i]
-            top[i] = v if v > t else t
-    if labels.shape[0] > 0:  # the first component reaching the maximum (0 if none)
-        for i in range(n):
-            best[i] = 0
-        for k in range(K - 1, -1, -1):
-            Rk = R[k]
-            for i in range(n):
-                if Rk[i] == top[i]:
-                    best[i] = k
+            if R[k, i] > top[i]:
+                top[i] = R[k, i]
+                best[i] = k
     for i in range(n):
         ok[i] = np.isfinite(top[i])
         if not ok[i]:
             top[i] = 0.0  # its log-densities are all -inf: exp gives 0
         scale[i] = 0.0
     for k in range(K):
-        Rk = R[k]
         for i in range(n):
-            e = exp_nonpositive(Rk[i] - top[i])
-            Rk[i] = e
+            e = exp_nonpositive(R[k, i] - top[i])
+            R[k, i] = e
             scale[i] += e
-    for i in range(n):  # top becomes log p(x), scale the row's weight / p(x)
-        s = scale[i]
-        top[i] += log_positive(s)  # s >= 1 (its largest term is exp(0)) if ok
-        scale[i] = (w[t0 + i] if want_stats else 1.0) / s
     loglik = 0.0
     n_bad = 0
     for i in range(n):
@@ -134,63 +107,24 @@ def _tile_weights(R, n, t0, w, want_stats, row_logp, labels, top, scale, best, o
             labels[row] = best[i]
         ll_i = _NEG_INF
         if ok[i]:
-            ll_i = top[i]
-            loglik += (w[row] if want_stats else 1.0) * ll_i
+            wi = w[row] if want_stats else 1.0
+            ll_i = top[i] + np.log(scale[i])
+            loglik += wi * ll_i
+            scale[i] = wi / scale[i]
         else:
             n_bad += 1
-            scale[i] = 0.0
         if row_logp.shape[0] > 0:
             row_logp[row] = ll_i
-    return loglik, n_bad
-
-
-@njit(cache=True, nogil=True)
-def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
-                           top, scale, best, ok):
-    """Turn a tile's log-densities into weighted responsibilities, in place.
-
-    Parameters
-    ----------
-    R : (K, tile) float64 IN/OUT — log-densities of rows ``t0:t0 + n`` on
-        entry; weighted responsibilities on exit, zero in padding columns
-    w, row_logp, labels, top, scale, best, ok : see ``_tile_weights``
-    resp : (N, K) or (0, K) OUT — per-row responsibilities
-
-    Returns
-    -------
-    loglik : float, n_bad : int — see ``_tile_weights``
-    """
-    loglik, n_bad = _tile_weights(R, n, t0, w, want_stats, row_logp, labels, top,
-                                  scale, best, ok)
-    for k in range(R.shape[0]):
-        Rk = R[k]
+    for k in range(K):
         for i in range(n):
-            Rk[i] *= scale[i]
-        for i in range(n, Rk.shape[0]):
-            Rk[i] = 0.0
+            R[k, i] *= scale[i]
+        for i in range(n, R.shape[1]):
+            R[k, i] = 0.0
     if resp.shape[0] > 0:
         for i in range(n):
-            for k in range(R.shape[0]):
+            for k in range(K):
                 resp[t0 + i, k] = R[k, i]
     return loglik, n_bad
-
-
-@njit(cache=True, nogil=True)
-def _scaled_transpose(R, scale, n, RT):
-    """``RT[i, k] = R[k, i] * scale[i]``: the weighted responsibilities of
-    ``_tile_weights``' output, one row per data row (zero rows past ``n``).
-
-    Scaling on the way saves a pass over ``R``; rows of ``RT`` are what the
-    moment product wants (see ``_add_tile_moments``).
-    """
-    K = R.shape[0]
-    for i in range(n):
-        s = scale[i]
-        for k in range(K):
-            RT[i, k] = R[k, i] * s
-    for i in range(n, RT.shape[0]):
-        for k in range(K):
-            RT[i, k] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -225,59 +159,11 @@ def _add_tile_moments(R, PT, RT, S, S_tile):
     for k in range(R.shape[0]):
         for i in range(R.shape[1]):
             RT[i, k] = R[k, i]
-    _add_product(PT, RT, S, S_tile)
-
-
-@njit(cache=True, nogil=True)
-def _add_product(PT, RT, S, S_tile):
-    """``S += PT @ RT`` (``S_tile``: scratch for the product)."""
     np.dot(PT, RT, S_tile)
     add_into(S, S_tile)
 
 
 # ---------------------------------------------------------- diag, spherical
-@njit(cache=True, nogil=True)
-def _load_diag_tile(X, t0, n, center, PT, ZT):
-    """The diag pass's tile operands from rows ``t0:t0 + n`` of ``X``, in one read.
-
-    ``PT`` (float64, for the moments) gets ``y = x - g`` in rows ``0:D`` and
-    ``y_d^2`` in rows ``D:2 D``; ``ZT`` (data's dtype, for the log-densities)
-    gets ``y`` in rows ``0:D`` and then, with 2 D rows, ``y_d^2`` (diagonal
-    precisions) or, with D + 1 rows, ``|y|^2`` (spherical: one precision per
-    component, half the product). Padding columns are zero; the last row of
-    ``PT`` (ones) is left as it is. Eight rows at a time, as ``_load_tile``
-    (one pass instead of a load and a pass of squares: 1.3x faster).
-    """
-    D = X.shape[1]
-    for i0 in range(0, n, 8):
-        for d in range(D):
-            g = np.float64(center[d])
-            y, y2, z = PT[d], PT[D + d], ZT[d]
-            for i in range(i0, min(i0 + 8, n)):
-                v = np.float64(X[t0 + i, d]) - g
-                y[i] = v
-                y2[i] = v * v
-                z[i] = v
-    if ZT.shape[0] == 2 * D:
-        for d in range(D):
-            z, z2 = ZT[d], ZT[D + d]
-            for i in range(n):
-                z2[i] = z[i] * z[i]
-    else:
-        norm2 = ZT[D]
-        norm2[:n] = 0
-        for d in range(D):
-            z = ZT[d]
-            for i in range(n):
-                norm2[i] += z[i] * z[i]
-    for r in range(2 * D):
-        for i in range(n, PT.shape[1]):
-            PT[r, i] = 0.0
-    for r in range(ZT.shape[0]):
-        for i in range(n, ZT.shape[1]):
-            ZT[r, i] = 0
-
-
 @njit(cache=True, nogil=True)
 def _diag_scratch(X, K, D):
     """One thread's scratch for ``_diag_block``, allocated once per pass.
@@ -316,9 +202,7 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
     X : (N, D) float32/float64, IN
     w : (N,) float64, IN — sample weights
     center : (D,) dtype of X, IN — the center ``g``
-    WT : (K, 2 D) or (K, D + 1) dtype of X, IN — ``[p_k m_k, -p_k / 2]`` per
-        row; D + 1 columns when each component has one precision (spherical),
-        the last then multiplying ``|y|^2``
+    WT : (K, 2 D) dtype of X, IN — ``[p_k m_k, -p_k / 2]`` per row
     const : (K,) float64, IN — log weight + log normalizer ``- 0.5 sum_d p_kd m_kd^2``
     exact : (K,) bool, IN — components handled with ``x - c_k`` formed first
     means : (K, D) float64, IN — component means ``c_k`` (the statistics' shift)
@@ -337,42 +221,40 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
     """
     ZT, L, R, PT, RT, S, S_tile, top, scale, best, ok = scratch
     K, D = means.shape
-    ZQ = ZT[:WT.shape[1]]  # [y; y^2], or [y; |y|^2] for spherical precisions
     S[:] = 0.0
     loglik = 0.0
     n_bad = 0
     for t0 in range(start, stop, _TILE):
         n = min(t0 + _TILE, stop) - t0
-        _load_diag_tile(X, t0, n, center, PT, ZQ)
-        np.dot(WT, ZQ, L)
+        _load_tile(X, t0, n, center, PT)
+        for d in range(D):
+            for i in range(_TILE):
+                v = PT[d, i]
+                PT[D + d, i] = v * v
+                ZT[d, i] = v
+                ZT[D + d, i] = ZT[d, i] * ZT[d, i]
+        np.dot(WT, ZT, L)
         for k in range(K):
-            Rk = R[k]
             if exact[k]:
                 for i in range(n):
                     q = 0.0
                     for d in range(D):
                         t = X[t0 + i, d] - means[k, d]
                         q += prec[k, d] * t * t
-                    Rk[i] = log_norm[k] - 0.5 * q
+                    R[k, i] = log_norm[k] - 0.5 * q
             else:
-                Lk = L[k]
-                c = const[k]
-                for i in range(_TILE):  # the whole tile: a fixed count vectorizes better
-                    Rk[i] = np.float64(Lk[i]) + c
-        ll, bad = _tile_weights(R, n, t0, w, want_stats, row_logp, labels, top, scale,
-                                best, ok)
+                for i in range(n):
+                    R[k, i] = np.float64(L[k, i]) + const[k]
+        ll, bad = _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels,
+                                         resp, top, scale, best, ok)
         loglik += ll
         n_bad += bad
-        if want_stats or resp.shape[0] > 0:
-            _scaled_transpose(R, scale, n, RT)
-        if resp.shape[0] > 0:
-            resp[t0:t0 + n] = RT[:n]
         if want_stats:
-            _add_product(PT, RT, S, S_tile)
+            _add_tile_moments(R, PT, RT, S, S_tile)
             for k in range(K):
                 if exact[k]:
                     for i in range(n):
-                        r = RT[i, k]
+                        r = R[k, i]
                         for d in range(D):
                             t = X[t0 + i, d] - means[k, d]
                             u = r * t
