@@ -287,23 +287,30 @@ def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbu
 
 @njit(**_INLINE)
 def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
-                 start, stop, update_centers, sums, weights, block_range, scoring, lab,
-                 best):
+                 start, stop, update_centers, sums, weights, xbuf, gbuf, lab, best):
     """One block of a Lloyd pass; returns (inertia, n_changed).
 
     ``sums`` (n_clusters, n_features) and ``weights`` (n_clusters,) are this
     block's float64 sums (OUT, overwritten when ``update_centers``).
     The inertia is against the centers given (for the history; the final
-    inertia is recomputed exactly). ``block_range``: ``arange(block_rows)``;
-    ``best`` (block_rows,) in X's dtype, ``lab`` (block_rows,) int32 and
-    ``scoring`` (:func:`_scoring_scratch`) are the calling thread's scratch.
+    inertia is recomputed exactly). ``xbuf`` (block_rows, n_features),
+    ``gbuf`` (n_clusters * block_rows,), ``best`` (block_rows,) in X's
+    dtype and ``lab`` (block_rows,) int32 are the calling thread's scratch.
+
+    The rows are scored as scikit-learn scores them, without the float32
+    screen of the in-memory fit (:func:`_assign_rows`): this pass serves
+    the streamed and Dask fits, prediction and the mixtures' k-means
+    start, whose first call would compile the screen too (2.6 s more).
     """
     m = stop - start
     n_features = X.shape[1]
     lab = lab[:m]
     best = best[:m]
-    _assign_rows(X, shift, start, block_range[:m], centers, centers_sq, lab, best, best[:0],
-                 scoring)
+    xb = xbuf[:m]
+    for i in range(m):
+        for d in range(n_features):
+            xb[i, d] = X[start + i, d] - shift[d]
+    _assign_exact(xb, centers, centers_sq, lab, best, best[:0], gbuf)
     if update_centers:
         sums[:, :] = 0.0
         weights[:] = 0.0
@@ -325,8 +332,8 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
 
 @njit(**_JIT)
 def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
-                 update_centers, screen, lane_sums, lane_weights, block_inertia,
-                 block_changed, lane_lo, lane_hi):
+                 update_centers, lane_sums, lane_weights, block_inertia, block_changed,
+                 lane_lo, lane_hi):
     """Lloyd pass over the blocks of lanes ``lane_lo:lane_hi``; see :func:`lloyd_pass`.
 
     ``lane_sums`` (n_lanes, n_clusters, n_features), ``lane_weights``
@@ -337,8 +344,8 @@ def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_row
     n_samples = X.shape[0]
     n_clusters, n_features = centers.shape
     n_blocks, n_lanes = block_inertia.shape[0], lane_weights.shape[0]
-    block_range = np.arange(block_rows)
-    scoring = _scoring_scratch(X, screen, n_clusters, block_rows)
+    xbuf = np.empty((block_rows, n_features), dtype=X.dtype)
+    gbuf = np.empty(n_clusters * block_rows, dtype=X.dtype)
     lab = np.empty(block_rows, dtype=np.int32)
     best = np.empty(block_rows, dtype=X.dtype)
     sums = np.empty((n_clusters, n_features))
@@ -349,7 +356,7 @@ def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_row
             block_inertia[b], block_changed[b] = _lloyd_block(
                 X, sample_weight, shift, centers, centers_sq, labels, start,
                 min(start + block_rows, n_samples), update_centers, sums, weights,
-                block_range, scoring, lab, best)
+                xbuf, gbuf, lab, best)
             if update_centers:  # predict writes no sums
                 move_into(lane_sums[lane], sums)
                 move_into(lane_weights[lane], weights)
@@ -386,9 +393,8 @@ def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
     lane_weights = np.zeros((n_lanes, n_clusters))
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
-    screen = float32_screen(X, centers, centers_sq)
     run_lanes(_lloyd_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
-                             block_rows, update_centers, screen, lane_sums, lane_weights,
+                             block_rows, update_centers, lane_sums, lane_weights,
                              block_inertia, block_changed),
               n_lanes, region_threads() if n_threads is None else n_threads)
     return (lane_sums.sum(axis=0), lane_weights.sum(axis=0), block_inertia.sum(),
