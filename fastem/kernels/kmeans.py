@@ -46,8 +46,9 @@ _INLINE = dict(_JIT, inline="always")
 _MAX_PROBE_PERIOD = 16
 #: A block uses its bounds while fewer than 1 / _BOUNDS_PAY of its rows
 #: fail them: a failing row, scored alone, costs several times a row of
-#: a dense block (measured: break-even near a tenth of the rows)
-_BOUNDS_PAY = 8
+#: a dense block (break-even measured between a tenth and a fifth of the
+#: rows; a quarter keeps separated data on bounds from the 5th pass)
+_BOUNDS_PAY = 4
 #: rows per float32 screening product (see :func:`_assign_rows`)
 _SCREEN_TILE = 512
 
