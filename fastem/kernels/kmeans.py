@@ -144,15 +144,15 @@ def _scoring_scratch(X, screen, n_clusters, block_rows):
     """One thread's scratch for :func:`_assign_rows`: ``(gbuf, screen,
     xbuf, xx, zero, screen_scratch)`` with ``gbuf`` (n_clusters *
     block_rows,) and ``xbuf`` (block_rows, n_features) in X's dtype, ``xx``
-    (block_rows,) float64, a zero center (1, n_features) and the screen's: rows (block_rows, n_features),
-    scores (n_clusters * block_rows,), best and second (2, block_rows)
-    float32, the near ties' rows (block_rows,) int64, labels (block_rows,)
-    int32 and best and second (2, block_rows) in X's dtype."""
+    (block_rows,) float64, a zero center (1, n_features) and the screen's:
+    rows (block_rows, n_features), scores (n_clusters * block_rows,), best
+    and second (2, block_rows) float32, the near ties' rows (block_rows,)
+    int64, labels (block_rows,) int32 and best and second (2, block_rows) in
+    X's dtype."""
     n_features = X.shape[1]
     n = block_rows
-    return (np.empty(n_clusters * block_rows, X.dtype), screen,
-            np.empty((block_rows, n_features), X.dtype), np.empty(block_rows),
-            np.zeros((1, n_features), X.dtype),
+    return (np.empty(n_clusters * n, X.dtype), screen, np.empty((n, n_features), X.dtype),
+            np.empty(n), np.zeros((1, n_features), X.dtype),
             (np.empty((n, n_features), np.float32), np.empty(n_clusters * n, np.float32),
              np.empty((2, n), np.float32), np.empty(n, np.int64), np.empty(n, np.int32),
              np.empty((2, n), X.dtype)))
