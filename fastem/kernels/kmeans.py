@@ -96,7 +96,7 @@ def score_roundoff(n_features):
     return 4.0 * (n_features + 4) * float(np.finfo(np.float32).eps) / 2.0
 
 
-def float32_screen(X, centers, centers_sq, rows32=None, row_sq=None):
+def float32_screen(X, centers, centers_sq, rows32, row_sq):
     """What :func:`_assign_rows` needs to screen rows in float32: ``(centers32,
     centers_sq32, max ||c||, score_roundoff, rows32, row_sq, exact32)``.
     float32 rows (``exact32``) go through the same path: their float32
@@ -106,13 +106,9 @@ def float32_screen(X, centers, centers_sq, rows32=None, row_sq=None):
     ``rows32`` (n_samples, n_features) float32, the rows minus the shift
     (:func:`float32_rows`), and ``row_sq`` (n_samples,) float64, their
     squared norms (NaN until a pass takes them), are kept between passes
-    over the same in-memory rows; None: converted and computed per block.
+    over the same in-memory rows.
     """
     n_features = X.shape[1]
-    if rows32 is None:
-        rows32 = np.empty((0, n_features), np.float32)
-    if row_sq is None:
-        row_sq = np.empty(0)
     c = np.asarray(centers, dtype=np.float64)
     return (c.astype(np.float32), np.asarray(centers_sq, dtype=np.float32),
             float(np.sqrt(np.max(centers_sq))), score_roundoff(n_features), rows32, row_sq,
@@ -184,13 +180,7 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     n = rows.shape[0]
     x32buf, g32buf, s32, near, near_labels, near_scores = scratch
     n_features = X.shape[1]
-    if rows32.shape[0] == 0:
-        x32 = x32buf[:n]
-        for t in range(n):
-            r = start + rows[t]
-            for d in range(n_features):
-                x32[t, d] = np.float32(X[r, d] - shift[d])
-    elif rows[n - 1] - rows[0] == n - 1:  # consecutive rows: a view
+    if rows[n - 1] - rows[0] == n - 1:  # consecutive rows: a view
         x32 = rows32[start + rows[0]:start + rows[0] + n]
     else:
         x32 = x32buf[:n]
@@ -200,12 +190,9 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
                 x32[t, d] = rows32[r, d]
     for t in range(n):
         r = start + rows[t]
-        if row_sq.shape[0] == 0:
-            xx[t] = _centered_row_sq_dist(X, r, shift, zero, 0)
-        else:
-            if not row_sq[r] >= 0.0:  # NaN: not taken yet
-                row_sq[r] = _centered_row_sq_dist(X, r, shift, zero, 0)
-            xx[t] = row_sq[r]
+        if not row_sq[r] >= 0.0:  # NaN: not taken yet
+            row_sq[r] = _centered_row_sq_dist(X, r, shift, zero, 0)
+        xx[t] = row_sq[r]
     best = s32[0, :n]
     second = s32[1, :n]
     for t0 in range(0, n, _SCREEN_TILE):  # a tile's scores stay in L2
@@ -692,7 +679,7 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
         ``sum_i w_i ||x_i - shift||^2``; NaN where not yet taken (start
         with NaN: the first pass takes them)                               # INOUT
     rows32, row_sq : the screen's rows and their squared norms
-        (:func:`float32_screen`), or None                                  # INOUT
+        (:func:`float32_screen`)                                           # INOUT
     n_threads : int or None, as :func:`lloyd_pass`
 
     Returns
