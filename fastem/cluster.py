@@ -82,9 +82,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         (by default in chunks of about 64 MB); any other array is streamed
         when ``chunk_size`` is set. A streamed fit reads each chunk once per
         Lloyd iteration with the dense pass and adds the per-cluster sums; it
-        keeps no per-row state (labels and bounds, 20 bytes a row, would be
-        held for every streamed row), so it runs the dense pass throughout. It initializes
-        from a random sample of at most 100,000 rows. Results equal the
+        keeps no per-row state (labels, bounds, norm and the row in float32,
+        28 bytes plus 4 per feature, would be held for every streamed row),
+        so it runs the dense pass throughout. It initializes from a random
+        sample of at most 100,000 rows. Results equal the
         in-memory fit to round-off (labels identical) for the same init.
 
     Scaling out
