@@ -84,7 +84,7 @@ def test_kmeans_bounded_block_past_2_31_rows(bounded_rows):
         sums, weights, counts = np.empty((K, D)), np.empty(K), np.empty(K, np.int64)
         norms = np.sqrt(centers_sq)
         X = _rows(row, n)
-        rows32 = _rows((row - shift).astype(np.float32), n)
+        rows32 = _rows((row - shift).astype(np.float32), n).T  # kept feature by feature
         row_sq = _rows(np.full(1, np.nan), n, writeable=True)[:, 0]
         scoring = kk._scoring_scratch(
             X, kk.float32_screen(X, centers, centers_sq, rows32, row_sq), K, B)

@@ -49,8 +49,10 @@ _MAX_PROBE_PERIOD = 16
 #: a dense block (break-even measured between a tenth and a fifth of the
 #: rows; a quarter keeps separated data on bounds from the 5th pass)
 _BOUNDS_PAY = 4
-#: rows per float32 screening product (see :func:`_assign_rows`)
+#: rows per float32 screening tile (see :func:`_screen_tile`), fewer
+#: where a tile's rows would pass _SCREEN_TILE_FLOATS floats (32 KB)
 _SCREEN_TILE = 512
+_SCREEN_TILE_FLOATS = 8192
 
 
 @njit(**_JIT)
@@ -97,20 +99,20 @@ def score_roundoff(n_features):
 
 
 def float32_screen(X, centers, centers_sq, rows32, row_sq):
-    """What :func:`_assign_rows` needs to screen rows in float32: ``(centers32,
-    centers_sq32, max ||c||, score_roundoff, rows32, row_sq, exact32)``.
+    """What :func:`_assign_rows` needs to screen rows in float32: ``(-2
+    centers32, centers_sq32, max ||c||, score_roundoff, rows32, row_sq, exact32)``.
     float32 rows (``exact32``) go through the same path: their float32
     scores are scikit-learn's own, so only exact ties are scored again, and
     the kept rows and norms serve them alike.
 
-    ``rows32`` (n_samples, n_features) float32, the rows minus the shift
+    ``rows32`` (n_features, n_samples) float32, the rows minus the shift
     (:func:`float32_rows`), and ``row_sq`` (n_samples,) float64, their
     squared norms (NaN until a pass takes them), are kept between passes
     over the same in-memory rows.
     """
     n_features = X.shape[1]
     c = np.asarray(centers, dtype=np.float64)
-    return (c.astype(np.float32), np.asarray(centers_sq, dtype=np.float32),
+    return ((-2.0 * c).astype(np.float32), np.asarray(centers_sq, dtype=np.float32),
             float(np.sqrt(np.max(centers_sq))), score_roundoff(n_features), rows32, row_sq,
             X.dtype == np.float32)
 
@@ -118,18 +120,21 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
 @njit(**_JIT)
 def _float32_rows_lanes(X, shift, out, lane_lo, lane_hi):
     """Rows of lanes ``lane_lo:lane_hi`` (lane ``j``: rows ``j N / N_LANES``
-    to ``(j + 1) N / N_LANES``) of ``float32(X - shift)`` into ``out``."""
+    to ``(j + 1) N / N_LANES``) of ``float32(X - shift)``, transposed, into
+    ``out`` (n_features, n_samples)."""
     n_samples, n_features = X.shape
     for lane in range(lane_lo, lane_hi):
         for i in range(lane * n_samples // N_LANES, (lane + 1) * n_samples // N_LANES):
             for d in range(n_features):
-                out[i, d] = np.float32(X[i, d] - shift[d])
+                out[d, i] = np.float32(X[i, d] - shift[d])
 
 
 def float32_rows(X, shift, n_threads=None):
-    """``float32(X - shift)``, the difference in X's dtype as scikit-learn
-    centers: the rows the float32 screen scores, kept for an in-memory fit."""
-    out = np.empty(X.shape, dtype=np.float32)
+    """``float32(X - shift).T`` (n_features, n_samples), the difference in
+    X's dtype as scikit-learn centers: the rows the float32 screen scores,
+    kept for an in-memory fit, feature by feature (each feature of a run of
+    rows is contiguous: :func:`_screen_tile` reads it as it is)."""
+    out = np.empty(X.shape[::-1], dtype=np.float32)
     run_lanes(_float32_rows_lanes, (X, shift, out), N_LANES,
               region_threads() if n_threads is None else n_threads)
     return out
@@ -141,17 +146,81 @@ def _scoring_scratch(X, screen, n_clusters, block_rows):
     xbuf, xx, zero, screen_scratch)`` with ``gbuf`` (n_clusters *
     block_rows,) and ``xbuf`` (block_rows, n_features) in X's dtype, ``xx``
     (block_rows,) float64, a zero center (1, n_features) and the screen's:
-    rows (block_rows, n_features), scores (n_clusters * block_rows,), best
-    and second (2, block_rows) float32, the near ties' rows (block_rows,)
-    int64, labels (block_rows,) int32 and best and second (2, block_rows) in
-    X's dtype."""
+    a tile of rows, transposed (n_features, tile) and its scores (tile,)
+    (:func:`_screen_tile`), best and second (2, block_rows) float32, the
+    near ties' rows (block_rows,) int64, labels (block_rows,) int32 and best
+    and second (2, block_rows) in X's dtype."""
     n_features = X.shape[1]
     n = block_rows
+    # a tile of rows stays in L1 while every center is scored against it
+    tile = max(64, min(_SCREEN_TILE, _SCREEN_TILE_FLOATS // n_features))
     return (np.empty(n_clusters * n, X.dtype), screen, np.empty((n, n_features), X.dtype),
             np.empty(n), np.zeros((1, n_features), X.dtype),
-            (np.empty((n, n_features), np.float32), np.empty(n_clusters * n, np.float32),
+            (np.empty((n_features, tile), np.float32), np.empty(tile, np.float32),
              np.empty((2, n), np.float32), np.empty(n, np.int64), np.empty(n, np.int32),
              np.empty((2, n), X.dtype)))
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _screen_tile(rows32, start, rows, centers_m2, centers_sq32, labels_out, best, second,
+                 xt, s):
+    """float32 scores ``||c_j||^2 - 2 x.c_j`` of rows ``start + rows[t]``
+    of ``rows32`` (n_features, n_samples, :func:`float32_rows`) against
+    every center: the first index of the minimum
+    into ``labels_out``, the minimum and the second smallest into ``best``
+    and ``second`` (each (m,), m = len(rows) <= xt.shape[1]).
+
+    Computed directly, not by ``gemm``: a row is a few dozen multiply-adds
+    where the rows and centers are short, which a BLAS call's fixed costs
+    exceed. Each center's scores run along contiguous rows and vectorize:
+    consecutive rows are read where they are kept, others are gathered
+    into ``xt`` (n_features, tile) first; ``s`` (tile,) holds the scores. Any summation order has the round-off that
+    :func:`score_roundoff` bounds, multiply-adds fused or not (hence
+    ``contract``; a called kernel keeps its own fastmath flags, an inlined
+    one would not).
+    """
+    m = rows.shape[0]
+    n_clusters, n_features = centers_m2.shape
+    if rows[m - 1] - rows[0] == m - 1:
+        x, first = rows32, start + rows[0]
+    else:
+        for t in range(m):
+            r = start + rows[t]
+            for d in range(n_features):
+                xt[d, t] = rows32[d, r]
+        x, first = xt, 0
+    for k in range(n_clusters):
+        v = s[:m]
+        v[:] = centers_sq32[k]
+        d = 0
+        while d + 4 <= n_features:  # four features per sweep: fewer loads and stores of v
+            c0, c1 = centers_m2[k, d], centers_m2[k, d + 1]
+            c2, c3 = centers_m2[k, d + 2], centers_m2[k, d + 3]
+            x0, x1 = x[d, first:first + m], x[d + 1, first:first + m]
+            x2, x3 = x[d + 2, first:first + m], x[d + 3, first:first + m]
+            for i in range(m):
+                v[i] = v[i] + c0 * x0[i] + c1 * x1[i] + c2 * x2[i] + c3 * x3[i]
+            d += 4
+        while d < n_features:
+            c0 = centers_m2[k, d]
+            x0 = x[d, first:first + m]
+            for i in range(m):
+                v[i] = v[i] + c0 * x0[i]
+            d += 1
+        if k == 0:
+            for i in range(m):
+                best[i] = v[i]
+                second[i] = np.inf
+                labels_out[i] = 0
+            continue
+        for i in range(m):
+            # strict <: the first minimum, as argmin; branch-free, so it vectorizes
+            a = v[i]
+            b = best[i]
+            hi = a if a > b else b
+            second[i] = hi if hi < second[i] else second[i]
+            labels_out[i] = k if a < b else labels_out[i]
+            best[i] = a if a < b else b
 
 
 @njit(**_JIT)
@@ -162,10 +231,10 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     x.c_j`` (:func:`_assign_exact`).
 
     Rows are scored in float32 first (``scoring[1]``,
-    :func:`float32_screen`) and only the near ties again in X's dtype (see
-    the module docstring); ``best_out`` and ``second_out`` then hold scores
-    within ``eta (||x|| + max ||c||)^2`` of the exact ones (``eta``:
-    :func:`score_roundoff`).
+    :func:`float32_screen`, :func:`_screen_tile`) and only the near ties
+    again in X's dtype (see the module docstring); ``best_out`` and
+    ``second_out`` then hold scores within ``eta (||x|| + max ||c||)^2``
+    of the exact ones (``eta``: :func:`score_roundoff`).
 
     Parameters
     ----------
@@ -176,18 +245,10 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         ``||x - shift||^2`` of each row (float64)
     """
     gbuf, screen, xbuf, xx, zero, scratch = scoring
-    centers32, centers_sq32, cmax, eta, rows32, row_sq, exact32 = screen
+    centers_m2, centers_sq32, cmax, eta, rows32, row_sq, exact32 = screen
     n = rows.shape[0]
-    x32buf, g32buf, s32, near, near_labels, near_scores = scratch
+    xt, tile_scores, s32, near, near_labels, near_scores = scratch
     n_features = X.shape[1]
-    if rows[n - 1] - rows[0] == n - 1:  # consecutive rows: a view
-        x32 = rows32[start + rows[0]:start + rows[0] + n]
-    else:
-        x32 = x32buf[:n]
-        for t in range(n):
-            r = start + rows[t]
-            for d in range(n_features):
-                x32[t, d] = rows32[r, d]
     for t in range(n):
         r = start + rows[t]
         if not row_sq[r] >= 0.0:  # NaN: not taken yet
@@ -195,27 +256,34 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         xx[t] = row_sq[r]
     best = s32[0, :n]
     second = s32[1, :n]
-    for t0 in range(0, n, _SCREEN_TILE):  # a tile's scores stay in L2
-        t1 = min(t0 + _SCREEN_TILE, n)
-        _assign_exact(x32[t0:t1], centers32, centers_sq32, labels_out[t0:t1], best[t0:t1],
-                      second[t0:t1], g32buf)
+    tile = xt.shape[1]
+    for t0 in range(0, n, tile):
+        t1 = min(t0 + tile, n)
+        _screen_tile(rows32, start, rows[t0:t1], centers_m2, centers_sq32, labels_out[t0:t1],
+                     best[t0:t1], second[t0:t1], xt, tile_scores)
     track = second_out.shape[0] > 0
-    n_near = 0
     if exact32:  # float32 rows: these are scikit-learn's own scores
         eta = 0.0  # (so only exact ties go to the second scoring)
+    # both scores' round-off, 2 eta (||x|| + cmax)^2, bounded by 4 eta
+    # (||x||^2 + cmax^2): no square root, and the loop vectorizes
+    scale = 4.0 * eta
+    cmax_sq = cmax * cmax
+    n_near = 0
     for t in range(n):
-        reach = np.sqrt(xx[t]) + cmax
         b = np.float64(best[t])
-        # both scores' round-off; NaN (float32 overflow) fails the test too
-        if np.float64(second[t]) - b > 2.0 * eta * reach * reach:
-            best_out[t] = b
-            if track:
-                second_out[t] = second[t]
-        else:
-            near[n_near] = t
-            n_near += 1
+        best_out[t] = b
+        # NaN (float32 overflow) fails the test too
+        n_near += 0 if np.float64(second[t]) - b > scale * (xx[t] + cmax_sq) else 1
+    if track:
+        for t in range(n):
+            second_out[t] = second[t]
     if n_near == 0:
         return
+    n_near = 0
+    for t in range(n):
+        if not np.float64(second[t]) - np.float64(best[t]) > scale * (xx[t] + cmax_sq):
+            near[n_near] = t
+            n_near += 1
     xn = xbuf[:n_near]
     for u in range(n_near):
         r = start + rows[near[u]]
