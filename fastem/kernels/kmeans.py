@@ -498,7 +498,8 @@ def _settled(low, up, center_norm, center_norm_max, eta):
     scores' relative round-off; ``up + ||c_a|| >= ||x||`` stands in for
     ``||x||``: a larger margin)."""
     reach = up + center_norm + center_norm_max
-    return low > 0.0 and low * low - up * up > 2.0 * eta * reach * reach
+    # & rather than and: no branch, so loops over rows vectorize
+    return (low > 0.0) & (low * low - up * up > 2.0 * eta * reach * reach)
 
 
 @njit(**_INLINE)
@@ -641,23 +642,33 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         _assign_rows(X, shift, start, todo[:n_todo], centers, centers_sq, lab, best,
                      second if track else second[:0], scoring)
         for t in range(n_todo):
-            r = start + todo[t]
-            k = lab[t]
-            if labels[r] != k:
-                n_changed += 1
-            if not track:  # a dense block's bounds wait for its probe
-                continue
-            # inflated (deflated) by the scores' round-off: true upper (lower) bounds
-            reach = np.sqrt(xx[t]) + center_norm_max
-            up = xx[t] + best[t] + eta * reach * reach
-            upper[r] = np.sqrt(up) if up > 0.0 else 0.0
-            low = xx[t] + second[t] - eta * reach * reach
-            low = np.sqrt(low) if low > 0.0 else 0.0
-            lower[r] = low
-            if dense:
-                low -= 2.0 * drift_max1
-                if _settled(low, upper[r], center_norms[k], center_norm_max, eta):
-                    n_stable += 1
+            n_changed += 1 if labels[start + todo[t]] != lab[t] else 0
+        # the bounds from the scores, inflated (deflated) by their round-off:
+        # true upper (lower) bounds; a dense block's wait for its probe
+        if track and dense:  # every row in order: contiguous, so it vectorizes
+            block_upper = upper[start:stop]
+            block_lower = lower[start:stop]
+            for t in range(m):
+                reach = np.sqrt(xx[t]) + center_norm_max
+                slack = eta * reach * reach
+                up = xx[t] + best[t] + slack
+                up = np.sqrt(up) if up > 0.0 else 0.0
+                low = xx[t] + second[t] - slack
+                low = np.sqrt(low) if low > 0.0 else 0.0
+                block_upper[t] = up
+                block_lower[t] = low
+                # still settled after another move of the centers as large?
+                n_stable += _settled(low - 2.0 * drift_max1, up, center_norms[lab[t]],
+                                     center_norm_max, eta)
+        elif track:
+            for t in range(n_todo):
+                r = start + todo[t]
+                reach = np.sqrt(xx[t]) + center_norm_max
+                slack = eta * reach * reach
+                up = xx[t] + best[t] + slack
+                upper[r] = np.sqrt(up) if up > 0.0 else 0.0
+                low = xx[t] + second[t] - slack
+                lower[r] = np.sqrt(low) if low > 0.0 else 0.0
         moved = n_changed > 0 and cached and 2 * n_changed <= m
         if moved:
             _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights,
