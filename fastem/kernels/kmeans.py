@@ -202,7 +202,8 @@ def _screen_tile(rows32, start, rows, centers_m2, centers_sq32, labels_out, best
         if consecutive:
             r0 = start + rows[0]
             for d in range(n_features):
-                x[d, :] = rows32[d, r0:r0 + m]
+                for t in range(m):  # (an array assignment would compile its
+                    x[d, t] = rows32[d, r0 + t]  # shape-mismatch error path: seconds)
         else:
             for t in range(m):
                 r = start + rows[t]
@@ -703,9 +704,10 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     keep = block_sums.shape[0] > 0  # else no block's statistics are kept
     drift_top = _top2(drift)
     center_norms = np.empty(n_clusters)
-    for k in range(n_clusters):
+    cmax = 0.0
+    for k in range(n_clusters):  # (a loop: .max() compiles for most of a second)
         center_norms[k] = np.sqrt(np.float64(centers_sq[k]))
-    cmax = center_norms.max()
+        cmax = max(cmax, center_norms[k])
     scoring = _scoring_scratch(X, screen, n_clusters, block_rows)
     todo = np.empty(block_rows, dtype=np.int64)
     lab = np.empty(block_rows, dtype=np.int32)
