@@ -605,8 +605,10 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     score costs ~15%); a dense block's bounds are stale until its next
     probe, which rewrites all of them. ``next_dense`` says
     which way the block goes next: dense if more than 1 / _BOUNDS_PAY of
-    its rows failed the test, or (when dense) would fail it after another
-    move of the centers as large as this one.
+    its rows failed the test, or (when dense) would fail it, their upper
+    bounds tightened, after another move of the centers as large as this
+    one (lower bounds less the largest drift: counting the upper bounds'
+    growth too kept separated blobs dense for 4 more passes of 20).
 
     ``scoring`` (:func:`_scoring_scratch`), ``scores`` (2, block_rows) in X's dtype,
     ``todo`` (block_rows,) int64 and ``lab`` (block_rows,) int32 are the
@@ -658,8 +660,9 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                 low = np.sqrt(low) if low > 0.0 else 0.0
                 block_upper[t] = up
                 block_lower[t] = low
-                # still settled after another move of the centers as large?
-                n_stable += _settled(low - 2.0 * drift_max1, up, center_norms[lab[t]],
+                # still settled, its upper bound tightened, after another move
+                # of the centers as large? (its lower bound falls by the largest)
+                n_stable += _settled(low - drift_max1, up, center_norms[lab[t]],
                                      center_norm_max, eta)
         elif track:
             for t in range(n_todo):
