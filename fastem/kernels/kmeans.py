@@ -618,22 +618,38 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     drift_arg1, drift_max1, drift_max2 = drift_top
     xx = scoring[3]
     n_todo = 0
-    for i in range(m):
-        r = start + i
-        a = labels[r]
-        if a < 0 or dense:
-            todo[n_todo] = i
+    if dense:
+        for i in range(m):
+            todo[i] = i
+        n_todo = m
+    else:
+        # two loops: the bound tests, without a branch, gather the rows that
+        # fail them; then their upper bounds are tightened, the rows read
+        # one after another (their cache misses overlap) and tested again
+        block_lower = lower[start:stop]
+        block_upper = upper[start:stop]
+        block_labels = labels[start:stop]
+        n_failed = 0
+        for i in range(m):
+            a = block_labels[i]
+            k = max(a, 0)  # -1: not labelled yet, so it fails (garbage bounds)
+            low = block_lower[i] - (drift_max2 if k == drift_arg1 else drift_max1)
+            up = block_upper[i] + drift[k]
+            block_lower[i] = low
+            block_upper[i] = up
+            todo[n_failed] = i
+            settled = _settled(low, up, center_norms[k], center_norm_max, eta) & (a >= 0)
+            n_failed += 0 if settled else 1
+        for j in range(n_failed):
+            i = todo[j]
+            a = block_labels[i]
+            if a >= 0:
+                up = np.sqrt(_centered_row_sq_dist(X, start + i, shift, centers, a))
+                block_upper[i] = up
+                if _settled(block_lower[i], up, center_norms[a], center_norm_max, eta):
+                    continue
+            todo[n_todo] = i  # (n_todo <= j: no row still to tighten is overwritten)
             n_todo += 1
-            continue
-        low = lower[r] - (drift_max2 if a == drift_arg1 else drift_max1)
-        lower[r] = low
-        up = upper[r] + drift[a]
-        if not _settled(low, up, center_norms[a], center_norm_max, eta):
-            up = np.sqrt(_centered_row_sq_dist(X, r, shift, centers, a))
-            if not _settled(low, up, center_norms[a], center_norm_max, eta):
-                todo[n_todo] = i
-                n_todo += 1
-        upper[r] = up
     n_changed = 0
     n_stable = 0
     moved = False
