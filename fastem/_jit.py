@@ -10,6 +10,7 @@ import threading
 import time
 
 import numpy as np
+from numba._dispatcher import compute_fingerprint
 
 logger = logging.getLogger("fastem")
 
@@ -25,12 +26,17 @@ _checked = set()
 
 
 def _kind(arg):
-    """What Numba's choice of machine code depends on, cheaply."""
-    if isinstance(arg, np.ndarray):
-        flags = arg.flags
-        return (arg.dtype.str, arg.ndim, flags.c_contiguous, flags.f_contiguous,
-                flags.writeable)
-    return type(arg)
+    """What Numba's choice of machine code depends on, cheaply: its own
+    fingerprint of the argument's type (~0.2 us; reading an array's dtype
+    and flags in Python took 1 us), else the Python type."""
+    try:
+        return compute_fingerprint(arg)
+    except (TypeError, ValueError, NotImplementedError):
+        if isinstance(arg, np.ndarray):
+            flags = arg.flags
+            return (arg.dtype.str, arg.ndim, flags.c_contiguous, flags.f_contiguous,
+                    flags.writeable)
+        return type(arg)
 
 
 def _compiles(dispatcher, sig):

@@ -138,7 +138,8 @@ def test_zero_weight_equals_dropped_row():
     assert_array_equal(a.labels_[keep], b.labels_)
 
 
-def test_thread_count_does_not_change_bits():
+def test_thread_count_does_not_change_bits(monkeypatch):
+    monkeypatch.setattr(kernels, "_MIN_THREADED_WORK", 0)  # small data, threaded all the same
     X = _blobs(5 * BLOCK_ROWS + 17, 6, 9)
     init = _init_rows(X, 9)
     fits = [KMeans(9, init=init, n_init=1, tol=0, max_iter=5, n_jobs=j).fit(X)
@@ -148,7 +149,8 @@ def test_thread_count_does_not_change_bits():
     assert fits[0].inertia_ == fits[1].inertia_
 
 
-def test_lloyd_pass_bits_for_any_thread_count():
+def test_lloyd_pass_bits_for_any_thread_count(monkeypatch):
+    monkeypatch.setattr(kernels, "_MIN_THREADED_WORK", 0)  # small data, threaded all the same
     X = _blobs(7 * 512 + 3, 5, 6)
     centers = _init_rows(X, 6)
     shift = X.mean(0)

@@ -100,6 +100,7 @@ def test_predict_runs_while_another_model_fits(monkeypatch, make, data):
 
     monkeypatch.setattr(_threads, "run_lanes", run_lanes)  # the mixtures' passes
     monkeypatch.setattr(kmeans_kernels, "run_lanes", run_lanes)  # KMeans
+    monkeypatch.setattr(kmeans_kernels, "_MIN_THREADED_WORK", 0)  # its threaded path
     errors = []
 
     def fit():

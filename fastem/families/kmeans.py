@@ -29,6 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils.extmath import row_norms
+try:  # what scikit-learn's own fit calls: its public wrapper validates the
+    # (already valid) rows again, 2 ms of a 5 ms fit of 10,000 x 2 rows
+    from sklearn.cluster._kmeans import _kmeans_plusplus
+except ImportError:  # pragma: no cover - a scikit-learn that moved it
+    from sklearn.cluster import kmeans_plusplus
+
+    def _kmeans_plusplus(X, n_clusters, x_squared_norms, sample_weight, random_state):
+        return kmeans_plusplus(X, n_clusters, x_squared_norms=x_squared_norms,
+                               sample_weight=sample_weight, random_state=random_state)
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
 from .._data import ArrayData
@@ -63,10 +72,8 @@ def init_centroids(Xc, sample_weight, n_clusters, init, random_state):
         (a callable's output is returned as given, for the caller to check)
     """
     if isinstance(init, str) and init == "k-means++":
-        from sklearn.cluster import kmeans_plusplus
-        centers, _ = kmeans_plusplus(Xc, n_clusters,
-                                     sample_weight=sample_weight.astype(Xc.dtype),
-                                     random_state=random_state)
+        centers, _ = _kmeans_plusplus(Xc, n_clusters, row_norms(Xc, squared=True),
+                                      sample_weight.astype(Xc.dtype), random_state)
         return np.ascontiguousarray(centers, dtype=Xc.dtype)
     if isinstance(init, str) and init == "random":
         # the probabilities in X's dtype, as scikit-learn computes them
