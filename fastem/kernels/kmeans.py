@@ -16,11 +16,11 @@ faults).
 Exactness against scikit-learn: a row's label is the first index of the
 minimum of ``||c_j||^2 - 2 x.c_j`` computed in the input dtype with the dot
 products from the same BLAS ``gemm`` scikit-learn uses, so labels agree bit
-for bit, ties included. Rows are screened in float32 first (for float64
-rows, half the ``gemm``'s work): a row whose best float32 score beats its
-second by more than both scores' round-off has the label any exact
-computation gives; the few others (near ties) are scored in the input
-dtype as scikit-learn scores them. The data are centered on the fly (``x -
+for bit, ties included. Rows are screened in float32 first (half the
+work of float64 products; :func:`_screen_tile`): a row whose best float32
+score beats its second by more than both scores' round-off has the label
+any exact computation gives; the few others (near ties) are scored in the
+input dtype as scikit-learn scores them. The data are centered on the fly (``x -
 shift`` block by block, the same elementwise subtraction scikit-learn
 applies to a full copy); the in-memory fit keeps them centered in float32
 (:func:`float32_rows`), the streamed and Dask passes allocate nothing of
@@ -194,8 +194,8 @@ def _screen_tile(rows32, start, rows, centers_m2, centers_sq32, labels_out, best
     minimum and the second smallest into ``best`` and ``second`` (each
     (m,), m = len(rows) <= :func:`screen_tile_rows`).
 
-    Short rows against few centers (``n_clusters * n_features <=``
-    _DIRECT_SCREEN_MAX) are scored directly: a row is then a few dozen
+    Short rows against few centers (``n_clusters * n_features`` at most
+    ``_DIRECT_SCREEN_MAX``) are scored directly: a row is then a few dozen
     multiply-adds, which a BLAS call's fixed costs exceed; each center's
     scores run along contiguous rows and vectorize, on consecutive rows
     where they are kept. Larger problems go to ``sgemm`` on the tile's rows
@@ -214,10 +214,12 @@ def _screen_tile(rows32, start, rows, centers_m2, centers_sq32, labels_out, best
     else:
         x, first = xbuf[:n_features * m].reshape((n_features, m)), 0
         if consecutive:
+            # a loop: an array assignment compiles its shape-mismatch error
+            # path, seconds of a cold first fit
             r0 = start + rows[0]
             for d in range(n_features):
-                for t in range(m):  # (an array assignment would compile its
-                    x[d, t] = rows32[d, r0 + t]  # shape-mismatch error path: seconds)
+                for t in range(m):
+                    x[d, t] = rows32[d, r0 + t]
         else:
             for t in range(m):
                 r = start + rows[t]
