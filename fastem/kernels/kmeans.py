@@ -186,11 +186,11 @@ def screen_tile_rows(n_features):
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _screen_tile(rows32, start, rows, centers_m2, centers_sq32, labels_out, best, second,
-                 xbuf, gbuf):
+def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, labels_out, best,
+                 second, xbuf, gbuf):
     """float32 scores ``||c_j||^2 - 2 x.c_j`` of rows ``start + rows[t]``
-    of ``rows32`` (n_features, n_samples, :func:`float32_rows`) against
-    every center: the first index of the minimum into ``labels_out``, the
+    of ``X - shift``, kept in ``rows32`` (n_features, n_samples,
+    :func:`float32_rows`), against every center: the first index of the minimum into ``labels_out``, the
     minimum and the second smallest into ``best`` and ``second`` (each
     (m,), m = len(rows) <= :func:`screen_tile_rows`).
 
@@ -200,7 +200,10 @@ def _screen_tile(rows32, start, rows, centers_m2, centers_sq32, labels_out, best
     scores run along contiguous rows and vectorize, on consecutive rows
     where they are kept. Larger problems go to ``sgemm`` on the tile's rows
     gathered into ``xbuf`` (n_features * tile,); ``gbuf`` (n_clusters *
-    tile,) holds the products. Any summation order has the round-off that
+    tile,) holds the products. Scattered rows (those a block's bounds leave)
+    are gathered from X, converted as :func:`float32_rows` converts them:
+    a row's features lie together there, and the bound tests have just read
+    most of them; in ``rows32`` each would cost a cache line per feature. Any summation order has the round-off that
     :func:`score_roundoff` bounds, multiply-adds fused or not (hence
     ``contract``; a called kernel keeps its own fastmath flags, an inlined
     one would not).
@@ -224,7 +227,7 @@ def _screen_tile(rows32, start, rows, centers_m2, centers_sq32, labels_out, best
             for t in range(m):
                 r = start + rows[t]
                 for d in range(n_features):
-                    x[d, t] = rows32[d, r]
+                    x[d, t] = np.float32(X[r, d] - shift[d])
     g = gbuf[:n_clusters * m].reshape((n_clusters, m))
     if direct:
         for k in range(n_clusters):
@@ -301,8 +304,8 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     tile = screen_tile_rows(n_features)
     for t0 in range(0, n, tile):
         t1 = min(t0 + tile, n)
-        _screen_tile(rows32, start, rows[t0:t1], centers_m2, centers_sq32, labels_out[t0:t1],
-                     best[t0:t1], second[t0:t1], xbuf32, gbuf32)
+        _screen_tile(X, shift, rows32, start, rows[t0:t1], centers_m2, centers_sq32,
+                     labels_out[t0:t1], best[t0:t1], second[t0:t1], xbuf32, gbuf32)
     track = second_out.shape[0] > 0
     if exact32:  # float32 rows: these are scikit-learn's own scores
         eta = 0.0  # (so only exact ties go to the second scoring)
