@@ -3,7 +3,8 @@
 asv imports this module (classes with ``params``/``setup``/``time_*``); nothing
 runs at import. ``python benchmarks/bench_kmeans.py`` measures the speed
 targets in one process, interleaving fastem and scikit-learn, and prints
-best-of-repeats ratios (scikit-learn time / fastem time).
+best-of-repeats ratios (scikit-learn time / fastem time), after the median
+ratio of whole fits on small data (10,000 x 2 rows, K=3, defaults).
 """
 import os
 import subprocess
@@ -102,6 +103,36 @@ class KMeansFit:
                                     fit_sklearn(self.X, self.init).labels_))
 
 
+class KMeansSmall:
+    """A whole fit of small data with scikit-learn's defaults (k-means++,
+    tol=1e-4): 10,000 x 2 rows, K=3, where fixed costs decide."""
+
+    def setup(self):
+        self.X = small_data()
+        fit_small("fastem", self.X)  # warm the JIT
+
+    def time_fastem(self):
+        fit_small("fastem", self.X)
+
+    def time_sklearn(self):
+        fit_small("sklearn", self.X)
+
+
+def small_data():
+    """10,000 x 2 rows in 3 blobs."""
+    from sklearn.datasets import make_blobs
+    return make_blobs(10_000, 2, centers=3, random_state=0)[0]
+
+
+def fit_small(library, X):
+    """``library``'s KMeans(3, random_state=0) fitted to ``X``, defaults otherwise."""
+    if library == "fastem":
+        from fastem.cluster import KMeans
+    else:
+        from sklearn.cluster import KMeans
+    return KMeans(3, random_state=0).fit(X)
+
+
 class KMeansPredict:
     """Assign 1M rows to 64 fitted centers."""
 
@@ -166,7 +197,25 @@ def _compile_times():
     return cold, warm
 
 
+def _small_fits(repeats=40):
+    """Median whole-fit times of :func:`fit_small`, the libraries interleaved."""
+    X = small_data()
+    fit_small("fastem", X)
+    fit_small("sklearn", X)
+    times = {"fastem": [], "sklearn": []}
+    for _ in range(repeats):
+        for library in times:
+            t = time.perf_counter()
+            fit_small(library, X)
+            times[library].append(time.perf_counter() - t)
+    fastem, sklearn = (float(np.median(times[k])) for k in ("fastem", "sklearn"))
+    print(f"KMeans(3) on 10,000 x 2 rows, scikit-learn's defaults, median of {repeats} "
+          f"interleaved fits: sklearn {1e3 * sklearn:.2f} ms, fastem {1e3 * fastem:.2f} ms "
+          f"-> ratio {sklearn / fastem:.2f}x")
+
+
 def main(n_samples=1_000_000, repeats=3):
+    _small_fits()
     print(f"KMeans, N={n_samples:,}, D=16, K={N_CLUSTERS}, {N_ITER} iterations "
           f"(tol=0), same init array; best of {repeats}, interleaved; "
           f"ratio = scikit-learn time / fastem time")
