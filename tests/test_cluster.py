@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits, load_iris, load_wine, make_blobs
 from sklearn.metrics import euclidean_distances
 
 from fastem.cluster import KMeans
+from fastem.families import kmeans as engine
 from fastem.families.kmeans import BLOCK_ROWS, _bounded_state
 from fastem.kernels import kmeans as kernels
 
@@ -45,7 +46,10 @@ def _assert_same_as_sklearn(fk, sk):
 @pytest.mark.parametrize("name", sorted(DATASETS))
 @pytest.mark.parametrize("tol", [0.0, 1e-4])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_equal_to_sklearn_same_init(name, tol, weighted):
+@pytest.mark.parametrize("bounded", [True, False])
+def test_equal_to_sklearn_same_init(name, tol, weighted, bounded, monkeypatch):
+    if not bounded:  # the passes of small data (conftest: bounded everywhere)
+        monkeypatch.setattr(engine, "MIN_BOUNDED_ROWS", 10**9)
     X = DATASETS[name]()
     k = 8
     init = _init_rows(X, k)
