@@ -1,7 +1,7 @@
 """pytest-benchmark: fastem and scikit-learn side by side, one group per model.
 
 Run for real with
-``python -m pytest tests/benchmarks --benchmark-enable --benchmark-only``
+``python -m pytest tests/benchmarks -n 0 --benchmark-enable --benchmark-only``
 (200,000 rows; ``FASTEM_PYTEST_BENCH_SAMPLES`` changes that). The normal test
 run (``--benchmark-disable``, set in pyproject.toml) executes each case once on
 2,000 rows and checks that the two libraries agree, so the comparisons stay
