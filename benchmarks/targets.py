@@ -18,12 +18,17 @@ import subprocess
 import sys
 
 #: (name, model, n_samples, n_features, n_components, max_iter, data, goal of the
-#: per-iteration and whole-fit speedup)
+#: per-iteration and whole-fit speedup: one number, or (with AVX2 code, with
+#: AVX-512 code)). The first-call issue's: GaussianMixture diag 15x and full
+#: 20x with AVX2 code, and with AVX-512 code no lower than the figures the
+#: README showed when it was filed; touching clusters as far ahead as blobs.
 SPEED_TARGETS = [
-    ("GaussianMixture diag", "gmm-diag", 1_000_000, 16, 16, 10, None, 12.0),
-    ("GaussianMixture full", "gmm-full", 1_000_000, 16, 16, 10, None, 6.0),
-    ("GaussianMixture diag touching", "gmm-diag", 1_000_000, 16, 16, 10, "touching", 12.0),
-    ("GaussianMixture full touching", "gmm-full", 1_000_000, 16, 16, 10, "touching", 6.0),
+    ("GaussianMixture diag", "gmm-diag", 1_000_000, 16, 16, 10, None, (15.0, 24.7)),
+    ("GaussianMixture full", "gmm-full", 1_000_000, 16, 16, 10, None, (20.0, 34.8)),
+    ("GaussianMixture diag touching", "gmm-diag", 1_000_000, 16, 16, 10, "touching",
+     (15.0, 24.7)),
+    ("GaussianMixture full touching", "gmm-full", 1_000_000, 16, 16, 10, "touching",
+     (20.0, 34.8)),
     ("KMeans separated", "kmeans", 1_000_000, 16, 64, 20, "separated", 5.0),
     ("KMeans overlapping", "kmeans", 1_000_000, 16, 64, 20, "overlapping", 2.5),
     ("KMeans touching", "kmeans", 1_000_000, 16, 64, 20, "touching", 2.0),
@@ -73,9 +78,12 @@ def main(argv=None):
 
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     results, summary = [], []
+    avx512_code = _has_avx512() and not os.environ.get("NUMBA_CPU_NAME")
     for label, name, n, d, k, n_iter, data, goal in SPEED_TARGETS:
         if args.only and args.only.lower() not in label.lower():
             continue
+        if isinstance(goal, tuple):
+            goal = goal[1] if avx512_code else goal[0]
         model = _compare.MODELS[name]
         if data == "touching" and name != "kmeans":
             model = _compare.variant(model, "touching")
@@ -118,6 +126,13 @@ def main(argv=None):
     for what, value, goal in summary:
         verdict = "ok" if value >= goal else "BELOW TARGET"
         print(f"  {what:<58} {value:6.2f}x  (target >= {goal:g}x)  {verdict}")
+    per_iter = {r.label: r.iter_speedup for r in results}
+    for label, ratio in per_iter.items():  # GaussianMixture: touching >= blobs
+        blobs = per_iter.get(label.removesuffix(" touching"))
+        if label.startswith("GaussianMixture") and label.endswith(" touching") and blobs:
+            verdict = "ok" if ratio >= blobs else "BELOW TARGET"
+            print(f"  {label}, per iteration, against the blobs' {blobs:.2f}x: "
+                  f"{ratio:.2f}x  {verdict}")
     if memory:
         nk_bytes = n * k * 8
         print(f"\npeak memory fit adds, {model} N={n:,} D={d} K={k} (an N x K float64 "
