@@ -184,9 +184,10 @@ class InMemoryPass:
         """The ``n`` rows farthest from the center they were last assigned to."""
         return _farthest_rows(self.X, self.w, 0, self.shift, centers, self.labels, n)
 
-    def finish(self, centers, labels_current):
+    def finish(self, centers, labels_current, want_inertia=True):
         """``(labels, weight per cluster, exact inertia)`` against ``centers``;
-        the labels are reassigned unless ``labels_current``."""
+        the labels are reassigned unless ``labels_current``; the inertia is
+        NaN unless ``want_inertia``."""
         serial = self.n_threads == 1
         if not labels_current and self._bounds is not None:
             # one more bounded pass: the rows the bounds settle are not scored
@@ -195,8 +196,10 @@ class InMemoryPass:
         elif not labels_current:
             assign(self.X, self.shift, centers, row_norms(centers, squared=True),
                    self.labels, serial)
-        kernel = _k.inertia_pass_serial if serial else _k.inertia_pass
-        inertia = kernel(self.X, self.w, self.shift, centers, self.labels, BLOCK_ROWS)
+        inertia = np.nan
+        if want_inertia:
+            kernel = _k.inertia_pass_serial if serial else _k.inertia_pass
+            inertia = kernel(self.X, self.w, self.shift, centers, self.labels, BLOCK_ROWS)
         weights = np.bincount(self.labels, weights=self.w, minlength=centers.shape[0])
         return self.labels, weights, inertia
 
@@ -328,10 +331,12 @@ class SparsePass:
         return (n, dist[top], top, rows.X[top].toarray().astype(np.float64), w[top],
                 self.labels[top])
 
-    def finish(self, centers, labels_current):
+    def finish(self, centers, labels_current, want_inertia=True):
         labels, inertia = sparse_labels_inertia(
-            self.rows, centers, labels=self.labels if labels_current else None)
+            self.rows, centers, labels=self.labels if labels_current else None,
+            want_inertia=want_inertia)
         self.labels = labels
+        inertia = np.nan if inertia is None else inertia
         weights = np.bincount(labels, weights=self.rows.sample_weight,
                               minlength=centers.shape[0])
         return labels, weights, inertia
@@ -450,7 +455,8 @@ class LloydFit:
 
 
 def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
-              n_threads, serial, prune=True, verbose=0, check_centers=None):
+              n_threads, serial, prune=True, verbose=0, check_centers=None,
+              want_inertia=True):
     """k-means on ``source``: ``n_init`` Lloyd runs, the lowest inertia kept.
 
     Parameters
@@ -475,6 +481,9 @@ def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
     verbose : int
     check_centers : callable(centers, what) -> ndarray
         Validates a callable init's output.
+    want_inertia : bool
+        False: an in-memory fit with ``n_init=1`` skips the exact final
+        inertia (NaN; the mixtures' start compiles one kernel fewer).
 
     Returns
     -------
@@ -525,7 +534,8 @@ def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
             lloyd = SourcePass(source, shift, serial)
         run = run_lloyd(lloyd, centers, tol=tol, max_iter=max_iter, verbose=verbose)
         if in_memory or sparse:
-            labels, weights, inertia = lloyd.finish(run.centers, run.strict)
+            labels, weights, inertia = lloyd.finish(run.centers, run.strict,
+                                                    want_inertia or n_init > 1)
             better = best is None or (inertia < best[1].inertia and not
                                       is_same_clustering(labels, best[1].labels,
                                                          n_clusters))
@@ -570,7 +580,7 @@ def kmeans_labels(X, sample_weight, n_clusters, random_state, n_jobs):
     with parallel_region(n_threads):
         return fit_lloyd(source, n_clusters, init="k-means++", n_init=1, max_iter=300,
                          tol=1e-4, random_state=random_state, n_threads=n_threads,
-                         serial=n_threads == 1, prune=False).labels
+                         serial=n_threads == 1, prune=False, want_inertia=False).labels
 
 
 # --------------------------------------------------- per-chunk / per-block work
