@@ -63,7 +63,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
         block by block inside the kernels.
     algorithm : {'lloyd', 'elkan'}, default='lloyd'
         Both run the same exact, bound-accelerated Lloyd iteration. In
-        memory, each row keeps Hamerly's bounds on its distance to its own
+        memory, from 32,768 rows (below, every pass scores every row: the
+        bounds would save no time there), each row keeps Hamerly's bounds
+        on its distance to its own
         center and to the other centers; rows whose label the bounds settle
         are neither rescored nor read (each block of rows keeps its
         per-cluster sums and moves the few rows that change cluster between
