@@ -2,8 +2,8 @@
 
 Run from the repository top: ``python benchmarks/bayesian_targets.py``
 (``--scale 0.1`` for a quick look at one tenth of the rows). Where the CPU has
-AVX-512 it runs twice: native code, then AVX2 code (``NUMBA_CPU_NAME=haswell``,
-``OPENBLAS_CORETYPE=Haswell``, in a child process with its own Numba cache).
+AVX-512 it runs twice: native code, then AVX2 code (``targets.avx2_environment``:
+Numba, OpenBLAS and numpy, in a child process with its own Numba cache).
 
 Speed: whole fits of N=1,000,000, D=16, K=16, 10 iterations, ``tol=0``, both
 libraries from the same random rows (``init_params='random_from_data'``, same
@@ -39,7 +39,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
-    from targets import _code_path, _has_avx512  # the core targets' helpers
+    from targets import _code_path, _has_avx512, avx2_environment  # the core targets' helpers
 
     code_path = args.code_path or ("both" if _has_avx512() else "native")
     if code_path != "native":  # AVX2 code needs a fresh process (environment)
@@ -47,10 +47,8 @@ def main(argv=None):
             native = ["--scale", str(args.scale), "--repeats", str(args.repeats),
                       "--code-path", "native"]
             main(native + (["--skip-memory"] if args.skip_memory else []))
-        env = dict(os.environ, NUMBA_CPU_NAME="haswell", OPENBLAS_CORETYPE="Haswell",
-                   NUMBA_CACHE_DIR=os.path.join(tempfile.gettempdir(),
-                                                "fastem-numba-haswell"))
-        env.pop("NUMBA_CPU_FEATURES", None)
+        env = dict(avx2_environment(), NUMBA_CACHE_DIR=os.path.join(
+            tempfile.gettempdir(), "fastem-numba-haswell"))
         child = [sys.executable, os.path.abspath(__file__), "--scale", str(args.scale),
                  "--repeats", str(args.repeats), "--code-path", "native",
                  "--skip-memory"]  # memory does not depend on the instructions
