@@ -84,19 +84,29 @@ def _executor():
 def run_lanes(kernel, args, n_lanes, n_threads):
     """Call ``kernel(*args, lane_lo, lane_hi)`` on contiguous runs of lanes.
 
-    ``n_threads`` calls run at once (the first in the calling thread, the
-    others on a shared pool); ``kernel`` must release the GIL (``nogil``).
-    Every lane is processed by exactly one call, so what the calls write does
-    not depend on ``n_threads``.
+    ``n_threads`` calls run at once (see :func:`run_split`); ``kernel`` must
+    release the GIL (``nogil``). Every lane is processed by exactly one call,
+    so what the calls write does not depend on ``n_threads``.
     """
-    n_threads = max(1, min(n_threads, n_lanes))
-    bounds = [t * n_lanes // n_threads for t in range(n_threads + 1)]
     _jit.ensure_compiled(kernel, (*args, 0, n_lanes))  # once, before the threads
-    futures = [_executor().submit(kernel, *args, lo, hi)
+    run_split(lambda lo, hi: kernel(*args, lo, hi), n_lanes, n_threads)
+
+
+def run_split(func, n_items, n_threads):
+    """Call ``func(lo, hi)`` on ``n_threads`` contiguous runs of ``range(n_items)``.
+
+    The calls run at once, the first in the calling thread and the others on
+    a shared pool, and all have returned when this does; ``func`` should
+    release the GIL for most of its work (a compiled kernel, large NumPy
+    operations).
+    """
+    n_threads = max(1, min(n_threads, n_items))
+    bounds = [t * n_items // n_threads for t in range(n_threads + 1)]
+    futures = [_executor().submit(func, lo, hi)
                for lo, hi in zip(bounds[1:-1], bounds[2:])]
     try:
-        kernel(*args, bounds[0], bounds[1])
-    finally:  # the other calls write into ``args``: wait for them, whatever happens
+        func(bounds[0], bounds[1])
+    finally:  # the other calls write into shared arrays: wait for them, whatever happens
         for future in futures:
             future.result()
 

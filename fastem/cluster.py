@@ -356,7 +356,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin,
                     centers = self._check_centers(init, source, "init")
                 else:
                     shift = rows.mean(axis=0)
-                    centers = lloyd.init_centroids(rows - shift, w, self.n_clusters, init,
+                    centers = lloyd.init_centroids(rows, shift, w, self.n_clusters, init,
                                                    self._random_state)
                     if callable(init):
                         centers = self._check_centers(centers, source,

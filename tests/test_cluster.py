@@ -173,6 +173,48 @@ def test_lloyd_pass_bits_for_any_thread_count(monkeypatch):
             assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_plusplus_draws_sklearn_seeds_from_uncentered_rows(dtype, weighted,
+                                                                  monkeypatch):
+    # scikit-learn draws k-means++ seeds from a centered copy of X; the engine
+    # centers a chunk at a time (here 100 rows: many chunks, a short last one)
+    from sklearn.cluster._kmeans import _kmeans_plusplus
+    from sklearn.utils.extmath import row_norms
+
+    from fastem._threads import parallel_region
+    monkeypatch.setattr(engine, "SEED_CHUNK_SIZE", 600)
+    rng = np.random.default_rng(7)
+    for offset, k in ((0.0, 1), (0.0, 9), (1e4, 20)):
+        X = (_blobs(2345, 6, 7) + offset).astype(dtype)
+        w = rng.uniform(0, 2, len(X)) if weighted else np.ones(len(X))
+        shift = X.mean(axis=0)
+        Xc = X - shift
+        want, _ = _kmeans_plusplus(Xc, k, row_norms(Xc, squared=True), w.astype(dtype),
+                                   np.random.RandomState(k))
+        for n_threads in (1, 2):
+            with parallel_region(n_threads):
+                got = engine.kmeans_plusplus(X, shift, w, k, np.random.RandomState(k))
+            assert got.dtype == dtype
+            assert_array_equal(got, want)
+
+
+def test_mixture_kmeans_start_does_not_copy_X():
+    import tracemalloc
+
+    from fastem.families.gaussian import GaussianFamily
+    # the k-means++ seeds, the Lloyd runs and the statistics of their labels
+    X = _blobs(40_000, 64, 4)  # a centered copy would be 20.5 MB
+    w = np.ones(len(X))
+    family = GaussianFamily(4, "diag")
+    family._initial_statistics(X[:3000], w[:3000], np.random.RandomState(0))  # compile
+    tracemalloc.start()
+    family._initial_statistics(X, w, np.random.RandomState(0))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < X.nbytes / 3, peak
+
+
 def test_random_state_reproducible_bit_for_bit():
     X = _blobs()
     a = KMeans(6, init="random", n_init=3, random_state=42).fit(X)

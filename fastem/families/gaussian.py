@@ -56,6 +56,9 @@ def default_collapse_rtol(dtype):
 #: Rows kept (evenly spaced, no random draws) to re-seed collapsed components.
 _RESEED_POOL_ROWS = 256
 ON_COLLAPSE = ("raise", "reseed")
+#: Values of X gathered at a time (a chunk of one component's rows) by the
+#: labelled (k-means) start
+GATHER_SIZE = 65_536
 
 
 class GaussianFamily(Family):
@@ -537,7 +540,9 @@ class GaussianFamily(Family):
         return self._random_statistics(X, w, random_state)
 
     def _label_statistics(self, X, w, labels):
-        """Statistics of one-hot responsibilities given by ``labels``."""
+        """Statistics of one-hot responsibilities given by ``labels``, around
+        each component's weighted mean; a component's rows are gathered about
+        :data:`GATHER_SIZE` values at a time (X is never copied whole)."""
         K, D = self.n_components, X.shape[1]
         nk = np.bincount(labels, weights=w, minlength=K)
         order = np.argsort(labels, kind="stable")
@@ -548,12 +553,14 @@ class GaussianFamily(Family):
             rows = order[bounds[k]:bounds[k + 1]]
             if rows.size == 0:
                 continue
-            wk = w[rows]
-            xk = np.asarray(X[rows], dtype=np.float64)
-            total = wk.sum()  # all-zero weights: any point will do (nk is 0)
-            shift[k] = wk @ xk / total if total > 0 else xk[0]
-            d = xk - shift[k]
-            sxx[k] = (d * wk[:, None]).T @ d if self._full_moments else wk @ (d * d)
+            step = max(1, GATHER_SIZE // D)
+            chunks = [rows[i:i + step] for i in range(0, rows.size, step)]
+            total = w[rows].sum()  # all-zero weights: any point will do (nk is 0)
+            shift[k] = (sum(w[c] @ np.asarray(X[c], dtype=np.float64) for c in chunks)
+                        / total if total > 0 else X[rows[0]])
+            for c in chunks:
+                d = np.asarray(X[c], dtype=np.float64) - shift[k]
+                sxx[k] += (d * w[c][:, None]).T @ d if self._full_moments else w[c] @ (d * d)
         return (nk, np.zeros((K, D)), self._per_factor(sxx)), shift
 
     def _random_statistics(self, X, w, random_state):

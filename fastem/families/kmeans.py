@@ -43,7 +43,8 @@ except ImportError:  # pragma: no cover - a scikit-learn that moved it
 
 from .._data import ArrayData
 from .._driver import run_em
-from .._threads import one_blas_thread, parallel_region, resolve_n_jobs
+from .._threads import (one_blas_thread, parallel_region, region_threads,
+                        resolve_n_jobs, run_split)
 from ..kernels import kmeans as _k
 from ..kernels import kmeans_sparse as _ks
 
@@ -60,14 +61,26 @@ MIN_BOUNDED_ROWS = 32_768
 
 
 # ------------------------------------------------------------ initialization
-def init_centroids(Xc, sample_weight, n_clusters, init, random_state):
-    """Initial centers drawn from the rows ``Xc`` as scikit-learn draws them.
+#: Values of X centered at a time by :func:`kmeans_plusplus` (a chunk of rows
+#: whose copy stays in cache; X is never copied whole)
+SEED_CHUNK_SIZE = 65_536
+
+
+def _chunk_rows(n_features):
+    """Rows per centered chunk: about :data:`SEED_CHUNK_SIZE` values."""
+    return max(1, SEED_CHUNK_SIZE // n_features)
+
+
+def init_centroids(X, shift, sample_weight, n_clusters, init, random_state):
+    """Initial centers drawn from the rows ``X - shift`` as scikit-learn draws them.
 
     Parameters
     ----------
-    Xc : ndarray or CSR matrix of shape (n_samples, n_features)
-        Rows in centered coordinates (scikit-learn draws on centered dense
-        data; sparse rows are not centered).
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+        Rows in the data's coordinates.
+    shift : ndarray of shape (n_features,), X's dtype, or None
+        The centering point (scikit-learn draws on centered dense data);
+        None for sparse rows, which are not centered.
     sample_weight : ndarray of shape (n_samples,), float64
     n_clusters : int
     init : {'k-means++', 'random'} or callable(X, n_clusters, random_state)
@@ -75,20 +88,126 @@ def init_centroids(Xc, sample_weight, n_clusters, init, random_state):
 
     Returns
     -------
-    centers : ndarray of shape (n_clusters, n_features), Xc's dtype
+    centers : ndarray of shape (n_clusters, n_features), X's dtype, centered
         (a callable's output is returned as given, for the caller to check)
     """
     if isinstance(init, str) and init == "k-means++":
-        centers, _ = _kmeans_plusplus(Xc, n_clusters, row_norms(Xc, squared=True),
-                                      sample_weight.astype(Xc.dtype), random_state)
-        return np.ascontiguousarray(centers, dtype=Xc.dtype)
+        if shift is None:
+            centers, _ = _kmeans_plusplus(X, n_clusters, row_norms(X, squared=True),
+                                          sample_weight.astype(X.dtype), random_state)
+            return np.ascontiguousarray(centers, dtype=X.dtype)
+        return kmeans_plusplus(X, shift, sample_weight, n_clusters, random_state)
     if isinstance(init, str) and init == "random":
         # the probabilities in X's dtype, as scikit-learn computes them
-        weight = sample_weight.astype(Xc.dtype)
-        seeds = random_state.choice(Xc.shape[0], size=n_clusters, replace=False,
+        weight = sample_weight.astype(X.dtype)
+        seeds = random_state.choice(X.shape[0], size=n_clusters, replace=False,
                                     p=weight / weight.sum())
-        return Xc[seeds].toarray() if hasattr(Xc, "toarray") else Xc[seeds]
-    return init(Xc, n_clusters, random_state=random_state)
+        return X[seeds].toarray() if shift is None else X[seeds] - shift
+    return init(X if shift is None else X - shift, n_clusters, random_state=random_state)
+
+
+def kmeans_plusplus(X, shift, sample_weight, n_clusters, random_state):
+    """scikit-learn's greedy k-means++ seeds of ``X - shift``, without that copy.
+
+    The draws from ``random_state`` and the arithmetic are those of
+    ``sklearn.cluster._kmeans._kmeans_plusplus`` on the centered rows (squared
+    distances ``-2 c.y + |c|^2 + |y|^2``; for float32 rows in float64, then
+    rounded to float32, as its upcast path), so the seeds are scikit-learn's.
+    Rows are centered a chunk at a time (:func:`_chunk_rows`), on the threads of
+    the current :func:`fastem._threads.parallel_region` (each chunk's
+    results do not depend on which thread computes it).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32/float64, C-ordered
+    shift : ndarray of shape (n_features,), X's dtype
+    sample_weight : ndarray of shape (n_samples,), float64
+    n_clusters : int
+    random_state : np.random.RandomState
+
+    Returns
+    -------
+    centers : ndarray of shape (n_clusters, n_features), X's dtype, centered
+    """
+    n_samples = X.shape[0]
+    w = sample_weight.astype(X.dtype)
+    n_trials = 2 + int(np.log(n_clusters))
+    rows = _CenteredChunks(X, shift)
+    first = random_state.choice(n_samples, p=w / w.sum())
+    indices = [first]
+    closest = rows.sq_distances_to(np.array([first]))
+    potential = closest @ w
+    for _ in range(1, n_clusters):
+        draws = random_state.uniform(size=n_trials) * potential
+        candidates = np.searchsorted(np.cumsum(w * closest), draws)
+        np.clip(candidates, None, n_samples - 1, out=candidates)
+        dist = rows.sq_distances_to(candidates)
+        np.minimum(closest, dist, out=dist)
+        potentials = dist @ w.reshape(-1, 1)
+        best = np.argmin(potentials)
+        potential = potentials[best]
+        closest = dist[best]
+        indices.append(candidates[best])
+    return X[indices] - shift
+
+
+class _CenteredChunks:
+    """Squared distances between rows of ``X - shift``, a chunk of centered
+    rows at a time; float32 rows in float64 (scikit-learn's distances of
+    float32 rows are taken in float64)."""
+
+    def __init__(self, X, shift):
+        self.X, self.shift = X, shift
+        self.chunk = _chunk_rows(X.shape[1])
+        self.n_chunks = -(-X.shape[0] // self.chunk)
+        self.n_threads = region_threads()
+        # ``shift`` repeated along a chunk, flat: one subtraction along a flat
+        # run is 5x faster than broadcasting ``shift`` along short rows
+        self.tiled = np.tile(shift, self.chunk)
+        self.row_sq = np.empty(X.shape[0])  # each centered row's |y|^2, float64
+        self._over_chunks(self._norms)
+
+    def _over_chunks(self, func, *args):
+        """``func(rows, start, *args)`` on every chunk, on the region's threads."""
+        def run(lo, hi):
+            buffer = np.empty(self.tiled.size, dtype=self.X.dtype)
+            for chunk in range(lo, hi):
+                start = chunk * self.chunk
+                rows = self.X[start:start + self.chunk]
+                size = rows.size
+                rows = np.subtract(rows.reshape(-1), self.tiled[:size],
+                                   out=buffer[:size]).reshape(rows.shape)
+                func(rows.astype(np.float64, copy=False), start, *args)
+        run_split(run, self.n_chunks, self.n_threads)
+
+    def _norms(self, rows, start):
+        self.row_sq[start:start + rows.shape[0]] = row_norms(rows, squared=True)
+
+    def sq_distances_to(self, indices):
+        """(len(indices), n_samples) squared distances, X's dtype, between the
+        rows ``indices`` and every row, as scikit-learn's
+        ``_euclidean_distances(..., squared=True)``."""
+        seeds = (self.X[indices] - self.shift).astype(np.float64, copy=False)
+        dist = np.empty((len(indices), self.X.shape[0]), dtype=self.X.dtype)
+        self._over_chunks(self._distances, seeds, self.row_sq[indices][:, None], dist)
+        return dist
+
+    def _distances(self, rows, start, seeds, seed_sq, dist):
+        d = -2 * (seeds @ rows.T)
+        d += seed_sq
+        d += self.row_sq[start:start + rows.shape[0]]
+        dist[:, start:start + rows.shape[0]] = np.maximum(d, 0, out=d)
+
+
+def _mean_column_variance(X, mean):
+    """``np.mean(np.var(X, axis=0))`` (``mean``: X's column means), without
+    its N x D temporary: a chunk of rows at a time."""
+    total = np.zeros(X.shape[1], dtype=X.dtype)
+    step = _chunk_rows(X.shape[1])
+    for start in range(0, X.shape[0], step):
+        d = X[start:start + step] - mean
+        total += (d * d).sum(axis=0)
+    return float(np.mean(total / X.shape[0]))
 
 
 def tolerance(mean_variance, tol):
@@ -495,13 +614,13 @@ def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
         # not centered; scikit-learn's tolerance: unweighted column variances
         shift = np.zeros(source.n_features, dtype=source.dtype)
         mean_variance = np.mean(mean_variance_axis(source.X, axis=0)[1]) if tol else 0.0
-        lloyd_rows = lambda: (source.X, source.sample_weight)  # noqa: E731
+        lloyd_rows = lambda: (source.X, None, source.sample_weight)  # noqa: E731
     elif in_memory:
         _, X, w = next(source.chunks())
         # scikit-learn's centering and tolerance: unweighted column moments
         shift = X.mean(axis=0)
-        mean_variance = np.mean(np.var(X, axis=0)) if tol else 0.0
-        lloyd_rows = lambda: (X - shift, w)  # noqa: E731
+        mean_variance = _mean_column_variance(X, shift) if tol else 0.0
+        lloyd_rows = lambda: (X, shift, w)  # noqa: E731
     else:
         with one_blas_thread():
             n, mean, m2 = source.map_reduce(_moments_part, _combine_moments)
@@ -510,16 +629,16 @@ def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
 
         def lloyd_rows():
             rows, w = source.init_sample(random_state)
-            return rows - shift, w
+            return rows, shift, w
     tol = tolerance(mean_variance, tol)
     drawn = isinstance(init, str) or callable(init)
-    rows = None  # centered rows to draw from, only when init draws
+    rows = None  # (rows, shift, weights) to draw from, only when init draws
     best = None
     for _ in range(n_init):
         if drawn:
             if rows is None:
                 rows = lloyd_rows()
-            centers = init_centroids(rows[0], rows[1], n_clusters, init, random_state)
+            centers = init_centroids(*rows, n_clusters, init, random_state)
             if callable(init):
                 centers = check_centers(centers, "the centers returned by init")
         else:
