@@ -146,7 +146,8 @@ def kmeans_plusplus(X, shift, sample_weight, n_clusters, random_state):
         potentials = dist @ w.reshape(-1, 1)
         best = np.argmin(potentials)
         potential = potentials[best]
-        closest = dist[best]
+        closest = dist[best].copy()  # not a view: one (n_trials, N) buffer at a time
+        del dist
         indices.append(candidates[best])
     return X[indices] - shift
 
