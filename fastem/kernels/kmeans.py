@@ -394,7 +394,8 @@ def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbu
 
 @njit(**_INLINE)
 def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
-                 start, stop, update_centers, sums, weights, xbuf, gbuf, lab, best):
+                 start, stop, update_centers, sums, weights, xbuf, gbuf, lab, best,
+                 shift_tiled):
     """One block of a Lloyd pass; returns (inertia, n_changed).
 
     ``sums`` (n_clusters, n_features) and ``weights`` (n_clusters,) are this
@@ -405,7 +406,8 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
     ||c_k||^2)`` (as the bounded pass's), else row by row. ``xbuf``
     (block_rows, n_features), ``gbuf`` (n_clusters * block_rows,), ``best``
     (block_rows,) in X's dtype and ``lab`` (block_rows,) int32 are the
-    calling thread's scratch.
+    calling thread's scratch; ``shift_tiled`` (block_rows * n_features,) is
+    ``shift`` repeated, flat.
 
     The rows are scored as scikit-learn scores them, without the float32
     screen of the in-memory fit (:func:`_assign_rows`): this pass serves
@@ -417,9 +419,12 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
     lab = lab[:m]
     best = best[:m]
     xb = xbuf[:m]
-    for i in range(m):
-        for d in range(n_features):
-            xb[i, d] = X[start + i, d] - shift[d]
+    # centered along the flat run of the block's values: a loop over each
+    # row's few features stays scalar (the pass took 1.15x as long)
+    x_flat = X[start:stop].reshape(-1)
+    xb_flat = xbuf.reshape(-1)
+    for j in range(m * n_features):
+        xb_flat[j] = x_flat[j] - shift_tiled[j]
     _assign_exact(xb, centers, centers_sq, lab, best, best[:0], gbuf)
     if update_centers:
         sums[:, :] = 0.0
@@ -473,6 +478,10 @@ def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_row
     n_clusters, n_features = centers.shape
     n_blocks, n_lanes = block_inertia.shape[0], lane_weights.shape[0]
     xbuf = np.empty((block_rows, n_features), dtype=X.dtype)
+    shift_tiled = np.empty(block_rows * n_features, dtype=X.dtype)
+    for j in range(block_rows):
+        for d in range(n_features):
+            shift_tiled[j * n_features + d] = shift[d]
     gbuf = np.empty(n_clusters * block_rows, dtype=X.dtype)
     lab = np.empty(block_rows, dtype=np.int32)
     best = np.empty(block_rows, dtype=X.dtype)
@@ -484,7 +493,7 @@ def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_row
             block_inertia[b], block_changed[b] = _lloyd_block(
                 X, sample_weight, shift, centers, centers_sq, labels, start,
                 min(start + block_rows, n_samples), update_centers, sums, weights,
-                xbuf, gbuf, lab, best)
+                xbuf, gbuf, lab, best, shift_tiled)
             if update_centers:  # predict writes no sums
                 move_into(lane_sums[lane], sums)
                 move_into(lane_weights[lane], weights)
