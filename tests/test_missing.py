@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import naive_missing as naive
 from fastem import GaussianMixture, MixtureImputer
+from fastem._driver import ComponentCollapse
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 
@@ -226,9 +227,16 @@ def test_lower_bounds_monotone_with_random_missingness(seed, rate, ct):
     rng = np.random.default_rng(seed + 1)
     X[rng.uniform(size=X.shape) < rate] = np.nan
     assume((~np.isnan(X)).sum(axis=0).min() >= 5)
-    est = quiet_fit(GaussianMixture(2, covariance_type=ct, missing="marginalize",
-                                    reg_covar=0.0, max_iter=25, tol=0,
-                                    random_state=seed), X)
+    try:
+        est = quiet_fit(GaussianMixture(2, covariance_type=ct, missing="marginalize",
+                                        reg_covar=0.0, max_iter=25, tol=0,
+                                        random_state=seed), X)
+    except ComponentCollapse:
+        # with reg_covar=0 a component on too few distinct points is refused,
+        # as it should be (e.g. seed=4919, rate=0.34375: the k-means start puts
+        # two rows whose feature 1 is missing, so filled alike, in one
+        # component): no EM ran, no bound to check
+        assume(False)
     lb = np.array(est.lower_bounds_)
     assert np.all(np.diff(lb) >= -1e-10 * np.abs(lb[1:]))
 

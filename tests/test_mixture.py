@@ -151,6 +151,31 @@ def test_kernel_statistics_equal_naive_numpy_with_far_components(ct):
     assert_pass_equals_naive(family, X, w, params, ct)
 
 
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_pass_without_far_components_equals_the_general_pass_bit_for_bit(ct):
+    # no component far from the center: the kernels get exact=None, a
+    # specialization compiled without that path; it must compute the same
+    from fastem._threads import lane_pass
+    from fastem.kernels import gaussian as kern
+    X = clusters(4, n=2500, d=4)
+    w = np.random.default_rng(4).uniform(0.0, 2.0, len(X))
+    family = GaussianFamily(3, ct, init_params="random")
+    params = family.initialize(X, w, np.random.RandomState(0))
+    args = list(family._kernel_args(params, X.dtype))
+    assert args[3] is None
+    full = ct in ("full", "tied")
+    kernel = kern.full_lanes if full else kern.diag_lanes
+    shapes = ((3,), (3, 4), ((1 if ct == "tied" else 3), 4, 4) if full else (3, 4))
+    outputs = (True, np.empty(0), np.empty(0, np.int64), np.empty((0, 3)))
+    results = []
+    for exact in (None, np.zeros(3, dtype=bool)):
+        args[3] = exact
+        results.append(lane_pass(kernel, (X, w, *args), outputs, shapes, len(X), 1024, 1))
+    for a, b in zip(results[0][0], results[1][0]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
 def test_a_feature_constant_only_in_the_description_sample_is_not_constant(monkeypatch):
     from fastem import _config
     monkeypatch.setattr(_config, "DESCRIBE_SAMPLE_ROWS", 100)

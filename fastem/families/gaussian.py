@@ -145,15 +145,15 @@ class GaussianFamily(Family):
             far = (prec * offset ** 2).sum(axis=1)
             WT = np.hstack([prec * offset, -0.5 * prec]).astype(dtype)
             const = log_norm - 0.5 * far
-            return (center, WT, const, _is_far(far), means, np.ascontiguousarray(prec),
-                    log_norm)
+            return (center, WT, const, _exact_components(far), means,
+                    np.ascontiguousarray(prec), log_norm)
         chol = np.ascontiguousarray(pc if ct == "full" else pc[None])
         log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         log_norm = log_w + np.broadcast_to(log_det, (K,)) - 0.5 * D * _LOG_2PI
         b = np.einsum("kd,kdj->kj", offset, chol if ct == "full" else np.repeat(chol, K, 0))
         LT = chol.transpose(0, 2, 1).reshape(-1, D).astype(dtype)
-        return (center, LT, b.astype(dtype), _is_far((b ** 2).sum(axis=1)), means, chol,
-                log_norm)
+        return (center, LT, b.astype(dtype), _exact_components((b ** 2).sum(axis=1)), means,
+                chol, log_norm)
 
     def _log_weights(self, params):
         """(K,) per-component log-weight added to the Gaussian log-densities
@@ -615,6 +615,13 @@ def _is_far(b_norm2):
     """(K,) bool: components whose squared distance from the center, in their
     own standard deviations, is too large for the shifted quadratic forms."""
     return ~(b_norm2 <= kernels.FAR_FROM_CENTER)  # NaN counts as far
+
+
+def _exact_components(b_norm2):
+    """The passes' ``exact``: :func:`_is_far`, or None when no component is
+    (the kernels' specialization without that path, quicker to compile)."""
+    far = _is_far(b_norm2)
+    return far if far.any() else None
 
 
 def _checked_precision_cholesky(cov, covariance_type, floor):

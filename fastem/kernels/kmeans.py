@@ -394,20 +394,19 @@ def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbu
 
 @njit(**_INLINE)
 def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
-                 start, stop, update_centers, sums, weights, xbuf, gbuf, lab, best,
-                 shift_tiled):
+                 start, stop, update_centers, sums, weights, xb, gbuf, lab, best):
     """One block of a Lloyd pass; returns (inertia, n_changed).
 
-    ``sums`` (n_clusters, n_features) and ``weights`` (n_clusters,) are this
-    block's float64 sums (OUT, overwritten when ``update_centers``).
+    ``xb`` (stop - start, n_features) holds the block's rows minus ``shift``
+    (IN, :func:`_centered_block`). ``sums`` (n_clusters, n_features) and
+    ``weights`` (n_clusters,) are this block's float64 sums (OUT,
+    overwritten when ``update_centers``).
     The inertia is against the centers given (for the history; the final
     inertia is recomputed exactly): with ``update_centers`` from the
     block's statistics, ``sum w ||x||^2 - sum_k (2 c_k.sums_k - weights_k
-    ||c_k||^2)`` (as the bounded pass's), else row by row. ``xbuf``
-    (block_rows, n_features), ``gbuf`` (n_clusters * block_rows,), ``best``
-    (block_rows,) in X's dtype and ``lab`` (block_rows,) int32 are the
-    calling thread's scratch; ``shift_tiled`` (block_rows * n_features,) is
-    ``shift`` repeated, flat.
+    ||c_k||^2)`` (as the bounded pass's), else row by row. ``gbuf``
+    (n_clusters * block_rows,), ``best`` (block_rows,) in X's dtype and
+    ``lab`` (block_rows,) int32 are the calling thread's scratch.
 
     The rows are scored as scikit-learn scores them, without the float32
     screen of the in-memory fit (:func:`_assign_rows`): this pass serves
@@ -418,13 +417,6 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
     n_features = X.shape[1]
     lab = lab[:m]
     best = best[:m]
-    xb = xbuf[:m]
-    # centered along the flat run of the block's values: a loop over each
-    # row's few features stays scalar (the pass took 1.15x as long)
-    x_flat = X[start:stop].reshape(-1)
-    xb_flat = xbuf.reshape(-1)
-    for j in range(m * n_features):
-        xb_flat[j] = x_flat[j] - shift_tiled[j]
     _assign_exact(xb, centers, centers_sq, lab, best, best[:0], gbuf)
     if update_centers:
         sums[:, :] = 0.0
@@ -463,6 +455,21 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
     return inertia, n_changed
 
 
+@njit(**_INLINE)
+def _centered_block(X, start, stop, shift_tiled, xbuf):
+    """``X[start:stop] - shift`` into ``xbuf[:stop - start]``, which it returns.
+
+    Along the flat run of the block's values (X C-contiguous; ``shift_tiled``
+    (block_rows * n_features,) is ``shift`` repeated): a loop over each
+    row's few features stays scalar, and the dense pass took 1.15x as long.
+    """
+    x_flat = X[start:stop].reshape(-1)
+    xb_flat = xbuf.reshape(-1)
+    for j in range(x_flat.shape[0]):
+        xb_flat[j] = x_flat[j] - shift_tiled[j]
+    return xbuf[:stop - start]
+
+
 @njit(**_JIT)
 def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
                  update_centers, lane_sums, lane_weights, block_inertia, block_changed,
@@ -490,10 +497,11 @@ def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_row
     for lane in range(lane_lo, lane_hi):
         for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
             start = b * block_rows
+            stop = min(start + block_rows, n_samples)
+            xb = _centered_block(X, start, stop, shift_tiled, xbuf)
             block_inertia[b], block_changed[b] = _lloyd_block(
-                X, sample_weight, shift, centers, centers_sq, labels, start,
-                min(start + block_rows, n_samples), update_centers, sums, weights,
-                xbuf, gbuf, lab, best, shift_tiled)
+                X, sample_weight, shift, centers, centers_sq, labels, start, stop,
+                update_centers, sums, weights, xb, gbuf, lab, best)
             if update_centers:  # predict writes no sums
                 move_into(lane_sums[lane], sums)
                 move_into(lane_weights[lane], weights)
@@ -530,6 +538,7 @@ def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
     lane_weights = np.zeros((n_lanes, n_clusters))
     block_inertia = np.empty(n_blocks)
     block_changed = np.empty(n_blocks, dtype=np.int64)
+    X = np.ascontiguousarray(X)  # (a no-op for the callers' rows)
     run_lanes(_lloyd_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
                              block_rows, update_centers, lane_sums, lane_weights,
                              block_inertia, block_changed),
