@@ -402,9 +402,9 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
     ``weights`` (n_clusters,) are this block's float64 sums (OUT,
     overwritten when ``update_centers``).
     The inertia is against the centers given (for the history; the final
-    inertia is recomputed exactly): with ``update_centers`` from the
-    block's statistics, ``sum w ||x||^2 - sum_k (2 c_k.sums_k - weights_k
-    ||c_k||^2)`` (as the bounded pass's), else row by row. ``gbuf``
+    inertia is recomputed exactly), from the block's statistics: ``sum w
+    ||x||^2 - sum_k (2 c_k.sums_k - weights_k ||c_k||^2)`` (as the bounded
+    pass's); 0 without ``update_centers`` (labels only). ``gbuf``
     (n_clusters * block_rows,), ``best`` (block_rows,) in X's dtype and
     ``lab`` (block_rows,) int32 are the calling thread's scratch.
 
@@ -438,8 +438,6 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
                 sums[k, d] += x * w
                 row_sq += x * x
             sq_norms += w * row_sq
-        else:
-            inertia += w * _centered_row_sq_dist(X, start + i, shift, centers, k)
     if update_centers:
         # no second distance per row: it took 40% of the pass at 2 features
         inertia = sq_norms
@@ -528,7 +526,8 @@ def lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, block_rows,
     -------
     sums : ndarray (n_clusters, n_features), float64, weighted row sums
     weights : ndarray (n_clusters,), float64, weight per cluster
-    inertia : float, weighted squared distances to the given centers
+    inertia : float, weighted squared distances to the given centers (0
+        without ``update_centers``)
     n_changed : int, rows whose label changed
     """
     n_blocks = -(-X.shape[0] // block_rows)
