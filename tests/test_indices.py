@@ -57,9 +57,9 @@ def test_kmeans_lloyd_block_past_2_31_rows():
         sums, weights = np.empty((K, D)), np.empty(K)
         centered = np.tile(row - shift, (stop - start, 1))  # _centered_block's output
         out = kk._lloyd_block(
-            _rows(row, n), _rows(np.float64(1.5), n), shift, centers, centers_sq,
-            _rows(label, n, writeable=True)[:, 0], start, stop, True, sums, weights,
-            centered, np.empty(K * B), np.empty(B, np.int32), np.empty(B))
+            centered, _rows(np.float64(1.5), n), centers, centers_sq,
+            _rows(label, n, writeable=True)[:, 0], start, True, sums, weights,
+            np.empty(K * B), np.empty(B, np.int32), np.empty(B))
         return out, sums, weights, label
     far, near = _far_and_near(run, B)
     assert far[2].sum() == 1.5 * B  # every row counted once

@@ -393,12 +393,12 @@ def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbu
 
 
 @njit(**_INLINE)
-def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
-                 start, stop, update_centers, sums, weights, xb, gbuf, lab, best):
+def _lloyd_block(xb, sample_weight, centers, centers_sq, labels, start, update_centers,
+                 sums, weights, gbuf, lab, best):
     """One block of a Lloyd pass; returns (inertia, n_changed).
 
-    ``xb`` (stop - start, n_features) holds the block's rows minus ``shift``
-    (IN, :func:`_centered_block`). ``sums`` (n_clusters, n_features) and
+    ``xb`` (m, n_features) holds the block's rows minus the shift (IN,
+    :func:`_centered_block`), rows ``start:start + m`` of the pass. ``sums`` (n_clusters, n_features) and
     ``weights`` (n_clusters,) are this block's float64 sums (OUT,
     overwritten when ``update_centers``).
     The inertia is against the centers given (for the history; the final
@@ -413,8 +413,7 @@ def _lloyd_block(X, sample_weight, shift, centers, centers_sq, labels,
     the streamed and Dask fits, prediction and the mixtures' k-means
     start, whose first call would compile the screen too (2.6 s more).
     """
-    m = stop - start
-    n_features = X.shape[1]
+    m, n_features = xb.shape
     lab = lab[:m]
     best = best[:m]
     _assign_exact(xb, centers, centers_sq, lab, best, best[:0], gbuf)
@@ -498,8 +497,8 @@ def _lloyd_lanes(X, sample_weight, shift, centers, centers_sq, labels, block_row
             stop = min(start + block_rows, n_samples)
             xb = _centered_block(X, start, stop, shift_tiled, xbuf)
             block_inertia[b], block_changed[b] = _lloyd_block(
-                X, sample_weight, shift, centers, centers_sq, labels, start, stop,
-                update_centers, sums, weights, xb, gbuf, lab, best)
+                xb, sample_weight, centers, centers_sq, labels, start, update_centers,
+                sums, weights, gbuf, lab, best)
             if update_centers:  # predict writes no sums
                 move_into(lane_sums[lane], sums)
                 move_into(lane_weights[lane], weights)
