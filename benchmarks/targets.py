@@ -156,14 +156,26 @@ _NUMPY_AVX512 = ("X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512CD AVX512_KNL AVX51
 
 def avx2_environment():
     """This process's environment for a child that runs AVX2 code only, as on a
-    CPU without AVX-512: Numba's kernels (``NUMBA_CPU_NAME=haswell``),
-    OpenBLAS's (``OPENBLAS_CORETYPE=Haswell``) and numpy's own loops, which
+    CPU without AVX-512: Numba's kernels (``NUMBA_CPU_NAME=haswell`` and
+    ``NUMBA_CPU_FEATURES``: :func:`avx2_cpu_features`), OpenBLAS's
+    (``OPENBLAS_CORETYPE=Haswell``) and numpy's own loops, which
     scikit-learn's exp and log run on (``NPY_DISABLE_CPU_FEATURES``: without
     it numpy's exp runs 3.4x faster than on an AVX2 CPU)."""
-    env = dict(os.environ, NUMBA_CPU_NAME="haswell", OPENBLAS_CORETYPE="Haswell",
-               NPY_DISABLE_CPU_FEATURES=_NUMPY_AVX512)
-    env.pop("NUMBA_CPU_FEATURES", None)
-    return env
+    return dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES=avx2_cpu_features(),
+                OPENBLAS_CORETYPE="Haswell", NPY_DISABLE_CPU_FEATURES=_NUMPY_AVX512)
+
+
+def avx2_cpu_features():
+    """The host's LLVM features with AVX-512 and its successors (AMX,
+    AVX10) turned off. ``NUMBA_CPU_NAME`` alone keeps the host's features:
+    on an AVX-512 host, Numba then emits zmm instructions under the Haswell
+    name, and its vectorizer left the k-means screen's loops scalar, code
+    that neither kind of CPU runs for its users."""
+    import llvmlite.binding as llvm
+    features = llvm.get_host_cpu_features()
+    off = ("avx512", "amx", "avx10", "evex512")
+    return ",".join(("-" if name.startswith(off) else "+" if on else "-") + name
+                    for name, on in sorted(features.items()))
 
 
 def _has_avx512():

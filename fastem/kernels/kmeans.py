@@ -114,6 +114,18 @@ def _centered_row_sq_dist(X, r, shift, centers, k):
     return (s0 + s1) + (s2 + s3)
 
 
+@njit(**_INLINE)
+def _ranked(k, a, best, second, label):
+    """A row's ``(best, second, label)`` after center ``k``'s score ``a``,
+    the centers taken in order: the strict ``<`` keeps the first minimum,
+    as ``argmin``. Branch-free selects, so loops over rows vectorize."""
+    hi = a if a > best else best
+    second = hi if hi < second else second
+    label = k if a < best else label
+    best = a if a < best else best
+    return best, second, label
+
+
 def score_roundoff(n_features):
     """Safety factor 4 times the worst-case round-off of a float32 score
     ``||c||^2 - 2 x.c`` relative to ``(||x|| + max ||c||)^2``: a length-D
@@ -256,22 +268,22 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, labels
                 d += 1
     else:
         np.dot(centers_m2, x, g)
-    c0 = centers_sq32[0]
+    # two centers per sweep over the rows' best, second and label (see
+    # _assign_exact); the first sweep takes one or two, so the rest pair up
+    first = 2 - n_clusters % 2
+    c0, c1 = centers_sq32[0], centers_sq32[first - 1]
     for i in range(m):
-        best[i] = c0 + g[0, i]
-        second[i] = np.inf
-        labels_out[i] = 0
-    for k in range(1, n_clusters):
-        ck = centers_sq32[k]
-        v = g[k]
+        b, s, lab = c0 + g[0, i], np.float32(np.inf), 0  # (a NaN stays best: a near tie)
+        if first == 2:
+            b, s, lab = _ranked(1, c1 + g[1, i], b, s, lab)
+        best[i], second[i], labels_out[i] = b, s, lab
+    for k in range(first, n_clusters, 2):
+        ck, cl = centers_sq32[k], centers_sq32[k + 1]
+        u, v = g[k], g[k + 1]
         for i in range(m):
-            # strict <: the first minimum, as argmin; branch-free, so it vectorizes
-            a = ck + v[i]
-            b = best[i]
-            hi = a if a > b else b
-            second[i] = hi if hi < second[i] else second[i]
-            labels_out[i] = k if a < b else labels_out[i]
-            best[i] = a if a < b else b
+            b, s, lab = _ranked(k, ck + u[i], best[i], second[i], labels_out[i])
+            b, s, lab = _ranked(k + 1, cl + v[i], b, s, lab)
+            best[i], second[i], labels_out[i] = b, s, lab
 
 
 @njit(**_JIT)
@@ -367,29 +379,34 @@ def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbu
     track = second_out.shape[0] > 0
     gram = gbuf[:n_clusters * m].reshape((n_clusters, m))
     np.dot(centers, xb.T, gram)
-    c0 = centers_sq[0]
+    # g + g is 2 g exactly, in the input dtype, like BLAS alpha=-2. Two
+    # centers per sweep: a row's running minimum is read and written once
+    # per pair, and a value stored where it was read through a single select
+    # becomes a masked store on AVX2 (slow; on AMD, very)
+    inf = np.inf
+    first = 2 - n_clusters % 2
+    c0, c1 = centers_sq[0], centers_sq[first - 1]
     for i in range(m):
-        # g + g is 2 g exactly, in the input dtype, like BLAS alpha=-2
-        best_out[i] = c0 - (gram[0, i] + gram[0, i])
-        labels_out[i] = 0
-    if track:
-        second_out[:m] = np.inf
-    for j in range(1, n_clusters):
-        cj = centers_sq[j]
-        if track:  # one test per center, not per row
+        b, s, lab = c0 - (gram[0, i] + gram[0, i]), inf, 0
+        if first == 2:
+            b, s, lab = _ranked(1, c1 - (gram[1, i] + gram[1, i]), b, s, lab)
+        best_out[i], labels_out[i] = b, lab
+        if track:
+            second_out[i] = s
+    for j in range(first, n_clusters, 2):
+        cj, ck = centers_sq[j], centers_sq[j + 1]
+        if track:  # one test per pair of centers, not per row
             for i in range(m):
-                v = cj - (gram[j, i] + gram[j, i])
-                b = best_out[i]
-                hi = v if v > b else b
-                second_out[i] = hi if hi < second_out[i] else second_out[i]
-                labels_out[i] = j if v < b else labels_out[i]
-                best_out[i] = v if v < b else b
-        else:
+                b, s, lab = _ranked(j, cj - (gram[j, i] + gram[j, i]), best_out[i],
+                                    second_out[i], labels_out[i])
+                b, s, lab = _ranked(j + 1, ck - (gram[j + 1, i] + gram[j + 1, i]), b, s, lab)
+                best_out[i], second_out[i], labels_out[i] = b, s, lab
+        else:  # (the unused second is dropped by the compiler)
             for i in range(m):
-                v = cj - (gram[j, i] + gram[j, i])
-                b = best_out[i]
-                labels_out[i] = j if v < b else labels_out[i]
-                best_out[i] = v if v < b else b
+                b, s, lab = _ranked(j, cj - (gram[j, i] + gram[j, i]), best_out[i], inf,
+                                    labels_out[i])
+                b, s, lab = _ranked(j + 1, ck - (gram[j + 1, i] + gram[j + 1, i]), b, s, lab)
+                best_out[i], labels_out[i] = b, lab
 
 
 @njit(**_INLINE)
