@@ -7,7 +7,10 @@ in order. Lanes, not threads, partition the work, so results are
 bit-identical for any thread count, and partial statistics take O(lanes)
 memory rather than O(blocks).
 """
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 #: Blocks are summed in this many lanes, fixed whatever the thread count: a
 #: lane adds its run of consecutive blocks in order, then the lanes are added
@@ -36,3 +39,23 @@ def move_into(dst, src):
     for i in range(d.shape[0]):
         d[i] += s[i]
         s[i] = 0.0
+
+
+@intrinsic
+def prefetch(typingctx, X, r, d):
+    """Ask the CPU to bring the cache line of ``X[r, d]`` (C-ordered, 2-D)
+    in, without waiting for it: rows read one by one in a scattered order
+    then arrive together, their memory latencies overlapped."""
+    def codegen(context, builder, sig, args):
+        array_type = sig.args[0]
+        array = context.make_array(array_type)(context, builder, args[0])
+        item = cgutils.get_item_pointer(context, builder, array_type, array, args[1:])
+        byte = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        # read, keep in every cache level, data
+        builder.call(fn, [builder.bitcast(item, byte), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return types.none(X, r, d), codegen

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from .._threads import region_threads, run_lanes
-from ._compile import N_LANES, add_into, move_into
+from ._compile import N_LANES, add_into, move_into, prefetch
 
 _JIT = dict(cache=True, nogil=True)
 # a block function is inlined into its one lane driver: compiled and optimized
@@ -720,6 +720,16 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             todo[n_failed] = i
             settled = _settled(low, up, center_norms[k], center_norm_max, eta) & (a >= 0)
             n_failed += 0 if settled else 1
+        # the failing rows are scattered through X: fetch them all at once
+        # (on separated blobs the loop below otherwise waits on memory for a
+        # fifth of the pass)
+        n_features = X.shape[1]
+        line = 64 // X.itemsize
+        for j in range(n_failed):
+            r = start + todo[j]
+            for d in range(0, n_features, line):
+                prefetch(X, r, d)
+            prefetch(X, r, n_features - 1)
         for j in range(n_failed):
             i = todo[j]
             a = block_labels[i]
