@@ -72,3 +72,14 @@ def exp_nonpositive(x):
     p = p * r + 1.0
     scale = _bits_float((_float_bits(y) + 1023) << 52)
     return p * scale if x >= EXP_FLOOR else 0.0
+
+
+@njit(cache=True, inline="always")
+def running_max(k, v, top, best):
+    """A row's ``(top, best)`` after component ``k``'s value ``v``, the
+    components taken in order: the strict ``>`` keeps the first maximum,
+    as ``argmax``. Kernels apply it to two components per sweep over a
+    tile's rows: a value stored where it was just read through one select
+    becomes a masked store on AVX2, slow there (on AMD, very)."""
+    greater = v > top
+    return (v if greater else top), (k if greater else best)

@@ -36,7 +36,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from ._compile import move_into
-from ._math import exp_nonpositive
+from ._math import exp_nonpositive, running_max
 
 _NEG_INF = -np.inf
 
@@ -83,19 +83,23 @@ def _normalize_block(lpT, b, w, start, use_w, ll, best, m, tot):
     m, tot : (n,) float64 — scratch
     """
     K, n = lpT.shape
+    first = 2 - K % 2  # the first sweep takes one or two, so the rest pair up
     for i in range(n):
-        v = lpT[0, i] + b[0]
-        lpT[0, i] = v
-        m[i] = v
-        best[i] = 0
-    for k in range(1, K):
-        bk = b[k]
+        t, j = lpT[0, i] + b[0], 0
+        lpT[0, i] = t
+        if first == 2:
+            v = lpT[1, i] + b[1]
+            lpT[1, i] = v
+            t, j = running_max(1, v, t, j)
+        m[i], best[i] = t, j
+    for k in range(first, K, 2):
+        bk, bl = b[k], b[k + 1]
         for i in range(n):
-            v = lpT[k, i] + bk
-            lpT[k, i] = v
-            c = v > m[i]
-            m[i] = v if c else m[i]
-            best[i] = k if c else best[i]
+            u = lpT[k, i] + bk
+            v = lpT[k + 1, i] + bl
+            lpT[k, i], lpT[k + 1, i] = u, v
+            t, j = running_max(k, u, m[i], best[i])
+            m[i], best[i] = running_max(k + 1, v, t, j)
     for i in range(n):
         ll[i] = m[i]
         m[i] = m[i] if np.isfinite(m[i]) else 0.0

@@ -44,7 +44,7 @@ import numpy as np
 from numba import njit
 
 from ._compile import add_into, move_into
-from ._math import exp_nonpositive
+from ._math import exp_nonpositive, running_max
 
 _NEG_INF = -np.inf
 
@@ -84,14 +84,16 @@ def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
     n_bad : int — rows whose density is zero under every component
     """
     K = R.shape[0]
+    first = 2 - K % 2  # the first sweep takes one or two, so the rest pair up
     for i in range(n):
-        top[i] = R[0, i]
-        best[i] = 0
-    for k in range(1, K):
+        t, b = R[0, i], 0
+        if first == 2:
+            t, b = running_max(1, R[1, i], t, b)
+        top[i], best[i] = t, b
+    for k in range(first, K, 2):
         for i in range(n):
-            if R[k, i] > top[i]:
-                top[i] = R[k, i]
-                best[i] = k
+            t, b = running_max(k, R[k, i], top[i], best[i])
+            top[i], best[i] = running_max(k + 1, R[k + 1, i], t, b)
     for i in range(n):
         ok[i] = np.isfinite(top[i])
         if not ok[i]:
