@@ -237,10 +237,14 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, labels
         if consecutive:
             # a loop: an array assignment compiles its shape-mismatch error
             # path, seconds of a cold first fit
+            # (along slices: indices from range() are known non-negative, so
+            # the copy vectorizes, with no wraparound test per value)
             r0 = start + rows[0]
             for d in range(n_features):
+                src = rows32[d, r0:r0 + m]
+                dst = x[d]
                 for t in range(m):
-                    x[d, t] = rows32[d, r0 + t]
+                    dst[t] = src[t]
         else:
             for t in range(m):
                 r = start + rows[t]
