@@ -174,6 +174,20 @@ def test_lloyd_pass_bits_for_any_thread_count(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1, 3), (7, 1), (1000, 16), (30_001, 5), (3, 200)])
+def test_column_means_equal_numpy_bit_for_bit(dtype, shape):
+    """The centering point is X.mean(axis=0) itself: the labels agree with
+    scikit-learn's bit for bit only from the same centered rows."""
+    from fastem.kernels.kmeans import column_means
+    rng = np.random.default_rng(shape[0])
+    X = (rng.standard_normal(shape) * rng.uniform(0.1, 1e4, shape[1])
+         + rng.uniform(-1e5, 1e5, shape[1])).astype(dtype)
+    means = column_means(X)
+    assert means.dtype == dtype
+    assert_array_equal(means, X.mean(axis=0))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_kmeans_plusplus_draws_sklearn_seeds_from_uncentered_rows(dtype, weighted,
                                                                   monkeypatch):

@@ -619,7 +619,7 @@ def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
     elif in_memory:
         _, X, w = next(source.chunks())
         # scikit-learn's centering and tolerance: unweighted column moments
-        shift = X.mean(axis=0)
+        shift = _k.column_means(X)
         mean_variance = _mean_column_variance(X, shift) if tol else 0.0
         lloyd_rows = lambda: (X, shift, w)  # noqa: E731
     else:

@@ -177,6 +177,25 @@ def float32_rows(X, shift, n_threads=None):
 
 
 @njit(**_JIT)
+def _column_sums(X):
+    """Per-feature sums of ``X`` in its dtype, row after row."""
+    sums = np.zeros(X.shape[1], X.dtype)
+    for i in range(X.shape[0]):
+        for d in range(X.shape[1]):
+            sums[d] += X[i, d]
+    return sums
+
+
+def column_means(X):
+    """``X.mean(axis=0)``, bit for bit, in X's dtype: scikit-learn's
+    centering point (the labels agree with its own bit for bit only from
+    the same one). numpy adds the rows in order too, but through a call
+    per row: 2.5x slower at 16 features. (It divides in float64 and rounds,
+    float32 sums too.)"""
+    return (_column_sums(X) / np.float64(X.shape[0])).astype(X.dtype)
+
+
+@njit(**_JIT)
 def _scoring_scratch(X, screen, n_clusters, block_rows):
     """One thread's scratch for :func:`_assign_rows`: ``(gbuf, screen,
     xbuf, xx, zero, screen_scratch)`` with ``gbuf`` (n_clusters *
