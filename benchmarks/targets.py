@@ -190,7 +190,10 @@ def _code_path():
     from threadpoolctl import threadpool_info
     cpu = numba.config.CPU_NAME
     if cpu:
-        numba_code = f"Numba {cpu} (NUMBA_CPU_NAME)"
+        features = numba.config.CPU_FEATURES or ""
+        avx512 = "+avx512f" in features if features else _has_avx512()
+        numba_code = (f"Numba {cpu} (NUMBA_CPU_NAME; "
+                      f"{'AVX-512' if avx512 else 'no AVX-512'} features)")
     else:
         import llvmlite.binding as llvm
         numba_code = (f"Numba {llvm.get_host_cpu_name()} "

@@ -293,13 +293,16 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, labels
         np.dot(centers_m2, x, g)
     # two centers per sweep over the rows' best, second and label (see
     # _assign_exact); the first sweep takes one or two, so the rest pair up
+    # (a test inside a vectorized loop becomes masked loads or stores)
     first = 2 - n_clusters % 2
     c0, c1 = centers_sq32[0], centers_sq32[first - 1]
-    for i in range(m):
-        b, s, lab = c0 + g[0, i], np.float32(np.inf), 0  # (a NaN stays best: a near tie)
-        if first == 2:
-            b, s, lab = _ranked(1, c1 + g[1, i], b, s, lab)
-        best[i], second[i], labels_out[i] = b, s, lab
+    if first == 2:
+        for i in range(m):  # (a NaN stays best: a near tie)
+            best[i], second[i], labels_out[i] = _ranked(
+                1, c1 + g[1, i], c0 + g[0, i], np.float32(np.inf), 0)
+    else:
+        for i in range(m):
+            best[i], second[i], labels_out[i] = c0 + g[0, i], np.inf, 0
     for k in range(first, n_clusters, 2):
         ck, cl = centers_sq32[k], centers_sq32[k + 1]
         u, v = g[k], g[k + 1]
@@ -409,13 +412,17 @@ def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbu
     inf = np.inf
     first = 2 - n_clusters % 2
     c0, c1 = centers_sq[0], centers_sq[first - 1]
-    for i in range(m):
-        b, s, lab = c0 - (gram[0, i] + gram[0, i]), inf, 0
-        if first == 2:
-            b, s, lab = _ranked(1, c1 - (gram[1, i] + gram[1, i]), b, s, lab)
-        best_out[i], labels_out[i] = b, lab
-        if track:
-            second_out[i] = s
+    second = second_out if track else best_out  # (written first, then overwritten)
+    if first == 2:
+        for i in range(m):
+            b, s, lab = _ranked(1, c1 - (gram[1, i] + gram[1, i]),
+                                c0 - (gram[0, i] + gram[0, i]), inf, 0)
+            second[i] = s
+            best_out[i], labels_out[i] = b, lab
+    else:
+        for i in range(m):
+            second[i] = inf
+            best_out[i], labels_out[i] = c0 - (gram[0, i] + gram[0, i]), 0
     for j in range(first, n_clusters, 2):
         cj, ck = centers_sq[j], centers_sq[j + 1]
         if track:  # one test per pair of centers, not per row
