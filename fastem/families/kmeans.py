@@ -618,8 +618,11 @@ def fit_lloyd(source, n_clusters, *, init, n_init, max_iter, tol, random_state,
         lloyd_rows = lambda: (source.X, None, source.sample_weight)  # noqa: E731
     elif in_memory:
         _, X, w = next(source.chunks())
-        # scikit-learn's centering and tolerance: unweighted column moments
-        shift = _k.column_means(X)
+        # scikit-learn's centering and tolerance: unweighted column moments;
+        # the compiled mean (same bits) where the bounded passes compile anyway
+        # (0.7 s more of a first fit, 25 ms less per fit of 1M x 16 rows)
+        large = prune and X.shape[0] >= MIN_BOUNDED_ROWS
+        shift = _k.column_means(X) if large else X.mean(axis=0)
         mean_variance = _mean_column_variance(X, shift) if tol else 0.0
         lloyd_rows = lambda: (X, shift, w)  # noqa: E731
     else:
