@@ -60,6 +60,29 @@ def test_equal_to_sklearn_same_init(name, tol, weighted, bounded, monkeypatch):
     _assert_same_as_sklearn(fk, sk)
 
 
+@pytest.mark.parametrize("avx512", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k, n_features", [(5, 7), (20, 16), (6, 24)])
+def test_both_screens_equal_sklearn(avx512, dtype, k, n_features, monkeypatch):
+    """The float32 screen scores directly or through sgemm depending on the
+    CPU (kernels.kmeans.direct_screen): both ways, on any CPU, the fit is
+    scikit-learn's (20 x 16 and 6 x 24: direct for AVX2 code only)."""
+    from fastem.kernels import kmeans as kk
+    monkeypatch.setattr(kk, "avx512_code", lambda: avx512)
+    X = _blobs(3000, n_features, k).astype(dtype)
+    init = _init_rows(X, k)
+    params = dict(n_clusters=k, init=init, n_init=1, tol=0, max_iter=30)
+    sk = SKKMeans(algorithm="lloyd", **params).fit(X)
+    fk = KMeans(**params).fit(X)
+    if dtype == np.float64:
+        _assert_same_as_sklearn(fk, sk)
+    else:  # as test_float32_labels_equal_sklearn_on_non_grid_data
+        assert_array_equal(fk.labels_, sk.labels_)
+        assert fk.n_iter_ == sk.n_iter_
+        atol = 4 * np.finfo(np.float32).eps * np.abs(X).max()
+        assert_allclose(fk.cluster_centers_, sk.cluster_centers_, rtol=0, atol=atol)
+
+
 @pytest.mark.filterwarnings("ignore:Number of distinct clusters")
 @pytest.mark.parametrize("max_iter", [1, 3])
 def test_equal_to_sklearn_capped_iterations(max_iter):

@@ -28,6 +28,8 @@ size N x D.
 
 Arguments marked IN are read, OUT are written, INOUT both.
 """
+import functools
+
 import numpy as np
 from numba import njit
 
@@ -49,9 +51,9 @@ _MAX_PROBE_PERIOD = 16
 #: a dense block (break-even measured between a tenth and a fifth of the
 #: rows; a quarter keeps separated data on bounds from the 5th pass)
 _BOUNDS_PAY = 4
-#: ... and while fewer than 1 / _DIRECT_BOUNDS_PAY where the screen scores
-#: directly (n_clusters * n_features <= _DIRECT_SCREEN_MAX): a dense row
-#: then costs a few ns (100,000 x 8, K=8, touching clusters: passes on
+#: ... and while fewer than 1 / _DIRECT_BOUNDS_PAY where few centers of few
+#: features (n_clusters * n_features <= _DIRECT_SCREEN_MAX) make a dense row
+#: cost a few ns (100,000 x 8, K=8, touching clusters: passes on
 #: bounds with 20-40% of the rows failing took 1.2-1.6x a dense pass; on
 #: blobs, with 3-10% failing, the same either way)
 _DIRECT_BOUNDS_PAY = 16
@@ -61,8 +63,20 @@ _SCREEN_TILE = 512
 _SCREEN_TILE_FLOATS = 8192
 #: the largest n_clusters * n_features the screen scores without ``sgemm``
 #: (measured per row on 512-row tiles: K=8, D=8 direct 6 ns, sgemm 11 ns;
-#: K=8, D=16 both 15 ns; K=64, D=16 direct 120 ns, sgemm 50 ns)
+#: K=8, D=16 both 15 ns; K=64, D=16 direct 120 ns, sgemm 50 ns) with
+#: AVX-512 code, whose ``sgemm`` kernel runs 512-bit vectors and the
+#: compiled loops 256-bit ones
 _DIRECT_SCREEN_MAX = 128
+#: ... and with AVX2 code, where both run 256-bit vectors and the direct
+#: loops (two centers per sweep, no product matrix to zero, pack, write and
+#: read again) won at every size measured, up to K=128, D=16 (1M rows, one
+#: thread, Haswell kernels: K=64, D=16 direct 100 ms, sgemm 140 ms; K=32,
+#: D=32 89 against 190; K=128, D=8 118 against 211; K=128, D=16 197 against 218),
+#: for at most _DIRECT_SCREEN_FEATURES features: past a few hundred, BLAS
+#: splits a product's sum, and float32 rows' scores would no longer be
+#: scikit-learn's own to the bit
+_DIRECT_SCREEN_MAX_AVX2 = 2048
+_DIRECT_SCREEN_FEATURES = 64
 
 
 #: a pass of fewer row x center x feature products than this runs in the
@@ -134,9 +148,28 @@ def score_roundoff(n_features):
     return 4.0 * (n_features + 4) * float(np.finfo(np.float32).eps) / 2.0
 
 
+@functools.cache
+def avx512_code():
+    """Whether Numba compiles for AVX-512 (its target features: the host's,
+    or ``NUMBA_CPU_FEATURES``)."""
+    import llvmlite.binding as llvm
+    from numba import config
+    return "+avx512f" in (config.CPU_FEATURES or llvm.get_host_cpu_features().flatten())
+
+
+def direct_screen(n_clusters, n_features):
+    """Whether :func:`_screen_tile` scores rows with its own loops rather
+    than ``sgemm`` (:data:`_DIRECT_SCREEN_MAX`, ``_DIRECT_SCREEN_MAX_AVX2``,
+    ``_DIRECT_SCREEN_FEATURES``)."""
+    if avx512_code() or n_features > _DIRECT_SCREEN_FEATURES:
+        return n_clusters * n_features <= _DIRECT_SCREEN_MAX
+    return n_clusters * n_features <= _DIRECT_SCREEN_MAX_AVX2
+
+
 def float32_screen(X, centers, centers_sq, rows32, row_sq):
     """What :func:`_assign_rows` needs to screen rows in float32: ``(-2
-    centers32, centers_sq32, max ||c||, score_roundoff, rows32, row_sq, exact32)``.
+    centers32, centers_sq32, max ||c||, score_roundoff, rows32, row_sq, exact32,
+    direct)`` (``direct``: :func:`direct_screen`).
     float32 rows (``exact32``) go through the same path: their float32
     scores are scikit-learn's own, so only exact ties are scored again, and
     the kept rows and norms serve them alike.
@@ -150,7 +183,7 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
     c = np.asarray(centers, dtype=np.float64)
     return ((-2.0 * c).astype(np.float32), np.asarray(centers_sq, dtype=np.float32),
             float(np.sqrt(np.max(centers_sq))), score_roundoff(n_features), rows32, row_sq,
-            X.dtype == np.float32)
+            X.dtype == np.float32, direct_screen(c.shape[0], n_features))
 
 
 @njit(**_JIT)
@@ -222,42 +255,78 @@ def screen_tile_rows(n_features):
     return max(64, min(_SCREEN_TILE, _SCREEN_TILE_FLOATS // n_features))
 
 
+@njit(**_INLINE)
+def _direct_scores(x, col, m, centers_m2, k, l, g):
+    """``g[j, :m] = centers_m2[j] . x[:, col:col + m]`` for centers ``j`` =
+    ``k`` and ``l``: four features per sweep over the rows, two centers per
+    row read (fewer loads and stores of the scores); ``l == k``: one. Each product is one
+    chain of multiply-adds in feature order, as BLAS kernels accumulate:
+    float32 rows' scores are then scikit-learn's own (see
+    :func:`_assign_rows`)."""
+    n_features = x.shape[0]
+    u, v = g[k, :m], g[l, :m]
+    u[:] = 0.0
+    if l == k:  # one center (the first, of an odd number): the same chain
+        for d in range(n_features):
+            a0 = centers_m2[k, d]
+            x0 = x[d, col:col + m]
+            for i in range(m):
+                u[i] = u[i] + a0 * x0[i]
+        return
+    v[:] = 0.0
+    d = 0
+    while d + 4 <= n_features:
+        a0, a1, a2, a3 = centers_m2[k, d], centers_m2[k, d + 1], centers_m2[k, d + 2], centers_m2[k, d + 3]
+        b0, b1, b2, b3 = centers_m2[l, d], centers_m2[l, d + 1], centers_m2[l, d + 2], centers_m2[l, d + 3]
+        x0, x1 = x[d, col:col + m], x[d + 1, col:col + m]
+        x2, x3 = x[d + 2, col:col + m], x[d + 3, col:col + m]
+        for i in range(m):
+            p, q, r, t = x0[i], x1[i], x2[i], x3[i]
+            u[i] = u[i] + a0 * p + a1 * q + a2 * r + a3 * t
+            v[i] = v[i] + b0 * p + b1 * q + b2 * r + b3 * t
+        d += 4
+    while d < n_features:
+        a0, b0 = centers_m2[k, d], centers_m2[l, d]
+        x0 = x[d, col:col + m]
+        for i in range(m):
+            u[i] = u[i] + a0 * x0[i]
+            v[i] = v[i] + b0 * x0[i]
+        d += 1
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, labels_out, best,
-                 second, xbuf, gbuf):
+def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, direct, labels_out,
+                 best, second, xbuf, gbuf):
     """float32 scores ``||c_j||^2 - 2 x.c_j`` of rows ``start + rows[t]``
     of ``X - shift``, kept in ``rows32`` (n_features, n_samples,
-    :func:`float32_rows`), against every center: the first index of the minimum into ``labels_out``, the
-    minimum and the second smallest into ``best`` and ``second`` (each
-    (m,), m = len(rows) <= :func:`screen_tile_rows`).
+    :func:`float32_rows`), against every center: the first index of the
+    minimum into ``labels_out``, the minimum and the second smallest into
+    ``best`` and ``second`` (each (m,), m = len(rows) <= :func:`screen_tile_rows`).
 
-    Short rows against few centers (``n_clusters * n_features`` at most
-    ``_DIRECT_SCREEN_MAX``) are scored directly: a row is then a few dozen
-    multiply-adds, which a BLAS call's fixed costs exceed; each center's
-    scores run along contiguous rows and vectorize, on consecutive rows
-    where they are kept. Larger problems go to ``sgemm`` on the tile's rows
+    ``direct`` (:func:`direct_screen`): the products come from this
+    kernel's own loops (:func:`_direct_scores`), two centers at a time,
+    each pair ranked while its scores are in cache; on consecutive rows they
+    read ``rows32`` as it is. Otherwise from ``sgemm`` on the tile's rows
     gathered into ``xbuf`` (n_features * tile,); ``gbuf`` (n_clusters *
     tile,) holds the products. Scattered rows (those a block's bounds leave)
     are gathered from X, converted as :func:`float32_rows` converts them:
     a row's features lie together there, and the bound tests have just read
-    most of them; in ``rows32`` each would cost a cache line per feature. Any summation order has the round-off that
-    :func:`score_roundoff` bounds, multiply-adds fused or not (hence
-    ``contract``; a called kernel keeps its own fastmath flags, an inlined
-    one would not).
+    most of them; in ``rows32`` each would cost a cache line per feature.
+    Any summation order has the round-off that :func:`score_roundoff`
+    bounds, multiply-adds fused or not (hence ``contract``; a called kernel
+    keeps its own fastmath flags, an inlined one would not).
     """
     m = rows.shape[0]
     n_clusters, n_features = centers_m2.shape
-    direct = n_clusters * n_features <= _DIRECT_SCREEN_MAX
     consecutive = rows[m - 1] - rows[0] == m - 1
     if direct and consecutive:
-        x, first = rows32, start + rows[0]
+        x, col = rows32, start + rows[0]
     else:
-        x, first = xbuf[:n_features * m].reshape((n_features, m)), 0
+        x, col = xbuf[:n_features * m].reshape((n_features, m)), 0
         if consecutive:
             # a loop: an array assignment compiles its shape-mismatch error
-            # path, seconds of a cold first fit
-            # (along slices: indices from range() are known non-negative, so
-            # the copy vectorizes, with no wraparound test per value)
+            # path, seconds of a cold first fit; along slices, whose indices
+            # from range() are known non-negative, the copy vectorizes
             r0 = start + rows[0]
             for d in range(n_features):
                 src = rows32[d, r0:r0 + m]
@@ -270,32 +339,15 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, labels
                 for d in range(n_features):
                     x[d, t] = np.float32(X[r, d] - shift[d])
     g = gbuf[:n_clusters * m].reshape((n_clusters, m))
-    if direct:
-        for k in range(n_clusters):
-            v = g[k]
-            v[:] = 0.0
-            d = 0
-            while d + 4 <= n_features:  # four features per sweep: fewer loads and stores of v
-                c0, c1 = centers_m2[k, d], centers_m2[k, d + 1]
-                c2, c3 = centers_m2[k, d + 2], centers_m2[k, d + 3]
-                x0, x1 = x[d, first:first + m], x[d + 1, first:first + m]
-                x2, x3 = x[d + 2, first:first + m], x[d + 3, first:first + m]
-                for i in range(m):
-                    v[i] = v[i] + c0 * x0[i] + c1 * x1[i] + c2 * x2[i] + c3 * x3[i]
-                d += 4
-            while d < n_features:
-                c0 = centers_m2[k, d]
-                x0 = x[d, first:first + m]
-                for i in range(m):
-                    v[i] = v[i] + c0 * x0[i]
-                d += 1
-    else:
+    if not direct:
         np.dot(centers_m2, x, g)
     # two centers per sweep over the rows' best, second and label (see
-    # _assign_exact); the first sweep takes one or two, so the rest pair up
-    # (a test inside a vectorized loop becomes masked loads or stores)
+    # _assign_exact); the first sweep takes one or two, so the rest pair up.
+    # (A test inside a vectorized loop becomes masked loads or stores.)
     first = 2 - n_clusters % 2
     c0, c1 = centers_sq32[0], centers_sq32[first - 1]
+    if direct:
+        _direct_scores(x, col, m, centers_m2, 0, first - 1, g)
     if first == 2:
         for i in range(m):  # (a NaN stays best: a near tie)
             best[i], second[i], labels_out[i] = _ranked(
@@ -304,6 +356,8 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, labels
         for i in range(m):
             best[i], second[i], labels_out[i] = c0 + g[0, i], np.inf, 0
     for k in range(first, n_clusters, 2):
+        if direct:
+            _direct_scores(x, col, m, centers_m2, k, k + 1, g)
         ck, cl = centers_sq32[k], centers_sq32[k + 1]
         u, v = g[k], g[k + 1]
         for i in range(m):
@@ -334,7 +388,7 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         ``||x - shift||^2`` of each row (float64)
     """
     gbuf, screen, xbuf, xx, zero, scratch = scoring
-    centers_m2, centers_sq32, cmax, eta, rows32, row_sq, exact32 = screen
+    centers_m2, centers_sq32, cmax, eta, rows32, row_sq, exact32, direct = screen
     n = rows.shape[0]
     xbuf32, gbuf32, s32, near, near_labels, near_scores = scratch
     n_features = X.shape[1]
@@ -348,7 +402,7 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     tile = screen_tile_rows(n_features)
     for t0 in range(0, n, tile):
         t1 = min(t0 + tile, n)
-        _screen_tile(X, shift, rows32, start, rows[t0:t1], centers_m2, centers_sq32,
+        _screen_tile(X, shift, rows32, start, rows[t0:t1], centers_m2, centers_sq32, direct,
                      labels_out[t0:t1], best[t0:t1], second[t0:t1], xbuf32, gbuf32)
     track = second_out.shape[0] > 0
     if exact32:  # float32 rows: these are scikit-learn's own scores
