@@ -258,11 +258,11 @@ def screen_tile_rows(n_features):
 @njit(**_INLINE)
 def _direct_scores(x, col, m, centers_m2, k, l, g):
     """``g[j, :m] = centers_m2[j] . x[:, col:col + m]`` for centers ``j`` =
-    ``k`` and ``l``: four features per sweep over the rows, two centers per
-    row read (fewer loads and stores of the scores); ``l == k``: one. Each product is one
-    chain of multiply-adds in feature order, as BLAS kernels accumulate:
-    float32 rows' scores are then scikit-learn's own (see
-    :func:`_assign_rows`)."""
+    ``k`` and ``l`` (``l == k``: one): four features per sweep over the
+    rows, two centers per row read (fewer loads and stores of the scores).
+    Each product is one chain of multiply-adds in feature order, as BLAS
+    kernels accumulate: float32 rows' scores are then scikit-learn's own
+    (see :func:`_assign_rows`)."""
     n_features = x.shape[0]
     u, v = g[k, :m], g[l, :m]
     u[:] = 0.0
@@ -276,8 +276,10 @@ def _direct_scores(x, col, m, centers_m2, k, l, g):
     v[:] = 0.0
     d = 0
     while d + 4 <= n_features:
-        a0, a1, a2, a3 = centers_m2[k, d], centers_m2[k, d + 1], centers_m2[k, d + 2], centers_m2[k, d + 3]
-        b0, b1, b2, b3 = centers_m2[l, d], centers_m2[l, d + 1], centers_m2[l, d + 2], centers_m2[l, d + 3]
+        a0, a1 = centers_m2[k, d], centers_m2[k, d + 1]
+        a2, a3 = centers_m2[k, d + 2], centers_m2[k, d + 3]
+        b0, b1 = centers_m2[l, d], centers_m2[l, d + 1]
+        b2, b3 = centers_m2[l, d + 2], centers_m2[l, d + 3]
         x0, x1 = x[d, col:col + m], x[d + 1, col:col + m]
         x2, x3 = x[d + 2, col:col + m], x[d + 3, col:col + m]
         for i in range(m):
@@ -499,9 +501,9 @@ def _lloyd_block(xb, sample_weight, centers, centers_sq, labels, start, update_c
     """One block of a Lloyd pass; returns (inertia, n_changed).
 
     ``xb`` (m, n_features) holds the block's rows minus the shift (IN,
-    :func:`_centered_block`), rows ``start:start + m`` of the pass. ``sums`` (n_clusters, n_features) and
-    ``weights`` (n_clusters,) are this block's float64 sums (OUT,
-    overwritten when ``update_centers``).
+    :func:`_centered_block`), rows ``start:start + m`` of the pass.
+    ``sums`` (n_clusters, n_features) and ``weights`` (n_clusters,) are this
+    block's float64 sums (OUT, overwritten when ``update_centers``).
     The inertia is against the centers given (for the history; the final
     inertia is recomputed exactly), from the block's statistics: ``sum w
     ||x||^2 - sum_k (2 c_k.sums_k - weights_k ||c_k||^2)`` (as the bounded
