@@ -77,12 +77,13 @@ def main(argv=None):
 
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     results, summary = [], []
-    avx512_code = _has_avx512() and not os.environ.get("NUMBA_CPU_NAME")
+    from fastem.kernels._compile import avx512_code
+    avx512 = avx512_code()  # which of a target's two goals applies
     for label, name, n, d, k, n_iter, data, goal in SPEED_TARGETS:
         if args.only and args.only.lower() not in label.lower():
             continue
         if isinstance(goal, tuple):
-            goal = goal[1] if avx512_code else goal[0]
+            goal = goal[1] if avx512 else goal[0]
         model = _compare.MODELS[name]
         if data == "touching" and name != "kmeans":
             model = _compare.variant(model, "touching")
@@ -186,18 +187,14 @@ def _has_avx512():
 def _code_path():
     """Which instructions the kernels and BLAS run: Numba's target CPU and
     OpenBLAS's core type."""
+    import llvmlite.binding as llvm
     import numba
     from threadpoolctl import threadpool_info
-    cpu = numba.config.CPU_NAME
-    if cpu:
-        features = numba.config.CPU_FEATURES or ""
-        avx512 = "+avx512f" in features if features else _has_avx512()
-        numba_code = (f"Numba {cpu} (NUMBA_CPU_NAME; "
-                      f"{'AVX-512' if avx512 else 'no AVX-512'} features)")
-    else:
-        import llvmlite.binding as llvm
-        numba_code = (f"Numba {llvm.get_host_cpu_name()} "
-                      f"({'AVX-512' if _has_avx512() else 'no AVX-512'})")
+
+    from fastem.kernels._compile import avx512_code
+    cpu = numba.config.CPU_NAME or llvm.get_host_cpu_name()
+    numba_code = (f"Numba {cpu}{' (NUMBA_CPU_NAME)' if numba.config.CPU_NAME else ''}, "
+                  f"{'AVX-512' if avx512_code() else 'no AVX-512'} features")
     blas = [f"{i.get('internal_api')} {i.get('architecture')}" for i in threadpool_info()
             if i.get("user_api") == "blas"]
     numpy_code = ("numpy without AVX-512" if os.environ.get("NPY_DISABLE_CPU_FEATURES")

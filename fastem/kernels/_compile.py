@@ -7,6 +7,8 @@ in order. Lanes, not threads, partition the work, so results are
 bit-identical for any thread count, and partial statistics take O(lanes)
 memory rather than O(blocks).
 """
+import functools
+
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -18,6 +20,15 @@ from numba.extending import intrinsic
 #: statistics take O(lanes) memory rather than O(blocks). Threads get whole
 #: lanes, so up to this many threads are kept busy.
 N_LANES = 64
+
+
+@functools.cache
+def avx512_code():
+    """Whether Numba compiles for AVX-512: its target features, the host's
+    or ``NUMBA_CPU_FEATURES`` (``NUMBA_CPU_NAME`` alone keeps the host's)."""
+    import llvmlite.binding as llvm
+    from numba import config
+    return "+avx512f" in (config.CPU_FEATURES or llvm.get_host_cpu_features().flatten())
 
 
 @njit(cache=True, nogil=True)

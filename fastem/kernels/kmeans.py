@@ -28,13 +28,11 @@ size N x D.
 
 Arguments marked IN are read, OUT are written, INOUT both.
 """
-import functools
-
 import numpy as np
 from numba import njit
 
 from .._threads import region_threads, run_lanes
-from ._compile import N_LANES, add_into, move_into, prefetch
+from ._compile import N_LANES, add_into, avx512_code, move_into, prefetch
 
 _JIT = dict(cache=True, nogil=True)
 # a block function is inlined into its one lane driver: compiled and optimized
@@ -146,15 +144,6 @@ def score_roundoff(n_features):
     dot product, the rounding of ``x`` and ``c`` to float32 and two
     operations. It bounds float64 scores' round-off too (they are finer)."""
     return 4.0 * (n_features + 4) * float(np.finfo(np.float32).eps) / 2.0
-
-
-@functools.cache
-def avx512_code():
-    """Whether Numba compiles for AVX-512 (its target features: the host's,
-    or ``NUMBA_CPU_FEATURES``)."""
-    import llvmlite.binding as llvm
-    from numba import config
-    return "+avx512f" in (config.CPU_FEATURES or llvm.get_host_cpu_features().flatten())
 
 
 def direct_screen(n_clusters, n_features):
