@@ -143,16 +143,16 @@ class GaussianFamily(Family):
             prec = pc ** 2 if ct == "diag" else np.repeat((pc ** 2)[:, None], D, axis=1)
             log_norm = log_w + 0.5 * np.log(prec).sum(axis=1) - 0.5 * D * _LOG_2PI
             far = (prec * offset ** 2).sum(axis=1)
-            WT = np.hstack([prec * offset, -0.5 * prec]).astype(dtype)
+            W = np.ascontiguousarray(np.vstack([(prec * offset).T, -0.5 * prec.T]), dtype=dtype)
             const = log_norm - 0.5 * far
-            return (center, WT, const, _exact_components(far), means,
+            return (center, W, const, _exact_components(far), means,
                     np.ascontiguousarray(prec), log_norm)
         chol = np.ascontiguousarray(pc if ct == "full" else pc[None])
         log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         log_norm = log_w + np.broadcast_to(log_det, (K,)) - 0.5 * D * _LOG_2PI
         b = np.einsum("kd,kdj->kj", offset, chol if ct == "full" else np.repeat(chol, K, 0))
-        LT = chol.transpose(0, 2, 1).reshape(-1, D).astype(dtype)
-        return (center, LT, b.astype(dtype), _exact_components((b ** 2).sum(axis=1)), means,
+        factors = np.ascontiguousarray(chol.transpose(1, 0, 2).reshape(D, -1), dtype=dtype)
+        return (center, factors, b.astype(dtype), _exact_components((b ** 2).sum(axis=1)), means,
                 chol, log_norm)
 
     def _log_weights(self, params):

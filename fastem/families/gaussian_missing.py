@@ -26,10 +26,11 @@ def _diag_inputs(family, params, dtype):
         np.repeat((pc ** 2)[:, None], D, axis=1)
     center = (params["weights"] @ means).astype(dtype)
     offset = means - center.astype(np.float64)
-    WT = np.hstack([prec * offset, -0.5 * prec,
-                    0.5 * (np.log(prec) - _LOG_2PI - prec * offset ** 2)]).astype(dtype)
+    W = np.ascontiguousarray(np.vstack([
+        (prec * offset).T, -0.5 * prec.T,
+        0.5 * (np.log(prec) - _LOG_2PI - prec * offset ** 2).T]), dtype=dtype)
     exact = _is_far((prec * offset ** 2).sum(axis=1))
-    return (center, WT, family._log_weights(params), exact, means,
+    return (center, W, family._log_weights(params), exact, means,
             np.ascontiguousarray(prec), np.ascontiguousarray(1.0 / prec))
 
 

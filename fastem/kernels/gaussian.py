@@ -18,7 +18,8 @@ runs it on a few Python threads and sums the lanes in order, so the result is
 bit-identical for any thread count.
 
 Inside a block, rows go in tiles of ``_TILE`` rows, and the work of a tile is
-two small matrix products with BLAS:
+two small matrix products (:mod:`._products`, register-blocked, operands read
+in place):
 
 - log-densities: with ``y = x - g`` (``g`` a center near the data, ``x - g``
   formed first), every component's quadratic form is a product of the tile's
@@ -45,6 +46,7 @@ from numba import njit
 
 from ._compile import add_into, move_into
 from ._math import exp_nonpositive, running_max
+from ._products import broadcast_product, row_dots
 
 _NEG_INF = -np.inf
 
@@ -154,17 +156,13 @@ def _load_tile(X, t0, n, center, YT):
 
 
 @njit(cache=True, nogil=True)
-def _add_tile_moments(R, PT, RT, S, S_tile):
+def _add_tile_moments(R, PT, S, S_tile):
     """``S += PT @ R^T``: a tile's moments around ``g``, one product.
 
     The last row of ``PT`` is ones, so the last row of ``S`` sums ``r``
-    (``nk``). ``RT`` (tile, K) is scratch: BLAS runs the product 1.7x faster
-    on a transposed copy of ``R`` than on a transposed view.
+    (``nk``).
     """
-    for k in range(R.shape[0]):
-        for i in range(R.shape[1]):
-            RT[i, k] = R[k, i]
-    np.dot(PT, RT, S_tile)
+    row_dots(PT, R, S_tile)
     add_into(S, S_tile)
 
 
@@ -178,36 +176,36 @@ def _diag_scratch(X, K, D):
     Returns
     -------
     ZT : (2 D, tile) dtype of X — ``[y; y^2]``, ``y = x - g`` (padding: zero)
-    L : (K, tile) dtype of X — ``WT @ ZT``
+    L : (K, tile) dtype of X — ``W^T @ ZT``
     R : (K, tile) float64 — log-densities, then weighted responsibilities
     PT : (2 D + 1, tile) float64 — ``[y; y^2; 1]`` for the moments
-    RT : (tile, K) float64; S, S_tile : (2 D + 1, K) float64 — ``sum r y``,
+    S, S_tile : (2 D + 1, K) float64 — ``sum r y``,
         ``sum r y^2`` and ``sum r`` of the block, of a tile
     top, scale : (tile,) float64; best : (tile,) int64; ok : (tile,) bool
     """
     PT = np.empty((2 * D + 1, _TILE))
     PT[2 * D] = 1.0
     return (np.empty((2 * D, _TILE), dtype=X.dtype), np.empty((K, _TILE), dtype=X.dtype),
-            np.empty((K, _TILE)), PT, np.empty((_TILE, K)), np.empty((2 * D + 1, K)),
+            np.empty((K, _TILE)), PT, np.empty((2 * D + 1, K)),
             np.empty((2 * D + 1, K)), np.empty(_TILE), np.empty(_TILE),
             np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_))
 
 
 # inlined into its lane driver (see ``_full_block``)
 @njit(cache=True, nogil=True, inline="always")
-def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, stop,
+def _diag_block(X, w, center, W, const, exact, means, prec, log_norm, start, stop,
                 want_stats, nk, sx, sxx, row_logp, labels, resp, scratch):
     """Process rows ``start:stop`` for a diagonal-precision mixture.
 
     With ``y = x - g``, ``-0.5 sum_d p_kd (y_d - m_kd)^2`` is
-    ``WT_k . [y, y^2] + const_k`` (``m_k = c_k - g``).
+    ``W[:, k] . [y, y^2] + const_k`` (``m_k = c_k - g``).
 
     Parameters
     ----------
     X : (N, D) float32/float64, IN
     w : (N,) float64, IN — sample weights
     center : (D,) dtype of X, IN — the center ``g``
-    WT : (K, 2 D) dtype of X, IN — ``[p_k m_k, -p_k / 2]`` per row
+    W : (2 D, K) dtype of X, IN — ``[p_k m_k, -p_k / 2]`` per column
     const : (K,) float64, IN — log weight + log normalizer ``- 0.5 sum_d p_kd m_kd^2``
     exact : (K,) bool or None, IN — components handled with ``x - c_k``
         formed first (None: none is)
@@ -225,7 +223,7 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
     loglik : float — sum of w * log p(x) over the block's rows
     n_bad : int — rows whose density is zero under every component
     """
-    ZT, L, R, PT, RT, S, S_tile, top, scale, best, ok = scratch
+    ZT, L, R, PT, S, S_tile, top, scale, best, ok = scratch
     K, D = means.shape
     S[:] = 0.0
     loglik = 0.0
@@ -239,7 +237,7 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
                 PT[D + d, i] = v * v
                 ZT[d, i] = v
                 ZT[D + d, i] = ZT[d, i] * ZT[d, i]
-        np.dot(WT, ZT, L)
+        broadcast_product(W, ZT, L)
         for k in range(K):
             if exact is not None and exact[k]:
                 for i in range(n):
@@ -256,7 +254,7 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
         loglik += ll
         n_bad += bad
         if want_stats:
-            _add_tile_moments(R, PT, RT, S, S_tile)
+            _add_tile_moments(R, PT, S, S_tile)
             for k in range(K):
                 if exact is not None and exact[k]:
                     for i in range(n):
@@ -279,7 +277,7 @@ def _diag_block(X, w, center, WT, const, exact, means, prec, log_norm, start, st
 
 
 @njit(cache=True, nogil=True)
-def diag_lanes(X, w, center, WT, const, exact, means, prec, log_norm, block, want_stats,
+def diag_lanes(X, w, center, W, const, exact, means, prec, log_norm, block, want_stats,
                row_logp, labels, resp, nk, sx, sxx, block_sums, bad, lane_lo, lane_hi):
     """Diagonal-precision pass over the blocks of lanes ``lane_lo:lane_hi``.
 
@@ -289,7 +287,7 @@ def diag_lanes(X, w, center, WT, const, exact, means, prec, log_norm, block, wan
     Parameters
     ----------
     X : (N, D) IN; w : (N,) IN
-    center, WT, const, exact, means, prec, log_norm : IN, see ``_diag_block``
+    center, W, const, exact, means, prec, log_norm : IN, see ``_diag_block``
     block : int — rows per block
     want_stats : bool
     row_logp, labels, resp : OUT, see ``_tile_responsibilities``
@@ -309,7 +307,7 @@ def diag_lanes(X, w, center, WT, const, exact, means, prec, log_norm, block, wan
         for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
             start = b * block
             block_sums[b, 0], bad[b] = _diag_block(
-                X, w, center, WT, const, exact, means, prec, log_norm, start,
+                X, w, center, W, const, exact, means, prec, log_norm, start,
                 min(start + block, N), want_stats, nk_b, sx_b, sxx_b, row_logp, labels,
                 resp, scratch)
             if want_stats:
@@ -332,8 +330,8 @@ def _full_scratch(X, K, D, Kc):
     ZT : (Kc D, tile) dtype of X — ``L_c^T y`` for every factor
     R : (K, tile) float64 — log-densities, then weighted responsibilities
     P1 : (D + 1, tile), P2 : (T, tile) float64 — ``[y; 1]`` and the products
-    RT : (tile, K), RTc : (tile, Kc) float64 — responsibilities per component,
-        and summed per factor over the components that are not ``exact``
+    Rc : (Kc, tile) float64 — responsibilities summed per factor over the
+        components that are not ``exact``
     S1, S1_tile : (D + 1, K); S2, S2_tile : (T, Kc) float64 — ``sum r y`` and
         ``sum r`` per component, second moments per factor, around ``g``: the
         block's, a tile's
@@ -347,7 +345,7 @@ def _full_scratch(X, K, D, Kc):
     P1[D] = 1.0
     return (np.empty((D, _TILE), dtype=X.dtype), np.empty((Kc * D, _TILE), dtype=X.dtype),
             np.empty((K, _TILE)), P1, np.empty((T, _TILE)),
-            np.empty((_TILE, K)), np.empty((_TILE, Kc)), np.empty((D + 1, K)),
+            np.empty((Kc, _TILE)), np.empty((D + 1, K)),
             np.empty((D + 1, K)), np.empty((T, Kc)), np.empty((T, Kc)),
             np.empty(_TILE, dtype=X.dtype), np.empty(_TILE), np.empty(_TILE),
             np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_),
@@ -357,7 +355,7 @@ def _full_scratch(X, K, D, Kc):
 # inlined into its lane driver: compiled and optimized once, not on its own and
 # again inside the driver (a third off the cold compile)
 @njit(cache=True, nogil=True, inline="always")
-def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
+def _full_block(X, w, center, factors, b, exact, means, chol, log_norm, start, stop,
                 want_stats, nk, sx, sxx, row_logp, labels, resp, scratch):
     """Process rows ``start:stop`` for a full (or tied) precision mixture.
 
@@ -370,7 +368,7 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
     ----------
     X : (N, D) IN; w : (N,) IN
     center : (D,) dtype of X, IN — the center ``g``
-    LT : (Kc D, D) dtype of X, IN — the factors ``L_c^T`` stacked
+    factors : (D, Kc D) dtype of X, IN — the factors ``L_c`` side by side
     b : (K, D) dtype of X, IN — ``L_k^T (c_k - g)``
     exact : (K,) bool or None, IN — components handled with ``x - c_k``
         formed first (None: none is)
@@ -389,7 +387,7 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
     -------
     loglik : float, n_bad : int — as ``_diag_block``
     """
-    (YT, ZT, R, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile, q, top, scale, best, ok,
+    (YT, ZT, R, P1, P2, Rc, S1, S1_tile, S2, S2_tile, q, top, scale, best, ok,
      diff, y, sq) = scratch
     K, D = means.shape
     Kc = chol.shape[0]
@@ -403,7 +401,7 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
         for d in range(D):
             for i in range(_TILE):
                 YT[d, i] = P1[d, i]
-        np.dot(LT, YT, ZT)
+        broadcast_product(factors, YT, ZT)
         for k in range(K):
             c = k if Kc > 1 else 0
             if exact is not None and exact[k]:
@@ -419,7 +417,7 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
         loglik += ll
         n_bad += bad
         if want_stats:
-            _add_full_tile_moments(R, exact, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile)
+            _add_full_tile_moments(R, exact, P1, P2, Rc, S1, S1_tile, S2, S2_tile)
             for k in range(K):
                 if exact is not None and exact[k]:
                     _full_exact_moments(X, t0, n, R[k], means[k], diff, y, sq, sx[k],
@@ -430,26 +428,26 @@ def _full_block(X, w, center, LT, b, exact, means, chol, log_norm, start, stop,
 
 
 @njit(cache=True, nogil=True)
-def _add_full_tile_moments(R, exact, P1, P2, RT, RTc, S1, S1_tile, S2, S2_tile):
+def _add_full_tile_moments(R, exact, P1, P2, Rc, S1, S1_tile, S2, S2_tile):
     """Add a tile's first moments and ``sum r`` per component (see
     ``_add_tile_moments``) and second moments per factor around ``g``."""
     K = R.shape[0]
     D = P1.shape[0] - 1
-    Kc = RTc.shape[1]
+    Kc = Rc.shape[0]
     p = 0
     for d in range(D):
         for e in range(d, D):
             for i in range(P1.shape[1]):  # padding columns are zero
                 P2[p, i] = P1[d, i] * P1[e, i]
             p += 1
-    _add_tile_moments(R, P1, RT, S1, S1_tile)
-    RTc[:] = 0.0
+    _add_tile_moments(R, P1, S1, S1_tile)
+    Rc[:] = 0.0
     for k in range(K):
         if exact is None or not exact[k]:  # exact ones' moments are summed on their own
             c = k if Kc > 1 else 0
             for i in range(R.shape[1]):
-                RTc[i, c] += R[k, i]
-    np.dot(P2, RTc, S2_tile)
+                Rc[c, i] += R[k, i]
+    row_dots(P2, Rc, S2_tile)
     add_into(S2, S2_tile)
 
 
@@ -537,14 +535,14 @@ def _full_moments_to_means(S1, S2, center, exact, means, nk, sx, sxx):
 
 
 @njit(cache=True, nogil=True)
-def full_lanes(X, w, center, LT, b, exact, means, chol, log_norm, block, want_stats,
+def full_lanes(X, w, center, factors, b, exact, means, chol, log_norm, block, want_stats,
                row_logp, labels, resp, nk, sx, sxx, block_sums, bad, lane_lo, lane_hi):
     """Full/tied-precision pass over the blocks of lanes ``lane_lo:lane_hi``;
     see :func:`diag_lanes` for the other arguments.
 
     Parameters
     ----------
-    center, LT, b, exact, means, chol, log_norm : IN, see ``_full_block``
+    center, factors, b, exact, means, chol, log_norm : IN, see ``_full_block``
     sxx : (n_lanes, Kc, D, D) float64 OUT — per factor, see ``_full_block``
     """
     N = X.shape[0]
@@ -557,7 +555,7 @@ def full_lanes(X, w, center, LT, b, exact, means, chol, log_norm, block, want_st
         for blk in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
             start = blk * block
             block_sums[blk, 0], bad[blk] = _full_block(
-                X, w, center, LT, b, exact, means, chol, log_norm, start,
+                X, w, center, factors, b, exact, means, chol, log_norm, start,
                 min(start + block, N), want_stats, nk_b, sx_b, sxx_b, row_logp, labels,
                 resp, scratch)
             if want_stats:

@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit
 
 from ._compile import add_into, move_into
+from ._products import broadcast_product
 from .gaussian import _TILE, _add_tile_moments, _load_tile, _tile_responsibilities
 
 _LOG_2PI = np.log(2 * np.pi)
@@ -47,35 +48,35 @@ def _diag_missing_scratch(X, K, D):
     Returns
     -------
     ZT : (3 D, tile) dtype of X — ``[y o; y^2 o; o]``
-    L : (K, tile) dtype of X — ``WT @ ZT``
+    L : (K, tile) dtype of X — ``W^T @ ZT``
     R : (K, tile) float64 — log-densities, then weighted responsibilities
     PT : (3 D + 1, tile) float64 — ``[y o; y^2 o; o; 1]`` for the moments
-    RT : (tile, K); S, S_tile : (3 D + 1, K) float64
+    S, S_tile : (3 D + 1, K) float64
     top, scale : (tile,) float64; best : (tile,) int64; ok : (tile,) bool
     """
     PT = np.zeros((3 * D + 1, _TILE))
     PT[3 * D] = 1.0
     return (np.empty((3 * D, _TILE), dtype=X.dtype), np.empty((K, _TILE), dtype=X.dtype),
-            np.empty((K, _TILE)), PT, np.empty((_TILE, K)), np.empty((3 * D + 1, K)),
+            np.empty((K, _TILE)), PT, np.empty((3 * D + 1, K)),
             np.empty((3 * D + 1, K)), np.empty(_TILE), np.empty(_TILE),
             np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_))
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _diag_missing_block(X, w, center, WT, log_w, exact, means, prec, var, start, stop,
+def _diag_missing_block(X, w, center, W, log_w, exact, means, prec, var, start, stop,
                         want_stats, nk, sx, sxx, row_logp, labels, resp, scratch):
     """Process rows ``start:stop`` (NaN allowed) for a diagonal-precision mixture.
 
     With ``y = x - g`` and ``m_k = c_k - g``, component k's log-density of
-    the observed coordinates is ``log_w_k + WT_k . [y o, y^2 o, o]`` with
-    ``WT_k = [p m, -p / 2, (log p - log 2 pi - p m^2) / 2]``.
+    the observed coordinates is ``log_w_k + W[:, k] . [y o, y^2 o, o]`` with
+    ``W[:, k] = [p m, -p / 2, (log p - log 2 pi - p m^2) / 2]``.
 
     Parameters
     ----------
     X : (N, D) float32/float64 IN — NaN marks a missing entry
     w : (N,) float64 IN — sample weights (0 for rows with no observed value)
     center : (D,) dtype of X IN — the center ``g``
-    WT : (K, 3 D) dtype of X IN — see above
+    W : (3 D, K) dtype of X IN — see above
     log_w : (K,) float64 IN — log mixing weights
     exact : (K,) bool IN — components far from ``g``: computed with
         ``x - c_k`` formed first
@@ -90,7 +91,7 @@ def _diag_missing_block(X, w, center, WT, log_w, exact, means, prec, var, start,
     -------
     loglik : float, n_bad : int — as :func:`fastem.kernels.gaussian._diag_block`
     """
-    ZT, L, R, PT, RT, S, S_tile, top, scale, best, ok = scratch
+    ZT, L, R, PT, S, S_tile, top, scale, best, ok = scratch
     K, D = means.shape
     S[:] = 0.0
     loglik = 0.0
@@ -109,7 +110,7 @@ def _diag_missing_block(X, w, center, WT, log_w, exact, means, prec, var, start,
                 ZT[d, i] = v
                 ZT[D + d, i] = ZT[d, i] * ZT[d, i]
                 ZT[2 * D + d, i] = PT[2 * D + d, i]
-        np.dot(WT, ZT, L)
+        broadcast_product(W, ZT, L)
         for k in range(K):
             if exact[k]:
                 for i in range(n):
@@ -127,7 +128,7 @@ def _diag_missing_block(X, w, center, WT, log_w, exact, means, prec, var, start,
         loglik += ll
         n_bad += bad
         if want_stats:
-            _add_tile_moments(R, PT, RT, S, S_tile)
+            _add_tile_moments(R, PT, S, S_tile)
             for k in range(K):
                 if exact[k]:
                     for i in range(n):
@@ -153,7 +154,7 @@ def _diag_missing_block(X, w, center, WT, log_w, exact, means, prec, var, start,
 
 
 @njit(cache=True, nogil=True)
-def diag_missing_lanes(X, w, center, WT, log_w, exact, means, prec, var, block,
+def diag_missing_lanes(X, w, center, W, log_w, exact, means, prec, var, block,
                        want_stats, row_logp, labels, resp, nk, sx, sxx, block_sums, bad,
                        lane_lo, lane_hi):
     """Diagonal-precision pass over rows with NaN, lanes ``lane_lo:lane_hi``.
@@ -170,7 +171,7 @@ def diag_missing_lanes(X, w, center, WT, log_w, exact, means, prec, var, block,
         for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
             start = b * block
             block_sums[b, 0], bad[b] = _diag_missing_block(
-                X, w, center, WT, log_w, exact, means, prec, var, start,
+                X, w, center, W, log_w, exact, means, prec, var, start,
                 min(start + block, N), want_stats, nk_b, sx_b, sxx_b, row_logp, labels,
                 resp, scratch)
             if want_stats:
