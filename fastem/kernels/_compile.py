@@ -23,12 +23,17 @@ N_LANES = 64
 
 
 @functools.cache
-def avx512_code():
-    """Whether Numba compiles for AVX-512: its target features, the host's
+def target_features():
+    """The features Numba compiles for (``+avx2,-avx512f,...``): the host's,
     or ``NUMBA_CPU_FEATURES`` (``NUMBA_CPU_NAME`` alone keeps the host's)."""
     import llvmlite.binding as llvm
     from numba import config
-    return "+avx512f" in (config.CPU_FEATURES or llvm.get_host_cpu_features().flatten())
+    return config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
+
+
+def avx512_code():
+    """Whether Numba compiles for AVX-512."""
+    return "+avx512f" in target_features()
 
 
 @njit(cache=True, nogil=True)

@@ -14,8 +14,9 @@ in place and keep every partial sum in a register:
   the end.
 
 Every output is one fixed chain of fused multiply-adds (the lanes summed in
-one fixed tree), whatever the thread: results are the same for any thread
-count. Vectors are 4 doubles (8 floats) with AVX2 code, 8 doubles (16 floats)
+one fixed tree), whatever the thread or the kernel it is compiled into:
+results are the same for any thread count, and with or without the far
+components' path. Vectors are 4 doubles (8 floats) with AVX2 code, 8 doubles (16 floats)
 with AVX-512 (:func:`._compile.avx512_code`).
 
 Numba's cache keys a compiled kernel by its own source file only: after
@@ -28,7 +29,7 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from ._compile import avx512_code
+from ._compile import avx512_code, target_features
 
 _I64 = ir.IntType(64)
 
@@ -66,7 +67,10 @@ class _Emitter:
         self.scalar = context.get_value_type(dtype)
         self.lanes = _lanes(dtype)
         self.vector = ir.VectorType(self.scalar, self.lanes)
-        name = f"llvm.fmuladd.v{self.lanes}f{32 if dtype == types.float32 else 64}"
+        # llvm.fma where the CPU has it: llvm.fmuladd left some of them unfused
+        # in one of a kernel's specializations and not in another
+        kind = "fma" if "+fma" in target_features() else "fmuladd"
+        name = f"llvm.{kind}.v{self.lanes}f{32 if dtype == types.float32 else 64}"
         self.fmuladd_fn = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(self.vector, [self.vector] * 3), name)
         self.align = 4 if dtype == types.float32 else 8
