@@ -980,3 +980,24 @@ def test_vectorized_exp_is_accurate_with_and_without_fused_multiply_add():
         out = np.empty_like(edge)
         kernel(edge, out)
         np.testing.assert_array_equal(out, 0.0)
+
+
+def test_vectorized_log_is_accurate_with_and_without_fused_multiply_add():
+    # the log of each row's sum of exps (>= 1) in the responsibilities
+    from numba import njit
+    from fastem.kernels._math import log_at_least_one
+
+    def loop(x, out):
+        for i in range(x.shape[0]):
+            out[i] = log_at_least_one(x[i])
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([1.0 + np.logspace(-16, 3, 20000), rng.uniform(1.0, 64.0, 20000),
+                        2.0 ** np.arange(0, 60), np.sqrt(2.0) * 2.0 ** np.arange(0, 60),
+                        np.nextafter(np.sqrt(2.0) * 2.0 ** np.arange(0, 60), 0), [1e300]])
+    x = np.concatenate([[1.0], x])
+    for kernel in (njit(loop), njit(fastmath={"contract"})(loop)):
+        out = np.empty_like(x)
+        kernel(x, out)
+        assert out[0] == 0.0
+        assert np.max(np.abs(out[1:] - np.log(x[1:])) / np.spacing(np.log(x[1:]))) <= 2

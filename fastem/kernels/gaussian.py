@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit
 
 from ._compile import add_into, move_into
-from ._math import exp_nonpositive, running_max
+from ._math import exp_nonpositive, log_at_least_one, running_max
 from ._products import broadcast_product, row_dots
 
 _NEG_INF = -np.inf
@@ -106,22 +106,22 @@ def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
             e = exp_nonpositive(R[k, i] - top[i])
             R[k, i] = e
             scale[i] += e
+    for i in range(n):  # vectorizes: no call, no branch
+        wi = w[t0 + i] if want_stats else 1.0
+        top[i] = top[i] + log_at_least_one(scale[i]) if ok[i] else _NEG_INF
+        scale[i] = wi / scale[i] if ok[i] else 0.0
     loglik = 0.0
     n_bad = 0
     for i in range(n):
         row = t0 + i
         if labels.shape[0] > 0:
             labels[row] = best[i]
-        ll_i = _NEG_INF
         if ok[i]:
-            wi = w[row] if want_stats else 1.0
-            ll_i = top[i] + np.log(scale[i])
-            loglik += wi * ll_i
-            scale[i] = wi / scale[i]
+            loglik += (w[row] if want_stats else 1.0) * top[i]
         else:
             n_bad += 1
         if row_logp.shape[0] > 0:
-            row_logp[row] = ll_i
+            row_logp[row] = top[i]
     for k in range(K):
         for i in range(n):
             R[k, i] *= scale[i]
