@@ -60,17 +60,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     code_path = args.code_path or ("both" if _has_avx512() else "native")
     if code_path != "native":  # AVX2 code needs a fresh process (environment)
+        native = ["--scale", str(args.scale), "--repeats", str(args.repeats),
+                  "--code-path", "native"] + (["--only", args.only] if args.only else [])
         if code_path == "both":
-            main([a for a in (argv if argv is not None else sys.argv[1:])
-                  if not a.startswith("--code-path")] + ["--code-path", "native"])
-        env = avx2_environment()
-        child = [sys.executable, os.path.abspath(__file__), "--scale", str(args.scale),
-                 "--repeats", str(args.repeats), "--code-path", "native"]
-        if args.only:
-            child += ["--only", args.only]
+            main(native + (["--json", args.json] if args.json else []))
         if args.json:
-            child += ["--json", args.json.replace(".json", "") + "-avx2.json"]
-        return subprocess.run(child, env=env).returncode
+            native += ["--json", args.json.replace(".json", "") + "-avx2.json"]
+        child = [sys.executable, os.path.abspath(__file__)] + native
+        return subprocess.run(child, env=avx2_environment()).returncode
     from fastem import _compare
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from bench_kmeans import data_maker  # this directory's KMeans datasets
