@@ -44,7 +44,7 @@ want are passed as zero-length arrays.
 import numpy as np
 from numba import njit
 
-from ._compile import add_into, move_into
+from ._compile import add_into, avx512_code, move_into
 from ._math import exp_nonpositive, log_at_least_one, running_max
 from ._products import broadcast_product, row_dots
 
@@ -53,6 +53,11 @@ _NEG_INF = -np.inf
 #: Rows per tile: a tile's products and their inputs stay in cache (whole
 #: 1024-row blocks ran the full pass 1.6x slower).
 _TILE = 128
+
+#: With AVX-512 code, OpenBLAS's SkylakeX kernels run the full pass's second
+#: moments (T x tile by tile x Kc) faster than :func:`row_dots`: a whole full
+#: iteration took 15-30% more CPU time with it. With AVX2 code it is the reverse.
+_BLAS_SECOND_MOMENTS = avx512_code()
 
 #: Components whose ``|b_k|^2`` exceeds this are handled exactly (see above):
 #: the shifted moments then lose at most ~1e4 * 2.2e-16 = 2e-12, relative.
@@ -331,7 +336,8 @@ def _full_scratch(X, K, D, Kc):
     R : (K, tile) float64 — log-densities, then weighted responsibilities
     P1 : (D + 1, tile), P2 : (T, tile) float64 — ``[y; 1]`` and the products
     Rc : (Kc, tile) float64 — responsibilities summed per factor over the
-        components that are not ``exact``
+        components that are not ``exact``; RTc (tile, Kc) its transpose for
+        BLAS (AVX-512 code only, see ``_BLAS_SECOND_MOMENTS``)
     S1, S1_tile : (D + 1, K); S2, S2_tile : (T, Kc) float64 — ``sum r y`` and
         ``sum r`` per component, second moments per factor, around ``g``: the
         block's, a tile's
@@ -345,7 +351,7 @@ def _full_scratch(X, K, D, Kc):
     P1[D] = 1.0
     return (np.empty((D, _TILE), dtype=X.dtype), np.empty((Kc * D, _TILE), dtype=X.dtype),
             np.empty((K, _TILE)), P1, np.empty((T, _TILE)),
-            np.empty((Kc, _TILE)), np.empty((D + 1, K)),
+            np.empty((Kc, _TILE)), np.empty((_TILE, Kc)), np.empty((D + 1, K)),
             np.empty((D + 1, K)), np.empty((T, Kc)), np.empty((T, Kc)),
             np.empty(_TILE, dtype=X.dtype), np.empty(_TILE), np.empty(_TILE),
             np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_),
@@ -387,7 +393,7 @@ def _full_block(X, w, center, factors, b, exact, means, chol, log_norm, start, s
     -------
     loglik : float, n_bad : int — as ``_diag_block``
     """
-    (YT, ZT, R, P1, P2, Rc, S1, S1_tile, S2, S2_tile, q, top, scale, best, ok,
+    (YT, ZT, R, P1, P2, Rc, RTc, S1, S1_tile, S2, S2_tile, q, top, scale, best, ok,
      diff, y, sq) = scratch
     K, D = means.shape
     Kc = chol.shape[0]
@@ -417,7 +423,7 @@ def _full_block(X, w, center, factors, b, exact, means, chol, log_norm, start, s
         loglik += ll
         n_bad += bad
         if want_stats:
-            _add_full_tile_moments(R, exact, P1, P2, Rc, S1, S1_tile, S2, S2_tile)
+            _add_full_tile_moments(R, exact, P1, P2, Rc, RTc, S1, S1_tile, S2, S2_tile)
             for k in range(K):
                 if exact is not None and exact[k]:
                     _full_exact_moments(X, t0, n, R[k], means[k], diff, y, sq, sx[k],
@@ -428,7 +434,7 @@ def _full_block(X, w, center, factors, b, exact, means, chol, log_norm, start, s
 
 
 @njit(cache=True, nogil=True)
-def _add_full_tile_moments(R, exact, P1, P2, Rc, S1, S1_tile, S2, S2_tile):
+def _add_full_tile_moments(R, exact, P1, P2, Rc, RTc, S1, S1_tile, S2, S2_tile):
     """Add a tile's first moments and ``sum r`` per component (see
     ``_add_tile_moments``) and second moments per factor around ``g``."""
     K = R.shape[0]
@@ -447,7 +453,13 @@ def _add_full_tile_moments(R, exact, P1, P2, Rc, S1, S1_tile, S2, S2_tile):
             c = k if Kc > 1 else 0
             for i in range(R.shape[1]):
                 Rc[c, i] += R[k, i]
-    row_dots(P2, Rc, S2_tile)
+    if _BLAS_SECOND_MOMENTS:
+        for c in range(Kc):
+            for i in range(Rc.shape[1]):
+                RTc[i, c] = Rc[c, i]
+        np.dot(P2, RTc, S2_tile)
+    else:
+        row_dots(P2, Rc, S2_tile)
     add_into(S2, S2_tile)
 
 
