@@ -71,7 +71,7 @@ class _Emitter:
         # in one of a kernel's specializations and not in another
         kind = "fma" if "+fma" in target_features() else "fmuladd"
         name = f"llvm.{kind}.v{self.lanes}f{32 if dtype == types.float32 else 64}"
-        self.fmuladd_fn = cgutils.get_or_insert_function(
+        self.fma_fn = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(self.vector, [self.vector] * 3), name)
         self.align = 4 if dtype == types.float32 else 8
 
@@ -106,7 +106,7 @@ class _Emitter:
 
     def add_product(self, slot, x, y):
         b = self.builder
-        b.store(b.call(self.fmuladd_fn, [x, y, b.load(slot)]), slot)
+        b.store(b.call(self.fma_fn, [x, y, b.load(slot)]), slot)
 
     def lane_sums(self, vecs):
         """A vector whose lane ``i`` is the sum of the lanes of ``vecs[i]``

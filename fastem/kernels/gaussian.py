@@ -337,7 +337,7 @@ def _full_scratch(X, K, D, Kc):
     P1 : (D + 1, tile), P2 : (T, tile) float64 — ``[y; 1]`` and the products
     Rc : (Kc, tile) float64 — responsibilities summed per factor over the
         components that are not ``exact``; RTc (tile, Kc) its transpose for
-        BLAS (AVX-512 code only, see ``_BLAS_SECOND_MOMENTS``)
+        BLAS (AVX-512 code, see ``_BLAS_SECOND_MOMENTS``; else (0, Kc))
     S1, S1_tile : (D + 1, K); S2, S2_tile : (T, Kc) float64 — ``sum r y`` and
         ``sum r`` per component, second moments per factor, around ``g``: the
         block's, a tile's
@@ -351,7 +351,8 @@ def _full_scratch(X, K, D, Kc):
     P1[D] = 1.0
     return (np.empty((D, _TILE), dtype=X.dtype), np.empty((Kc * D, _TILE), dtype=X.dtype),
             np.empty((K, _TILE)), P1, np.empty((T, _TILE)),
-            np.empty((Kc, _TILE)), np.empty((_TILE, Kc)), np.empty((D + 1, K)),
+            np.empty((Kc, _TILE)), np.empty((_TILE if _BLAS_SECOND_MOMENTS else 0, Kc)),
+            np.empty((D + 1, K)),
             np.empty((D + 1, K)), np.empty((T, Kc)), np.empty((T, Kc)),
             np.empty(_TILE, dtype=X.dtype), np.empty(_TILE), np.empty(_TILE),
             np.empty(_TILE, dtype=np.int64), np.empty(_TILE, dtype=np.bool_),
