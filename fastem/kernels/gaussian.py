@@ -43,6 +43,7 @@ want are passed as zero-length arrays.
 """
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 from ._compile import add_into, avx512_code, move_into
 from ._math import exp_nonpositive, log_at_least_one, running_max
@@ -183,6 +184,30 @@ def _add_tile_moments(R, PT, S, S_tile):
 
 
 # ---------------------------------------------------------- diag, spherical
+def _terms_in_dtype(PT, ZT, D):
+    """The tile's ``[y; y^2]`` (``PT[:2 D]``, float64) in the data's dtype
+    (``ZT``'s) for the log-density product: ``PT[:2 D]`` itself for float64
+    data (no copy, a tile's working set 32 KB smaller), else ``ZT`` with
+    ``y`` rounded and squared in that dtype."""
+    return PT[:2 * D].astype(ZT.dtype)
+
+
+@overload(_terms_in_dtype, jit_options={"cache": True, "nogil": True})
+def _terms_in_dtype_impl(PT, ZT, D):
+    if PT.dtype == ZT.dtype:
+        def view(PT, ZT, D):
+            return PT[:2 * D]
+        return view
+
+    def convert(PT, ZT, D):
+        for d in range(D):
+            for i in range(PT.shape[1]):
+                ZT[d, i] = PT[d, i]
+                ZT[D + d, i] = ZT[d, i] * ZT[d, i]
+        return ZT
+    return convert
+
+
 @njit(cache=True, nogil=True)
 def _diag_scratch(X, K, D):
     """One thread's scratch for ``_diag_block``, allocated once per pass.
@@ -191,7 +216,8 @@ def _diag_scratch(X, K, D):
 
     Returns
     -------
-    ZT : (2 D, tile) dtype of X — ``[y; y^2]``, ``y = x - g`` (padding: zero)
+    ZT : (2 D, tile) dtype of X — ``[y; y^2]``, ``y = x - g`` (padding: zero),
+        for float32 data (see ``_terms_in_dtype``)
     L : (K, tile) dtype of X — ``W^T @ ZT``
     R : (K, tile) float64 — log-densities, then weighted responsibilities
     PT : (2 D + 1, tile) float64 — ``[y; y^2; 1]`` for the moments
@@ -249,11 +275,8 @@ def _diag_block(X, w, center, W, const, exact, means, prec, log_norm, start, sto
         _load_tile(X, t0, n, center, PT)
         for d in range(D):
             for i in range(_TILE):
-                v = PT[d, i]
-                PT[D + d, i] = v * v
-                ZT[d, i] = v
-                ZT[D + d, i] = ZT[d, i] * ZT[d, i]
-        broadcast_product(W, ZT, L)
+                PT[D + d, i] = PT[d, i] * PT[d, i]
+        broadcast_product(W, _terms_in_dtype(PT, ZT, D), L)
         for k in range(K):
             if exact is not None and exact[k]:
                 for i in range(n):
