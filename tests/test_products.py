@@ -3,12 +3,17 @@ import numpy as np
 import pytest
 from numba import njit
 
-from fastem.kernels._products import broadcast_product, row_dots
+from fastem.kernels._products import broadcast_columns, broadcast_product, row_dots
 
 
 @njit
 def _broadcast(AT, B, C):
     broadcast_product(AT, B, C)
+
+
+@njit
+def _columns(AT, B, col, C):
+    broadcast_columns(AT, B, col, C)
 
 
 @njit
@@ -29,6 +34,29 @@ def test_broadcast_product_equals_numpy(M, J, dtype):
     scale = np.abs(A).astype(np.float64) @ np.abs(B).astype(np.float64)
     # a chain of J roundings, each within half an ulp of its partial sum
     assert np.all(np.abs(C - exact) <= J * np.finfo(dtype).eps * scale)
+
+
+# columns: whole pairs of vectors (16 doubles/32 floats cover both code
+# paths), some left over, fewer than one pair; at an offset into wider rows
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("M,J,T,col", [(5, 16, 64, 0), (9, 7, 37, 3), (4, 3, 5, 11),
+                                       (17, 16, 512, 100)])
+def test_broadcast_columns_equal_numpy_and_one_chain_per_output(M, J, T, col, dtype):
+    rng = np.random.default_rng(M * 1000 + T)
+    A = rng.standard_normal((M, J)).astype(dtype)
+    B = rng.standard_normal((J, col + T + 9)).astype(dtype)
+    C = np.full((M, T), np.nan, dtype)
+    _columns(np.ascontiguousarray(A.T), B, col, C)
+    window = B[:, col:col + T]
+    exact = A.astype(np.float64) @ window.astype(np.float64)
+    scale = np.abs(A).astype(np.float64) @ np.abs(window).astype(np.float64)
+    assert np.all(np.abs(C - exact) <= J * np.finfo(dtype).eps * scale)
+    # the vector columns and the one-by-one ones are the same chain: the
+    # product of a window starting one column later shifts bit for bit
+    if T > 1:
+        C1 = np.full((M, T - 1), np.nan, dtype)
+        _columns(np.ascontiguousarray(A.T), B, col + 1, C1)
+        np.testing.assert_array_equal(C1, C[:, 1:])
 
 
 @pytest.mark.parametrize("M,N", [(1, 1), (3, 2), (4, 4), (5, 3), (17, 16), (33, 7)])

@@ -61,9 +61,10 @@ class _Emitter:
 
     def __init__(self, context, builder, signature, args):
         self.builder = builder
+        array_types = getattr(signature, "args", signature)
         self.arrays = [context.make_array(ty)(context, builder, a)
-                       for ty, a in zip(signature.args, args)]
-        dtype = signature.args[0].dtype
+                       for ty, a in zip(array_types, args)]
+        dtype = array_types[0].dtype
         self.scalar = context.get_value_type(dtype)
         self.lanes = _lanes(dtype)
         self.vector = ir.VectorType(self.scalar, self.lanes)
@@ -73,6 +74,9 @@ class _Emitter:
         name = f"llvm.{kind}.v{self.lanes}f{32 if dtype == types.float32 else 64}"
         self.fma_fn = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(self.vector, [self.vector] * 3), name)
+        self.scalar_fma_fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(self.scalar, [self.scalar] * 3),
+            name.replace(f"v{self.lanes}f", "f"))
         self.align = 4 if dtype == types.float32 else 8
 
     def shape(self, i):
@@ -149,46 +153,88 @@ class _Emitter:
             emit(start, 1)
 
 
+def _broadcast_codegen(e, builder, col):
+    """IR of ``C = AT^T @ B[:, col:col + T]`` (``T`` = C's columns): whole
+    pairs of vectors, then the last columns one by one, every output one
+    chain of multiply-adds over ``j`` in order, from zero."""
+    J, M = e.shape(0)
+    B_cols = e.shape(1)[1]
+    T = e.shape(2)[1]
+    n_block_rows, n_vectors = _blocking("broadcast")
+    step = _I64(n_vectors * e.lanes)
+    full = builder.mul(builder.sdiv(T, step), step)
+
+    def b_pointer(j, t):
+        return e.pointer(1, builder.add(builder.mul(j, B_cols), builder.add(col, t)))
+
+    def rows(m0, n_rows):
+        with cgutils.for_range_slice(builder, _I64(0), full, step) as (t0, _):
+            acc = e.accumulators(n_rows * n_vectors)
+            with cgutils.for_range(builder, J) as loop:
+                j = loop.index
+                b_row = b_pointer(j, t0)
+                b_vecs = [e.load_vector(builder.gep(b_row, [_I64(c * e.lanes)]))
+                          for c in range(n_vectors)]
+                a_row = e.pointer(0, builder.add(builder.mul(j, M), m0))
+                for r in range(n_rows):
+                    a = e.splat(builder.load(builder.gep(a_row, [_I64(r)])))
+                    for c in range(n_vectors):
+                        e.add_product(acc[r * n_vectors + c], a, b_vecs[c])
+            for r in range(n_rows):
+                m = builder.add(m0, _I64(r))
+                c_row = e.pointer(2, builder.add(builder.mul(m, T), t0))
+                for c in range(n_vectors):
+                    e.store_vector(builder.load(acc[r * n_vectors + c]),
+                                   builder.gep(c_row, [_I64(c * e.lanes)]))
+        with cgutils.for_range_slice(builder, full, T, _I64(1)) as (t, _):
+            for r in range(n_rows):
+                m = builder.add(m0, _I64(r))
+                acc = cgutils.alloca_once_value(builder, ir.Constant(e.scalar, 0.0))
+                with cgutils.for_range(builder, J) as loop:
+                    j = loop.index
+                    a = builder.load(e.pointer(0, builder.add(builder.mul(j, M), m)))
+                    b = builder.load(b_pointer(j, t))
+                    builder.store(builder.call(e.scalar_fma_fn, [a, b, builder.load(acc)]), acc)
+                builder.store(builder.load(acc),
+                              e.pointer(2, builder.add(builder.mul(m, T), t)))
+
+    e.blocks(M, n_block_rows, rows)
+
+
 @intrinsic
 def broadcast_product(typingctx, AT, B, C):
     """``C = AT^T @ B``: AT (J, M), B (J, T), C (M, T), C-contiguous, one
-    float dtype; T a multiple of 2 vectors (16 doubles covers both code
-    paths). ``A`` comes transposed so that the values a step
+    float dtype. ``A`` comes transposed so that the values a step
     broadcasts are adjacent (one pointer: no register spills). Each output
-    is the chain ``fma(A[m, J-1], B[J-1, t], ... fma(A[m, 0], B[0, t], 0))``."""
+    is the chain ``fma(A[m, J-1], B[J-1, t], ... fma(A[m, 0], B[0, t], 0))``;
+    columns past the last whole pair of vectors (16 doubles covers both
+    code paths) run one by one."""
     _check("broadcast_product", AT, B, C)
 
     def codegen(context, builder, signature, args):
-        e = _Emitter(context, builder, signature, args)
-        J, M = e.shape(0)
-        T = e.shape(1)[1]
-        n_block_rows, n_vectors = _blocking("broadcast")
-        step = _I64(n_vectors * e.lanes)
-
-        def rows(m0, n_rows):
-            with cgutils.for_range_slice(builder, _I64(0), T, step) as (t0, _):
-                acc = e.accumulators(n_rows * n_vectors)
-                with cgutils.for_range(builder, J) as loop:
-                    j = loop.index
-                    b_row = e.pointer(1, builder.add(builder.mul(j, T), t0))
-                    b_vecs = [e.load_vector(builder.gep(b_row, [_I64(c * e.lanes)]))
-                              for c in range(n_vectors)]
-                    a_row = e.pointer(0, builder.add(builder.mul(j, M), m0))
-                    for r in range(n_rows):
-                        a = e.splat(builder.load(builder.gep(a_row, [_I64(r)])))
-                        for c in range(n_vectors):
-                            e.add_product(acc[r * n_vectors + c], a, b_vecs[c])
-                for r in range(n_rows):
-                    m = builder.add(m0, _I64(r))
-                    c_row = e.pointer(2, builder.add(builder.mul(m, T), t0))
-                    for c in range(n_vectors):
-                        e.store_vector(builder.load(acc[r * n_vectors + c]),
-                                       builder.gep(c_row, [_I64(c * e.lanes)]))
-
-        e.blocks(M, n_block_rows, rows)
+        _broadcast_codegen(_Emitter(context, builder, signature, args), builder, _I64(0))
         return context.get_dummy_value()
 
     return types.none(AT, B, C), codegen
+
+
+@intrinsic
+def broadcast_columns(typingctx, AT, B, col, C):
+    """``C = AT^T @ B[:, col:col + T]``: :func:`broadcast_product` on a run
+    of ``T`` columns (``C``'s) of a wider ``B`` (J, N), read in place; the
+    caller keeps ``col + T <= N``."""
+    _check("broadcast_columns", AT, B, C)
+    if not isinstance(col, types.Integer):
+        raise TypingError("broadcast_columns takes an integer column")
+
+    def codegen(context, builder, signature, args):
+        e = _Emitter(context, builder, [signature.args[0], signature.args[1],
+                                        signature.args[3]], [args[0], args[1], args[3]])
+        col = context.cast(builder, args[2], signature.args[2], types.int64)
+        _broadcast_codegen(e, builder, col)
+        return context.get_dummy_value()
+
+    return types.none(AT, B, col, C), codegen
 
 
 @intrinsic

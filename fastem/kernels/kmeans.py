@@ -30,9 +30,11 @@ Arguments marked IN are read, OUT are written, INOUT both.
 """
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 from .._threads import region_threads, run_lanes
 from ._compile import N_LANES, add_into, avx512_code, move_into, prefetch
+from ._products import broadcast_columns
 
 _JIT = dict(cache=True, nogil=True)
 # a block function is inlined into its one lane driver: compiled and optimized
@@ -157,7 +159,7 @@ def direct_screen(n_clusters, n_features):
 
 def float32_screen(X, centers, centers_sq, rows32, row_sq):
     """What :func:`_assign_rows` needs to screen rows in float32: ``(-2
-    centers32, centers_sq32, max ||c||, score_roundoff, rows32, row_sq, exact32,
+    centers32, its transpose, centers_sq32, max ||c||, score_roundoff, rows32, row_sq, exact32,
     direct)`` (``direct``: :func:`direct_screen`).
     float32 rows (``exact32``) go through the same path: their float32
     scores are scikit-learn's own, so only exact ties are scored again, and
@@ -170,7 +172,8 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
     """
     n_features = X.shape[1]
     c = np.asarray(centers, dtype=np.float64)
-    return ((-2.0 * c).astype(np.float32), np.asarray(centers_sq, dtype=np.float32),
+    m2 = (-2.0 * c).astype(np.float32)
+    return (m2, np.ascontiguousarray(m2.T), np.asarray(centers_sq, dtype=np.float32),
             float(np.sqrt(np.max(centers_sq))), score_roundoff(n_features), rows32, row_sq,
             X.dtype == np.float32, direct_screen(c.shape[0], n_features))
 
@@ -244,62 +247,49 @@ def screen_tile_rows(n_features):
     return max(64, min(_SCREEN_TILE, _SCREEN_TILE_FLOATS // n_features))
 
 
-@njit(**_INLINE)
-def _direct_scores(x, col, m, centers_m2, k, l, g):
-    """``g[j, :m] = centers_m2[j] . x[:, col:col + m]`` for centers ``j`` =
-    ``k`` and ``l`` (``l == k``: one): four features per sweep over the
-    rows, two centers per row read (fewer loads and stores of the scores).
-    Each product is one chain of multiply-adds in feature order, as BLAS
-    kernels accumulate: float32 rows' scores are then scikit-learn's own
-    (see :func:`_assign_rows`)."""
-    n_features = x.shape[0]
-    u, v = g[k, :m], g[l, :m]
-    u[:] = 0.0
-    if l == k:  # one center (the first, of an odd number): the same chain
-        for d in range(n_features):
-            a0 = centers_m2[k, d]
-            x0 = x[d, col:col + m]
-            for i in range(m):
-                u[i] = u[i] + a0 * x0[i]
-        return
-    v[:] = 0.0
-    d = 0
-    while d + 4 <= n_features:
-        a0, a1 = centers_m2[k, d], centers_m2[k, d + 1]
-        a2, a3 = centers_m2[k, d + 2], centers_m2[k, d + 3]
-        b0, b1 = centers_m2[l, d], centers_m2[l, d + 1]
-        b2, b3 = centers_m2[l, d + 2], centers_m2[l, d + 3]
-        x0, x1 = x[d, col:col + m], x[d + 1, col:col + m]
-        x2, x3 = x[d + 2, col:col + m], x[d + 3, col:col + m]
-        for i in range(m):
-            p, q, r, t = x0[i], x1[i], x2[i], x3[i]
-            u[i] = u[i] + a0 * p + a1 * q + a2 * r + a3 * t
-            v[i] = v[i] + b0 * p + b1 * q + b2 * r + b3 * t
-        d += 4
-    while d < n_features:
-        a0, b0 = centers_m2[k, d], centers_m2[l, d]
-        x0 = x[d, col:col + m]
-        for i in range(m):
-            u[i] = u[i] + a0 * x0[i]
-            v[i] = v[i] + b0 * x0[i]
-        d += 1
+def _center_products(centers_m2T, x, col, g):
+    """``g = centers_m2T^T @ x[:, col:col + m]`` (``g`` (n_clusters, m)), each
+    product one chain of multiply-adds in feature order: the register-blocked
+    :func:`._products.broadcast_columns` on C-ordered rows, plain loops on
+    strided ones (the tests' stand-ins for arrays past 2**31 rows)."""
+    g[:] = centers_m2T.T @ x[:, col:col + g.shape[1]]
+
+
+@overload(_center_products, jit_options={"cache": True, "nogil": True,
+                                         "fastmath": {"contract"}})
+def _center_products_impl(centers_m2T, x, col, g):
+    if x.layout == "C":
+        def blocked(centers_m2T, x, col, g):
+            broadcast_columns(centers_m2T, x, col, g)
+        return blocked
+
+    def chains(centers_m2T, x, col, g):
+        for k in range(g.shape[0]):
+            for t in range(g.shape[1]):
+                acc = g.dtype.type(0.0)
+                for d in range(x.shape[0]):
+                    acc += centers_m2T[d, k] * x[d, col + t]
+                g[k, t] = acc
+    return chains
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, direct, labels_out,
-                 best, second, xbuf, gbuf):
+def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_m2T, centers_sq32, direct,
+                 labels_out, best, second, xbuf, gbuf):
     """float32 scores ``||c_j||^2 - 2 x.c_j`` of rows ``start + rows[t]``
     of ``X - shift``, kept in ``rows32`` (n_features, n_samples,
     :func:`float32_rows`), against every center: the first index of the
     minimum into ``labels_out``, the minimum and the second smallest into
     ``best`` and ``second`` (each (m,), m = len(rows) <= :func:`screen_tile_rows`).
 
-    ``direct`` (:func:`direct_screen`): the products come from this
-    kernel's own loops (:func:`_direct_scores`), two centers at a time,
-    each pair ranked while its scores are in cache; on consecutive rows they
-    read ``rows32`` as it is. Otherwise from ``sgemm`` on the tile's rows
-    gathered into ``xbuf`` (n_features * tile,); ``gbuf`` (n_clusters *
-    tile,) holds the products. Scattered rows (those a block's bounds leave)
+    ``direct`` (:func:`direct_screen`): the products come from
+    :func:`_center_products` against ``centers_m2T`` (n_features,
+    n_clusters), each one chain of multiply-adds in feature order, as BLAS
+    kernels accumulate (float32 rows' scores are then scikit-learn's own, see
+    :func:`_assign_rows`); on consecutive rows it reads ``rows32`` as it is.
+    Otherwise from ``sgemm``. Either reads the tile's rows gathered into
+    ``xbuf`` (n_features * tile,) when they are not consecutive; ``gbuf``
+    (n_clusters * tile,) holds the products. Scattered rows (those a block's bounds leave)
     are gathered from X, converted as :func:`float32_rows` converts them:
     a row's features lie together there, and the bound tests have just read
     most of them; in ``rows32`` each would cost a cache line per feature.
@@ -330,15 +320,15 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, direct
                 for d in range(n_features):
                     x[d, t] = np.float32(X[r, d] - shift[d])
     g = gbuf[:n_clusters * m].reshape((n_clusters, m))
-    if not direct:
+    if direct:
+        _center_products(centers_m2T, x, col, g)
+    else:
         np.dot(centers_m2, x, g)
     # two centers per sweep over the rows' best, second and label (see
     # _assign_exact); the first sweep takes one or two, so the rest pair up.
     # (A test inside a vectorized loop becomes masked loads or stores.)
     first = 2 - n_clusters % 2
     c0, c1 = centers_sq32[0], centers_sq32[first - 1]
-    if direct:
-        _direct_scores(x, col, m, centers_m2, 0, first - 1, g)
     if first == 2:
         for i in range(m):  # (a NaN stays best: a near tie)
             best[i], second[i], labels_out[i] = _ranked(
@@ -347,8 +337,6 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_sq32, direct
         for i in range(m):
             best[i], second[i], labels_out[i] = c0 + g[0, i], np.inf, 0
     for k in range(first, n_clusters, 2):
-        if direct:
-            _direct_scores(x, col, m, centers_m2, k, k + 1, g)
         ck, cl = centers_sq32[k], centers_sq32[k + 1]
         u, v = g[k], g[k + 1]
         for i in range(m):
@@ -379,7 +367,7 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         ``||x - shift||^2`` of each row (float64)
     """
     gbuf, screen, xbuf, xx, zero, scratch = scoring
-    centers_m2, centers_sq32, cmax, eta, rows32, row_sq, exact32, direct = screen
+    centers_m2, centers_m2T, centers_sq32, cmax, eta, rows32, row_sq, exact32, direct = screen
     n = rows.shape[0]
     xbuf32, gbuf32, s32, near, near_labels, near_scores = scratch
     n_features = X.shape[1]
@@ -393,8 +381,9 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     tile = screen_tile_rows(n_features)
     for t0 in range(0, n, tile):
         t1 = min(t0 + tile, n)
-        _screen_tile(X, shift, rows32, start, rows[t0:t1], centers_m2, centers_sq32, direct,
-                     labels_out[t0:t1], best[t0:t1], second[t0:t1], xbuf32, gbuf32)
+        _screen_tile(X, shift, rows32, start, rows[t0:t1], centers_m2, centers_m2T,
+                     centers_sq32, direct, labels_out[t0:t1], best[t0:t1], second[t0:t1],
+                     xbuf32, gbuf32)
     track = second_out.shape[0] > 0
     if exact32:  # float32 rows: these are scikit-learn's own scores
         eta = 0.0  # (so only exact ties go to the second scoring)
@@ -884,7 +873,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     :func:`bounded_lloyd_pass` (``block_scored``: OUT, each block's rows
     that were scored; ``screen``: :func:`float32_screen`)."""
     n_samples = X.shape[0]
-    eta = screen[3]  # the scores' round-off, float32 or float64
+    eta = screen[4]  # the scores' round-off, float32 or float64
     n_clusters, n_features = centers.shape
     n_blocks, n_lanes = block_changed.shape[0], lane_weights.shape[0]
     keep = block_sums.shape[0] > 0  # else no block's statistics are kept
