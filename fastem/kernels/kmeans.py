@@ -33,7 +33,7 @@ from numba import njit
 from numba.extending import overload
 
 from .._threads import region_threads, run_lanes
-from ._compile import N_LANES, add_into, avx512_code, move_into, prefetch
+from ._compile import N_LANES, add_into, move_into, prefetch
 from ._products import broadcast_columns
 
 _JIT = dict(cache=True, nogil=True)
@@ -52,30 +52,24 @@ _MAX_PROBE_PERIOD = 16
 #: rows; a quarter keeps separated data on bounds from the 5th pass)
 _BOUNDS_PAY = 4
 #: ... and while fewer than 1 / _DIRECT_BOUNDS_PAY where few centers of few
-#: features (n_clusters * n_features <= _DIRECT_SCREEN_MAX) make a dense row
+#: features (n_clusters * n_features <= _CHEAP_SCORES_MAX) make a dense row
 #: cost a few ns (100,000 x 8, K=8, touching clusters: passes on
 #: bounds with 20-40% of the rows failing took 1.2-1.6x a dense pass; on
 #: blobs, with 3-10% failing, the same either way)
 _DIRECT_BOUNDS_PAY = 16
+_CHEAP_SCORES_MAX = 128
 #: rows per float32 screening tile (see :func:`_screen_tile`), fewer
 #: where a tile's rows would pass _SCREEN_TILE_FLOATS floats (32 KB)
 _SCREEN_TILE = 512
 _SCREEN_TILE_FLOATS = 8192
-#: the largest n_clusters * n_features the screen scores without ``sgemm``
-#: (measured per row on 512-row tiles: K=8, D=8 direct 6 ns, sgemm 11 ns;
-#: K=8, D=16 both 15 ns; K=64, D=16 direct 120 ns, sgemm 50 ns) with
-#: AVX-512 code, whose ``sgemm`` kernel runs 512-bit vectors and the
-#: compiled loops 256-bit ones
-_DIRECT_SCREEN_MAX = 128
-#: ... and with AVX2 code, where both run 256-bit vectors and the direct
-#: loops (two centers per sweep, no product matrix to zero, pack, write and
-#: read again) won at every size measured, up to K=128, D=16 (1M rows, one
-#: thread, Haswell kernels: K=64, D=16 direct 100 ms, sgemm 140 ms; K=32,
-#: D=32 89 against 190; K=128, D=8 118 against 211; K=128, D=16 197 against 218),
-#: for at most _DIRECT_SCREEN_FEATURES features: past a few hundred, BLAS
-#: splits a product's sum, and float32 rows' scores would no longer be
-#: scikit-learn's own to the bit
-_DIRECT_SCREEN_MAX_AVX2 = 2048
+#: the most features the screen's own product (``broadcast_columns``) scores,
+#: ``sgemm`` past them: past a few hundred, BLAS splits a product's sum, and
+#: float32 rows' scores would no longer be scikit-learn's own to the bit.
+#: Per row on 512-row tiles, one thread (own product against copy + sgemm):
+#: with AVX2 code faster at every shape measured (K=8, D=8: 4.8 against
+#: 17 ns; K=64, D=16: 58 against 99; K=64, D=64: 249 against 340); with
+#: AVX-512 code faster or level (K=8, D=8: 3.1 against 6.3; K=64, D=16: 36
+#: against 33; K=128, D=16: 57 against 142; K=64, D=64: 130 against 195)
 _DIRECT_SCREEN_FEATURES = 64
 
 
@@ -149,12 +143,9 @@ def score_roundoff(n_features):
 
 
 def direct_screen(n_clusters, n_features):
-    """Whether :func:`_screen_tile` scores rows with its own loops rather
-    than ``sgemm`` (:data:`_DIRECT_SCREEN_MAX`, ``_DIRECT_SCREEN_MAX_AVX2``,
-    ``_DIRECT_SCREEN_FEATURES``)."""
-    if avx512_code() or n_features > _DIRECT_SCREEN_FEATURES:
-        return n_clusters * n_features <= _DIRECT_SCREEN_MAX
-    return n_clusters * n_features <= _DIRECT_SCREEN_MAX_AVX2
+    """Whether :func:`_screen_tile` scores rows with its own product rather
+    than ``sgemm`` (:data:`_DIRECT_SCREEN_FEATURES`)."""
+    return n_features <= _DIRECT_SCREEN_FEATURES
 
 
 def float32_screen(X, centers, centers_sq, rows32, row_sq):
@@ -856,7 +847,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                          want_sq)
         sq_norms = sq if want_sq else -1.0
     n_clusters, n_features = centers.shape
-    pay = _DIRECT_BOUNDS_PAY if n_clusters * n_features <= _DIRECT_SCREEN_MAX else _BOUNDS_PAY
+    pay = _DIRECT_BOUNDS_PAY if n_clusters * n_features <= _CHEAP_SCORES_MAX else _BOUNDS_PAY
     if dense:
         next_dense = (not probe) or pay * (m - n_stable) > m
     else:
