@@ -186,19 +186,33 @@ def _broadcast_codegen(e, builder, col):
                 for c in range(n_vectors):
                     e.store_vector(builder.load(acc[r * n_vectors + c]),
                                    builder.gep(c_row, [_I64(c * e.lanes)]))
-        with cgutils.for_range_slice(builder, full, T, _I64(1)) as (t, _):
-            for r in range(n_rows):
-                m = builder.add(m0, _I64(r))
-                acc = cgutils.alloca_once_value(builder, ir.Constant(e.scalar, 0.0))
-                with cgutils.for_range(builder, J) as loop:
-                    j = loop.index
-                    a = builder.load(e.pointer(0, builder.add(builder.mul(j, M), m)))
-                    b = builder.load(b_pointer(j, t))
-                    builder.store(builder.call(e.scalar_fma_fn, [a, b, builder.load(acc)]), acc)
-                builder.store(builder.load(acc),
-                              e.pointer(2, builder.add(builder.mul(m, T), t)))
-
     e.blocks(M, n_block_rows, rows)
+
+    # the last columns, one at a time: vectors run along A's rows instead
+    # (the same chains: fma(B[j, t], A[m, j], acc) is fma(A[m, j], B[j, t], acc))
+    i32 = ir.IntType(32)
+    lanes = _I64(e.lanes)
+    M_full = builder.mul(builder.sdiv(M, lanes), lanes)
+    with cgutils.for_range_slice(builder, full, T, _I64(1)) as (t, _):
+        with cgutils.for_range_slice(builder, _I64(0), M_full, lanes) as (m0, _):
+            acc = e.accumulators(1)[0]
+            with cgutils.for_range(builder, J) as loop:
+                j = loop.index
+                a = e.load_vector(e.pointer(0, builder.add(builder.mul(j, M), m0)))
+                e.add_product(acc, a, e.splat(builder.load(b_pointer(j, t))))
+            sums = builder.load(acc)
+            for lane in range(e.lanes):
+                m = builder.add(m0, _I64(lane))
+                builder.store(builder.extract_element(sums, ir.Constant(i32, lane)),
+                              e.pointer(2, builder.add(builder.mul(m, T), t)))
+        with cgutils.for_range_slice(builder, M_full, M, _I64(1)) as (m, _):
+            acc = cgutils.alloca_once_value(builder, ir.Constant(e.scalar, 0.0))
+            with cgutils.for_range(builder, J) as loop:
+                j = loop.index
+                a = builder.load(e.pointer(0, builder.add(builder.mul(j, M), m)))
+                b = builder.load(b_pointer(j, t))
+                builder.store(builder.call(e.scalar_fma_fn, [a, b, builder.load(acc)]), acc)
+            builder.store(builder.load(acc), e.pointer(2, builder.add(builder.mul(m, T), t)))
 
 
 @intrinsic

@@ -33,7 +33,7 @@ from numba import njit
 from numba.extending import overload
 
 from .._threads import region_threads, run_lanes
-from ._compile import N_LANES, add_into, move_into, prefetch
+from ._compile import N_LANES, add_into, avx512_code, move_into, prefetch
 from ._products import broadcast_columns
 
 _JIT = dict(cache=True, nogil=True)
@@ -52,24 +52,29 @@ _MAX_PROBE_PERIOD = 16
 #: rows; a quarter keeps separated data on bounds from the 5th pass)
 _BOUNDS_PAY = 4
 #: ... and while fewer than 1 / _DIRECT_BOUNDS_PAY where few centers of few
-#: features (n_clusters * n_features <= _CHEAP_SCORES_MAX) make a dense row
+#: features (n_clusters * n_features <= _DIRECT_SCREEN_MAX) make a dense row
 #: cost a few ns (100,000 x 8, K=8, touching clusters: passes on
 #: bounds with 20-40% of the rows failing took 1.2-1.6x a dense pass; on
 #: blobs, with 3-10% failing, the same either way)
 _DIRECT_BOUNDS_PAY = 16
-_CHEAP_SCORES_MAX = 128
 #: rows per float32 screening tile (see :func:`_screen_tile`), fewer
 #: where a tile's rows would pass _SCREEN_TILE_FLOATS floats (32 KB)
 _SCREEN_TILE = 512
 _SCREEN_TILE_FLOATS = 8192
-#: the most features the screen's own product (``broadcast_columns``) scores,
-#: ``sgemm`` past them: past a few hundred, BLAS splits a product's sum, and
-#: float32 rows' scores would no longer be scikit-learn's own to the bit.
-#: Per row on 512-row tiles, one thread (own product against copy + sgemm):
-#: with AVX2 code faster at every shape measured (K=8, D=8: 4.8 against
-#: 17 ns; K=64, D=16: 58 against 99; K=64, D=64: 249 against 340); with
-#: AVX-512 code faster or level (K=8, D=8: 3.1 against 6.3; K=64, D=16: 36
-#: against 33; K=128, D=16: 57 against 142; K=64, D=64: 130 against 195)
+#: the largest n_clusters * n_features the screen scores with its own product
+#: (``broadcast_columns``) rather than ``sgemm``, with AVX-512 code: own
+#: product faster per row of a 512-row tile at K=8, D=8 (3 against 6 ns),
+#: level at K=64, D=16 (36 against 33 ns); and whole fits of 1M x 16 rows,
+#: K=64, ran slower with it (separated blobs 36 against 25 ms per iteration,
+#: touching clusters 46 against 42)
+_DIRECT_SCREEN_MAX = 128
+#: ... and with AVX2 code, where the own product won at every size measured
+#: (K=8, D=8: 5 against 17 ns; K=64, D=16: 58 against 99; K=128, D=16: 77
+#: against 173; K=64, D=64: 249 against 340) and in whole fits, for at most
+#: _DIRECT_SCREEN_FEATURES features: past a few hundred, BLAS splits a
+#: product's sum, and float32 rows' scores would no longer be
+#: scikit-learn's own to the bit
+_DIRECT_SCREEN_MAX_AVX2 = 2048
 _DIRECT_SCREEN_FEATURES = 64
 
 
@@ -144,8 +149,11 @@ def score_roundoff(n_features):
 
 def direct_screen(n_clusters, n_features):
     """Whether :func:`_screen_tile` scores rows with its own product rather
-    than ``sgemm`` (:data:`_DIRECT_SCREEN_FEATURES`)."""
-    return n_features <= _DIRECT_SCREEN_FEATURES
+    than ``sgemm`` (:data:`_DIRECT_SCREEN_MAX`, ``_DIRECT_SCREEN_MAX_AVX2``,
+    ``_DIRECT_SCREEN_FEATURES``)."""
+    if avx512_code() or n_features > _DIRECT_SCREEN_FEATURES:
+        return n_clusters * n_features <= _DIRECT_SCREEN_MAX
+    return n_clusters * n_features <= _DIRECT_SCREEN_MAX_AVX2
 
 
 def float32_screen(X, centers, centers_sq, rows32, row_sq):
@@ -847,7 +855,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                          want_sq)
         sq_norms = sq if want_sq else -1.0
     n_clusters, n_features = centers.shape
-    pay = _DIRECT_BOUNDS_PAY if n_clusters * n_features <= _CHEAP_SCORES_MAX else _BOUNDS_PAY
+    pay = _DIRECT_BOUNDS_PAY if n_clusters * n_features <= _DIRECT_SCREEN_MAX else _BOUNDS_PAY
     if dense:
         next_dense = (not probe) or pay * (m - n_stable) > m
     else:
