@@ -9,6 +9,8 @@ in place and keep every partial sum in a register:
 
 - :func:`broadcast_product` ``C = A @ B``: a few rows of ``A``, each value
   broadcast, against two vectors of a row of ``B`` (along the tile's rows);
+  :func:`broadcast_columns` the same on a run of ``B``'s columns (the
+  k-means screen's tiles of its float32 rows, read in place);
 - :func:`row_dots` ``C = P @ Q^T``: a few rows of ``P`` against a few of
   ``Q``, vector accumulators along the tile's rows, their lanes summed at
   the end.
@@ -57,7 +59,11 @@ def _check(name, *arrays):
 
 
 class _Emitter:
-    """LLVM IR of one product: vector loads, splats, fused multiply-adds."""
+    """LLVM IR of one product: vector loads, splats, fused multiply-adds.
+
+    ``signature`` is the intrinsic's, or the list of its array arguments'
+    types when it has others (``args`` then those arrays' values).
+    """
 
     def __init__(self, context, builder, signature, args):
         self.builder = builder

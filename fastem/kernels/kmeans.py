@@ -158,8 +158,8 @@ def direct_screen(n_clusters, n_features):
 
 def float32_screen(X, centers, centers_sq, rows32, row_sq):
     """What :func:`_assign_rows` needs to screen rows in float32: ``(-2
-    centers32, its transpose, centers_sq32, max ||c||, score_roundoff, rows32, row_sq, exact32,
-    direct)`` (``direct``: :func:`direct_screen`).
+    centers32, its transpose, centers_sq32, max ||c||, score_roundoff, rows32,
+    row_sq, exact32, direct)`` (``direct``: :func:`direct_screen`).
     float32 rows (``exact32``) go through the same path: their float32
     scores are scikit-learn's own, so only exact ties are scored again, and
     the kept rows and norms serve them alike.
