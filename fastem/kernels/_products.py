@@ -228,7 +228,8 @@ def broadcast_product(typingctx, AT, B, C):
     broadcasts are adjacent (one pointer: no register spills). Each output
     is the chain ``fma(A[m, J-1], B[J-1, t], ... fma(A[m, 0], B[0, t], 0))``;
     columns past the last whole pair of vectors (16 doubles covers both
-    code paths) run one by one."""
+    code paths) run one at a time, vectors along ``A``'s rows, the same
+    chains."""
     _check("broadcast_product", AT, B, C)
 
     def codegen(context, builder, signature, args):

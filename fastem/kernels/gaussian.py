@@ -189,7 +189,11 @@ def _terms_in_dtype(PT, ZT, D):
     (``ZT``'s) for the log-density product: ``PT[:2 D]`` itself for float64
     data (no copy, a tile's working set 32 KB smaller), else ``ZT`` with
     ``y`` rounded and squared in that dtype."""
-    return PT[:2 * D].astype(ZT.dtype)
+    if PT.dtype == ZT.dtype:
+        return PT[:2 * D]
+    ZT[:D] = PT[:D]
+    ZT[D:2 * D] = ZT[:D] * ZT[:D]
+    return ZT
 
 
 @overload(_terms_in_dtype, jit_options={"cache": True, "nogil": True})
