@@ -86,7 +86,7 @@ def test_kmeans_bounded_block_past_2_31_rows(bounded_rows):
         norms = np.sqrt(centers_sq)
         X = _rows(row, n)
         rows32 = _rows((row - shift).astype(np.float32), n).T  # kept feature by feature
-        row_sq = _rows(np.full(1, np.nan), n, writeable=True)[:, 0]
+        row_sq = _rows(np.full(1, float(((row - shift) ** 2).sum())), n)[:, 0]
         scoring = kk._scoring_scratch(
             X, kk.float32_screen(X, centers, centers_sq, rows32, row_sq), K, B)
         out = kk._bounded_block(
@@ -94,7 +94,8 @@ def test_kmeans_bounded_block_past_2_31_rows(bounded_rows):
             _rows(label, n, writeable=True)[:, 0], _rows(lower, n, writeable=True)[:, 0],
             _rows(upper, n, writeable=True)[:, 0], drift, (0, 1e-3, 1e-3), 1e-12,
             float(norms.max()), start, stop, False, True, False, True, sums, weights, counts,
-            scoring, np.empty(B, np.int64), np.empty(B, np.int32), np.empty((2, B)))
+            scoring, np.empty(B, np.int64), np.empty(B, np.int32), np.empty((2, B)),
+            np.empty(B))
         return out, sums, weights, counts, label, lower, upper
     far, near = _far_and_near(run, B)
     n_scored = far[0][1]

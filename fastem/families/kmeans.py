@@ -231,6 +231,7 @@ def _bounded_state(X, shift, n_clusters, block_rows, n_threads=None):
     n_blocks = -(-n_samples // block_rows)
     kept_bytes = 8 * n_clusters * (n_features + 2)
     kept = n_blocks if 2 * kept_bytes <= block_rows * n_features * X.itemsize else 0
+    rows32, row_sq = _k.centered_rows(X, shift, n_threads)
     return {"lower": np.empty(n_samples), "upper": np.empty(n_samples),
             "block_mode": np.ones(n_blocks, dtype=np.int8),
             "block_period": np.ones(n_blocks, dtype=np.int8),
@@ -239,7 +240,7 @@ def _bounded_state(X, shift, n_clusters, block_rows, n_threads=None):
             "block_counts": np.empty((kept, n_clusters), dtype=np.int64),
             "block_cached": np.zeros(kept, dtype=np.bool_),
             "block_sq_norms": np.full(n_blocks, np.nan),
-            "rows32": _k.float32_rows(X, shift, n_threads), "row_sq": np.full(n_samples, np.nan)}
+            "rows32": rows32, "row_sq": row_sq}
 
 
 class InMemoryPass:

@@ -23,7 +23,7 @@ any exact computation gives; the few others (near ties) are scored in the
 input dtype as scikit-learn scores them. The data are centered on the fly (``x -
 shift`` block by block, the same elementwise subtraction scikit-learn
 applies to a full copy); the in-memory fit keeps them centered in float32
-(:func:`float32_rows`), the streamed and Dask passes allocate nothing of
+(:func:`centered_rows`), the streamed and Dask passes allocate nothing of
 size N x D.
 
 Arguments marked IN are read, OUT are written, INOUT both.
@@ -164,10 +164,10 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
     scores are scikit-learn's own, so only exact ties are scored again, and
     the kept rows and norms serve them alike.
 
-    ``rows32`` (n_features, n_samples) float32, the rows minus the shift
-    (:func:`float32_rows`), and ``row_sq`` (n_samples,) float64, their
-    squared norms (NaN until a pass takes them), are kept between passes
-    over the same in-memory rows.
+    ``rows32`` (n_features, n_samples) float32, the rows minus the shift,
+    and ``row_sq`` (n_samples,) float64, their squared norms
+    (:func:`centered_rows`), are kept between passes over the same
+    in-memory rows.
     """
     n_features = X.shape[1]
     c = np.asarray(centers, dtype=np.float64)
@@ -177,27 +177,46 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
             X.dtype == np.float32, direct_screen(c.shape[0], n_features))
 
 
-@njit(**_JIT)
-def _float32_rows_lanes(X, shift, out, lane_lo, lane_hi):
+@njit(cache=True, nogil=True, error_model="numpy")
+def _centered_rows_lanes(X, shift, rows32, row_sq, lane_lo, lane_hi):
     """Rows of lanes ``lane_lo:lane_hi`` (lane ``j``: rows ``j N / N_LANES``
     to ``(j + 1) N / N_LANES``) of ``float32(X - shift)``, transposed, into
-    ``out`` (n_features, n_samples)."""
+    ``rows32`` (n_features, n_samples), and their squared norms
+    (:func:`_centered_row_sq_dist`) into ``row_sq`` (n_samples,)."""
     n_samples, n_features = X.shape
+    zero = np.zeros((1, n_features), X.dtype)
+    tile = 64  # rows whose features are read together: they stay in L1
     for lane in range(lane_lo, lane_hi):
-        for i in range(lane * n_samples // N_LANES, (lane + 1) * n_samples // N_LANES):
+        lo = lane * n_samples // N_LANES
+        hi = (lane + 1) * n_samples // N_LANES
+        for i0 in range(lo, hi, tile):
+            m = min(tile, hi - i0)
+            rows = X[i0:i0 + m]
+            # along slices, whose indices from range() are known
+            # non-negative, the conversion vectorizes
             for d in range(n_features):
-                out[d, i] = np.float32(X[i, d] - shift[d])
+                dst = rows32[d, i0:i0 + m]
+                s = shift[d]
+                for t in range(m):
+                    dst[t] = np.float32(rows[t, d] - s)
+            sq = row_sq[i0:i0 + m]
+            for t in range(m):
+                sq[t] = _centered_row_sq_dist(rows, t, shift, zero, 0)
 
 
-def float32_rows(X, shift, n_threads=None):
-    """``float32(X - shift).T`` (n_features, n_samples), the difference in
-    X's dtype as scikit-learn centers: the rows the float32 screen scores,
-    kept for an in-memory fit, feature by feature (each feature of a run of
-    rows is contiguous: :func:`_screen_tile` reads it as it is)."""
-    out = np.empty(X.shape[::-1], dtype=np.float32)
-    run_lanes(_float32_rows_lanes, (X, shift, out), N_LANES,
+def centered_rows(X, shift, n_threads=None):
+    """``(rows32, row_sq)``: ``float32(X - shift).T`` (n_features, n_samples),
+    the difference in X's dtype as scikit-learn centers, and each row's
+    ``||x - shift||^2`` (n_samples,) float64: the rows the float32 screen
+    scores and their norms, kept for an in-memory fit (one read of X, on
+    ``n_threads`` threads). ``rows32`` is laid out feature by feature (each
+    feature of a run of rows is contiguous: :func:`_screen_tile` reads it as
+    it is)."""
+    rows32 = np.empty(X.shape[::-1], dtype=np.float32)
+    row_sq = np.empty(X.shape[0])
+    run_lanes(_centered_rows_lanes, (X, shift, rows32, row_sq), N_LANES,
               _pass_threads(n_threads, X.shape[0], X.shape[1]))
-    return out
+    return rows32, row_sq
 
 
 @njit(**_JIT)
@@ -222,9 +241,9 @@ def column_means(X):
 @njit(**_JIT)
 def _scoring_scratch(X, screen, n_clusters, block_rows):
     """One thread's scratch for :func:`_assign_rows`: ``(gbuf, screen,
-    xbuf, xx, zero, screen_scratch)`` with ``gbuf`` (n_clusters *
+    xbuf, xx, screen_scratch)`` with ``gbuf`` (n_clusters *
     block_rows,) and ``xbuf`` (block_rows, n_features) in X's dtype, ``xx``
-    (block_rows,) float64, a zero center (1, n_features) and the screen's
+    (block_rows,) float64 and the screen's
     (:func:`_screen_tile`): a tile of rows (n_features * tile,) and scores
     (n_clusters * tile,) float32, best and second (2, block_rows) float32,
     the near ties' rows (block_rows,) int64, labels (block_rows,) int32 and
@@ -233,7 +252,7 @@ def _scoring_scratch(X, screen, n_clusters, block_rows):
     n = block_rows
     tile = screen_tile_rows(n_features)
     return (np.empty(n_clusters * n, X.dtype), screen, np.empty((n, n_features), X.dtype),
-            np.empty(n), np.zeros((1, n_features), X.dtype),
+            np.empty(n),
             (np.empty(n_features * tile, np.float32), np.empty(n_clusters * tile, np.float32),
              np.empty((2, n), np.float32), np.empty(n, np.int64), np.empty(n, np.int32),
              np.empty((2, n), X.dtype)))
@@ -277,7 +296,7 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_m2T, centers
                  labels_out, best, second, xbuf, gbuf):
     """float32 scores ``||c_j||^2 - 2 x.c_j`` of rows ``start + rows[t]``
     of ``X - shift``, kept in ``rows32`` (n_features, n_samples,
-    :func:`float32_rows`), against every center: the first index of the
+    :func:`centered_rows`), against every center: the first index of the
     minimum into ``labels_out``, the minimum and the second smallest into
     ``best`` and ``second`` (each (m,), m = len(rows) <= :func:`screen_tile_rows`).
 
@@ -289,7 +308,7 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_m2T, centers
     Otherwise from ``sgemm``. Either reads the tile's rows gathered into
     ``xbuf`` (n_features * tile,) when they are not consecutive; ``gbuf``
     (n_clusters * tile,) holds the products. Scattered rows (those a block's bounds leave)
-    are gathered from X, converted as :func:`float32_rows` converts them:
+    are gathered from X, converted as :func:`centered_rows` converts them:
     a row's features lie together there, and the bound tests have just read
     most of them; in ``rows32`` each would cost a cache line per feature.
     Any summation order has the round-off that :func:`score_roundoff`
@@ -365,16 +384,14 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     scoring : :func:`_scoring_scratch`; its ``xx[:n]`` receives
         ``||x - shift||^2`` of each row (float64)
     """
-    gbuf, screen, xbuf, xx, zero, scratch = scoring
+    gbuf, screen, xbuf, xx, scratch = scoring
     centers_m2, centers_m2T, centers_sq32, cmax, eta, rows32, row_sq, exact32, direct = screen
     n = rows.shape[0]
     xbuf32, gbuf32, s32, near, near_labels, near_scores = scratch
     n_features = X.shape[1]
+    block_sq = row_sq[start:]
     for t in range(n):
-        r = start + rows[t]
-        if not row_sq[r] >= 0.0:  # NaN: not taken yet
-            row_sq[r] = _centered_row_sq_dist(X, r, shift, zero, 0)
-        xx[t] = row_sq[r]
+        xx[t] = block_sq[rows[t]]
     best = s32[0, :n]
     second = s32[1, :n]
     tile = screen_tile_rows(n_features)
@@ -677,18 +694,17 @@ def _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, cou
 
 @njit(**_JIT)
 def _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights, counts):
-    """Move the scored rows whose label changed between their clusters'
-    statistics (``sums``, ``weights``, ``counts`` as :func:`_block_sums`,
-    INOUT), and relabel them. A cluster left with no row of positive weight
-    gets exact zeros (its true statistics), so an empty cluster is seen as
-    empty (weight 0) whatever the round-off of the moves."""
+    """Move rows ``start + todo[t]``, whose label changed to ``lab[t]``,
+    between their clusters' statistics (``sums``, ``weights``, ``counts`` as
+    :func:`_block_sums`, INOUT), and relabel them. A cluster left with no
+    row of positive weight gets exact zeros (its true statistics), so an
+    empty cluster is seen as empty (weight 0) whatever the round-off of the
+    moves."""
     n_features = X.shape[1]
-    for t in range(lab.shape[0]):  # todo[t]: the block row of lab[t]
+    for t in range(lab.shape[0]):
         r = start + todo[t]
         a = labels[r]
         k = lab[t]
-        if a == k:
-            continue
         labels[r] = k
         w = sample_weight[r]
         if not w > 0.0:  # a zero-weight row adds nothing
@@ -711,7 +727,7 @@ def _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights,
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                    lower, upper, drift, drift_top, eta, center_norm_max, start, stop,
                    dense, probe, cached, want_sq, sums, weights, counts, scoring, todo,
-                   lab, scores):
+                   lab, scores, own_norms):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
     next_dense, sq_norms): ``sq_norms`` is :func:`_block_sums`' when
     ``want_sq`` (the block's statistics are then recomputed), else -1.
@@ -754,8 +770,8 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     growth too kept separated blobs dense for 4 more passes of 20).
 
     ``scoring`` (:func:`_scoring_scratch`), ``scores`` (2, block_rows) in X's dtype,
-    ``todo`` (block_rows,) int64 and ``lab`` (block_rows,) int32 are the
-    calling thread's scratch.
+    ``todo`` (block_rows,) int64, ``lab`` (block_rows,) int32 and
+    ``own_norms`` (block_rows,) float64 are the calling thread's scratch.
     """
     m = stop - start
     drift_arg1, drift_max1, drift_max2 = drift_top
@@ -813,13 +829,14 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         track = probe or not dense
         _assign_rows(X, shift, start, todo[:n_todo], centers, centers_sq, lab, best,
                      second if track else second[:0], scoring)
-        for t in range(n_todo):
-            n_changed += 1 if labels[start + todo[t]] != lab[t] else 0
         # the bounds from the scores, inflated (deflated) by their round-off:
         # true upper (lower) bounds; a dense block's wait for its probe
         if track and dense:  # every row in order: contiguous, so it vectorizes
             block_upper = upper[start:stop]
             block_lower = lower[start:stop]
+            own_norms = own_norms[:m]
+            for t in range(m):  # (gathered apart: a gather keeps a loop scalar)
+                own_norms[t] = center_norms[lab[t]]
             for t in range(m):
                 reach = np.sqrt(xx[t]) + center_norm_max
                 slack = eta * reach * reach
@@ -831,8 +848,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                 block_lower[t] = low
                 # still settled, its upper bound tightened, after another move
                 # of the centers as large? (its lower bound falls by the largest)
-                n_stable += _settled(low - drift_max1, up, center_norms[lab[t]],
-                                     center_norm_max, eta)
+                n_stable += _settled(low - drift_max1, up, own_norms[t], center_norm_max, eta)
         elif track:
             for t in range(n_todo):
                 r = start + todo[t]
@@ -842,13 +858,22 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                 upper[r] = np.sqrt(up) if up > 0.0 else 0.0
                 low = xx[t] + second[t] - slack
                 lower[r] = np.sqrt(low) if low > 0.0 else 0.0
+        # the rows whose label changed, gathered to the front of todo and lab
+        # without a branch (a changed label is a coin flip for the predictor)
+        block_labels = labels[start:stop]
+        for t in range(n_todo):
+            i = todo[t]
+            k = lab[t]
+            todo[n_changed] = i  # (n_changed <= t: nothing still to read is overwritten)
+            lab[n_changed] = k
+            n_changed += block_labels[i] != k
         moved = n_changed > 0 and cached and 2 * n_changed <= m
         if moved:
-            _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights,
-                       counts)
-        elif n_changed > 0:
-            for t in range(n_todo):
-                labels[start + todo[t]] = lab[t]
+            _move_rows(X, shift, todo[:n_changed], lab[:n_changed], start, sample_weight,
+                       labels, sums, weights, counts)
+        else:
+            for t in range(n_changed):
+                block_labels[todo[t]] = lab[t]
     sq_norms = -1.0
     if (n_changed > 0 and not moved) or not cached or want_sq:
         sq = _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, counts,
@@ -886,6 +911,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     todo = np.empty(block_rows, dtype=np.int64)
     lab = np.empty(block_rows, dtype=np.int32)
     scores = np.empty((2, block_rows), dtype=X.dtype)
+    own_norms = np.empty(block_rows)
     sums = np.empty((n_clusters, n_features))
     weights = np.empty(n_clusters)
     counts = np.empty(n_clusters, dtype=np.int64)
@@ -903,7 +929,8 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
             changed, scored, next_dense, sq_norms = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                 lower, upper, drift, drift_top, eta, cmax, start, stop, dense, probe,
-                cached, want_sq, sums, weights, counts, scoring, todo, lab, scores)
+                cached, want_sq, sums, weights, counts, scoring, todo, lab, scores,
+                own_norms)
             if keep:
                 block_cached[b] = True
             if sq_norms >= 0.0:  # a constant of the fit: taken once
