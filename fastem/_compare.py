@@ -13,7 +13,9 @@ Timing protocol (see :func:`compare_model`): a first fastem fit compiles the
 kernels (or loads them from Numba's on-disk cache); its excess over the best
 identical fit is reported as compile time and excluded. Then fits of
 ``max_iter`` and of one iteration, fastem and scikit-learn, are interleaved
-``repeats`` times and the best of each is kept.
+at least ``repeats`` times, and more while the rounds so far took less than
+:data:`MIN_TIMING_SECONDS` (short fits: the best of a few is mostly the
+machine's noise), and the best of each is kept.
 Per-iteration time is ``(t[max_iter] - t[1]) / (n_iter - 1)``, which removes
 the fixed costs (validation, initialization: scikit-learn's GaussianMixture
 computes initial responsibilities and an M-step even when every ``*_init``
@@ -560,6 +562,11 @@ def sklearn_history(model, X, init, n_components, max_iter):
     return values
 
 
+#: Timed rounds go on past ``repeats`` until they have taken this long (at
+#: most ten times ``repeats`` rounds).
+MIN_TIMING_SECONDS = 2.0
+
+
 def compare_model(model, X, n_components, *, max_iter=20, repeats=3, n_jobs=None,
                   seed=0, history=False, progress=None):
     """Time and check one model on X; fastem and scikit-learn from the same start.
@@ -572,7 +579,8 @@ def compare_model(model, X, n_components, *, max_iter=20, repeats=3, n_jobs=None
     max_iter : int
         Iterations of each timed fit (``tol=0``); at least 2.
     repeats : int
-        Interleaved repetitions; the best time of each is kept.
+        Interleaved repetitions (at least; see :data:`MIN_TIMING_SECONDS`);
+        the best time of each is kept.
     n_jobs : int or None
         Threads for both libraries.
     seed : int
@@ -595,11 +603,15 @@ def compare_model(model, X, n_components, *, max_iter=20, repeats=3, n_jobs=None
     first = fit_timed(model, "fastem", X, init, max_iter, n_jobs, n_components)[1]
     best = {(lib, m): np.inf for lib in libs for m in (max_iter, 1)}
     fitted = {}
-    for r in range(repeats):
-        say(f"timing {r + 1}/{repeats}")
+    timed = 0.0
+    r = 0
+    while r < repeats or (timed < MIN_TIMING_SECONDS and r < 10 * repeats):
+        r += 1
+        say(f"timing {r}/{repeats}" if r <= repeats else f"timing {r} (short fits)")
         for lib in libs:
             for m in (max_iter, 1):
                 est, t = fit_timed(model, lib, X, init, m, n_jobs, n_components)
+                timed += t
                 best[lib, m] = min(best[lib, m], t)
                 if m == max_iter:
                     fitted[lib] = est

@@ -109,7 +109,7 @@ def run_compare(args):
     info = _compare.machine_info()
     setup = (f"N={args.n_samples:,}, D={args.n_features}, K={args.n_components}, "
              f"{args.dtype}, {args.max_iter} iterations (tol=0), same initial "
-             f"parameters; best of {args.repeats}, interleaved; threads: "
+             f"parameters; best of {args.repeats} or more interleaved rounds; threads: "
              f"{args.n_jobs or info['numba_threads']}")
     print(f"fastem compare: {setup}")
     print(f"machine: {info['processor']}, {info['cpus']} CPUs, {info['platform']}; "
@@ -272,7 +272,8 @@ def build_parser():
     c.add_argument("--max-iter", type=int, default=10,
                    help="iterations per timed fit (tol=0); default 10")
     c.add_argument("--repeats", type=int, default=3,
-                   help="interleaved repetitions; the best time counts (default 3)")
+                   help="interleaved repetitions, at least (short fits repeat until "
+                   "about 2 s of timing); the best time counts (default 3)")
     c.add_argument("--model", action="append", metavar="NAME",
                    help=f"model(s) to compare, repeatable or comma-separated: "
                    f"{', '.join(_compare.MODELS)} (default: all)")

@@ -293,10 +293,9 @@ class InMemoryPass:
             b["block_sums"], b["block_weights"], b["block_counts"], b["block_cached"],
             b["block_sq_norms"], b["rows32"], b["row_sq"])
         if len(self.n_scored) == 0:
-            # the first pass's bounds saw no center move: they cannot tell
-            # how the blocks will fare after the first M-step, so every
-            # block scores its rows and probes again (failing bound tests
-            # cost more than scoring)
+            # the first M-step moves the centers most: every block scores
+            # its rows and probes again rather than try its bounds (a try
+            # that fails twice backs off for passes)
             b["block_mode"][:] = 1
         self.n_scored.append(n_scored)
         return sums, weights, inertia, n_changed

@@ -42,9 +42,9 @@ _JIT = dict(cache=True, nogil=True)
 # so is a per-row helper: a call between compiled functions costs ~8 ns, as
 # much as the helper's own work (LLVM does not inline across them)
 _INLINE = dict(_JIT, inline="always")
-#: A dense block whose probe fails probes again after twice as many passes,
-#: up to this many: probes cost ~70% of a pass where bounds never prune
-#: (reading the group bounds off the scores), so they must be rare there.
+#: A block whose bounds fail twice in a row tries them again after twice as
+#: many passes, up to this many: a probe (the bounds refreshed from the
+#: scores) costs ~15% of a dense pass where bounds never prune.
 _MAX_PROBE_PERIOD = 16
 #: A block uses its bounds while fewer than 1 / _BOUNDS_PAY of its rows
 #: fail them: a failing row, scored alone, costs several times a row of
@@ -727,7 +727,7 @@ def _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights,
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                    lower, upper, drift, drift_top, eta, center_norm_max, start, stop,
                    dense, probe, cached, want_sq, sums, weights, counts, scoring, todo,
-                   lab, scores, own_norms):
+                   lab, scores):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
     next_dense, sq_norms): ``sq_norms`` is :func:`_block_sums`' when
     ``want_sq`` (the block's statistics are then recomputed), else -1.
@@ -770,18 +770,17 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     growth too kept separated blobs dense for 4 more passes of 20).
 
     ``scoring`` (:func:`_scoring_scratch`), ``scores`` (2, block_rows) in X's dtype,
-    ``todo`` (block_rows,) int64, ``lab`` (block_rows,) int32 and
-    ``own_norms`` (block_rows,) float64 are the calling thread's scratch.
+    ``todo`` (block_rows,) int64 and ``lab`` (block_rows,) int32 are the
+    calling thread's scratch.
     """
     m = stop - start
     drift_arg1, drift_max1, drift_max2 = drift_top
     xx = scoring[3]
+    n_clusters, n_features = centers.shape
+    pay = _DIRECT_BOUNDS_PAY if n_clusters * n_features <= _DIRECT_SCREEN_MAX else _BOUNDS_PAY
+    failed = False
     n_todo = 0
-    if dense:
-        for i in range(m):
-            todo[i] = i
-        n_todo = m
-    else:
+    if not dense:
         # two loops: the bound tests, without a branch, gather the rows that
         # fail them; then their upper bounds are tightened, the rows read
         # one after another (their cache misses overlap) and tested again
@@ -799,28 +798,35 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             todo[n_failed] = i
             settled = _settled(low, up, center_norms[k], center_norm_max, eta) & (a >= 0)
             n_failed += 0 if settled else 1
-        # the failing rows are scattered through X: fetch them all at once
-        # (on separated blobs the loop below otherwise waits on memory for a
-        # fifth of the pass)
-        n_features = X.shape[1]
-        line = 64 // X.itemsize
-        for j in range(n_failed):
-            r = start + todo[j]
-            for d in range(0, n_features, line):
-                prefetch(X, r, d)
-            prefetch(X, r, n_features - 1)
-        for j in range(n_failed):
-            i = todo[j]
-            a = block_labels[i]
-            if a >= 0:
-                up = np.sqrt(_centered_row_sq_dist(X, start + i, shift, centers, a))
-                block_upper[i] = up
-                if _settled(block_lower[i], up, center_norms[a], center_norm_max, eta):
-                    continue
-            todo[n_todo] = i  # (n_todo <= j: no row still to tighten is overwritten)
-            n_todo += 1
+        # most rows failing: tightening their bounds will not save the block
+        failed = 2 * n_failed > m
+        if not failed:
+            # the failing rows are scattered through X: fetch them all at
+            # once (on separated blobs the loop below otherwise waits on
+            # memory for a fifth of the pass)
+            line = 64 // X.itemsize
+            for j in range(n_failed):
+                r = start + todo[j]
+                for d in range(0, n_features, line):
+                    prefetch(X, r, d)
+                prefetch(X, r, n_features - 1)
+            for j in range(n_failed):
+                i = todo[j]
+                a = block_labels[i]
+                if a >= 0:
+                    up = np.sqrt(_centered_row_sq_dist(X, start + i, shift, centers, a))
+                    block_upper[i] = up
+                    if _settled(block_lower[i], up, center_norms[a], center_norm_max, eta):
+                        continue
+                todo[n_todo] = i  # (n_todo <= j: none still to tighten is overwritten)
+                n_todo += 1
+            failed = pay * n_todo > m
+        dense = failed
+    if dense:
+        for i in range(m):
+            todo[i] = i
+        n_todo = m
     n_changed = 0
-    n_stable = 0
     moved = False
     if n_todo > 0:
         lab = lab[:n_todo]
@@ -834,9 +840,6 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         if track and dense:  # every row in order: contiguous, so it vectorizes
             block_upper = upper[start:stop]
             block_lower = lower[start:stop]
-            own_norms = own_norms[:m]
-            for t in range(m):  # (gathered apart: a gather keeps a loop scalar)
-                own_norms[t] = center_norms[lab[t]]
             for t in range(m):
                 reach = np.sqrt(xx[t]) + center_norm_max
                 slack = eta * reach * reach
@@ -846,9 +849,6 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                 low = np.sqrt(low) if low > 0.0 else 0.0
                 block_upper[t] = up
                 block_lower[t] = low
-                # still settled, its upper bound tightened, after another move
-                # of the centers as large? (its lower bound falls by the largest)
-                n_stable += _settled(low - drift_max1, up, own_norms[t], center_norm_max, eta)
         elif track:
             for t in range(n_todo):
                 r = start + todo[t]
@@ -879,13 +879,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         sq = _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, counts,
                          want_sq)
         sq_norms = sq if want_sq else -1.0
-    n_clusters, n_features = centers.shape
-    pay = _DIRECT_BOUNDS_PAY if n_clusters * n_features <= _DIRECT_SCREEN_MAX else _BOUNDS_PAY
-    if dense:
-        next_dense = (not probe) or pay * (m - n_stable) > m
-    else:
-        next_dense = pay * n_todo > m
-    return n_changed, n_todo, next_dense, sq_norms
+    return n_changed, n_todo, failed, sq_norms
 
 
 @njit(**_JIT)
@@ -911,7 +905,6 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     todo = np.empty(block_rows, dtype=np.int64)
     lab = np.empty(block_rows, dtype=np.int32)
     scores = np.empty((2, block_rows), dtype=X.dtype)
-    own_norms = np.empty(block_rows)
     sums = np.empty((n_clusters, n_features))
     weights = np.empty(n_clusters)
     counts = np.empty(n_clusters, dtype=np.int64)
@@ -923,26 +916,30 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
                 sums, weights, counts = block_sums[b], block_weights[b], block_counts[b]
             stop = min(start + block_rows, n_samples)
             dense = mode != 0
-            probe = mode == 1
+            period = block_period[b]
+            # a block trying its bounds probes if they fail, unless it has
+            # failed just before (then it backs off)
+            probe = mode == 1 or (mode == 0 and period == 1)
             cached = keep and block_cached[b]
             want_sq = not block_sq_norms[b] >= 0.0  # NaN: not taken yet
-            changed, scored, next_dense, sq_norms = _bounded_block(
+            changed, scored, failed, sq_norms = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                 lower, upper, drift, drift_top, eta, cmax, start, stop, dense, probe,
-                cached, want_sq, sums, weights, counts, scoring, todo, lab, scores,
-                own_norms)
+                cached, want_sq, sums, weights, counts, scoring, todo, lab, scores)
             if keep:
                 block_cached[b] = True
             if sq_norms >= 0.0:  # a constant of the fit: taken once
                 block_sq_norms[b] = sq_norms
-            if mode > 1:  # dense until the probe
+            if mode > 0:  # dense until the probe, then the bounds are tried
                 block_mode[b] = mode - 1
-            elif next_dense:  # probe less often while probes fail
-                period = min(2 * block_period[b], _MAX_PROBE_PERIOD) if mode else 1
+            elif not failed:
+                block_period[b] = 1
+            elif period == 1:  # it probed: the bounds are tried again next pass
+                block_period[b] = 2
+            else:  # try less often while the bounds fail
+                period = min(2 * period, _MAX_PROBE_PERIOD)
                 block_period[b] = period
-                block_mode[b] = period
-            else:
-                block_mode[b] = 0
+                block_mode[b] = period - 1
             block_changed[b] = changed
             block_scored[b] = scored
             add_into(lane_sums[lane], sums)
@@ -968,12 +965,13 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
         distance of each row to every center but its own and to its own
         (for the centers of the previous pass; garbage where labels is -1
         or the block is dense)                                             # INOUT
-    block_mode : ndarray (n_blocks,), int8: 0, the block uses its bounds;
+    block_mode : ndarray (n_blocks,), int8: 0, the block tries its bounds;
         ``m > 0``, it scores every row without bound tests and refreshes
-        its bounds (a probe: may it go back to bounds?) in ``m`` passes;
-        updated for the next pass (start with ones: probe at once)         # INOUT
-    block_period : ndarray (n_blocks,), int8, passes between a dense
-        block's probes (doubles after each failed probe, up to 16)         # INOUT
+        its bounds (a probe) in ``m`` passes, then tries them; updated for
+        the next pass (start with ones: probe at once)                     # INOUT
+    block_period : ndarray (n_blocks,), int8, passes between the tries of
+        a block whose bounds fail (doubles after each failure but the
+        first, up to 16; start with ones)                                  # INOUT
     drift : ndarray (n_clusters,), float64, how far each center moved
         since the previous pass (zeros on the first)                       # IN
     block_rows : int
