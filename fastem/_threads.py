@@ -2,9 +2,9 @@
 
 A statistics pass is a serial, GIL-free Numba kernel over a range of lanes
 (fixed runs of row blocks, see :mod:`fastem.kernels._compile`);
-:func:`lane_pass` runs it on a few Python threads, each on its own run of
-lanes, and sums the lanes in order, so the result does not depend on the
-number of threads. BLAS is held to one thread meanwhile, so that the small
+:func:`lane_pass` runs it on a few Python threads, which claim runs of
+lanes until none is left, and sums the lanes in order, so the result does
+not depend on the number of threads. BLAS is held to one thread meanwhile, so that the small
 products inside the kernels do not multiply threads.
 """
 import contextlib
@@ -84,28 +84,50 @@ def _executor():
 def run_lanes(kernel, args, n_lanes, n_threads):
     """Call ``kernel(*args, lane_lo, lane_hi)`` on contiguous runs of lanes.
 
-    ``n_threads`` calls run at once (see :func:`run_split`); ``kernel`` must
-    release the GIL (``nogil``). Every lane is processed by exactly one call,
-    so what the calls write does not depend on ``n_threads``.
+    ``n_threads`` threads make the calls (see :func:`run_split`); ``kernel``
+    must release the GIL (``nogil``). Every lane is processed by exactly one
+    call, and a kernel writes each lane's results apart, so what the calls
+    write depends neither on ``n_threads`` nor on which lanes a call takes.
     """
     _jit.ensure_compiled(kernel, (*args, 0, n_lanes))  # once, before the threads
     run_split(lambda lo, hi: kernel(*args, lo, hi), n_lanes, n_threads)
 
 
 def run_split(func, n_items, n_threads):
-    """Call ``func(lo, hi)`` on ``n_threads`` contiguous runs of ``range(n_items)``.
+    """Call ``func(lo, hi)`` on contiguous runs of ``range(n_items)`` from
+    ``n_threads`` threads at once; every item is in exactly one run.
 
-    The calls run at once, the first in the calling thread and the others on
-    a shared pool, and all have returned when this does; ``func`` should
-    release the GIL for most of its work (a compiled kernel, large NumPy
-    operations).
+    Each thread claims the next run when it has finished its last (guided
+    scheduling: the items left over twice the thread count, at least an
+    eighth of them at two threads),
+    so a thread that starts late or runs slow (a shared machine) takes
+    fewer: at 1M rows, handing each thread half the lanes left one of two
+    threads idle for a fifth of a k-means pass. The first thread is the
+    calling one, the others come from a shared pool; all have returned when
+    this does. ``func`` should release the GIL for most of its work (a
+    compiled kernel, large NumPy operations).
     """
     n_threads = max(1, min(n_threads, n_items))
-    bounds = [t * n_items // n_threads for t in range(n_threads + 1)]
-    futures = [_executor().submit(func, lo, hi)
-               for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    if n_threads == 1:
+        func(0, n_items)
+        return
+    lock = threading.Lock()
+    claimed = [0]
+    smallest = max(1, n_items // (4 * n_threads))  # (each call costs ~10 us)
+
+    def work():
+        while True:
+            with lock:
+                lo = claimed[0]
+                hi = min(n_items, lo + max(smallest, (n_items - lo) // (2 * n_threads)))
+                claimed[0] = hi
+            if lo >= n_items:
+                return
+            func(lo, hi)
+
+    futures = [_executor().submit(work) for _ in range(n_threads - 1)]
     try:
-        func(bounds[0], bounds[1])
+        work()
     finally:  # the other calls write into shared arrays: wait for them, whatever happens
         for future in futures:
             future.result()
