@@ -220,7 +220,8 @@ def tolerance(mean_variance, tol):
 def _bounded_state(X, shift, n_clusters, block_rows, n_threads=None):
     """What :func:`fastem.kernels.kmeans.bounded_lloyd_pass` keeps between
     passes over ``X``: per-row bounds and each block's ``sum w ||x -
-    shift||^2`` (written by the first pass, a probe of every block), and
+    shift||^2`` (written by the first pass, a probe of every block, or
+    every pass dense where bounds do not pay: :func:`~fastem.kernels.kmeans.bounds_pay`), and
     each block's statistics, kept only while they take at most half of the
     block's own size (about ``n_clusters <= 900`` at 16 float64 features;
     beyond, every block is read on every pass). The rows minus ``shift``
@@ -233,7 +234,8 @@ def _bounded_state(X, shift, n_clusters, block_rows, n_threads=None):
     kept = n_blocks if 2 * kept_bytes <= block_rows * n_features * X.itemsize else 0
     rows32, row_sq = _k.centered_rows(X, shift, n_threads)
     return {"lower": np.empty(n_samples), "upper": np.empty(n_samples),
-            "block_mode": np.ones(n_blocks, dtype=np.int8),
+            "block_mode": np.full(n_blocks, 1 if _k.bounds_pay(n_clusters, n_features)
+                                  else -1, dtype=np.int8),
             "block_period": np.ones(n_blocks, dtype=np.int8),
             "block_sums": np.empty((kept, n_clusters, n_features)),
             "block_weights": np.empty((kept, n_clusters)),
@@ -292,7 +294,7 @@ class InMemoryPass:
             b["block_mode"], b["block_period"], drift, BLOCK_ROWS,
             b["block_sums"], b["block_weights"], b["block_counts"], b["block_cached"],
             b["block_sq_norms"], b["rows32"], b["row_sq"])
-        if len(self.n_scored) == 0:
+        if len(self.n_scored) == 0 and _k.bounds_pay(*centers.shape):
             # the first M-step moves the centers most: every block scores
             # its rows and probes again rather than try its bounds (a try
             # that fails twice backs off for passes)

@@ -51,12 +51,6 @@ _MAX_PROBE_PERIOD = 16
 #: a dense block (break-even measured between a tenth and a fifth of the
 #: rows; a quarter keeps separated data on bounds from the 5th pass)
 _BOUNDS_PAY = 4
-#: ... and while fewer than 1 / _DIRECT_BOUNDS_PAY where few centers of few
-#: features (n_clusters * n_features <= _DIRECT_SCREEN_MAX) make a dense row
-#: cost a few ns (100,000 x 8, K=8, touching clusters: passes on
-#: bounds with 20-40% of the rows failing took 1.2-1.6x a dense pass; on
-#: blobs, with 3-10% failing, the same either way)
-_DIRECT_BOUNDS_PAY = 16
 #: rows per float32 screening tile (see :func:`_screen_tile`), fewer
 #: where a tile's rows would pass _SCREEN_TILE_FLOATS floats (32 KB), or
 #: _DIRECT_TILE_FLOATS where the screen's own product scores them: its
@@ -158,6 +152,15 @@ def direct_screen(n_clusters, n_features):
     if avx512_code() or n_features > _DIRECT_SCREEN_FEATURES:
         return n_clusters * n_features <= _DIRECT_SCREEN_MAX
     return n_clusters * n_features <= _DIRECT_SCREEN_MAX_AVX2
+
+
+def bounds_pay(n_clusters, n_features):
+    """Whether Hamerly's bounds can repay their bookkeeping: not where few
+    centers of few features (``n_clusters * n_features <=
+    _DIRECT_SCREEN_MAX``) make a dense row cost a few ns (100,000 x 8,
+    K=8: passes over touching clusters took half the time without trying
+    bounds; over blobs, the same on average over 10 passes)."""
+    return n_clusters * n_features > _DIRECT_SCREEN_MAX
 
 
 def float32_screen(X, centers, centers_sq, rows32, row_sq):
@@ -734,8 +737,9 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                    dense, probe, cached, want_sq, sums, weights, counts, scoring, todo,
                    lab, scores):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
-    next_dense, sq_norms): ``sq_norms`` is :func:`_block_sums`' when
-    ``want_sq`` (the block's statistics are then recomputed), else -1.
+    failed, sq_norms): ``sq_norms`` is :func:`_block_sums`' when
+    ``want_sq`` (the block's statistics are then recomputed), else -1;
+    ``failed``: the block tried its bounds and too many rows failed them.
 
     Hamerly's bounds: ``upper`` (a bound on the distance of each row to its
     center) grows by its center's drift, ``lower`` (on the distance to every
@@ -766,13 +770,11 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     Per-block switch: when ``dense`` the bound tests are skipped and every
     row is scored; bounds are refreshed only when ``probe`` (the second-best
     score costs ~15%); a dense block's bounds are stale until its next
-    probe, which rewrites all of them. ``next_dense`` says
-    which way the block goes next: dense if more than 1 / _BOUNDS_PAY
-    (1 / _DIRECT_BOUNDS_PAY where the screen scores directly) of
-    its rows failed the test, or (when dense) would fail it, their upper
-    bounds tightened, after another move of the centers as large as this
-    one (lower bounds less the largest drift: counting the upper bounds'
-    growth too kept separated blobs dense for 4 more passes of 20).
+    probe, which rewrites all of them. A block that tries its bounds (not
+    ``dense``) scores every row instead, and refreshes its bounds when
+    ``probe``, if more than 1 / _BOUNDS_PAY of its rows fail the test,
+    their upper bounds tightened, or twice that share before (``failed``):
+    the centers' own drift decides, not a guess of it.
 
     ``scoring`` (:func:`_scoring_scratch`), ``scores`` (2, block_rows) in X's dtype,
     ``todo`` (block_rows,) int64 and ``lab`` (block_rows,) int32 are the
@@ -782,7 +784,6 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     drift_arg1, drift_max1, drift_max2 = drift_top
     xx = scoring[3]
     n_clusters, n_features = centers.shape
-    pay = _DIRECT_BOUNDS_PAY if n_clusters * n_features <= _DIRECT_SCREEN_MAX else _BOUNDS_PAY
     failed = False
     n_todo = 0
     if not dense:
@@ -803,8 +804,9 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             todo[n_failed] = i
             settled = _settled(low, up, center_norms[k], center_norm_max, eta) & (a >= 0)
             n_failed += 0 if settled else 1
-        # most rows failing: tightening their bounds will not save the block
-        failed = 2 * n_failed > m
+        # twice the share that pays failing: tightening their upper bounds
+        # (a read of X each) will not save the block
+        failed = _BOUNDS_PAY * n_failed > 2 * m
         if not failed:
             # the failing rows are scattered through X: fetch them all at
             # once (on separated blobs the loop below otherwise waits on
@@ -825,7 +827,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                         continue
                 todo[n_todo] = i  # (n_todo <= j: none still to tighten is overwritten)
                 n_todo += 1
-            failed = pay * n_todo > m
+            failed = _BOUNDS_PAY * n_todo > m
         dense = failed
     if dense:
         for i in range(m):
@@ -972,8 +974,10 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
         or the block is dense)                                             # INOUT
     block_mode : ndarray (n_blocks,), int8: 0, the block tries its bounds;
         ``m > 0``, it scores every row without bound tests and refreshes
-        its bounds (a probe) in ``m`` passes, then tries them; updated for
-        the next pass (start with ones: probe at once)                     # INOUT
+        its bounds (a probe) in ``m`` passes, then tries them; -1, it
+        scores every row and never refreshes them; updated for the next
+        pass (start with ones: probe at once; or -1 unless
+        :func:`bounds_pay`)                                                # INOUT
     block_period : ndarray (n_blocks,), int8, passes between the tries of
         a block whose bounds fail (doubles after each failure but the
         first, up to 16; start with ones)                                  # INOUT
