@@ -4,8 +4,8 @@ A statistics pass is a serial, GIL-free Numba kernel over a range of lanes
 (fixed runs of row blocks, see :mod:`fastem.kernels._compile`);
 :func:`lane_pass` runs it on a few Python threads, which claim runs of
 lanes until none is left, and sums the lanes in order, so the result does
-not depend on the number of threads. BLAS is held to one thread meanwhile, so that the small
-products inside the kernels do not multiply threads.
+not depend on the number of threads. BLAS is held to one thread meanwhile,
+so that the small products inside the kernels do not multiply threads.
 """
 import contextlib
 import threading
@@ -99,13 +99,13 @@ def run_split(func, n_items, n_threads):
 
     Each thread claims the next run when it has finished its last (guided
     scheduling: the items left over twice the thread count, at least an
-    eighth of them at two threads),
-    so a thread that starts late or runs slow (a shared machine) takes
-    fewer: at 1M rows, handing each thread half the lanes left one of two
-    threads idle for a fifth of a k-means pass. The first thread is the
-    calling one, the others come from a shared pool; all have returned when
-    this does. ``func`` should release the GIL for most of its work (a
-    compiled kernel, large NumPy operations).
+    eighth of them at two threads), so a thread that starts late or runs
+    slow (a shared machine) takes fewer: at 1M rows, handing each thread
+    half the lanes left one of two threads idle for a fifth of a k-means
+    pass. The first thread is the calling one, the others come from a
+    shared pool; all have returned when this does. ``func`` should release
+    the GIL for most of its work (a compiled kernel, large NumPy
+    operations).
     """
     n_threads = max(1, min(n_threads, n_items))
     if n_threads == 1:

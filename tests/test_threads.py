@@ -21,6 +21,23 @@ def test_run_lanes_calls_every_lane_once_whatever_the_thread_count():
             assert sorted(seen) == list(range(n_lanes)), (n_lanes, n_threads)
 
 
+def test_a_slow_thread_takes_fewer_lanes():
+    """Threads claim runs of lanes as they finish: one held up for a while
+    leaves the rest to the others (every lane still done once)."""
+    caller = threading.get_ident()
+    done = {}
+
+    def kernel(lo, hi):
+        if threading.get_ident() != caller and not done.get("slept"):
+            done["slept"] = True
+            threading.Event().wait(0.3)
+        done.setdefault(threading.get_ident() == caller, []).extend(range(lo, hi))
+
+    _threads.run_lanes(kernel, (), 64, 2)
+    assert sorted(done[True] + done.get(False, [])) == list(range(64))
+    assert len(done[True]) >= 48  # the other took one run: a quarter at most
+
+
 def test_run_lanes_waits_for_every_thread_when_one_call_fails():
     done = []
 

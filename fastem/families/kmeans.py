@@ -220,8 +220,9 @@ def tolerance(mean_variance, tol):
 def _bounded_state(X, shift, n_clusters, block_rows, n_threads=None):
     """What :func:`fastem.kernels.kmeans.bounded_lloyd_pass` keeps between
     passes over ``X``: per-row bounds and each block's ``sum w ||x -
-    shift||^2`` (written by the first pass, a probe of every block, or
-    every pass dense where bounds do not pay: :func:`~fastem.kernels.kmeans.bounds_pay`), and
+    shift||^2`` (written by the first pass, a probe of every block; every
+    pass is dense where bounds do not pay,
+    :func:`~fastem.kernels.kmeans.bounds_pay`), and
     each block's statistics, kept only while they take at most half of the
     block's own size (about ``n_clusters <= 900`` at 16 float64 features;
     beyond, every block is read on every pass). The rows minus ``shift``

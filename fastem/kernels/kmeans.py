@@ -783,7 +783,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     m = stop - start
     drift_arg1, drift_max1, drift_max2 = drift_top
     xx = scoring[3]
-    n_clusters, n_features = centers.shape
+    n_features = X.shape[1]
     failed = False
     n_todo = 0
     if not dense:
