@@ -2,7 +2,7 @@
 
 Numba compiles a kernel for each new CPU and argument types, then keeps the
 machine code in its on-disk cache. A first fit on a new machine therefore
-waits for the compiler; :func:`ensure_compiled` tells the user so, once per
+waits for the compiler; :func:`machine_code` tells the user so, once per
 process, through the ``fastem`` logger (the ``fastem`` command shows it).
 """
 import logging
@@ -10,6 +10,7 @@ import threading
 import time
 
 import numpy as np
+from numba import types
 from numba._dispatcher import compute_fingerprint
 
 logger = logging.getLogger("fastem")
@@ -20,9 +21,9 @@ TYPICAL_COMPILE_SECONDS = (2, 8)
 
 _lock = threading.Lock()
 _announced = False
-#: (kernel, argument kinds) already checked in this process: Numba's own
+#: (kernel, argument kinds) -> machine code, for this process: Numba's own
 #: typing of every argument costs ~50 us each, a millisecond per small pass
-_checked = set()
+_machine_code = {}
 
 
 def _kind(arg):
@@ -39,6 +40,15 @@ def _kind(arg):
         return type(arg)
 
 
+def _writable(numba_type):
+    """``numba_type`` with every array in it typed as writable."""
+    if isinstance(numba_type, types.Array):
+        return numba_type.copy(readonly=False)
+    if isinstance(numba_type, types.BaseTuple):
+        return types.Tuple([_writable(t) for t in numba_type.types])
+    return numba_type
+
+
 def _compiles(dispatcher, sig):
     """True when Numba has no machine code for ``sig``, in memory or in its
     on-disk cache (False when unsure: the worst is a missing log line)."""
@@ -52,25 +62,39 @@ def _compiles(dispatcher, sig):
         return False
 
 
-def ensure_compiled(dispatcher, args):
-    """Compile ``dispatcher`` for the types of ``args`` if Numba has no machine
-    code for them, announcing it first (once per process)."""
+def machine_code(dispatcher, args):
+    """``dispatcher``'s compiled function for the types of ``args``, with every
+    array typed as writable; compiled first if Numba has none, in memory or
+    on disk (announced once per process).
+
+    A kernel only writes arrays fastem allocated, never its inputs, so a
+    read-only input (a memmap opened ``'r'``, an array its owner flagged
+    read-only, a fitted model loaded by joblib) runs the machine code of a
+    writable one: Numba would compile the kernel again, seconds each, for
+    every argument that arrives read-only (the full Gaussian pass had 13
+    specializations after one test run, 4 of them needed). The result is
+    called as ``kernel(*args)``. A plain Python function is returned as it is.
+    """
     global _announced
     if not hasattr(dispatcher, "typeof_pyval"):
-        return  # a plain Python function: nothing to compile
+        return dispatcher
     key = (dispatcher, tuple(_kind(a) for a in args))
-    if key in _checked:
-        return
-    _checked.add(key)
-    sig = tuple(dispatcher.typeof_pyval(a) for a in args)
-    if sig in dispatcher.overloads or not _compiles(dispatcher, sig):
-        return  # compiled, or the call loads it from the disk cache
-    with _lock:
-        if not _announced:
-            _announced = True
-            low, high = TYPICAL_COMPILE_SECONDS
-            logger.info(f"compiling kernels for this CPU, once (then cached on "
-                        f"disk): about {low}-{high} s per kernel")
-    start = time.perf_counter()
-    dispatcher.compile(sig)
-    logger.debug(f"compiled {dispatcher.__name__} in {time.perf_counter() - start:.1f} s")
+    compiled = _machine_code.get(key)
+    if compiled is not None:
+        return compiled
+    sig = tuple(_writable(dispatcher.typeof_pyval(a)) for a in args)
+    if sig not in dispatcher.overloads and _compiles(dispatcher, sig):
+        with _lock:
+            if not _announced:
+                _announced = True
+                low, high = TYPICAL_COMPILE_SECONDS
+                logger.info(f"compiling kernels for this CPU, once (then cached on "
+                            f"disk): about {low}-{high} s per kernel")
+        start = time.perf_counter()
+        compiled = dispatcher.compile(sig)
+        logger.debug(f"compiled {dispatcher.__name__} in "
+                     f"{time.perf_counter() - start:.1f} s")
+    else:
+        compiled = dispatcher.compile(sig)  # in memory, or loaded from the disk cache
+    _machine_code[key] = compiled
+    return compiled

@@ -89,8 +89,8 @@ def run_lanes(kernel, args, n_lanes, n_threads):
     call, and a kernel writes each lane's results apart, so what the calls
     write depends neither on ``n_threads`` nor on which lanes a call takes.
     """
-    _jit.ensure_compiled(kernel, (*args, 0, n_lanes))  # once, before the threads
-    run_split(lambda lo, hi: kernel(*args, lo, hi), n_lanes, n_threads)
+    compiled = _jit.machine_code(kernel, (*args, 0, n_lanes))  # before the threads
+    run_split(lambda lo, hi: compiled(*args, lo, hi), n_lanes, n_threads)
 
 
 def run_split(func, n_items, n_threads):

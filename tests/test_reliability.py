@@ -238,12 +238,26 @@ def test_shape_errors_and_not_fitted(name):
             getattr(fitted, m)(bad)
 
 
+def _machine_code_count():
+    """Specializations compiled or loaded in this process, every kernel."""
+    import importlib
+    import pkgutil
+    import fastem.kernels
+    count = 0
+    for info in pkgutil.iter_modules(fastem.kernels.__path__):
+        module = importlib.import_module(f"fastem.kernels.{info.name}")
+        count += sum(len(getattr(v, "overloads", ())) for v in vars(module).values()
+                     if hasattr(v, "typeof_pyval"))
+    return count
+
+
 @pytest.mark.parametrize("name", PREDICTORS)
 def test_non_contiguous_and_read_only_inputs_work(name):
     entry = REGISTRY[name]
     X = entry.make_X()
     ref = quiet_fit(entry.make(), X)
     ref_labels = ref.predict(X)
+    compiled = _machine_code_count()
     wide = np.zeros((X.shape[0] * 2, X.shape[1] * 2), dtype=X.dtype)
     wide[::2, ::2] = X
     fortran = np.asfortranarray(X)
@@ -257,6 +271,13 @@ def test_non_contiguous_and_read_only_inputs_work(name):
         for key, v in entry.params_of(fit).items():
             np.testing.assert_allclose(v, entry.params_of(ref)[key], rtol=1e-12,
                                        atol=1e-12, err_msg=key)
+    # a fitted model whose arrays are read-only (as joblib loads them) predicts
+    for value in vars(ref).values():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    np.testing.assert_array_equal(ref.predict(ro), ref_labels)
+    # read-only arrays run the machine code of writable ones: nothing compiled
+    assert _machine_code_count() == compiled
 
 
 # ===================================================================

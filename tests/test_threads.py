@@ -158,15 +158,15 @@ def test_a_compile_is_announced_once_and_a_disk_cache_hit_is_not(tmp_path, monke
     monkeypatch.setattr(_jit, "_announced", False)
     import tinykernel
     with caplog.at_level("INFO", logger="fastem"):
-        _jit.ensure_compiled(tinykernel.tiny, (1.0, 0, 1))
-        _jit.ensure_compiled(tinykernel.tiny, (1.0, 0, 1))
+        _jit.machine_code(tinykernel.tiny, (1.0, 0, 1))
+        _jit.machine_code(tinykernel.tiny, (1.0, 0, 1))
     notices = [r.message for r in caplog.records if "compiling" in r.message]
     assert len(notices) == 1, notices
     assert tinykernel.tiny.signatures  # compiled, and so written to the disk cache
     # a new process finds it in the disk cache: no notice
     code = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
             f"sys.path.insert(0, {str(tmp_path)!r}); import tinykernel; "
-            "from fastem import _jit; _jit.ensure_compiled(tinykernel.tiny, (1.0, 0, 1)); "
+            "from fastem import _jit; _jit.machine_code(tinykernel.tiny, (1.0, 0, 1)); "
             "print(tinykernel.tiny(1.0, 0, 1))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)

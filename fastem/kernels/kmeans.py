@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
+from .._jit import machine_code
 from .._threads import region_threads, run_lanes
 from ._compile import N_LANES, add_into, avx512_code, move_into, prefetch
 from ._products import broadcast_columns
@@ -242,7 +243,8 @@ def column_means(X):
     the same one). numpy adds the rows in order too, but through a call
     per row: 2.5x slower at 16 features. (It divides in float64 and rounds,
     float32 sums too.)"""
-    return (_column_sums(X) / np.float64(X.shape[0])).astype(X.dtype)
+    sums = machine_code(_column_sums, (X,))(X)
+    return (sums / np.float64(X.shape[0])).astype(X.dtype)
 
 
 @njit(**_JIT)
