@@ -773,6 +773,10 @@ def first_fit_code(name):
 
 def _fresh_process_seconds(code, env=None):
     timed = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
+    # as a user's process: Python keeps the modules' bytecode (pip writes it
+    # at install), rather than compiling fastem's sources at every import
+    env = dict(os.environ if env is None else env)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     out = subprocess.run([sys.executable, "-c", timed], env=env, capture_output=True,
                          text=True, check=True).stdout
     return float(out.strip().splitlines()[-1])
