@@ -83,18 +83,18 @@ def machine_code(dispatcher, args):
     if compiled is not None:
         return compiled
     sig = tuple(_writable(dispatcher.typeof_pyval(a)) for a in args)
-    if sig not in dispatcher.overloads and _compiles(dispatcher, sig):
+    compiling = sig not in dispatcher.overloads and _compiles(dispatcher, sig)
+    if compiling:
         with _lock:
             if not _announced:
                 _announced = True
                 low, high = TYPICAL_COMPILE_SECONDS
                 logger.info(f"compiling kernels for this CPU, once (then cached on "
                             f"disk): about {low}-{high} s per kernel")
-        start = time.perf_counter()
-        compiled = dispatcher.compile(sig)
+    start = time.perf_counter()
+    compiled = dispatcher.compile(sig)  # or its load from memory or the disk cache
+    if compiling:
         logger.debug(f"compiled {dispatcher.__name__} in "
                      f"{time.perf_counter() - start:.1f} s")
-    else:
-        compiled = dispatcher.compile(sig)  # in memory, or loaded from the disk cache
     _machine_code[key] = compiled
     return compiled
