@@ -690,9 +690,8 @@ shapes = dict(seed=st.integers(0, 10_000), n=SIZES, d=st.integers(1, 5),
               k=st.integers(1, 4), v=st.integers(0, 3), data=DATA)
 dtypes = st.sampled_from([np.float64, np.float32])
 
-#: examples the monotone-history property skipped (a fit refused as a genuine
-#: collapse, with reg_covar=0) and ran, per estimator; bounded by the last test
-MONOTONE_SKIPS = {name: [0, 0] for name in PREDICTORS}
+#: most examples the monotone-history property may skip (a fit refused as a
+#: genuine collapse, with reg_covar=0): more, and it tests little
 MAX_SKIP_FRACTION = 0.25
 
 
@@ -705,30 +704,35 @@ def _est(entry, k, v=0, **kw):
 
 
 @pytest.mark.parametrize("name", PREDICTORS)
-@PROPERTY
-@given(weighted=st.booleans(), dtype=dtypes, big=st.integers(0, 9),
-       big_n=PARALLEL_SIZES, **shapes)
-def test_property_history_is_monotone(name, seed, n, d, k, v, data, weighted, dtype, big,
-                                      big_n):
+def test_property_history_is_monotone(name):
     entry = REGISTRY[name]
-    if big == 0:  # one example in ten: parallel kernels on > 2 blocks
-        n = big_n
-    X = _problem(entry, seed, n, d, k, dtype, data)
-    w = np.random.default_rng(seed).uniform(0.2, 3.0, n) if weighted else None
     kw = dict(reg_covar=0) if name == "GaussianMixture" else {}
-    MONOTONE_SKIPS[name][1] += 1
-    try:
-        est = quiet_fit(_est(entry, k, v, random_state=seed, tol=0, max_iter=25,
-                             n_jobs=2, **kw), X, sample_weight=w)
-    except ValueError as exc:  # reg_covar=0: a genuine collapse must say so
-        assert "collapsed" in str(exc) and "reg_covar" in str(exc)
-        MONOTONE_SKIPS[name][0] += 1
-        return
-    hist = np.asarray(est.lower_bounds_ if entry.is_mixture else -est.inertias_)
-    scale = np.abs(hist[1:]).clip(1)
-    # float32 X: log-densities are evaluated in float32 (statistics in float64)
-    rtol = 1e-9 if dtype == np.float64 else 1e-5
-    assert np.all(np.diff(hist) >= -rtol * scale), hist
+    counts = {"ran": 0, "skipped": 0}
+
+    @PROPERTY
+    @given(weighted=st.booleans(), dtype=dtypes, big=st.integers(0, 9),
+           big_n=PARALLEL_SIZES, **shapes)
+    def history_is_monotone(seed, n, d, k, v, data, weighted, dtype, big, big_n):
+        if big == 0:  # one example in ten: parallel kernels on > 2 blocks
+            n = big_n
+        X = _problem(entry, seed, n, d, k, dtype, data)
+        w = np.random.default_rng(seed).uniform(0.2, 3.0, n) if weighted else None
+        counts["ran"] += 1
+        try:
+            est = quiet_fit(_est(entry, k, v, random_state=seed, tol=0, max_iter=25,
+                                 n_jobs=2, **kw), X, sample_weight=w)
+        except ValueError as exc:  # reg_covar=0: a genuine collapse must say so
+            assert "collapsed" in str(exc) and "reg_covar" in str(exc)
+            counts["skipped"] += 1
+            return
+        hist = np.asarray(est.lower_bounds_ if entry.is_mixture else -est.inertias_)
+        scale = np.abs(hist[1:]).clip(1)
+        # float32 X: log-densities are evaluated in float32 (statistics in float64)
+        rtol = 1e-9 if dtype == np.float64 else 1e-5
+        assert np.all(np.diff(hist) >= -rtol * scale), hist
+
+    history_is_monotone()
+    assert counts["skipped"] <= MAX_SKIP_FRACTION * counts["ran"], counts
 
 
 @pytest.mark.parametrize("name", PREDICTORS)
@@ -866,17 +870,6 @@ def test_property_float32_fit_close_to_float64_fit(name, seed, n, d, k, v, data)
         bound = 64 * float(np.finfo(np.float32).eps) * scale
         assert np.max(np.abs(got - val)) <= bound, (key, np.max(np.abs(got - val)), bound)
     assert b.predict(X32).dtype.kind in "iu"
-
-
-def test_property_monotone_history_skipped_few_examples():
-    """The monotone-history property returns early when a fit with
-    reg_covar=0 is refused as a genuine collapse; it must not do so often,
-    or it tests little. (Runs after the property, in file order.)"""
-    ran = {name: counts for name, counts in MONOTONE_SKIPS.items() if counts[1]}
-    if not ran:
-        pytest.skip("the monotone-history property did not run in this session")
-    for name, (skipped, total) in ran.items():
-        assert skipped <= MAX_SKIP_FRACTION * total, (name, skipped, total)
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if REGISTRY[n].is_mixture])
