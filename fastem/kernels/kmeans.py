@@ -439,8 +439,11 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         for d in range(n_features):
             xn[u, d] = X[r, d] - shift[d]
     lab = near_labels[:n_near]
-    _assign_exact(xn, centers, centers_sq, lab, near_scores[0, :n_near],
-                  near_scores[1, :n_near] if track else near_scores[1, :0], gbuf)
+    if track:
+        _assign_exact(xn, centers, centers_sq, lab, near_scores[0, :n_near],
+                      near_scores[1, :n_near], gbuf)
+    else:
+        _assign_exact(xn, centers, centers_sq, lab, near_scores[0, :n_near], None, gbuf)
     for u in range(n_near):
         t = near[u]
         labels_out[t] = lab[u]
@@ -456,13 +459,13 @@ def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbu
     The scores ``||c_j||^2 - 2 x.c_j`` are laid out (n_clusters, m) so the
     running minimum runs along contiguous rows and vectorizes (branch-free
     selects); the strict ``<`` keeps the first minimum, as ``argmin`` does.
-    The second-best score goes to ``second_out``, unless it is zero-length
-    (the dense pass does not need it). ``gbuf`` (n_clusters * block_rows,)
-    in xb's dtype is scratch for the scores.
+    The second-best score goes to ``second_out``; None when not wanted (the
+    dense pass): that loop is then not compiled (a second of a cold first
+    fit). ``gbuf`` (n_clusters * block_rows,) in xb's dtype is scratch for
+    the scores.
     """
     m = xb.shape[0]
     n_clusters = centers.shape[0]
-    track = second_out.shape[0] > 0
     gram = gbuf[:n_clusters * m].reshape((n_clusters, m))
     np.dot(centers, xb.T, gram)
     # g + g is 2 g exactly, in the input dtype, like BLAS alpha=-2. Two
@@ -472,31 +475,32 @@ def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbu
     inf = np.inf
     first = 2 - n_clusters % 2
     c0, c1 = centers_sq[0], centers_sq[first - 1]
-    second = second_out if track else best_out  # (written first, then overwritten)
     if first == 2:
         for i in range(m):
             b, s, lab = _ranked(1, c1 - (gram[1, i] + gram[1, i]),
                                 c0 - (gram[0, i] + gram[0, i]), inf, 0)
-            second[i] = s
+            if second_out is not None:
+                second_out[i] = s
             best_out[i], labels_out[i] = b, lab
     else:
         for i in range(m):
-            second[i] = inf
+            if second_out is not None:
+                second_out[i] = inf
             best_out[i], labels_out[i] = c0 - (gram[0, i] + gram[0, i]), 0
     for j in range(first, n_clusters, 2):
         cj, ck = centers_sq[j], centers_sq[j + 1]
-        if track:  # one test per pair of centers, not per row
-            for i in range(m):
-                b, s, lab = _ranked(j, cj - (gram[j, i] + gram[j, i]), best_out[i],
-                                    second_out[i], labels_out[i])
-                b, s, lab = _ranked(j + 1, ck - (gram[j + 1, i] + gram[j + 1, i]), b, s, lab)
-                best_out[i], second_out[i], labels_out[i] = b, s, lab
-        else:  # (the unused second is dropped by the compiler)
+        if second_out is None:  # (the unused second is dropped by the compiler)
             for i in range(m):
                 b, s, lab = _ranked(j, cj - (gram[j, i] + gram[j, i]), best_out[i], inf,
                                     labels_out[i])
                 b, s, lab = _ranked(j + 1, ck - (gram[j + 1, i] + gram[j + 1, i]), b, s, lab)
                 best_out[i], labels_out[i] = b, lab
+        else:
+            for i in range(m):
+                b, s, lab = _ranked(j, cj - (gram[j, i] + gram[j, i]), best_out[i],
+                                    second_out[i], labels_out[i])
+                b, s, lab = _ranked(j + 1, ck - (gram[j + 1, i] + gram[j + 1, i]), b, s, lab)
+                best_out[i], second_out[i], labels_out[i] = b, s, lab
 
 
 @njit(**_INLINE)
@@ -523,7 +527,7 @@ def _lloyd_block(xb, sample_weight, centers, centers_sq, labels, start, update_c
     m, n_features = xb.shape
     lab = lab[:m]
     best = best[:m]
-    _assign_exact(xb, centers, centers_sq, lab, best, best[:0], gbuf)
+    _assign_exact(xb, centers, centers_sq, lab, best, None, gbuf)
     if update_centers:
         sums[:, :] = 0.0
         weights[:] = 0.0
