@@ -98,3 +98,9 @@ def machine_code(dispatcher, args):
                      f"{time.perf_counter() - start:.1f} s")
     _machine_code[key] = compiled
     return compiled
+
+
+def call(dispatcher, *args):
+    """``dispatcher(*args)`` through :func:`machine_code`: read-only arrays
+    run the writable arrays' machine code."""
+    return machine_code(dispatcher, args)(*args)

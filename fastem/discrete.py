@@ -1,8 +1,8 @@
 """Discrete mixtures (scikit-learn API): Bernoulli, Binomial, Categorical, Poisson."""
 import numpy as np
 
+from . import _jit
 from ._base import BaseMixture, store_params
-from ._jit import machine_code
 from ._threads import resolve_n_jobs
 from ._validation import (as_numeric_array, check_data, check_float, check_init_array,
                           check_int, check_n_features, check_option, check_weights_init)
@@ -110,8 +110,8 @@ class _DiscreteMixture(BaseMixture):
         """Validate integer counts in ``[0, high]``; returns float32/float64 X."""
         dtype = None if reset else getattr(self, "_fit_dtype", None)
         X = check_data(X, name, dtype=dtype, owner=self, allow_nan=self._allows_nan())
-        args = (X, np.full(X.shape[1], float(high)))
-        kind, i, j = machine_code(count_kernels.first_invalid_count, args)(*args)
+        kind, i, j = _jit.call(count_kernels.first_invalid_count,
+                               X, np.full(X.shape[1], float(high)))
         if kind:
             v = X[i, j]
             problem = {1: "is negative (Negative values in data are not counts)",

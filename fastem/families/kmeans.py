@@ -220,9 +220,9 @@ def tolerance(mean_variance, tol):
 def _bounded_state(X, shift, n_clusters, block_rows, n_threads=None):
     """What :func:`fastem.kernels.kmeans.bounded_lloyd_pass` keeps between
     passes over ``X``: per-row bounds and each block's ``sum w ||x -
-    shift||^2`` (written by the first pass, a probe of every block; every
-    pass is dense where bounds do not pay,
-    :func:`~fastem.kernels.kmeans.bounds_pay`), and
+    shift||^2`` (written by the first pass, a probe of every block; where
+    bounds do not pay, :func:`~fastem.kernels.kmeans.bounds_pay`, every
+    pass is dense and no bound is kept), and
     each block's statistics, kept only while they take at most half of the
     block's own size (about ``n_clusters <= 900`` at 16 float64 features;
     beyond, every block is read on every pass). The rows minus ``shift``
@@ -234,9 +234,10 @@ def _bounded_state(X, shift, n_clusters, block_rows, n_threads=None):
     kept_bytes = 8 * n_clusters * (n_features + 2)
     kept = n_blocks if 2 * kept_bytes <= block_rows * n_features * X.itemsize else 0
     rows32, row_sq = _k.centered_rows(X, shift, n_threads)
-    return {"lower": np.empty(n_samples), "upper": np.empty(n_samples),
-            "block_mode": np.full(n_blocks, 1 if _k.bounds_pay(n_clusters, n_features)
-                                  else -1, dtype=np.int8),
+    pay = _k.bounds_pay(n_clusters, n_features)
+    n_bounds = n_samples if pay else 0
+    return {"lower": np.empty(n_bounds), "upper": np.empty(n_bounds),
+            "block_mode": np.full(n_blocks, 1 if pay else -1, dtype=np.int8),
             "block_period": np.ones(n_blocks, dtype=np.int8),
             "block_sums": np.empty((kept, n_clusters, n_features)),
             "block_weights": np.empty((kept, n_clusters)),
@@ -295,11 +296,12 @@ class InMemoryPass:
             b["block_mode"], b["block_period"], drift, BLOCK_ROWS,
             b["block_sums"], b["block_weights"], b["block_counts"], b["block_cached"],
             b["block_sq_norms"], b["rows32"], b["row_sq"])
-        if len(self.n_scored) == 0 and _k.bounds_pay(*centers.shape):
-            # the first M-step moves the centers most: every block scores
-            # its rows and probes again rather than try its bounds (a try
-            # that fails twice backs off for passes)
-            b["block_mode"][:] = 1
+        if len(self.n_scored) == 0:
+            # the first M-step moves the centers most: every block that keeps
+            # bounds scores its rows and probes again rather than try them (a
+            # try that fails twice backs off for passes)
+            mode = b["block_mode"]
+            mode[mode >= 0] = 1
         self.n_scored.append(n_scored)
         return sums, weights, inertia, n_changed
 

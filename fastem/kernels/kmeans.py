@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from .._jit import machine_code
+from .. import _jit
 from .._threads import region_threads, run_lanes
 from ._compile import N_LANES, add_into, avx512_code, move_into, prefetch
 from ._products import broadcast_columns
@@ -243,7 +243,7 @@ def column_means(X):
     the same one). numpy adds the rows in order too, but through a call
     per row: 2.5x slower at 16 features. (It divides in float64 and rounds,
     float32 sums too.)"""
-    sums = machine_code(_column_sums, (X,))(X)
+    sums = _jit.call(_column_sums, X)
     return (sums / np.float64(X.shape[0])).astype(X.dtype)
 
 
@@ -977,7 +977,8 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     lower, upper : ndarray (n_samples,), float64, Hamerly's bounds on the
         distance of each row to every center but its own and to its own
         (for the centers of the previous pass; garbage where labels is -1
-        or the block is dense)                                             # INOUT
+        or the block is dense; may be empty when every ``block_mode`` is
+        -1: never read nor written then)                                   # INOUT
     block_mode : ndarray (n_blocks,), int8: 0, the block tries its bounds;
         ``m > 0``, it scores every row without bound tests and refreshes
         its bounds (a probe) in ``m`` passes, then tries them; -1, it
