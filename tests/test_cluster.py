@@ -252,6 +252,42 @@ def test_mixture_kmeans_start_does_not_copy_X():
     assert peak < X.nbytes / 3, peak
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("data", ["blobs, weighted", "grid ties", "three empty"])
+def test_blas_passes_equal_compiled_passes(dtype, data):
+    # the mixtures' start on small data runs NumPy's passes: the same labels,
+    # iterations and relocations as the kernels', centers to round-off
+    rng = np.random.default_rng(5)
+    w = np.ones(5000)
+    if data == "grid ties":  # rows exactly equidistant from two centers
+        X = rng.integers(0, 6, size=(5000, 3)).astype(dtype)
+        init = X[::500][:10] + dtype(0.5)
+    else:
+        X = _blobs(5000, 6, 5, seed=2).astype(dtype)
+        init = _init_rows(X, 8)
+    if data == "blobs, weighted":
+        w = rng.uniform(0, 3, len(X))
+        w[::9] = 0.0
+    if data == "three empty":  # far from every row: empty after the first pass
+        init[[1, 4, 6]] = 1e4 * np.arange(1, 4)[:, None]
+    fits = []
+    for compiled in (True, False):
+        source = engine.ArrayData(X, lambda a: a)
+        source.set_weights(w)
+        fits.append(engine.fit_lloyd(
+            source, len(init), init=init, n_init=1, max_iter=300, tol=0.0,
+            random_state=np.random.RandomState(0), n_threads=1, serial=True,
+            prune=False, compiled=compiled))
+    compiled, blas = fits
+    assert_array_equal(blas.labels, compiled.labels)
+    assert blas.n_iter == compiled.n_iter
+    assert_allclose(blas.centers, compiled.centers, rtol=1e-12, atol=1e-12)
+    assert_allclose(blas.inertia, compiled.inertia, rtol=1e-12)
+    assert_allclose(blas.inertias, compiled.inertias, rtol=1e-9)
+    if data == "three empty":
+        assert np.unique(blas.labels).size == len(init)
+
+
 def test_random_state_reproducible_bit_for_bit():
     X = _blobs()
     a = KMeans(6, init="random", n_init=3, random_state=42).fit(X)

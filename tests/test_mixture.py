@@ -257,9 +257,14 @@ def test_initialization_equals_sklearn_for_same_random_state(init_params, ct):
 
 
 @pytest.mark.parametrize("n", [500, 9000])
-def test_kmeans_initialization_equals_sklearn_for_same_random_state(n):
+@pytest.mark.parametrize("compiled", [True, False])
+def test_kmeans_initialization_equals_sklearn_for_same_random_state(n, compiled,
+                                                                     monkeypatch):
     # the Lloyd engine's k-means++ draws and Lloyd runs are scikit-learn's
-    # KMeans(n_components, n_init=1, random_state); 9000 rows: several blocks
+    # KMeans(n_components, n_init=1, random_state); 9000 rows: several blocks;
+    # compiled passes, or NumPy's (small data)
+    from fastem.families import kmeans as engine
+    monkeypatch.setattr(engine, "MAX_BLAS_START_WORK", 0 if compiled else 10**12)
     X = clusters(8, n=n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter=0
