@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from numba import njit
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -910,11 +911,14 @@ def test_gaussian_block_index_arithmetic_past_2_31_rows(ct):
     assert start > 2 ** 31
     args = fam._kernel_args(params, np.float64)
     Xsmall = _broadcast_rows(row, B)
+    # the scratch functions have no Python entry point: called from a kernel
     if ct in ("diag", "spherical"):
-        block, scratch, stats_shape = kern._diag_block, kern._diag_scratch(small, K, D), (K, D)
+        scratch = njit(lambda X, K, D: kern._diag_scratch(X, K, D))(small, K, D)
+        block, stats_shape = kern._diag_block, (K, D)
     else:
-        block, scratch = kern._full_block, kern._full_scratch(small, K, D, args[5].shape[0])
-        stats_shape = (args[5].shape[0], D, D)
+        Kc = args[5].shape[0]
+        scratch = njit(lambda X, K, D, Kc: kern._full_scratch(X, K, D, Kc))(small, K, D, Kc)
+        block, stats_shape = kern._full_block, (Kc, D, D)
 
     def run(X, w, s, e):
         nk, sx, sxx = np.zeros(K), np.zeros((K, D)), np.zeros(stats_shape)

@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from ._compile import move_into
+from ._compile import INNER, move_into
 from ._math import exp_nonpositive, running_max
 
 _NEG_INF = -np.inf
@@ -63,7 +63,7 @@ def _float64_rows_impl(X, start, stop, buf):
     return copy
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _normalize_block(lpT, b, w, start, use_w, ll, best, m, tot):
     """Log-densities of a block, component-major, into responsibilities.
 

@@ -28,7 +28,7 @@ are zero-length arrays.
 import numpy as np
 from numba import njit
 
-from ._compile import add_into, move_into
+from ._compile import INNER, add_into, move_into
 from .gaussian import _tile_responsibilities
 
 #: Rows per tile: (tile, D) float64 buffers stay in L2 for D in the hundreds.
@@ -78,7 +78,7 @@ def moments_lanes(X, w, shift, block, want_stats, S, block_sums, bad, lane_lo, l
 
 
 # ---------------------------------------------------- mixture of factor analyzers
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _center_tile(X, t0, n, mean, Y):
     """``Y[i] = x_{t0+i} - mean`` in float64 for ``i < n``; zero padding rows."""
     D = mean.shape[0]
@@ -90,7 +90,7 @@ def _center_tile(X, t0, n, mean, Y):
             Y[i, d] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _mfa_block(X, w, means, inv_psi, AT, L_inv, log_norm, start, stop, want_stats,
                sxz, szz, sxx, row_logp, labels, resp, z_mean, scratch):
     """Process rows ``start:stop`` for a mixture of factor analyzers.

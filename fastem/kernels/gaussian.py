@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit
 from numba.extending import overload
 
-from ._compile import add_into, avx512_code, move_into
+from ._compile import INNER, add_into, avx512_code, move_into
 from ._math import exp_nonpositive, log_at_least_one, running_max
 from ._products import broadcast_product, row_dots
 
@@ -70,7 +70,7 @@ FAR_FROM_CENTER = 1e4
 # assumptions; the exp runs 30% faster and stays within 5e-16 (tested).
 # NumPy's division semantics: Python's test every divisor for zero (to raise
 # ZeroDivisionError), and the branch kept the per-row log loop scalar.
-@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+@njit(**INNER, fastmath={"contract"}, error_model="numpy")
 def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
                            top, scale, best, ok):
     """Turn a tile's log-densities into weighted responsibilities, in place.
@@ -145,7 +145,7 @@ def _tile_responsibilities(R, n, t0, w, want_stats, row_logp, labels, resp,
     return loglik, n_bad
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _load_tile(X, t0, n, center, YT):
     """``YT[d, i] = x_{t0+i, d} - g_d`` in float64 (exact: ``g`` is near the
     data) for ``i < n``, zero in the padding columns; rows ``d >= D`` of
@@ -172,7 +172,7 @@ def _load_tile(X, t0, n, center, YT):
             YT[d, i] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _add_tile_moments(R, PT, S, S_tile):
     """``S += PT @ R^T``: a tile's moments around ``g``, one product.
 
@@ -212,7 +212,7 @@ def _terms_in_dtype_impl(PT, ZT, D):
     return convert
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _diag_scratch(X, K, D):
     """One thread's scratch for ``_diag_block``, allocated once per pass.
 
@@ -360,7 +360,7 @@ def diag_lanes(X, w, center, W, const, exact, means, prec, log_norm, block, want
 
 
 # --------------------------------------------------------------- full, tied
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _full_scratch(X, K, D, Kc):
     """One thread's scratch for ``_full_block``, allocated once per pass.
 
@@ -472,7 +472,7 @@ def _full_block(X, w, center, factors, b, exact, means, chol, log_norm, start, s
     return loglik, n_bad
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _add_full_tile_moments(R, exact, P1, P2, Rc, RTc, S1, S1_tile, S2, S2_tile):
     """Add a tile's first moments and ``sum r`` per component (see
     ``_add_tile_moments``) and second moments per factor around ``g``."""
@@ -502,7 +502,7 @@ def _add_full_tile_moments(R, exact, P1, P2, Rc, RTc, S1, S1_tile, S2, S2_tile):
     add_into(S2, S2_tile)
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _shifted_mahalanobis(ZT, off, bk, n, q):
     """``q[i] = |z_i - b_k|^2`` with ``z_i = ZT[off:off + D, i]`` (``L_k^T y_i``)."""
     for i in range(n):
@@ -515,7 +515,7 @@ def _shifted_mahalanobis(ZT, off, bk, n, q):
             q[i] += t * t
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _exact_mahalanobis(X, t0, n, mean, chol, diff, y, q):
     """``q[i] = |L^T (x_i - c)|^2`` for the tile's rows, ``x - c`` formed first."""
     D = mean.shape[0]
@@ -532,7 +532,7 @@ def _exact_mahalanobis(X, t0, n, mean, chol, diff, y, q):
         q[i] = s
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _full_exact_moments(X, t0, n, r, mean, diff, weighted, sq, sx, sxx):
     """Add ``sum r (x - c)`` and ``sum r (x - c)(x - c)^T`` of a tile's rows."""
     D = mean.shape[0]
@@ -548,7 +548,7 @@ def _full_exact_moments(X, t0, n, r, mean, diff, weighted, sq, sx, sxx):
     add_into(sxx, sq)
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _full_moments_to_means(S1, S2, center, exact, means, nk, sx, sxx):
     """Move the block's moments around ``g`` to each (non-exact) mean ``c_k``.
 

@@ -33,7 +33,7 @@ so 1 thread and many give bit-identical results.
 import numpy as np
 from numba import njit
 
-from ._compile import add_into, move_into
+from ._compile import INNER, add_into, move_into
 from ._products import broadcast_product
 from .gaussian import _TILE, _add_tile_moments, _load_tile, _tile_responsibilities
 
@@ -41,7 +41,7 @@ _LOG_2PI = np.log(2 * np.pi)
 
 
 # ---------------------------------------------------------- diag, spherical
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _diag_missing_scratch(X, K, D):
     """One thread's scratch for :func:`_diag_missing_block`.
 
@@ -181,7 +181,7 @@ def diag_missing_lanes(X, w, center, W, log_w, exact, means, prec, var, block,
 
 
 # --------------------------------------------------------------- full, tied
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _factor_pattern(cov, perm, no, LinvT, B, C):
     """Per-pattern quantities of one covariance, observed coordinates first.
 
@@ -243,7 +243,7 @@ def _factor_pattern(cov, perm, no, LinvT, B, C):
     return log_det
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _map_run_moments(k, c, perm, no, B, C, n_run, s_run, S_run, sx, sxx):
     """Add one run's observed-coordinate moments of component k, mapped into
     all D coordinates, to ``sx[k]`` and factor ``c`` of ``sxx``.
@@ -286,7 +286,7 @@ def _map_run_moments(k, c, perm, no, B, C, n_run, s_run, S_run, sx, sxx):
 _BLAS_MIN_ROWS = 16
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _dot(A, B, out, n_rows):
     """``out = A @ B`` for a product over a tile of ``n_rows`` rows: BLAS
     from ``_BLAS_MIN_ROWS`` rows, plain loops below."""
@@ -302,7 +302,7 @@ def _dot(A, B, out, n_rows):
                 out[i, j] += a * B[t, j]
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _full_missing_run(X, w, order, lo, hi, perm, no, means, cov, log_w, want_stats,
                       nk, sx, sxx, row_logp, labels, resp, fill, pat, tile):
     """Rows ``order[lo:hi]`` (sorted positions), all of one pattern with
@@ -389,7 +389,7 @@ def _full_missing_run(X, w, order, lo, hi, perm, no, means, cov, log_w, want_sta
     return loglik, n_bad
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _full_missing_scratch(K, D, Kc):
     """One thread's scratch: per-pattern ``(LinvT (Kc, D D), B, C (Kc, D, D),
     log_det (Kc,), s_run (K, D), S_run (K, D D), n_run (K,))`` and per-tile

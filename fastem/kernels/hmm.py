@@ -20,6 +20,7 @@ Arguments marked IN are read, OUT are written.
 import numpy as np
 from numba import njit
 
+from ._compile import INNER
 from ._simd8 import WIDTH, add_outer8, backward_step8, forward_step8, posterior_row8
 
 _NEG_INF = -np.inf
@@ -130,7 +131,7 @@ def _backward(frame, rows, lo, hi, transmat, beta, acc):
 _LOW = 2.0 ** -64
 
 
-@njit(cache=True, nogil=True)
+@njit(**INNER)
 def _rescale_if_far(total, v, w):
     """If ``total`` leaves [_LOW, 1 / _LOW] (and is positive and finite),
     multiply the 8-vectors ``v`` and ``w`` by ``1 / total`` and return it;

@@ -34,7 +34,7 @@ from numba.extending import overload
 
 from .. import _jit
 from .._threads import region_threads, run_lanes
-from ._compile import N_LANES, add_into, avx512_code, move_into, prefetch
+from ._compile import INNER, N_LANES, add_into, avx512_code, move_into, prefetch
 from ._products import broadcast_columns
 
 _JIT = dict(cache=True, nogil=True)
@@ -267,7 +267,7 @@ def _scoring_scratch(X, screen, n_clusters, block_rows):
              np.empty((2, n), X.dtype)))
 
 
-@njit(**_JIT)
+@njit(**INNER)
 def screen_tile_rows(n_features, direct):
     """Rows per screening tile: a tile's rows stay in L1 while every center
     is scored against them (``direct``: :func:`direct_screen`)."""
@@ -301,7 +301,7 @@ def _center_products_impl(centers_m2T, x, col, g):
     return chains
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+@njit(**INNER, fastmath={"contract"})
 def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_m2T, centers_sq32, direct,
                  labels_out, best, second, xbuf, gbuf):
     """float32 scores ``||c_j||^2 - 2 x.c_j`` of rows ``start + rows[t]``
@@ -373,7 +373,7 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_m2T, centers
             best[i], second[i], labels_out[i] = b, s, lab
 
 
-@njit(**_JIT)
+@njit(**INNER)
 def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_out,
                  second_out, scoring):
     """Label rows ``start + rows[t]`` of ``X - shift`` with their closest
@@ -452,7 +452,7 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
             second_out[t] = near_scores[1, u]
 
 
-@njit(**_JIT)
+@njit(**INNER)
 def _assign_exact(xb, centers, centers_sq, labels_out, best_out, second_out, gbuf):
     """Label each row of a block with its closest center.
 
@@ -706,7 +706,7 @@ def _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, cou
     return sq_norms
 
 
-@njit(**_JIT)
+@njit(**INNER)
 def _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights, counts):
     """Move rows ``start + todo[t]``, whose label changed to ``lab[t]``,
     between their clusters' statistics (``sums``, ``weights``, ``counts`` as
@@ -1037,7 +1037,7 @@ def bounded_lloyd_pass_serial(*args):
     return bounded_lloyd_pass(*args, n_threads=1)
 
 
-@njit(**_JIT)
+@njit(**INNER)
 def _top2(drift):
     """(argmax, max, second max) of the center drifts."""
     arg1 = 0
