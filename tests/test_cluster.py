@@ -68,7 +68,7 @@ def test_both_screens_equal_sklearn(avx512, dtype, k, n_features, monkeypatch):
     CPU (kernels.kmeans.direct_screen): both ways, on any CPU, the fit is
     scikit-learn's (20 x 16 and 6 x 24: direct for AVX2 code only)."""
     from fastem.kernels import kmeans as kk
-    monkeypatch.setattr(kk, "avx512_code", lambda: avx512)
+    monkeypatch.setattr(kk, "full_width_avx512_code", lambda: avx512)
     X = _blobs(3000, n_features, k).astype(dtype)
     init = _init_rows(X, k)
     params = dict(n_clusters=k, init=init, n_init=1, tol=0, max_iter=30)

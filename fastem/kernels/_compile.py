@@ -41,6 +41,16 @@ def avx512_code():
     return "+avx512f" in target_features()
 
 
+def full_width_avx512_code():
+    """Whether Numba compiles for AVX-512 on a CPU that runs 512-bit vectors
+    at full width: not on AMD Zen 4 (LLVM's ``znver4``), which runs each
+    512-bit instruction as two 256-bit halves, so choices made for AVX2
+    code win there too (:func:`fastem.kernels.kmeans.direct_screen`)."""
+    import llvmlite.binding as llvm
+    from numba import config
+    return avx512_code() and (config.CPU_NAME or llvm.get_host_cpu_name()) != "znver4"
+
+
 @njit(**INNER)
 def add_into(dst, src):
     """``dst += src`` for C-contiguous arrays of one size, as a plain loop
