@@ -17,6 +17,8 @@ A pass object hides where the rows are:
 - :class:`SourcePass` (memmap chunks, Dask blocks) runs the dense pass per
   chunk or block and adds the sums (per-row bounds would be held for every
   streamed row);
+- :class:`BlasPass` (one small array, the mixtures' k-means start) runs
+  dense passes in NumPy, which compile nothing;
 - :class:`SparsePass` (a ``scipy.sparse`` matrix, in memory) runs the CSR
   pass of :mod:`fastem.kernels.kmeans_sparse`; rows are not centered
   (centering would make them dense), as scikit-learn does not center them.
@@ -64,9 +66,9 @@ MIN_BOUNDED_ROWS = 32_768
 #: Rows per block of :class:`BlasPass` (any size gives the same labels)
 _BLAS_BLOCK_ROWS = 8192
 #: The mixtures' k-means start runs :class:`BlasPass` (NumPy, nothing to
-#: compile) up to this many row x center x feature products per pass: about
-#: 0.15 s of NumPy passes at most (20,000 x 8, K=4: 0.04-0.05 s, against 0.013 s
-#: compiled and 2 s compiling), a sixth of a larger start's compile
+#: compile) up to this many row x center x feature products per pass: at
+#: most about 0.15 s of NumPy passes, where compiling the Lloyd kernel takes
+#: 2 s (20,000 x 8, K=4: 0.04-0.05 s, against 0.013 s compiled)
 MAX_BLAS_START_WORK = 1 << 21
 
 
