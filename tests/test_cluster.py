@@ -288,6 +288,18 @@ def test_blas_passes_equal_compiled_passes(dtype, data):
         assert np.unique(blas.labels).size == len(init)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 9, 40])
+def test_top_rows_equal_a_full_sort(n):
+    # the relocation candidates: largest first, ties by row index, for any n
+    rng = np.random.default_rng(n)
+    dist = rng.integers(0, 30, 500).astype(np.float64)  # many ties
+    dist[::7] = -1.0
+    before = dist.copy()
+    want = np.lexsort((np.arange(500), -dist))[:n]
+    assert_array_equal(engine._top_rows(dist, n), want)
+    assert_array_equal(dist, before)  # restored
+
+
 def test_random_state_reproducible_bit_for_bit():
     X = _blobs()
     a = KMeans(6, init="random", n_init=3, random_state=42).fit(X)
