@@ -41,6 +41,7 @@ def avx512_code():
     return "+avx512f" in target_features()
 
 
+@functools.cache
 def full_width_avx512_code():
     """Whether Numba compiles for AVX-512 on a CPU that runs 512-bit vectors
     at full width: not on AMD Zen 4 (LLVM's ``znver4``), which runs each
