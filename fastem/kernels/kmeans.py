@@ -394,18 +394,29 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     ----------
     rows : (n,) int64 IN — block rows, relative to ``start``
     labels_out : (n,) int32 OUT; best_out, second_out : (n,) X's dtype OUT
-        (``second_out`` zero-length: not wanted)
+        (``second_out`` zero-length: not wanted, and ``best_out`` then holds
+        only the near ties' scores)
     scoring : :func:`_scoring_scratch`; its ``xx[:n]`` receives
-        ``||x - shift||^2`` of each row (float64)
+        ``||x - shift||^2`` of each row (float64) when ``second_out`` is
+        wanted
     """
     gbuf, screen, xbuf, xx, scratch = scoring
     centers_m2, centers_m2T, centers_sq32, cmax, eta, rows32, row_sq, exact32, direct = screen
     n = rows.shape[0]
     xbuf32, gbuf32, s32, near, near_labels, near_scores = scratch
     n_features = X.shape[1]
-    block_sq = row_sq[start:]
-    for t in range(n):
-        xx[t] = block_sq[rows[t]]
+    track = second_out.shape[0] > 0
+    r0 = start + rows[0]
+    if rows[n - 1] - rows[0] == n - 1:  # consecutive rows: their norms are read in place
+        row_xx = row_sq[r0:r0 + n]
+        if track:
+            for t in range(n):
+                xx[t] = row_xx[t]
+    else:
+        block_sq = row_sq[start:]
+        for t in range(n):
+            xx[t] = block_sq[rows[t]]
+        row_xx = xx[:n]
     best = s32[0, :n]
     second = s32[1, :n]
     tile = screen_tile_rows(n_features, direct)
@@ -414,7 +425,6 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         _screen_tile(X, shift, rows32, start, rows[t0:t1], centers_m2, centers_m2T,
                      centers_sq32, direct, labels_out[t0:t1], best[t0:t1], second[t0:t1],
                      xbuf32, gbuf32)
-    track = second_out.shape[0] > 0
     if exact32:  # float32 rows: these are scikit-learn's own scores
         eta = 0.0  # (so only exact ties go to the second scoring)
     # both scores' round-off, 2 eta (||x|| + cmax)^2, bounded by 4 eta
@@ -423,18 +433,18 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     cmax_sq = cmax * cmax
     n_near = 0
     for t in range(n):
-        b = np.float64(best[t])
-        best_out[t] = b
         # NaN (float32 overflow) fails the test too
-        n_near += 0 if np.float64(second[t]) - b > scale * (xx[t] + cmax_sq) else 1
+        n_near += 0 if np.float64(second[t]) - np.float64(best[t]) > scale * (
+            row_xx[t] + cmax_sq) else 1
     if track:
         for t in range(n):
+            best_out[t] = best[t]
             second_out[t] = second[t]
     if n_near == 0:
         return
     n_near = 0
     for t in range(n):
-        if not np.float64(second[t]) - np.float64(best[t]) > scale * (xx[t] + cmax_sq):
+        if not np.float64(second[t]) - np.float64(best[t]) > scale * (row_xx[t] + cmax_sq):
             near[n_near] = t
             n_near += 1
     xn = xbuf[:n_near]
@@ -878,12 +888,19 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         # the rows whose label changed, gathered to the front of todo and lab
         # without a branch (a changed label is a coin flip for the predictor)
         block_labels = labels[start:stop]
-        for t in range(n_todo):
-            i = todo[t]
-            k = lab[t]
-            todo[n_changed] = i  # (n_changed <= t: nothing still to read is overwritten)
-            lab[n_changed] = k
-            n_changed += block_labels[i] != k
+        if dense:  # todo[t] == t
+            for t in range(n_todo):
+                k = lab[t]
+                todo[n_changed] = t
+                lab[n_changed] = k
+                n_changed += block_labels[t] != k
+        else:
+            for t in range(n_todo):
+                i = todo[t]
+                k = lab[t]
+                todo[n_changed] = i  # (n_changed <= t: nothing still to read is overwritten)
+                lab[n_changed] = k
+                n_changed += block_labels[i] != k
         moved = n_changed > 0 and cached and 2 * n_changed <= m
         if moved:
             _move_rows(X, shift, todo[:n_changed], lab[:n_changed], start, sample_weight,
