@@ -1020,12 +1020,13 @@ def average_centers(sums, weights, dtype):
     """New centers = weighted sums / weights; an empty cluster (only possible
     when every row sits on its center) copies the heaviest cluster's center,
     as scikit-learn does."""
+    # multiply by the reciprocal, as scikit-learn does, for the same bits
+    if weights.min() > 0:  # (the usual case, without masks: a few us a pass)
+        return (sums * (1.0 / weights)[:, None]).astype(dtype)
     centers = np.empty_like(sums)
     full = weights > 0
-    # multiply by the reciprocal, as scikit-learn does, for the same bits
     centers[full] = sums[full] * (1.0 / weights[full])[:, None]
-    if not full.all():
-        centers[~full] = centers[np.argmax(weights)]
+    centers[~full] = centers[np.argmax(weights)]
     return np.ascontiguousarray(centers, dtype=dtype)
 
 

@@ -28,6 +28,8 @@ size N x D.
 
 Arguments marked IN are read, OUT are written, INOUT both.
 """
+import math
+
 import numpy as np
 from numba import njit
 from numba.extending import overload
@@ -139,12 +141,15 @@ def _ranked(k, a, best, second, label):
     return best, second, label
 
 
+_FLOAT32_EPS = float(np.finfo(np.float32).eps)
+
+
 def score_roundoff(n_features):
     """Safety factor 4 times the worst-case round-off of a float32 score
     ``||c||^2 - 2 x.c`` relative to ``(||x|| + max ||c||)^2``: a length-D
     dot product, the rounding of ``x`` and ``c`` to float32 and two
     operations. It bounds float64 scores' round-off too (they are finer)."""
-    return 4.0 * (n_features + 4) * float(np.finfo(np.float32).eps) / 2.0
+    return 4.0 * (n_features + 4) * _FLOAT32_EPS / 2.0
 
 
 def direct_screen(n_clusters, n_features):
@@ -185,7 +190,7 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
     c = np.asarray(centers, dtype=np.float64)
     m2 = (-2.0 * c).astype(np.float32)
     return (m2, np.ascontiguousarray(m2.T), np.asarray(centers_sq, dtype=np.float32),
-            float(np.sqrt(np.max(centers_sq))), score_roundoff(n_features), rows32, row_sq,
+            math.sqrt(centers_sq.max()), score_roundoff(n_features), rows32, row_sq,
             X.dtype == np.float32, direct_screen(c.shape[0], n_features))
 
 
@@ -1045,12 +1050,40 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
                                block_cached, block_sq_norms, lane_sums, lane_weights,
                                block_changed, block_scored),
               n_lanes, _pass_threads(n_threads, X.shape[0], n_clusters * n_features))
-    sums, weights = lane_sums.sum(axis=0), lane_weights.sum(axis=0)
-    c = centers.astype(np.float64)
-    inertia = (block_sq_norms.sum() - 2.0 * float((c * sums).sum())
-               + float(weights @ (c * c).sum(axis=1)))
-    return (sums, weights, max(inertia, 0.0), int(block_changed.sum()),
-            int(block_scored.sum()))
+    return _jit.call(_pass_totals, lane_sums, lane_weights, block_sq_norms, block_changed,
+                     block_scored, centers)
+
+
+@njit(**_JIT)
+def _pass_totals(lane_sums, lane_weights, block_sq_norms, block_changed, block_scored,
+                 centers):
+    """What :func:`bounded_lloyd_pass` returns, from its lanes and blocks:
+    the lanes' statistics added in lane order, the inertia from them and the
+    blocks' counts (one call: a dozen small NumPy operations took a tenth
+    of a 100,000-row pass)."""
+    n_lanes, n_clusters, n_features = lane_sums.shape
+    sums = np.zeros((n_clusters, n_features))
+    weights = np.zeros(n_clusters)
+    for lane in range(n_lanes):
+        add_into(sums, lane_sums[lane])
+        add_into(weights, lane_weights[lane])
+    inertia = 0.0
+    for b in range(block_sq_norms.shape[0]):
+        inertia += block_sq_norms[b]
+    for k in range(n_clusters):
+        cs = 0.0
+        cc = 0.0
+        for d in range(n_features):
+            c = np.float64(centers[k, d])
+            cs += c * sums[k, d]
+            cc += c * c
+        inertia += weights[k] * cc - 2.0 * cs
+    n_changed = 0
+    n_scored = 0
+    for b in range(block_changed.shape[0]):
+        n_changed += block_changed[b]
+        n_scored += block_scored[b]
+    return sums, weights, max(inertia, 0.0), n_changed, n_scored
 
 
 def bounded_lloyd_pass_serial(*args):
