@@ -512,7 +512,7 @@ def test_bounded_pass_equals_dense_pass(weights, n_features):
     w = (np.ones(len(X)) if weights == "ones"
          else rng.uniform(0.1, 2.0, len(X)) * (rng.uniform(size=len(X)) > 0.2))
     lab_b = np.full(len(X), -1, np.int32)
-    state = _bounded_state(X, shift, 8, 512)
+    state = _bounded_state(X, 8, 512)
     assert state["block_cached"].shape == (6,)  # the blocks' statistics are kept
     previous = centers.copy()
     n_scored = []

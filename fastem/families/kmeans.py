@@ -229,7 +229,7 @@ def tolerance(mean_variance, tol):
 
 
 # ------------------------------------------------------------------ passes
-def _bounded_state(X, shift, n_clusters, block_rows, n_threads=None):
+def _bounded_state(X, n_clusters, block_rows):
     """What :func:`fastem.kernels.kmeans.bounded_lloyd_pass` keeps between
     passes over ``X``: per-row bounds and each block's ``sum w ||x -
     shift||^2`` (written by the first pass, a probe of every block; where
@@ -237,15 +237,16 @@ def _bounded_state(X, shift, n_clusters, block_rows, n_threads=None):
     pass is dense and no bound is kept), and
     each block's statistics, kept only while they take at most half of the
     block's own size (about ``n_clusters <= 900`` at 16 float64 features;
-    beyond, every block is read on every pass). The rows minus ``shift``
+    beyond, every block is read on every pass). The rows minus the shift
     are also kept in float32, with their squared norms (the float32
     screen's; half of X's size for float64 rows, plus one number per row:
-    taken once, not on every pass, on ``n_threads`` threads)."""
+    taken by the first pass over each block)."""
     n_samples, n_features = X.shape
     n_blocks = -(-n_samples // block_rows)
     kept_bytes = 8 * n_clusters * (n_features + 2)
     kept = n_blocks if 2 * kept_bytes <= block_rows * n_features * X.itemsize else 0
-    rows32, row_sq = _k.centered_rows(X, shift, n_threads)
+    rows32 = np.empty(X.shape[::-1], dtype=np.float32)
+    row_sq = np.empty(n_samples)
     pay = _k.bounds_pay(n_clusters, n_features)
     n_bounds = n_samples if pay else 0
     return {"lower": np.empty(n_bounds), "upper": np.empty(n_bounds),
@@ -300,8 +301,7 @@ class InMemoryPass:
         self.previous = c
         kernel = _k.bounded_lloyd_pass_serial if serial else _k.bounded_lloyd_pass
         if self._bounds is None:
-            self._bounds = _bounded_state(X, shift, centers.shape[0], BLOCK_ROWS,
-                                          1 if serial else None)
+            self._bounds = _bounded_state(X, centers.shape[0], BLOCK_ROWS)
         b = self._bounds
         sums, weights, inertia, n_changed, n_scored = kernel(
             X, w, shift, centers, centers_sq, self.labels, b["lower"], b["upper"],

@@ -23,7 +23,7 @@ any exact computation gives; the few others (near ties) are scored in the
 input dtype as scikit-learn scores them. The data are centered on the fly (``x -
 shift`` block by block, the same elementwise subtraction scikit-learn
 applies to a full copy); the in-memory fit keeps them centered in float32
-(:func:`centered_rows`), the streamed and Dask passes allocate nothing of
+(:func:`_center_rows`), the streamed and Dask passes allocate nothing of
 size N x D.
 
 Arguments marked IN are read, OUT are written, INOUT both.
@@ -183,8 +183,8 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
 
     ``rows32`` (n_features, n_samples) float32, the rows minus the shift,
     and ``row_sq`` (n_samples,) float64, their squared norms
-    (:func:`centered_rows`), are kept between passes over the same
-    in-memory rows.
+    (:func:`_center_rows`), are kept between passes over the same
+    in-memory rows; the first pass over a block fills its rows.
     """
     n_features = X.shape[1]
     c = np.asarray(centers, dtype=np.float64)
@@ -194,46 +194,32 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
             X.dtype == np.float32, direct_screen(c.shape[0], n_features))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _centered_rows_lanes(X, shift, rows32, row_sq, lane_lo, lane_hi):
-    """Rows of lanes ``lane_lo:lane_hi`` (lane ``j``: rows ``j N / N_LANES``
-    to ``(j + 1) N / N_LANES``) of ``float32(X - shift)``, transposed, into
-    ``rows32`` (n_features, n_samples), and their squared norms
-    (:func:`_centered_row_sq_dist`) into ``row_sq`` (n_samples,)."""
-    n_samples, n_features = X.shape
+@njit(**_INLINE)
+def _center_rows(X, shift, rows32, row_sq, lo, hi):
+    """Rows ``lo:hi`` of ``float32(X - shift)``, the difference in X's dtype
+    as scikit-learn centers, transposed into ``rows32`` (n_features,
+    n_samples), and their squared norms ``||x - shift||^2``
+    (:func:`_centered_row_sq_dist`) into ``row_sq`` (n_samples,) float64:
+    the rows the float32 screen scores, kept for an in-memory fit, laid
+    out feature by feature (:func:`_screen_tile` reads a run of rows as it
+    is). The first pass over a block fills them, while its rows are in
+    cache for the block's statistics."""
+    n_features = X.shape[1]
     zero = np.zeros((1, n_features), X.dtype)
     tile = 64  # rows whose features are read together: they stay in L1
-    for lane in range(lane_lo, lane_hi):
-        lo = lane * n_samples // N_LANES
-        hi = (lane + 1) * n_samples // N_LANES
-        for i0 in range(lo, hi, tile):
-            m = min(tile, hi - i0)
-            rows = X[i0:i0 + m]
-            # along slices, whose indices from range() are known
-            # non-negative, the conversion vectorizes
-            for d in range(n_features):
-                dst = rows32[d, i0:i0 + m]
-                s = shift[d]
-                for t in range(m):
-                    dst[t] = np.float32(rows[t, d] - s)
-            sq = row_sq[i0:i0 + m]
+    for i0 in range(lo, hi, tile):
+        m = min(tile, hi - i0)
+        rows = X[i0:i0 + m]
+        # along slices, whose indices from range() are known
+        # non-negative, the conversion vectorizes
+        for d in range(n_features):
+            dst = rows32[d, i0:i0 + m]
+            s = shift[d]
             for t in range(m):
-                sq[t] = _centered_row_sq_dist(rows, t, shift, zero, 0)
-
-
-def centered_rows(X, shift, n_threads=None):
-    """``(rows32, row_sq)``: ``float32(X - shift).T`` (n_features, n_samples),
-    the difference in X's dtype as scikit-learn centers, and each row's
-    ``||x - shift||^2`` (n_samples,) float64: the rows the float32 screen
-    scores and their norms, kept for an in-memory fit (one read of X, on
-    ``n_threads`` threads). ``rows32`` is laid out feature by feature (each
-    feature of a run of rows is contiguous: :func:`_screen_tile` reads it as
-    it is)."""
-    rows32 = np.empty(X.shape[::-1], dtype=np.float32)
-    row_sq = np.empty(X.shape[0])
-    run_lanes(_centered_rows_lanes, (X, shift, rows32, row_sq), N_LANES,
-              _pass_threads(n_threads, X.shape[0], X.shape[1]))
-    return rows32, row_sq
+                dst[t] = np.float32(rows[t, d] - s)
+        sq = row_sq[i0:i0 + m]
+        for t in range(m):
+            sq[t] = _centered_row_sq_dist(rows, t, shift, zero, 0)
 
 
 @njit(**_JIT)
@@ -315,7 +301,7 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_m2T, centers
                  labels_out, best, second, xbuf, gbuf):
     """float32 scores ``||c_j||^2 - 2 x.c_j`` of rows ``start + rows[t]``
     of ``X - shift``, kept in ``rows32`` (n_features, n_samples,
-    :func:`centered_rows`), against every center: the first index of the
+    :func:`_center_rows`), against every center: the first index of the
     minimum into ``labels_out``, the minimum and the second smallest into
     ``best`` and ``second`` (each (m,), m = len(rows) <= :func:`screen_tile_rows`).
 
@@ -327,7 +313,7 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_m2T, centers
     Otherwise from ``sgemm``. Either reads the tile's rows gathered into
     ``xbuf`` (n_features * tile,) when they are not consecutive; ``gbuf``
     (n_clusters * tile,) holds the products. Scattered rows (those a block's bounds leave)
-    are gathered from X, converted as :func:`centered_rows` converts them:
+    are gathered from X, converted as :func:`_center_rows` converts them:
     a row's features lie together there, and the bound tests have just read
     most of them; in ``rows32`` each would cost a cache line per feature.
     Any summation order has the round-off that :func:`score_roundoff`
@@ -960,7 +946,9 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
             # failed just before (then it backs off)
             probe = mode == 1 or (mode == 0 and period == 1)
             cached = keep and block_cached[b]
-            want_sq = not block_sq_norms[b] >= 0.0  # NaN: not taken yet
+            want_sq = not block_sq_norms[b] >= 0.0  # NaN: the block's first pass
+            if want_sq:
+                _center_rows(X, shift, screen[5], screen[6], start, stop)
             changed, scored, failed, sq_norms = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                 lower, upper, drift, drift_top, eta, cmax, start, stop, dense, probe,
@@ -1026,7 +1014,7 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
         ``sum_i w_i ||x_i - shift||^2``; NaN where not yet taken (start
         with NaN: the first pass takes them)                               # INOUT
     rows32, row_sq : the screen's rows and their squared norms
-        (:func:`float32_screen`)                                           # INOUT
+        (:func:`float32_screen`), filled by each block's first pass        # INOUT
     n_threads : int or None, as :func:`lloyd_pass`
 
     Returns
