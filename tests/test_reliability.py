@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 from numba import njit
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -842,6 +842,25 @@ def test_property_pickle_round_trip_predicts_identically(name, seed, n, d, k, v,
         np.testing.assert_array_equal(back.transform(X), est.transform(X))
 
 
+def _start_sensitivity(entry, X, k, v, fitted, seed):
+    """How far (max abs over the parameters, each over its scale as below)
+    the float64 fit moves when its initial means move by one float32 epsilon
+    (relative, signs drawn from ``seed``): the conditioning of the fit."""
+    init = entry.init_kwargs(X, k, **_variant(entry, v))
+    key = "init" if "init" in init else "means_init"
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], np.shape(init[key]))
+    init[key] = init[key] * (1.0 + float(np.finfo(np.float32).eps) * signs)
+    moved = quiet_fit(_est(entry, k, v, **init, tol=0, max_iter=5), X)
+    return max(float(np.max(np.abs(entry.params_of(moved)[key_] - val))) / _scale(key_, X)
+               for key_, val in entry.params_of(fitted).items())
+
+
+def _scale(key, X):
+    """A parameter's scale: spread**2 for covariances, 1 for weights, else spread."""
+    spread = float(np.abs(X).max()) + 1.0
+    return {"covariances_": spread ** 2, "weights_": 1.0}.get(key, spread)
+
+
 @pytest.mark.parametrize("name", PREDICTORS)
 @PROPERTY
 @given(**shapes)
@@ -851,6 +870,15 @@ def test_property_float32_fit_close_to_float64_fit(name, seed, n, d, k, v, data)
     X32 = X64.astype(np.float32)
     a = quiet_fit(_fixed(entry, X64, k, v, max_iter=5), X64)
     b = quiet_fit(_fixed(entry, X64, k, v, max_iter=5), X32)
+    bound = 64 * float(np.finfo(np.float32).eps)
+    if entry.continuous:
+        # Near a split of two components EM amplifies any change of its state
+        # fivefold an iteration or more: from one float32 epsilon of the
+        # initial means, the float64 fit itself moved 52-110 eps32 in 5
+        # iterations (BayesianGaussianMixture, seed=151, n=143, d=3, k=3,
+        # v=3, unequal blobs). No float32 computation can promise 64 eps32
+        # there, so such fits are not examples of the property.
+        assume(_start_sensitivity(entry, X64, k, v, a, seed) <= bound / 4)
     for key, val in entry.params_of(a).items():
         got = entry.params_of(b)[key]
         if not entry.continuous:
@@ -866,10 +894,8 @@ def test_property_float32_fit_close_to_float64_fit(name, seed, n, d, k, v, data)
         # (spread for means and centers, spread**2 for covariances, 1 for
         # weights). Measured over 360 fits: at most 8.3 eps32 (GaussianMixture),
         # 0.3 eps32 (KMeans); the bound is 64 eps32 (about 7.6e-6).
-        spread = float(np.abs(X64).max()) + 1.0
-        scale = {"covariances_": spread ** 2, "weights_": 1.0}.get(key, spread)
-        bound = 64 * float(np.finfo(np.float32).eps) * scale
-        assert np.max(np.abs(got - val)) <= bound, (key, np.max(np.abs(got - val)), bound)
+        assert np.max(np.abs(got - val)) <= bound * _scale(key, X64), (
+            key, np.max(np.abs(got - val)), bound * _scale(key, X64))
     assert b.predict(X32).dtype.kind in "iu"
 
 
