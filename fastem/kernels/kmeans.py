@@ -176,7 +176,9 @@ def bounds_pay(n_clusters, n_features):
 def float32_screen(X, centers, centers_sq, rows32, row_sq):
     """What :func:`_assign_rows` needs to screen rows in float32: ``(-2
     centers32, its transpose, centers_sq32, max ||c||, score_roundoff, rows32,
-    row_sq, exact32, direct)`` (``direct``: :func:`direct_screen`).
+    row_sq, exact32, direct, tie_const, tie_slope)`` (``direct``:
+    :func:`direct_screen`; a near tie's margin ``tie_const + tie_slope
+    ||x||``).
     float32 rows (``exact32``) go through the same path: their float32
     scores are scikit-learn's own, so only exact ties are scored again, and
     the kept rows and norms serve them alike.
@@ -189,9 +191,20 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
     n_features = X.shape[1]
     c = np.asarray(centers, dtype=np.float64)
     m2 = (-2.0 * c).astype(np.float32)
+    cmax = math.sqrt(centers_sq.max())
+    exact32 = X.dtype == np.float32
+    # A float32 score of a float64 row, ||c||^2 - 2 x.c from x, -2c and
+    # ||c||^2 each rounded to float32 and D products added in any order, is
+    # within 2u ||c||^2 + (2D + 8) u ||c|| ||x|| of the exact one (u = half
+    # float32's epsilon; first order). Two scores, and twice that again for
+    # the higher orders and for the float64 scores' own round-off: a gap
+    # wider than the margin orders the float64 scores as it orders these.
+    u = _FLOAT32_EPS / 2.0
+    tie_const = 0.0 if exact32 else 8.0 * u * cmax * cmax
+    tie_slope = 0.0 if exact32 else (8.0 * n_features + 32.0) * u * cmax
     return (m2, np.ascontiguousarray(m2.T), np.asarray(centers_sq, dtype=np.float32),
-            math.sqrt(centers_sq.max()), score_roundoff(n_features), rows32, row_sq,
-            X.dtype == np.float32, direct_screen(c.shape[0], n_features))
+            cmax, score_roundoff(n_features), rows32, row_sq, exact32,
+            direct_screen(c.shape[0], n_features), tie_const, tie_slope)
 
 
 @njit(**_INLINE)
@@ -392,7 +405,8 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         wanted
     """
     gbuf, screen, xbuf, xx, scratch = scoring
-    centers_m2, centers_m2T, centers_sq32, cmax, eta, rows32, row_sq, exact32, direct = screen
+    (centers_m2, centers_m2T, centers_sq32, _, _, rows32, row_sq, _, direct, tie_const,
+     tie_slope) = screen
     n = rows.shape[0]
     xbuf32, gbuf32, s32, near, near_labels, near_scores = scratch
     n_features = X.shape[1]
@@ -416,17 +430,15 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         _screen_tile(X, shift, rows32, start, rows[t0:t1], centers_m2, centers_m2T,
                      centers_sq32, direct, labels_out[t0:t1], best[t0:t1], second[t0:t1],
                      xbuf32, gbuf32)
-    if exact32:  # float32 rows: these are scikit-learn's own scores
-        eta = 0.0  # (so only exact ties go to the second scoring)
-    # both scores' round-off, 2 eta (||x|| + cmax)^2, bounded by 4 eta
-    # (||x||^2 + cmax^2): no square root, and the loop vectorizes
-    scale = 4.0 * eta
-    cmax_sq = cmax * cmax
+    # a near tie: the best score beats the second by at most both scores'
+    # round-off, tie_const + tie_slope ||x|| (:func:`float32_screen`; 0 for
+    # float32 rows, whose float32 scores are scikit-learn's own, so only
+    # exact ties go to the second scoring)
     n_near = 0
     for t in range(n):
         # NaN (float32 overflow) fails the test too
-        n_near += 0 if np.float64(second[t]) - np.float64(best[t]) > scale * (
-            row_xx[t] + cmax_sq) else 1
+        n_near += 0 if np.float64(second[t]) - np.float64(best[t]) > (
+            tie_const + tie_slope * np.sqrt(row_xx[t])) else 1
     if track:
         for t in range(n):
             best_out[t] = best[t]
@@ -435,7 +447,8 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         return
     n_near = 0
     for t in range(n):
-        if not np.float64(second[t]) - np.float64(best[t]) > scale * (row_xx[t] + cmax_sq):
+        if not np.float64(second[t]) - np.float64(best[t]) > (
+                tie_const + tie_slope * np.sqrt(row_xx[t])):
             near[n_near] = t
             n_near += 1
     xn = xbuf[:n_near]
