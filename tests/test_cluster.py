@@ -551,6 +551,39 @@ def test_bounded_pass_equals_dense_pass(weights, n_features):
         assert min(n_scored) == len(X)
 
 
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_screen_labels_near_ties_as_exact_scores(offset):
+    """Rows whose two nearest centers are equally far to within every gap
+    from 1e-13 to 1e-2 (so around the float32 screen's near-tie margin):
+    the screened pass labels them as the dense pass, which scores every row
+    in float64 as scikit-learn does."""
+    rng = np.random.default_rng(7)
+    k, d, n = 12, 16, 6 * 512  # K x D > 128: the bounded, screened pass
+    centers = rng.normal(0, 10, (k, d)) + offset
+    a, b = rng.integers(0, k, n), rng.integers(0, k, n)
+    b = np.where(a == b, (b + 1) % k, b)
+    normal = centers[b] - centers[a]
+    normal /= np.linalg.norm(normal, axis=1)[:, None]
+    along = rng.normal(0, 1, (n, d))
+    along -= (along * normal).sum(1)[:, None] * normal
+    gap = 10.0 ** rng.uniform(-13, -2, n) * rng.choice([-1, 1], n)
+    X = (centers[a] + centers[b]) / 2 + 0.5 * along + gap[:, None] * normal
+    w = np.ones(n)
+    shift = X.mean(0)
+    dense_labels = np.full(n, -1, np.int32)
+    kernels.lloyd_pass(X, w, shift, centers - shift, ((centers - shift) ** 2).sum(1),
+                       dense_labels, 512, True)
+    labels = np.full(n, -1, np.int32)
+    state = _bounded_state(X, k, 512)
+    kernels.bounded_lloyd_pass(
+        X, w, shift, centers - shift, ((centers - shift) ** 2).sum(1), labels,
+        state["lower"], state["upper"], state["block_mode"], state["block_period"],
+        np.zeros(k), 512, state["block_sums"], state["block_weights"],
+        state["block_counts"], state["block_cached"], state["block_sq_norms"],
+        state["rows32"], state["row_sq"])
+    assert_array_equal(labels, dense_labels)
+
+
 # ------------------------------------------------------------ far from the origin
 def _far_float32(n=2000, d=4, k=6, offset=3e3, seed=5):
     """float32 blobs of spread ~1 centered ``offset`` away from the origin."""
