@@ -568,17 +568,25 @@ def _lloyd_block(xb, sample_weight, centers, centers_sq, labels, start, update_c
             sq_norms += w * row_sq
     if update_centers:
         # no second distance per row: it took 40% of the pass at 2 features
-        inertia = sq_norms
-        for k in range(centers.shape[0]):
-            cs = 0.0
-            cc = 0.0
-            for d in range(n_features):
-                c = np.float64(centers[k, d])
-                cs += c * sums[k, d]
-                cc += c * c
-            inertia += weights[k] * cc - 2.0 * cs
-        inertia = max(inertia, 0.0)
+        inertia = _inertia_from_sums(sq_norms, centers, sums, weights)
     return inertia, n_changed
+
+
+@njit(**_INLINE)
+def _inertia_from_sums(sq_norms, centers, sums, weights):
+    """``sum w ||x - c||^2`` over rows whose ``sum w ||x||^2`` is
+    ``sq_norms``, from their clusters' ``sums`` and ``weights``: ``sq_norms
+    - sum_k (2 c_k.sums_k - weights_k ||c_k||^2)``, at least 0."""
+    inertia = sq_norms
+    for k in range(centers.shape[0]):
+        cs = 0.0
+        cc = 0.0
+        for d in range(centers.shape[1]):
+            c = np.float64(centers[k, d])
+            cs += c * sums[k, d]
+            cc += c * c
+        inertia += weights[k] * cc - 2.0 * cs
+    return max(inertia, 0.0)
 
 
 @njit(**_INLINE)
@@ -1068,23 +1076,16 @@ def _pass_totals(lane_sums, lane_weights, block_sq_norms, block_changed, block_s
     for lane in range(n_lanes):
         add_into(sums, lane_sums[lane])
         add_into(weights, lane_weights[lane])
-    inertia = 0.0
+    sq_norms = 0.0
     for b in range(block_sq_norms.shape[0]):
-        inertia += block_sq_norms[b]
-    for k in range(n_clusters):
-        cs = 0.0
-        cc = 0.0
-        for d in range(n_features):
-            c = np.float64(centers[k, d])
-            cs += c * sums[k, d]
-            cc += c * c
-        inertia += weights[k] * cc - 2.0 * cs
+        sq_norms += block_sq_norms[b]
     n_changed = 0
     n_scored = 0
     for b in range(block_changed.shape[0]):
         n_changed += block_changed[b]
         n_scored += block_scored[b]
-    return sums, weights, max(inertia, 0.0), n_changed, n_scored
+    return (sums, weights, _inertia_from_sums(sq_norms, centers, sums, weights), n_changed,
+            n_scored)
 
 
 def bounded_lloyd_pass_serial(*args):
