@@ -7,9 +7,9 @@ lanes until none is left, and sums the lanes in order, so the result does
 not depend on the number of threads. BLAS is held to one thread meanwhile,
 so that the small products inside the kernels do not multiply threads.
 """
+import concurrent.futures
 import contextlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -76,8 +76,8 @@ def _executor():
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
-                                       thread_name_prefix="fastem")
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=numba.config.NUMBA_NUM_THREADS, thread_name_prefix="fastem")
     return _pool
 
 
@@ -126,11 +126,20 @@ def run_split(func, n_items, n_threads):
             func(lo, hi)
 
     futures = [_executor().submit(work) for _ in range(n_threads - 1)]
+    wait_all(futures, work)
+
+
+def wait_all(futures, own_share):
+    """Run ``own_share()`` in this thread, then wait for every one of
+    ``futures`` (the other threads' shares), whatever happens: they write
+    into shared arrays, so none may still run once this returns. Raises this
+    thread's error, else the first future's."""
     try:
-        work()
-    finally:  # the other calls write into shared arrays: wait for them, whatever happens
-        for future in futures:
-            future.result()
+        own_share()
+    finally:
+        concurrent.futures.wait(futures)
+    for future in futures:
+        future.result()
 
 
 def lane_pass(kernel, inputs, outputs, lane_shapes, n_rows, block, n_jobs,

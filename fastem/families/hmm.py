@@ -29,7 +29,7 @@ from scipy import linalg
 from scipy.special import gammaln
 
 from .._threads import _executor as thread_pool
-from .._threads import one_blas_thread, resolve_n_jobs, run_lanes
+from .._threads import one_blas_thread, resolve_n_jobs, run_lanes, wait_all
 from ..kernels import hmm as kernels
 from ..kernels._compile import N_LANES
 from .gaussian import GaussianFamily
@@ -282,11 +282,7 @@ class HMMFamily:
 
         workers = self._batch_workers(n_threads)
         futures = [thread_pool().submit(work, worker) for worker in workers[1:]]
-        try:
-            work(workers[0])
-        finally:
-            for future in futures:
-                future.result()
+        wait_all(futures, lambda: work(workers[0]))
         for error in errors:
             if error is not None:
                 raise error
