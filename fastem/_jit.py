@@ -3,11 +3,20 @@
 Numba compiles a kernel for each new CPU and argument types, then keeps the
 machine code in its on-disk cache. A first fit on a new machine therefore
 waits for the compiler; :func:`machine_code` tells the user so, once per
-process, through the ``fastem`` logger (the ``fastem`` command shows it).
+process, through the ``fastem`` logger (the ``fastem`` command shows it),
+and compiles under a lock shared by every process using the same cache
+(:func:`_compile_lock`).
 """
+import contextlib
 import logging
+import os
 import threading
 import time
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 import numpy as np
 from numba import types
@@ -62,6 +71,36 @@ def _compiles(dispatcher, sig):
         return False
 
 
+@contextlib.contextmanager
+def _compile_lock(dispatcher):
+    """Hold a lock on a file in the kernel's cache folder while compiling.
+
+    Numba names a new overload's cache file from the index it has read, so
+    two processes compiling overloads of kernels in one folder at once (test
+    workers, Dask workers, a first fit in several processes) can give one
+    file name to both: an index then points at the other process's machine
+    code, and every later process fails with "can't unbox array" until the
+    cache is cleared. Under the lock, a process waiting for a kernel another
+    one is compiling loads it from the cache when its turn comes. Without
+    ``fcntl`` (Windows) or a writable cache folder, no lock is held.
+    """
+    try:
+        folder = dispatcher._cache._cache_path  # Numba's internals: best effort
+        os.makedirs(folder, exist_ok=True)
+        handle = open(os.path.join(folder, "fastem-compile.lock"), "a")
+    except (AttributeError, OSError):
+        handle = None
+    if handle is None or fcntl is None:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def machine_code(dispatcher, args):
     """``dispatcher``'s compiled function for the types of ``args``, with every
     array typed as writable; compiled first if Numba has none, in memory or
@@ -92,7 +131,8 @@ def machine_code(dispatcher, args):
                 logger.info(f"compiling kernels for this CPU, once (then cached on "
                             f"disk): about {low}-{high} s per kernel")
     start = time.perf_counter()
-    compiled = dispatcher.compile(sig)  # or its load from memory or the disk cache
+    with _compile_lock(dispatcher) if compiling else contextlib.nullcontext():
+        compiled = dispatcher.compile(sig)  # or its load from memory or the disk cache
     if compiling:
         logger.debug(f"compiled {dispatcher.__name__} in "
                      f"{time.perf_counter() - start:.1f} s")

@@ -1,5 +1,7 @@
 """Threads: lanes give the same bits for any thread count; fits do not block
-other models' predictions; BLAS limits are restored."""
+other models' predictions; BLAS limits are restored; processes compile
+one at a time."""
+import sys
 import threading
 import warnings
 
@@ -173,3 +175,35 @@ def test_a_compile_is_announced_once_and_a_disk_cache_hit_is_not(tmp_path, monke
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "2.0"
     assert "compiling" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl: no lock")
+def test_a_compile_holds_the_cache_folders_lock(tmp_path, monkeypatch):
+    """Processes sharing a cache compile one at a time (Numba's index of a
+    kernel's overloads is not safe against two writers): the lock file in
+    the kernel's cache folder is held while it compiles, released after."""
+    import fcntl
+    from fastem import _jit
+    (tmp_path / "tinylock.py").write_text(_TINY_KERNEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import tinylock
+    compile_sig = tinylock.tiny.compile
+    seen = []
+
+    def lock_is_held():
+        with open(tmp_path / "__pycache__" / "fastem-compile.lock", "a") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(other, fcntl.LOCK_UN)
+            return False
+
+    def compile_and_look(sig):
+        seen.append(lock_is_held())
+        return compile_sig(sig)
+
+    monkeypatch.setattr(tinylock.tiny, "compile", compile_and_look)
+    assert _jit.machine_code(tinylock.tiny, (1.0, 0, 1))(1.0, 0, 1) == 2.0
+    assert seen == [True]
+    assert not lock_is_held()
