@@ -137,9 +137,10 @@ def wait_all(futures, own_share):
     try:
         own_share()
     finally:
-        concurrent.futures.wait(futures)
-    for future in futures:
-        future.result()
+        errors = [future.exception() for future in futures]  # (waits; raises none)
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 def lane_pass(kernel, inputs, outputs, lane_shapes, n_rows, block, n_jobs,
