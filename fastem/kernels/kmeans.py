@@ -28,8 +28,6 @@ size N x D.
 
 Arguments marked IN are read, OUT are written, INOUT both.
 """
-import math
-
 import numpy as np
 from numba import njit
 from numba.extending import overload
@@ -176,8 +174,8 @@ def bounds_pay(n_clusters, n_features):
 def float32_screen(X, centers, centers_sq, rows32, row_sq):
     """What :func:`_assign_rows` needs to screen rows in float32: ``(-2
     centers32, its transpose, centers_sq32, score_roundoff, rows32, row_sq,
-    direct, tie_const, tie_slope)`` (``direct``: :func:`direct_screen`; a
-    near tie's margin ``tie_const + tie_slope ||x||``).
+    direct, margin)`` (``direct``: :func:`direct_screen`; ``margin``: a
+    near tie's, below).
     float32 rows go through the same path: their float32 scores are
     scikit-learn's own, so their margin is 0 (only exact ties are scored
     again), and the kept rows and norms serve them alike.
@@ -190,20 +188,28 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
     n_features = X.shape[1]
     c = np.asarray(centers, dtype=np.float64)
     m2 = (-2.0 * c).astype(np.float32)
-    cmax = math.sqrt(centers_sq.max())
-    exact32 = X.dtype == np.float32
+    cmax_sq = float(centers_sq.max())
     # A float32 score of a float64 row, ||c||^2 - 2 x.c from x, -2c and
     # ||c||^2 each rounded to float32 and D products added in any order, is
     # within 2u ||c||^2 + (2D + 8) u ||c|| ||x|| of the exact one (u = half
     # float32's epsilon; first order). Two scores, and twice that again for
     # the higher orders and for the float64 scores' own round-off: a gap
-    # wider than the margin orders the float64 scores as it orders these.
+    # wider than 8u cmax^2 + (8D + 32) u cmax ||x|| orders the float64
+    # scores as it orders these. The margin is (a, b, c, d): that bound is
+    # c + d ||x||, and a + b ||x||^2 (>= it, as 2 cmax ||x|| <= cmax^2 +
+    # ||x||^2) tests every row first without a square root, which costs as
+    # much as the rest of the test with AVX2 code. float32 rows: zeros,
+    # their float32 scores are scikit-learn's own (only exact ties are near).
     u = _FLOAT32_EPS / 2.0
-    tie_const = 0.0 if exact32 else 8.0 * u * cmax * cmax
-    tie_slope = 0.0 if exact32 else (8.0 * n_features + 32.0) * u * cmax
+    if X.dtype == np.float32:
+        margin = (0.0, 0.0, 0.0, 0.0)
+    else:
+        tight = (8.0 * u * cmax_sq, (8.0 * n_features + 32.0) * u * np.sqrt(cmax_sq))
+        margin = (tight[0] + 0.5 * tight[1] * np.sqrt(cmax_sq),
+                  0.5 * (8.0 * n_features + 32.0) * u, *tight)
     return (m2, np.ascontiguousarray(m2.T), np.asarray(centers_sq, dtype=np.float32),
             score_roundoff(n_features), rows32, row_sq,
-            direct_screen(c.shape[0], n_features), tie_const, tie_slope)
+            direct_screen(c.shape[0], n_features), margin)
 
 
 @njit(**_INLINE)
@@ -404,8 +410,8 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         wanted
     """
     gbuf, screen, xbuf, xx, scratch = scoring
-    (centers_m2, centers_m2T, centers_sq32, _, rows32, row_sq, direct, tie_const,
-     tie_slope) = screen
+    centers_m2, centers_m2T, centers_sq32, _, rows32, row_sq, direct, margin = screen
+    loose_const, loose_slope, tight_const, tight_slope = margin
     n = rows.shape[0]
     xbuf32, gbuf32, s32, near, near_labels, near_scores = scratch
     n_features = X.shape[1]
@@ -430,14 +436,13 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
                      centers_sq32, direct, labels_out[t0:t1], best[t0:t1], second[t0:t1],
                      xbuf32, gbuf32)
     # a near tie: the best score beats the second by at most both scores'
-    # round-off, tie_const + tie_slope ||x|| (:func:`float32_screen`; 0 for
-    # float32 rows, whose float32 scores are scikit-learn's own, so only
-    # exact ties go to the second scoring)
+    # round-off (:func:`float32_screen`'s margin), first bounded without a
+    # square root, a loop that vectorizes
     n_near = 0
     for t in range(n):
         # NaN (float32 overflow) fails the test too
         n_near += 0 if np.float64(second[t]) - np.float64(best[t]) > (
-            tie_const + tie_slope * np.sqrt(row_xx[t])) else 1
+            loose_const + loose_slope * row_xx[t]) else 1
     if track:
         for t in range(n):
             best_out[t] = best[t]
@@ -446,10 +451,13 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         return
     n_near = 0
     for t in range(n):
-        if not np.float64(second[t]) - np.float64(best[t]) > (
-                tie_const + tie_slope * np.sqrt(row_xx[t])):
+        gap = np.float64(second[t]) - np.float64(best[t])
+        if not gap > loose_const + loose_slope * row_xx[t] and not gap > (
+                tight_const + tight_slope * np.sqrt(row_xx[t])):
             near[n_near] = t
             n_near += 1
+    if n_near == 0:
+        return
     xn = xbuf[:n_near]
     for u in range(n_near):
         r = start + rows[near[u]]
