@@ -204,26 +204,28 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
     if X.dtype == np.float32:
         margin = (0.0, 0.0, 0.0, 0.0)
     else:
-        tight = (8.0 * u * cmax_sq, (8.0 * n_features + 32.0) * u * np.sqrt(cmax_sq))
-        margin = (tight[0] + 0.5 * tight[1] * np.sqrt(cmax_sq),
-                  0.5 * (8.0 * n_features + 32.0) * u, *tight)
+        slope = (8.0 * n_features + 32.0) * u
+        cmax = np.sqrt(cmax_sq)
+        margin = (8.0 * u * cmax_sq + 0.5 * slope * cmax_sq, 0.5 * slope,
+                  8.0 * u * cmax_sq, slope * cmax)
     return (m2, np.ascontiguousarray(m2.T), np.asarray(centers_sq, dtype=np.float32),
             score_roundoff(n_features), rows32, row_sq,
             direct_screen(c.shape[0], n_features), margin)
 
 
 @njit(**_INLINE)
-def _center_rows(X, shift, rows32, row_sq, lo, hi):
+def _center_rows(X, sample_weight, shift, rows32, row_sq, lo, hi, zero):
     """Rows ``lo:hi`` of ``float32(X - shift)``, the difference in X's dtype
     as scikit-learn centers, transposed into ``rows32`` (n_features,
     n_samples), and their squared norms ``||x - shift||^2``
-    (:func:`_centered_row_sq_dist`) into ``row_sq`` (n_samples,) float64:
-    the rows the float32 screen scores, kept for an in-memory fit, laid
-    out feature by feature (:func:`_screen_tile` reads a run of rows as it
-    is). The first pass over a block fills them, while its rows are in
-    cache for the block's statistics."""
+    (:func:`_centered_row_sq_dist`; ``zero`` (1, n_features) zeros) into
+    ``row_sq`` (n_samples,) float64: the rows the float32 screen scores,
+    kept for an in-memory fit, laid out feature by feature
+    (:func:`_screen_tile` reads a run of rows as it is). The first pass
+    over a block fills them, while its rows are in cache for the block's
+    statistics. Returns ``sum w ||x - shift||^2`` over the rows (the
+    inertia's part no center changes)."""
     n_features = X.shape[1]
-    zero = np.zeros((1, n_features), X.dtype)
     tile = 64  # rows whose features are read together: they stay in L1
     for i0 in range(lo, hi, tile):
         m = min(tile, hi - i0)
@@ -238,6 +240,10 @@ def _center_rows(X, shift, rows32, row_sq, lo, hi):
         sq = row_sq[i0:i0 + m]
         for t in range(m):
             sq[t] = _centered_row_sq_dist(rows, t, shift, zero, 0)
+    sq_norms = 0.0
+    for r in range(lo, hi):
+        sq_norms += sample_weight[r] * row_sq[r]
+    return sq_norms
 
 
 @njit(**_JIT)
@@ -710,33 +716,22 @@ def _settled(low, up, center_norm, center_norm_max, eta):
 
 
 @njit(**_INLINE)
-def _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, counts, want_sq):
+def _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, counts):
     """The block's statistics in row order: per cluster the weight, the
     weighted sum of the rows minus ``shift`` and the number of rows of
-    positive weight (``sums``, ``weights``, ``counts`` OUT, overwritten).
-    Returns the block's
-    ``sum w ||x - shift||^2`` (the inertia's part no center changes) when
-    ``want_sq``, else 0."""
+    positive weight (``sums``, ``weights``, ``counts`` OUT, overwritten)."""
     n_features = X.shape[1]
     sums[:, :] = 0.0
     weights[:] = 0.0
     counts[:] = 0
-    sq_norms = 0.0
     for r in range(start, stop):
         k = labels[r]
         w = sample_weight[r]
         for d in range(n_features):
             sums[k, d] += np.float64(X[r, d] - shift[d]) * w
-        if want_sq:
-            sq = 0.0
-            for d in range(n_features):
-                x = np.float64(X[r, d] - shift[d])
-                sq += x * x
-            sq_norms += sq * w
         weights[k] += w
         if w > 0.0:
             counts[k] += 1
-    return sq_norms
 
 
 @njit(**INNER)
@@ -773,12 +768,11 @@ def _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights,
 @njit(**_INLINE)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                    lower, upper, drift, drift_top, eta, center_norm_max, start, stop,
-                   dense, probe, cached, want_sq, sums, weights, counts, scoring, todo,
-                   lab, scores):
+                   dense, probe, cached, sums, weights, counts, scoring, todo, lab,
+                   scores):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
-    failed, sq_norms): ``sq_norms`` is :func:`_block_sums`' when
-    ``want_sq`` (the block's statistics are then recomputed), else -1;
-    ``failed``: the block tried its bounds and too many rows failed them.
+    failed); ``failed``: the block tried its bounds and too many rows failed
+    them.
 
     Hamerly's bounds: ``upper`` (a bound on the distance of each row to its
     center) grows by its center's drift, ``lower`` (on the distance to every
@@ -927,12 +921,9 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         else:
             for t in range(n_changed):
                 block_labels[todo[t]] = lab[t]
-    sq_norms = -1.0
-    if (n_changed > 0 and not moved) or not cached or want_sq:
-        sq = _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, counts,
-                         want_sq)
-        sq_norms = sq if want_sq else -1.0
-    return n_changed, n_todo, failed, sq_norms
+    if (n_changed > 0 and not moved) or not cached:
+        _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, counts)
+    return n_changed, n_todo, failed
 
 
 @njit(**_JIT)
@@ -961,6 +952,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     sums = np.empty((n_clusters, n_features))
     weights = np.empty(n_clusters)
     counts = np.empty(n_clusters, dtype=np.int64)
+    zero = np.zeros((1, n_features), X.dtype)
     for lane in range(lane_lo, lane_hi):
         for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
             start = b * block_rows
@@ -974,17 +966,15 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
             # failed just before (then it backs off)
             probe = mode == 1 or (mode == 0 and period == 1)
             cached = keep and block_cached[b]
-            want_sq = not block_sq_norms[b] >= 0.0  # NaN: the block's first pass
-            if want_sq:
-                _center_rows(X, shift, screen[4], screen[5], start, stop)
-            changed, scored, failed, sq_norms = _bounded_block(
+            if not block_sq_norms[b] >= 0.0:  # NaN: the block's first pass
+                block_sq_norms[b] = _center_rows(X, sample_weight, shift, screen[4],
+                                                 screen[5], start, stop, zero)
+            changed, scored, failed = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                 lower, upper, drift, drift_top, eta, cmax, start, stop, dense, probe,
-                cached, want_sq, sums, weights, counts, scoring, todo, lab, scores)
+                cached, sums, weights, counts, scoring, todo, lab, scores)
             if keep:
                 block_cached[b] = True
-            if sq_norms >= 0.0:  # a constant of the fit: taken once
-                block_sq_norms[b] = sq_norms
             if mode > 0:  # dense until the probe, then the bounds are tried
                 block_mode[b] = mode - 1
             elif not failed:
