@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
@@ -450,8 +450,16 @@ def test_lower_bounds_are_monotone(seed, k, d, ct, weighted):
     w = rng.uniform(0.1, 2.0, 200) if weighted else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        g = GaussianMixture(k, covariance_type=ct, reg_covar=0, max_iter=30, tol=0,
-                            init_params="random", random_state=seed).fit(X, sample_weight=w)
+        try:
+            g = GaussianMixture(k, covariance_type=ct, reg_covar=0, max_iter=30, tol=0,
+                                init_params="random", random_state=seed).fit(X, sample_weight=w)
+        except ValueError as exc:
+            # reg_covar=0: a component can close on one row (seed=300, k=4,
+            # d=4, diag: weight 1/200, variance 0 where scikit-learn's
+            # round-off leaves 9e-15), a genuine collapse that must say so;
+            # such a fit has no history to test
+            assert "collapsed" in str(exc) and "reg_covar" in str(exc)
+            assume(False)
     lb = np.array(g.lower_bounds_)
     assert np.all(np.diff(lb) >= -1e-9 * np.abs(lb[1:]).clip(1)), lb
 
