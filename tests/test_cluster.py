@@ -551,14 +551,11 @@ def test_bounded_pass_equals_dense_pass(weights, n_features):
         assert min(n_scored) == len(X)
 
 
-@pytest.mark.parametrize("offset", [0.0, 1e3])
-def test_screen_labels_near_ties_as_exact_scores(offset):
-    """Rows whose two nearest centers are equally far to within every gap
-    from 1e-13 to 1e-2 (so around the float32 screen's near-tie margin):
-    the screened pass labels them as the dense pass, which scores every row
-    in float64 as scikit-learn does."""
-    rng = np.random.default_rng(7)
-    k, d, n = 12, 16, 6 * 512  # K x D > 128: the bounded, screened pass
+def _near_ties(offset, k=12, d=16, n=6 * 512, seed=7):
+    """Rows whose two nearest of ``k`` centers are equally far to within every
+    gap from 1e-13 to 1e-2 (so around the float32 screen's near-tie margin),
+    and the centers; K x D > 128: the bounded, screened pass."""
+    rng = np.random.default_rng(seed)
     centers = rng.normal(0, 10, (k, d)) + offset
     a, b = rng.integers(0, k, n), rng.integers(0, k, n)
     b = np.where(a == b, (b + 1) % k, b)
@@ -568,20 +565,78 @@ def test_screen_labels_near_ties_as_exact_scores(offset):
     along -= (along * normal).sum(1)[:, None] * normal
     gap = 10.0 ** rng.uniform(-13, -2, n) * rng.choice([-1, 1], n)
     X = (centers[a] + centers[b]) / 2 + 0.5 * along + gap[:, None] * normal
-    w = np.ones(n)
+    return X, centers
+
+
+def _dense_labels(X, shift, centers):
+    """Labels of a dense pass, which scores every row in float64 as
+    scikit-learn does."""
+    labels = np.full(len(X), -1, np.int32)
+    kernels.lloyd_pass(X, np.ones(len(X)), shift, centers - shift,
+                       ((centers - shift) ** 2).sum(1), labels, 512, True)
+    return labels
+
+
+def _bounded_pass(X, shift, centers, labels, state, drift):
+    """A bounded pass at ``centers``; returns the rows it scored."""
+    return kernels.bounded_lloyd_pass(
+        X, np.ones(len(X)), shift, centers - shift, ((centers - shift) ** 2).sum(1),
+        labels, state["lower"], state["upper"], state["block_mode"],
+        state["block_period"], drift, 512, state["block_sums"], state["block_weights"],
+        state["block_counts"], state["block_cached"], state["block_sq_norms"],
+        state["rows32"], state["row_sq"])[4]
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_screen_labels_near_ties_as_exact_scores(offset):
+    """The screened pass labels near ties as the dense pass."""
+    X, centers = _near_ties(offset)
     shift = X.mean(0)
-    dense_labels = np.full(n, -1, np.int32)
-    kernels.lloyd_pass(X, w, shift, centers - shift, ((centers - shift) ** 2).sum(1),
-                       dense_labels, 512, True)
+    labels = np.full(len(X), -1, np.int32)
+    _bounded_pass(X, shift, centers, labels, _bounded_state(X, len(centers), 512),
+                  np.zeros(len(centers)))
+    assert_array_equal(labels, _dense_labels(X, shift, centers))
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_bounds_settle_near_ties_as_exact_scores(offset):
+    """Bounds taken from float32 scores, then moved by the centers' drift,
+    settle no row whose label changes. A fifth of the rows lie nearer
+    center 0 than center 1 by one to three times the float32 screen's
+    near-tie margin (so they keep their float32 scores), the rest near one
+    of 12 centers; centers 0 and 1 then move along their normal and flip
+    about half of the first rows. The next pass labels every row as the
+    dense pass (with bounds not widened by the float32 scores' round-off,
+    a row is mislabelled)."""
+    rng = np.random.default_rng(7)
+    k, d, n = 12, 16, 12 * 512
+    u = np.finfo(np.float32).eps / 2
+    centers = rng.normal(0, 10, (k, d)) + offset
+    normal = centers[1] - centers[0]
+    dist = np.linalg.norm(normal)
+    normal /= dist
+    along = rng.normal(0, 1, (n, d))
+    along -= np.outer(along @ normal, normal)
+    X = centers[rng.integers(0, k, n)] + along
+    near = rng.uniform(size=n) < 0.2
+    mid = (centers[0] + centers[1]) / 2 + 0.5 * along[near]
+    cmax = np.linalg.norm(centers - X.mean(0), axis=1).max()
+    margin = 8 * u * cmax**2 + (8 * d + 32) * u * cmax * np.linalg.norm(mid - X.mean(0), axis=1)
+    gap = margin * rng.uniform(1.0, 3.0, len(mid))  # ||x - c_1||^2 - ||x - c_0||^2
+    X[near] = mid - (gap / (2 * dist))[:, None] * normal
+    shift = X.mean(0)
     labels = np.full(n, -1, np.int32)
     state = _bounded_state(X, k, 512)
-    kernels.bounded_lloyd_pass(
-        X, w, shift, centers - shift, ((centers - shift) ** 2).sum(1), labels,
-        state["lower"], state["upper"], state["block_mode"], state["block_period"],
-        np.zeros(k), 512, state["block_sums"], state["block_weights"],
-        state["block_counts"], state["block_cached"], state["block_sq_norms"],
-        state["rows32"], state["row_sq"])
-    assert_array_equal(labels, dense_labels)
+    _bounded_pass(X, shift, centers, labels, state, np.zeros(k))
+    assert (labels[near] == 0).all()
+    moved = centers.copy()
+    moved[:2] -= np.median(margin) / dist * normal  # the gaps shrink by 2 median(margin)
+    drift = np.sqrt(((moved - centers) ** 2).sum(1))
+    n_scored = _bounded_pass(X, shift, moved, labels, state, drift)
+    dense = _dense_labels(X, shift, moved)
+    assert 0.3 < (dense[near] == 1).mean() < 0.7
+    assert_array_equal(labels, dense)
+    assert n_scored < n // 4  # the bounds settled rows
 
 
 # ------------------------------------------------------------ far from the origin

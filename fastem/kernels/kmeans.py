@@ -140,6 +140,12 @@ def _ranked(k, a, best, second, label):
 
 
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)
+_FLOAT64_EPS = float(np.finfo(np.float64).eps)
+# a bound moved by a drift is rounded away from the distance it bounds
+# (by these factors, after the add's own rounding): it stays a true bound
+# however many passes move it
+_BOUND_DOWN = 1.0 - 2.0 * _FLOAT64_EPS
+_BOUND_UP = 1.0 + 2.0 * _FLOAT64_EPS
 
 
 def score_roundoff(n_features):
@@ -728,9 +734,11 @@ def _settled(low, up, center_norm, center_norm_max, eta):
     """Hamerly's test, safe against the scores' round-off: with every other
     center farther than ``low`` and the own center nearer than ``up``, the
     label is the one scikit-learn's argmin of ``||c||^2 - 2 x.c`` gives
-    when ``low^2 - up^2 > 2 eta (||x|| + max ||c||)^2`` (``eta`` bounds the
-    scores' relative round-off; ``up + ||c_a|| >= ||x||`` stands in for
-    ``||x||``: a larger margin)."""
+    when ``low^2 - up^2 > 2 eta (||x|| + max ||c||)^2`` (``eta``:
+    :func:`score_roundoff` scaled to X's dtype, the one scikit-learn scores in;
+    ``up + ||c_a|| >= ||x||`` stands in for ``||x||``: a larger margin).
+    ``low`` and ``up`` must be true bounds: taken from float32 scores, they
+    are widened by those scores' round-off when they are written."""
     reach = up + center_norm + center_norm_max
     # & rather than and: no branch, so loops over rows vectorize
     return (low > 0.0) & (low * low - up * up > 2.0 * eta * reach * reach)
@@ -788,7 +796,8 @@ def _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights,
 
 @njit(**_INLINE)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                   lower, upper, drift, drift_top, eta, center_norm_max, start, stop,
+                   lower, upper, drift, drift_top, slack_const, slack_slope, settle_eta,
+                   center_norm_max, start, stop,
                    dense, probe, cached, sums, weights, counts, scoring, todo, lab,
                    scores):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
@@ -851,12 +860,14 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         for i in range(m):
             a = block_labels[i]
             k = max(a, 0)  # -1: not labelled yet, so it fails (garbage bounds)
-            low = block_lower[i] - (drift_max2 if k == drift_arg1 else drift_max1)
-            up = block_upper[i] + drift[k]
+            others = drift_max2 if k == drift_arg1 else drift_max1
+            low = (block_lower[i] - others) * _BOUND_DOWN
+            up = (block_upper[i] + drift[k]) * _BOUND_UP
             block_lower[i] = low
             block_upper[i] = up
             todo[n_failed] = i
-            settled = _settled(low, up, center_norms[k], center_norm_max, eta) & (a >= 0)
+            settled = (_settled(low, up, center_norms[k], center_norm_max, settle_eta)
+                       & (a >= 0))
             n_failed += 0 if settled else 1
         # twice the share that pays failing: tightening their upper bounds
         # (a read of X each) will not save the block
@@ -877,7 +888,8 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                 if a >= 0:
                     up = np.sqrt(_centered_row_sq_dist(X, start + i, shift, centers, a))
                     block_upper[i] = up
-                    if _settled(block_lower[i], up, center_norms[a], center_norm_max, eta):
+                    if _settled(block_lower[i], up, center_norms[a], center_norm_max,
+                                settle_eta):
                         continue
                 todo[n_todo] = i  # (n_todo <= j: none still to tighten is overwritten)
                 n_todo += 1
@@ -902,8 +914,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             block_upper = upper[start:stop]
             block_lower = lower[start:stop]
             for t in range(m):
-                reach = np.sqrt(xx[t]) + center_norm_max
-                slack = eta * reach * reach
+                slack = slack_const + slack_slope * np.sqrt(xx[t])
                 up = xx[t] + best[t] + slack
                 up = np.sqrt(up) if up > 0.0 else 0.0
                 low = xx[t] + second[t] - slack
@@ -913,8 +924,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
         elif track:
             for t in range(n_todo):
                 r = start + todo[t]
-                reach = np.sqrt(xx[t]) + center_norm_max
-                slack = eta * reach * reach
+                slack = slack_const + slack_slope * np.sqrt(xx[t])
                 up = xx[t] + best[t] + slack
                 upper[r] = np.sqrt(up) if up > 0.0 else 0.0
                 low = xx[t] + second[t] - slack
@@ -956,16 +966,28 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     :func:`bounded_lloyd_pass` (``block_scored``: OUT, each block's rows
     that were scored; ``screen``: :func:`float32_screen`)."""
     n_samples = X.shape[0]
-    eta = screen[3]  # the scores' round-off, float32 or float64
+    # the labels the bounds settle are the argmin of scores in X's dtype
+    # (scikit-learn's), whose round-off the bound test allows
+    eta = screen[3]
+    settle_eta = eta if X.itemsize == 4 else eta * (_FLOAT64_EPS / _FLOAT32_EPS)
     n_clusters, n_features = centers.shape
     n_blocks, n_lanes = block_changed.shape[0], lane_weights.shape[0]
     keep = block_sums.shape[0] > 0  # else no block's statistics are kept
+    # the drifts carry their own round-off (D squares added, a square
+    # root): widened, they still bound how far the centers moved
+    drift = drift * (1.0 + (n_features + 4) * _FLOAT64_EPS)
     drift_top = _top2(drift)
     center_norms = np.empty(n_clusters)
     cmax = 0.0
     for k in range(n_clusters):  # (a loop: .max() compiles for most of a second)
         center_norms[k] = np.sqrt(np.float64(centers_sq[k]))
         cmax = max(cmax, center_norms[k])
+    # the bounds come from float32 scores, each within 2u ||c||^2 + (2D +
+    # 8) u ||c|| ||x|| of the exact one (:func:`float32_screen`): widened by
+    # twice that, slack_const + slack_slope ||x||, they are true bounds
+    u = _FLOAT32_EPS / 2.0
+    slack_const = 4.0 * u * cmax * cmax
+    slack_slope = (4.0 * n_features + 16.0) * u * cmax
     scoring = _scoring_scratch(X, screen, n_clusters, block_rows)
     todo = np.empty(block_rows, dtype=np.int64)
     lab = np.empty(block_rows, dtype=np.int32)
@@ -991,7 +1013,8 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
                                                  screen[5], start, stop)
             changed, scored, failed = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                lower, upper, drift, drift_top, eta, cmax, start, stop, dense, probe,
+                lower, upper, drift, drift_top, slack_const, slack_slope, settle_eta, cmax,
+                start, stop, dense, probe,
                 cached, sums, weights, counts, scoring, todo, lab, scores)
             if keep:
                 block_cached[b] = True
