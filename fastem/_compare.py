@@ -15,7 +15,8 @@ identical fit is reported as compile time and excluded. Then fits of
 ``max_iter`` and of one iteration, fastem and scikit-learn, are interleaved
 at least ``repeats`` times, and more while the rounds so far took less than
 :data:`MIN_TIMING_SECONDS` (short fits: the best of a few is mostly the
-machine's noise), and the best of each is kept.
+machine's noise), and the best of each is kept. Each timed fit starts on an
+idle machine (:data:`IDLE_BEFORE_FIT`).
 Per-iteration time is ``(t[max_iter] - t[1]) / (n_iter - 1)``, which removes
 the fixed costs (validation, initialization: scikit-learn's GaussianMixture
 computes initial responsibilities and an M-step even when every ``*_init``
@@ -519,8 +520,18 @@ def _sklearn_threads(n_jobs):
     return threadpool_limits(limits=n_jobs if n_jobs > 0 else max(1, n_cpu + 1 + n_jobs))
 
 
+#: Seconds of sleep before each timed fit. scikit-learn's OpenMP threads
+#: spin for about 5 ms after a fit (the process used 4-6 ms of CPU time
+#: while sleeping after one): a fit started at once shares the cores with
+#: them. fastem's KMeans at 100,000 x 8, K=8, whose whole fit takes 7 ms,
+#: measured 1.2-1.5x scikit-learn's speed per iteration right after its
+#: fits, 1.8-1.9x after a 5 ms pause; scikit-learn's own times were the same.
+IDLE_BEFORE_FIT = 0.01
+
+
 def fit_timed(model, lib, X, init, max_iter, n_jobs, n_components):
-    """Build and fit one estimator of ``lib`` ('fastem' or 'sklearn'); return (estimator, seconds)."""
+    """Build and fit one estimator of ``lib`` ('fastem' or 'sklearn'), after
+    :data:`IDLE_BEFORE_FIT`; return (estimator, seconds)."""
     with _quiet():
         if lib == "fastem":
             est = model.fastem(n_components, init, max_iter, n_jobs)
@@ -532,6 +543,7 @@ def fit_timed(model, lib, X, init, max_iter, n_jobs, n_components):
         # a full collection takes ~0.1 s once scikit-learn and scipy are imported
         collecting = gc.isenabled()
         gc.disable()
+        time.sleep(IDLE_BEFORE_FIT)
         try:
             with ctx:
                 start = time.perf_counter()
