@@ -568,29 +568,38 @@ def _near_ties(offset, k=12, d=16, n=6 * 512, seed=7):
     return X, centers
 
 
+def _centered(centers, shift, dtype):
+    """``centers - shift`` in ``dtype`` and their squared norms, as a fit
+    passes them to the kernels."""
+    c = (centers - shift).astype(dtype)
+    return c, np.einsum("ij,ij->i", c, c)
+
+
 def _dense_labels(X, shift, centers):
-    """Labels of a dense pass, which scores every row in float64 as
-    scikit-learn does."""
+    """Labels of a dense pass, which scores every row in X's dtype as
+    scikit-learn does (the same BLAS call)."""
     labels = np.full(len(X), -1, np.int32)
-    kernels.lloyd_pass(X, np.ones(len(X)), shift, centers - shift,
-                       ((centers - shift) ** 2).sum(1), labels, 512, True)
+    kernels.lloyd_pass(X, np.ones(len(X)), shift, *_centered(centers, shift, X.dtype),
+                       labels, 512, True)
     return labels
 
 
 def _bounded_pass(X, shift, centers, labels, state, drift):
     """A bounded pass at ``centers``; returns the rows it scored."""
     return kernels.bounded_lloyd_pass(
-        X, np.ones(len(X)), shift, centers - shift, ((centers - shift) ** 2).sum(1),
+        X, np.ones(len(X)), shift, *_centered(centers, shift, X.dtype),
         labels, state["lower"], state["upper"], state["block_mode"],
         state["block_period"], drift, 512, state["block_sums"], state["block_weights"],
         state["block_counts"], state["block_cached"], state["block_sq_norms"],
         state["rows32"], state["row_sq"])[4]
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("offset", [0.0, 1e3])
-def test_screen_labels_near_ties_as_exact_scores(offset):
+def test_screen_labels_near_ties_as_exact_scores(offset, dtype):
     """The screened pass labels near ties as the dense pass."""
     X, centers = _near_ties(offset)
+    X, centers = X.astype(dtype), centers.astype(dtype)
     shift = X.mean(0)
     labels = np.full(len(X), -1, np.int32)
     _bounded_pass(X, shift, centers, labels, _bounded_state(X, len(centers), 512),

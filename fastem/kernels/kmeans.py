@@ -148,14 +148,6 @@ _BOUND_DOWN = 1.0 - 2.0 * _FLOAT64_EPS
 _BOUND_UP = 1.0 + 2.0 * _FLOAT64_EPS
 
 
-def score_roundoff(n_features):
-    """Safety factor 4 times the worst-case round-off of a float32 score
-    ``||c||^2 - 2 x.c`` relative to ``(||x|| + max ||c||)^2``: a length-D
-    dot product, the rounding of ``x`` and ``c`` to float32 and two
-    operations. It bounds float64 scores' round-off too (they are finer)."""
-    return 4.0 * (n_features + 4) * _FLOAT32_EPS / 2.0
-
-
 def direct_screen(n_clusters, n_features):
     """Whether :func:`_screen_tile` scores rows with its own product rather
     than ``sgemm`` (:data:`_DIRECT_SCREEN_MAX`, ``_DIRECT_SCREEN_MAX_AVX2``,
@@ -179,8 +171,8 @@ def bounds_pay(n_clusters, n_features):
 
 def float32_screen(X, centers, centers_sq, rows32, row_sq):
     """What :func:`_assign_rows` needs to screen rows in float32: ``(-2
-    centers32, its transpose, centers_sq32, score_roundoff, rows32, row_sq,
-    direct, margin)`` (``direct``: :func:`direct_screen`; ``margin``: a
+    centers32, its transpose, centers_sq32, rows32, row_sq, direct,
+    margin)`` (``direct``: :func:`direct_screen`; ``margin``: a
     near tie's, below).
     float32 rows go through the same path: their float32 scores are
     scikit-learn's own, so their margin is 0 (only exact ties are scored
@@ -215,8 +207,7 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
         margin = (8.0 * u * cmax_sq + 0.5 * slope * cmax_sq, 0.5 * slope,
                   8.0 * u * cmax_sq, slope * cmax)
     return (m2, np.ascontiguousarray(m2.T), np.asarray(centers_sq, dtype=np.float32),
-            score_roundoff(n_features), rows32, row_sq,
-            direct_screen(c.shape[0], n_features), margin)
+            rows32, row_sq, direct_screen(c.shape[0], n_features), margin)
 
 
 @njit(**INNER)
@@ -305,7 +296,7 @@ def _scoring_scratch(X, screen, n_clusters, block_rows):
     best and second (2, block_rows) in X's dtype."""
     n_features = X.shape[1]
     n = block_rows
-    tile = screen_tile_rows(n_features, screen[6])
+    tile = screen_tile_rows(n_features, screen[5])
     return (np.empty(n_clusters * n, X.dtype), screen, np.empty((n, n_features), X.dtype),
             np.empty(n),
             (np.empty(n_features * tile, np.float32), np.empty(n_clusters * tile, np.float32),
@@ -367,8 +358,8 @@ def _screen_tile(X, shift, rows32, start, rows, centers_m2, centers_m2T, centers
     are gathered from X, converted as :func:`_center_rows` converts them:
     a row's features lie together there, and the bound tests have just read
     most of them; in ``rows32`` each would cost a cache line per feature.
-    Any summation order has the round-off that :func:`score_roundoff`
-    bounds, multiply-adds fused or not (hence ``contract``; a called kernel
+    Any summation order has the round-off that :func:`float32_screen`'s
+    margin bounds, multiply-adds fused or not (hence ``contract``; a called kernel
     keeps its own fastmath flags, an inlined one would not).
     """
     m = rows.shape[0]
@@ -429,8 +420,8 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     Rows are scored in float32 first (``scoring[1]``,
     :func:`float32_screen`, :func:`_screen_tile`) and only the near ties
     again in X's dtype (see the module docstring); ``best_out`` and
-    ``second_out`` then hold scores within ``eta (||x|| + max ||c||)^2``
-    of the exact ones (``eta``: :func:`score_roundoff`).
+    ``second_out`` then hold scores within a float32 score's round-off of
+    the exact ones (:func:`_bounded_lanes` widens the bounds by it).
 
     Parameters
     ----------
@@ -443,7 +434,7 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
         wanted
     """
     gbuf, screen, xbuf, xx, scratch = scoring
-    centers_m2, centers_m2T, centers_sq32, _, rows32, row_sq, direct, margin = screen
+    centers_m2, centers_m2T, centers_sq32, rows32, row_sq, direct, margin = screen
     loose_const, loose_slope, tight_const, tight_slope = margin
     n = rows.shape[0]
     xbuf32, gbuf32, s32, near, near_labels, near_scores = scratch
@@ -730,18 +721,32 @@ def lloyd_pass_serial(X, sample_weight, shift, centers, centers_sq, labels,
 
 
 @njit(**_INLINE)
-def _settled(low, up, center_norm, center_norm_max, eta):
+def _settled(low, up, center_norm, settle):
     """Hamerly's test, safe against the scores' round-off: with every other
     center farther than ``low`` and the own center nearer than ``up``, the
     label is the one scikit-learn's argmin of ``||c||^2 - 2 x.c`` gives
-    when ``low^2 - up^2 > 2 eta (||x|| + max ||c||)^2`` (``eta``:
-    :func:`score_roundoff` scaled to X's dtype, the one scikit-learn scores in;
-    ``up + ||c_a|| >= ||x||`` stands in for ``||x||``: a larger margin).
-    ``low`` and ``up`` must be true bounds: taken from float32 scores, they
-    are widened by those scores' round-off when they are written."""
-    reach = up + center_norm + center_norm_max
+    when ``low^2 - up^2`` exceeds both scores' round-off, ``a + (b + c R)
+    R`` (``settle = (a, b, c)``, :func:`_settle_margin`; ``R = up +
+    ||c_a|| >= ||x||``). ``low`` and ``up`` must be true bounds: taken
+    from float32 scores, they are widened by those scores' round-off when
+    they are written."""
+    a, b, c = settle
+    reach = up + center_norm
     # & rather than and: no branch, so loops over rows vectorize
-    return (low > 0.0) & (low * low - up * up > 2.0 * eta * reach * reach)
+    return (low > 0.0) & (low * low - up * up > a + (b + c * reach) * reach)
+
+
+@njit(**_INLINE)
+def _settle_margin(itemsize, n_features, cmax):
+    """``(a, b, c)`` of :func:`_settled`: twice the first-order round-off of
+    two scores computed in X's dtype (unit round-off ``u``; ``itemsize``
+    4 or 8) as scikit-learn computes them, each within ``(D + 1) u
+    ||c||^2 + (2D + 2) u ||c|| ||x||`` of the exact one (``||c||^2`` a sum
+    of D squares, a length-D product, one subtraction), plus ``c R^2``
+    for the float64 round-off of the bounds themselves."""
+    u = _FLOAT32_EPS / 2.0 if itemsize == 4 else _FLOAT64_EPS / 2.0
+    return ((4.0 * n_features + 8.0) * u * cmax * cmax, (8.0 * n_features + 32.0) * u * cmax,
+            8.0 * (n_features + 4) * _FLOAT64_EPS / 2.0)
 
 
 @njit(**_INLINE)
@@ -796,8 +801,8 @@ def _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights,
 
 @njit(**_INLINE)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                   lower, upper, drift, drift_top, slack_const, slack_slope, settle_eta,
-                   center_norm_max, start, stop,
+                   lower, upper, drift, drift_top, slack_const, slack_slope, settle,
+                   start, stop,
                    dense, probe, cached, sums, weights, counts, scoring, todo, lab,
                    scores):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
@@ -866,8 +871,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
             block_lower[i] = low
             block_upper[i] = up
             todo[n_failed] = i
-            settled = (_settled(low, up, center_norms[k], center_norm_max, settle_eta)
-                       & (a >= 0))
+            settled = _settled(low, up, center_norms[k], settle) & (a >= 0)
             n_failed += 0 if settled else 1
         # twice the share that pays failing: tightening their upper bounds
         # (a read of X each) will not save the block
@@ -888,8 +892,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                 if a >= 0:
                     up = np.sqrt(_centered_row_sq_dist(X, start + i, shift, centers, a))
                     block_upper[i] = up
-                    if _settled(block_lower[i], up, center_norms[a], center_norm_max,
-                                settle_eta):
+                    if _settled(block_lower[i], up, center_norms[a], settle):
                         continue
                 todo[n_todo] = i  # (n_todo <= j: none still to tighten is overwritten)
                 n_todo += 1
@@ -966,10 +969,6 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     :func:`bounded_lloyd_pass` (``block_scored``: OUT, each block's rows
     that were scored; ``screen``: :func:`float32_screen`)."""
     n_samples = X.shape[0]
-    # the labels the bounds settle are the argmin of scores in X's dtype
-    # (scikit-learn's), whose round-off the bound test allows
-    eta = screen[3]
-    settle_eta = eta if X.itemsize == 4 else eta * (_FLOAT64_EPS / _FLOAT32_EPS)
     n_clusters, n_features = centers.shape
     n_blocks, n_lanes = block_changed.shape[0], lane_weights.shape[0]
     keep = block_sums.shape[0] > 0  # else no block's statistics are kept
@@ -983,11 +982,17 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
         center_norms[k] = np.sqrt(np.float64(centers_sq[k]))
         cmax = max(cmax, center_norms[k])
     # the bounds come from float32 scores, each within 2u ||c||^2 + (2D +
-    # 8) u ||c|| ||x|| of the exact one (:func:`float32_screen`): widened by
-    # twice that, slack_const + slack_slope ||x||, they are true bounds
+    # 8) u ||c|| ||x|| of the exact one (:func:`float32_screen`), plus D
+    # u_X ||c||^2 where ||c||^2 was summed in X's dtype (unit round-off
+    # u_X): widened by twice that, slack_const + slack_slope ||x||, they
+    # are true bounds
     u = _FLOAT32_EPS / 2.0
-    slack_const = 4.0 * u * cmax * cmax
+    u_x = u if X.itemsize == 4 else _FLOAT64_EPS / 2.0
+    slack_const = (4.0 * u + 2.0 * n_features * u_x) * cmax * cmax
     slack_slope = (4.0 * n_features + 16.0) * u * cmax
+    # the labels the bounds settle are the argmin of scores in X's dtype
+    # (scikit-learn's), whose round-off the bound test allows
+    settle = _settle_margin(X.itemsize, n_features, cmax)
     scoring = _scoring_scratch(X, screen, n_clusters, block_rows)
     todo = np.empty(block_rows, dtype=np.int64)
     lab = np.empty(block_rows, dtype=np.int32)
@@ -1009,12 +1014,12 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
             probe = mode == 1 or (mode == 0 and period == 1)
             cached = keep and block_cached[b]
             if not block_sq_norms[b] >= 0.0:  # NaN: the block's first pass
-                block_sq_norms[b] = _center_rows(X, sample_weight, shift, screen[4],
-                                                 screen[5], start, stop)
+                block_sq_norms[b] = _center_rows(X, sample_weight, shift, screen[3],
+                                                 screen[4], start, stop)
             changed, scored, failed = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                lower, upper, drift, drift_top, slack_const, slack_slope, settle_eta, cmax,
-                start, stop, dense, probe,
+                lower, upper, drift, drift_top, slack_const, slack_slope, settle, start,
+                stop, dense, probe,
                 cached, sums, weights, counts, scoring, todo, lab, scores)
             if keep:
                 block_cached[b] = True
