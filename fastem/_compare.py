@@ -520,7 +520,7 @@ def _sklearn_threads(n_jobs):
     return threadpool_limits(limits=n_jobs if n_jobs > 0 else max(1, n_cpu + 1 + n_jobs))
 
 
-#: Seconds of sleep before each timed fit. scikit-learn's OpenMP threads
+#: Seconds of sleep before each timed fit of :func:`compare_model`. scikit-learn's OpenMP threads
 #: spin for about 5 ms after a fit (the process used 4-6 ms of CPU time
 #: while sleeping after one): a fit started at once shares the cores with
 #: them. fastem's KMeans at 100,000 x 8, K=8, whose whole fit takes 7 ms,
@@ -530,8 +530,7 @@ IDLE_BEFORE_FIT = 0.01
 
 
 def fit_timed(model, lib, X, init, max_iter, n_jobs, n_components):
-    """Build and fit one estimator of ``lib`` ('fastem' or 'sklearn'), after
-    :data:`IDLE_BEFORE_FIT`; return (estimator, seconds)."""
+    """Build and fit one estimator of ``lib`` ('fastem' or 'sklearn'); return (estimator, seconds)."""
     with _quiet():
         if lib == "fastem":
             est = model.fastem(n_components, init, max_iter, n_jobs)
@@ -543,7 +542,6 @@ def fit_timed(model, lib, X, init, max_iter, n_jobs, n_components):
         # a full collection takes ~0.1 s once scikit-learn and scipy are imported
         collecting = gc.isenabled()
         gc.disable()
-        time.sleep(IDLE_BEFORE_FIT)
         try:
             with ctx:
                 start = time.perf_counter()
@@ -630,6 +628,7 @@ def compare_model(model, X, n_components, *, max_iter=20, repeats=3, n_jobs=None
         say(f"timing {r}/{repeats}" if r <= repeats else f"timing {r} (short fits)")
         for lib in libs:
             for m in (max_iter, 1):
+                time.sleep(IDLE_BEFORE_FIT)
                 est, t = fit_timed(model, lib, X, init, m, n_jobs, n_components)
                 timed += t
                 best[lib, m] = min(best[lib, m], t)
