@@ -805,9 +805,8 @@ def _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights,
 @njit(**_INLINE)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                    lower, upper, drift, drift_top, slack_const, slack_slope, settle,
-                   start, stop,
-                   dense, probe, cached, sums, weights, counts, scoring, todo, lab,
-                   scores):
+                   start, stop, dense, probe, cached, sums, weights, counts, scoring, todo,
+                   lab, scores):
     """One block of a bounded Lloyd pass; returns (n_changed, n_scored,
     failed); ``failed``: the block tried its bounds and too many rows failed
     them.
@@ -819,7 +818,9 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     tightens ``upper`` and the test runs again; the rows that still fail
     are gathered and scored exactly as the dense pass scores them. Bounds
     are taken from the best and second-best scores, inflated and deflated
-    by the scores' round-off, so they are true bounds.
+    by the scores' round-off (``slack_const + slack_slope ||x||``, see
+    :func:`_bounded_lanes`), and rounded outward when a drift moves them,
+    so they are true bounds; ``settle``: :func:`_settle_margin`.
 
     The block's statistics (``sums``, ``weights``, ``counts``, as
     :func:`_block_sums`) are kept from the previous pass when ``cached``: a
@@ -1022,8 +1023,7 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
             changed, scored, failed = _bounded_block(
                 X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                 lower, upper, drift, drift_top, slack_const, slack_slope, settle, start,
-                stop, dense, probe,
-                cached, sums, weights, counts, scoring, todo, lab, scores)
+                stop, dense, probe, cached, sums, weights, counts, scoring, todo, lab, scores)
             if keep:
                 block_cached[b] = True
             if mode > 0:  # dense until the probe, then the bounds are tried
