@@ -92,8 +92,8 @@ def test_kmeans_bounded_block_past_2_31_rows(bounded_rows):
         out = kk._bounded_block(
             X, _rows(np.float64(1.0), n), shift, centers, centers_sq, norms,
             _rows(label, n, writeable=True)[:, 0], _rows(lower, n, writeable=True)[:, 0],
-            _rows(upper, n, writeable=True)[:, 0], drift, (0, 1e-3, 1e-3),
-            1e-12, 1e-12, (1e-12, 1e-12, 1e-12), start, stop, False, True, False, sums, weights, counts,
+            _rows(upper, n, writeable=True)[:, 0], drift, (0, 1e-3, 1e-3), 1e-12, 1e-12,
+            (1e-12, 1e-12, 1e-12), start, stop, False, True, False, sums, weights, counts,
             scoring, np.empty(B, np.int64), np.empty(B, np.int32), np.empty((2, B)))
         return out, sums, weights, counts, label, lower, upper
     far, near = _far_and_near(run, B)
