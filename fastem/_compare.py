@@ -523,9 +523,10 @@ def _sklearn_threads(n_jobs):
 #: Seconds of sleep before each timed fit of :func:`compare_model`.
 #: scikit-learn's OpenMP threads spin for about 5 ms after a fit (the
 #: process used 4-6 ms of CPU time while sleeping after one): a fit started
-#: at once shares the cores with them. fastem's KMeans at 100,000 x 8, K=8, whose whole fit takes 7 ms,
-#: measured 1.2-1.5x scikit-learn's speed per iteration right after its
-#: fits, 1.8-1.9x after a 5 ms pause; scikit-learn's own times were the same.
+#: at once shares the cores with them. fastem's KMeans at 100,000 x 8, K=8,
+#: whose whole fit takes 7 ms, measured 1.2-1.5x scikit-learn's speed per
+#: iteration right after its fits, 1.8-1.9x after a 5 ms pause;
+#: scikit-learn's own times were the same.
 IDLE_BEFORE_FIT = 0.01
 
 
