@@ -174,9 +174,12 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
     centers32, its transpose, centers_sq32, rows32, row_sq, direct,
     margin)`` (``direct``: :func:`direct_screen`; ``margin``: a
     near tie's, below).
-    float32 rows go through the same path: their float32 scores are
+    float32 rows go through the same path, their float32 scores taken as
     scikit-learn's own, so their margin is 0 (only exact ties are scored
-    again), and the kept rows and norms serve them alike.
+    again), and the kept rows and norms serve them alike. (Their products
+    may add in another order than scikit-learn's BLAS calls: a tie within a
+    few float32 ulps can go the other way; giving them a margin sends those
+    rows to a ``np.dot`` of a few rows, which adds in yet another order.)
 
     ``rows32`` (n_features, n_samples) float32, the rows minus the shift,
     and ``row_sq`` (n_samples,) float64, their squared norms
@@ -186,7 +189,6 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
     n_features = X.shape[1]
     c = np.asarray(centers, dtype=np.float64)
     m2 = (-2.0 * c).astype(np.float32)
-    cmax_sq = float(centers_sq.max())
     # A float32 score of a float64 row, ||c||^2 - 2 x.c from x, -2c and
     # ||c||^2 each rounded to float32 and D products added in any order, is
     # within 2u ||c||^2 + (2D + 8) u ||c|| ||x|| of the exact one (u = half
@@ -203,6 +205,7 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
         margin = (0.0, 0.0, 0.0, 0.0)
     else:
         slope = (8.0 * n_features + 32.0) * u
+        cmax_sq = float(centers_sq.max())
         cmax = np.sqrt(cmax_sq)
         margin = (8.0 * u * cmax_sq + 0.5 * slope * cmax_sq, 0.5 * slope,
                   8.0 * u * cmax_sq, slope * cmax)
