@@ -806,6 +806,26 @@ def _move_rows(X, shift, todo, lab, start, sample_weight, labels, sums, weights,
 
 
 @njit(**_INLINE)
+def _gather_changed(block_labels, lab, todo, m, few):
+    """The rows ``t < m`` of a block whose new label ``lab[t]`` differs from
+    ``block_labels[t]``, gathered to the front of ``todo`` (their indices)
+    and ``lab`` (their labels); ``few``: they are at most an eighth."""
+    n = 0
+    if few:  # a branch rarely taken costs less than a store per row
+        for t in range(m):
+            if block_labels[t] != lab[t]:
+                todo[n] = t
+                lab[n] = lab[t]
+                n += 1
+    else:  # a changed label is a coin flip for the predictor: no branch
+        for t in range(m):
+            k = lab[t]
+            todo[n] = t  # (n <= t: nothing still to read is overwritten)
+            lab[n] = k
+            n += block_labels[t] != k
+
+
+@njit(**_INLINE)
 def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, labels,
                    lower, upper, drift, drift_top, slack_const, slack_slope, settle,
                    start, stop, dense, probe, cached, sums, weights, counts, scoring, todo,
@@ -939,29 +959,34 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
                 upper[r] = np.sqrt(up) if up > 0.0 else 0.0
                 low = xx[t] + second[t] - slack
                 lower[r] = np.sqrt(low) if low > 0.0 else 0.0
-        # the rows whose label changed, gathered to the front of todo and lab
-        # without a branch (a changed label is a coin flip for the predictor)
         block_labels = labels[start:stop]
-        if dense:  # todo[t] == t: no index to read per row
-            for t in range(n_todo):
-                k = lab[t]
-                todo[n_changed] = t
-                lab[n_changed] = k
-                n_changed += block_labels[t] != k
+        if dense:
+            # counted first, in a loop that vectorizes: a late pass changes
+            # few labels, and gathering them all costs a store per row
+            for t in range(m):
+                n_changed += block_labels[t] != lab[t]
+            moved = n_changed > 0 and cached and 2 * n_changed <= m
+            if moved:
+                _gather_changed(block_labels, lab, todo, m, 8 * n_changed <= m)
+            elif n_changed > 0:
+                for t in range(m):
+                    block_labels[t] = lab[t]
         else:
+            # the rows whose label changed, gathered to the front of todo
+            # and lab without a branch
             for t in range(n_todo):
                 i = todo[t]
                 k = lab[t]
                 todo[n_changed] = i  # (n_changed <= t: nothing still to read is overwritten)
                 lab[n_changed] = k
                 n_changed += block_labels[i] != k
-        moved = n_changed > 0 and cached and 2 * n_changed <= m
+            moved = n_changed > 0 and cached and 2 * n_changed <= m
+            if not moved:
+                for t in range(n_changed):
+                    block_labels[todo[t]] = lab[t]
         if moved:
             _move_rows(X, shift, todo[:n_changed], lab[:n_changed], start, sample_weight,
                        labels, sums, weights, counts)
-        else:
-            for t in range(n_changed):
-                block_labels[todo[t]] = lab[t]
     if (n_changed > 0 and not moved) or not cached:
         _block_sums(X, sample_weight, shift, labels, start, stop, sums, weights, counts)
     return n_changed, n_todo, failed
