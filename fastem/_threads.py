@@ -9,13 +9,16 @@ so that the small products inside the kernels do not multiply threads.
 """
 import concurrent.futures
 import contextlib
+import os
 import threading
+import time
 
 import numba
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from . import _jit
+from .kernels import _team
 from .kernels._compile import N_LANES
 
 _local = threading.local()
@@ -141,6 +144,77 @@ def wait_all(futures, own_share):
     for error in errors:
         if error is not None:
             raise error
+
+
+#: Give this thread's core to another thread a moment (``time.sleep(0)``
+#: only releases the GIL).
+_yield_core = getattr(os, "sched_yield", lambda: time.sleep(0))
+
+
+class LaneTeam:
+    """``n_threads`` threads, the caller's and pool threads, that run one lane
+    kernel on the same arrays pass after pass, the pool threads polling in
+    compiled code between passes (see :mod:`fastem.kernels._team`).
+
+    Parameters
+    ----------
+    team_kernel : Numba dispatcher
+        ``team_kernel(args, state, serving)``, the kernel's team loop.
+    args : tuple
+        The kernel's arguments but the lanes, fixed for the team's life: a
+        pass's inputs are written into them before :meth:`run`.
+    n_lanes, n_threads : int
+
+    A pool thread serves until no pass comes for a while (about 0.3 ms),
+    then returns to the pool; :meth:`run` sends new ones as needed, and
+    :meth:`close` ends them at once.
+    """
+
+    def __init__(self, team_kernel, args, n_lanes, n_threads):
+        self.args = args
+        self.n_threads = n_threads
+        self.state = _team.new_state(n_lanes, n_threads)
+        self._lead = _jit.machine_code(team_kernel, (args, self.state, False))
+        self._serve = _jit.machine_code(team_kernel, (args, self.state, True))
+        self._errors = []
+        self._closed = False
+
+    def run(self):
+        """One pass over every lane; the results are written when it returns."""
+        if self._closed:
+            raise RuntimeError("this team is closed (a thread failed, or close() was called)")
+        missing = self.n_threads - 1 - _team.publish(self.state)
+        if missing > 0:
+            _team.join(self.state, missing)
+            for _ in range(missing):
+                _executor().submit(self._serving)
+        try:
+            done = self._lead(self.args, self.state, False)
+            while done == 0:
+                _yield_core()
+                done = _team.pass_done(self.state)
+        except BaseException:
+            # the other threads write into the same arrays: none may run on
+            self.close()
+            raise
+        if done < 0:
+            self.close()
+            raise self._errors[0]
+
+    def _serving(self):
+        try:
+            self._serve(self.args, self.state, True)
+        except BaseException as error:
+            self._errors.append(error)
+            _team.leave(self.state)
+            _team.stop(self.state, True)
+            raise
+
+    def close(self):
+        """Stop the team; returns once no pool thread serves it."""
+        self._closed = True
+        _team.stop(self.state, False)
+        _team.wait_left(self.state)
 
 
 def lane_pass(kernel, inputs, outputs, lane_shapes, n_rows, block, n_jobs,

@@ -165,11 +165,14 @@ def test_zero_weight_equals_dropped_row():
     assert_array_equal(a.labels_[keep], b.labels_)
 
 
-def test_thread_count_does_not_change_bits(monkeypatch):
+@pytest.mark.parametrize("n_features, n_clusters", [(6, 9), (16, 12)],
+                         ids=["dense", "bounds"])
+def test_thread_count_does_not_change_bits(monkeypatch, n_features, n_clusters):
     monkeypatch.setattr(kernels, "_MIN_THREADED_WORK", 0)  # small data, threaded all the same
-    X = _blobs(5 * BLOCK_ROWS + 17, 6, 9)
-    init = _init_rows(X, 9)
-    fits = [KMeans(9, init=init, n_init=1, tol=0, max_iter=5, n_jobs=j).fit(X)
+    assert kernels.bounds_pay(n_clusters, n_features) == (n_features == 16)
+    X = _blobs(5 * BLOCK_ROWS + 17, n_features, n_clusters)
+    init = _init_rows(X, n_clusters)
+    fits = [KMeans(n_clusters, init=init, n_init=1, tol=0, max_iter=8, n_jobs=j).fit(X)
             for j in (1, 2)]
     assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
     assert_array_equal(fits[0].labels_, fits[1].labels_)

@@ -1,17 +1,23 @@
-"""Threads: lanes give the same bits for any thread count; fits do not block
-other models' predictions; BLAS limits are restored; processes compile
-one at a time."""
+"""Threads: lanes give the same bits for any thread count; a team of
+threads runs every lane of every pass and stops on a failure; fits do not
+block other models' predictions; BLAS limits are restored; processes
+compile one at a time."""
 import sys
 import threading
+import time
 import warnings
 
 import numpy as np
 import pytest
+from numba import njit
+from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 import fastem
 from fastem import _threads
+from fastem.kernels import _team
 from fastem.kernels import kmeans as kmeans_kernels
+from fastem.kernels._team import claim_lanes, lanes_done, next_pass, pass_done
 
 
 def test_run_lanes_calls_every_lane_once_whatever_the_thread_count():
@@ -52,6 +58,89 @@ def test_run_lanes_waits_for_every_thread_when_one_call_fails():
     with pytest.raises(RuntimeError, match="boom"):
         _threads.run_lanes(kernel, (), 4, 4)
     assert sorted(done) == [1, 2, 3]  # nothing still writes after the error
+
+
+@njit(nogil=True)
+def _square_lanes(x, out, served, fail, work, lane_lo, lane_hi, serving):
+    """``out = x * x + lane``; ``served``: whether a team thread ran the
+    lane; ``fail``: 1 fails the caller's lanes, 2 the team threads';
+    ``work``: a busy loop (a few ms) in each lane of the side that does not
+    fail (of both, when none does), so that the other side claims lanes
+    meanwhile, even on a loaded machine."""
+    for lane in range(lane_lo, lane_hi):
+        if fail[0] == (2 if serving else 1):
+            raise ValueError("lane failed")
+        busy = fail[0] == 0 or fail[0] == (1 if serving else 2)
+        t = x[lane]
+        for _ in range(work[0] if busy else 0):
+            t = 0.5 * t + 0.5 * x[lane]
+        out[lane] = t * t + lane
+        served[lane] = serving
+
+
+@njit(nogil=True)
+def _square_team(args, state, serving):
+    while True:
+        lo, hi = claim_lanes(state)
+        if lo < hi:
+            _square_lanes(*args, lo, hi, serving)
+            lanes_done(state, hi - lo)
+        elif not serving:
+            return pass_done(state)
+        elif not next_pass(state):
+            return 0
+
+
+def _square_team_on(n_lanes, n_threads, work=0):
+    args = (np.zeros(n_lanes), np.zeros(n_lanes), np.zeros(n_lanes, dtype=np.bool_),
+            np.array([0]), np.array([work]))
+    return _threads.LaneTeam(_square_team, args, n_lanes, n_threads)
+
+
+@pytest.mark.parametrize("n_lanes", [1, 5, 64])
+def test_a_team_runs_every_lane_of_every_pass(n_lanes):
+    team = _square_team_on(n_lanes, 2)
+    x, out = team.args[:2]
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        x[:] = rng.standard_normal(n_lanes)
+        out[:] = np.nan
+        team.run()
+        assert_array_equal(out, x * x + np.arange(n_lanes))
+    team.close()
+    assert team.state[_team.SERVING] == 0
+    with pytest.raises(RuntimeError, match="closed"):
+        team.run()
+
+
+def test_team_threads_take_lanes_and_leave_when_no_pass_comes():
+    team = _square_team_on(64, 2, work=4_000_000)
+    x, out, served = team.args[:3]
+    x[:] = 2.0
+    team.run()
+    assert_array_equal(out, 4.0 + np.arange(64))
+    assert 0 < served.sum() < 64
+    deadline = time.monotonic() + 10
+    while team.state[_team.SERVING] > 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert team.state[_team.SERVING] == 0  # back in the pool
+    x[:] = 3.0
+    team.run()  # sends another
+    assert_array_equal(out, 9.0 + np.arange(64))
+    assert 0 < served.sum() < 64
+    team.close()
+
+
+@pytest.mark.parametrize("failing", [1, 2], ids=["caller", "team thread"])
+def test_a_failing_lane_stops_the_team_and_raises_its_error(failing):
+    team = _square_team_on(64, 2, work=4_000_000)
+    team.run()
+    team.args[3][0] = failing
+    with pytest.raises(ValueError, match="lane failed"):
+        team.run()
+    assert team.state[_team.SERVING] == 0  # nothing writes after the error
+    with pytest.raises(RuntimeError, match="closed"):
+        team.run()
 
 
 def test_blas_limit_is_held_until_the_last_region_in_any_thread_ends():

@@ -284,6 +284,7 @@ class InMemoryPass:
         self.previous = None
         self.n_scored = []  # rows scored, per pass (diagnostics)
         self._bounds = None  # allocated by the first bounded pass
+        self._passes = None  # its kernel.BoundedPasses
 
     def step(self, centers):
         """Assign every row, sum per cluster: ``(sums, weights, inertia, n_changed)``."""
@@ -299,15 +300,16 @@ class InMemoryPass:
         drift = (np.zeros(c.shape[0]) if self.previous is None
                  else np.sqrt(((c - self.previous) ** 2).sum(axis=1)))
         self.previous = c
-        kernel = _k.bounded_lloyd_pass_serial if serial else _k.bounded_lloyd_pass
         if self._bounds is None:
-            self._bounds = _bounded_state(X, centers.shape[0], BLOCK_ROWS)
+            b = self._bounds = _bounded_state(X, centers.shape[0], BLOCK_ROWS)
+            self._passes = _k.BoundedPasses(
+                X, w, shift, self.labels, b["lower"], b["upper"], b["block_mode"],
+                b["block_period"], BLOCK_ROWS, b["block_sums"], b["block_weights"],
+                b["block_counts"], b["block_cached"], b["block_sq_norms"], b["rows32"],
+                b["row_sq"], centers.shape[0], self.n_threads)
         b = self._bounds
-        sums, weights, inertia, n_changed, n_scored = kernel(
-            X, w, shift, centers, centers_sq, self.labels, b["lower"], b["upper"],
-            b["block_mode"], b["block_period"], drift, BLOCK_ROWS,
-            b["block_sums"], b["block_weights"], b["block_counts"], b["block_cached"],
-            b["block_sq_norms"], b["rows32"], b["row_sq"])
+        sums, weights, inertia, n_changed, n_scored = self._passes.run(centers, centers_sq,
+                                                                       drift)
         if len(self.n_scored) == 0:
             # the first M-step moves the centers most: every block that keeps
             # bounds scores its rows and probes again rather than try them (a
@@ -330,6 +332,8 @@ class InMemoryPass:
             # one more bounded pass: the rows the bounds settle are not scored
             self.step(centers)
             self.n_scored.pop()  # not an iteration
+        if self._passes is not None:
+            self._passes.close()
         elif not labels_current:
             assign(self.X, self.shift, centers, row_norms(centers, squared=True),
                    self.labels, serial)

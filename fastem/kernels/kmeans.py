@@ -33,9 +33,10 @@ from numba import njit
 from numba.extending import overload
 
 from .. import _jit
-from .._threads import region_threads, run_lanes
+from .._threads import LaneTeam, region_threads, run_lanes
 from ._compile import INNER, N_LANES, add_into, full_width_avx512_code, move_into, prefetch
 from ._products import broadcast_columns
+from ._team import claim_lanes, lanes_done, next_pass, pass_done
 
 _JIT = dict(cache=True, nogil=True)
 # a block function is inlined into its one lane driver: compiled and optimized
@@ -169,11 +170,12 @@ def bounds_pay(n_clusters, n_features):
     return n_clusters * n_features > _DIRECT_SCREEN_MAX
 
 
-def float32_screen(X, centers, centers_sq, rows32, row_sq):
+def float32_screen(X, centers, centers_sq, rows32, row_sq, screen=None):
     """What :func:`_assign_rows` needs to screen rows in float32: ``(-2
     centers32, its transpose, centers_sq32, rows32, row_sq, direct,
     margin)`` (``direct``: :func:`direct_screen`; ``margin``: a
-    near tie's, below).
+    near tie's, below, (4,) float64); written into ``screen``, a screen
+    of the same shapes, when given (and returned).
     float32 rows go through the same path, their float32 scores taken as
     scikit-learn's own, so their margin is 0 (only exact ties are scored
     again), and the kept rows and norms serve them alike. (Their products
@@ -209,8 +211,14 @@ def float32_screen(X, centers, centers_sq, rows32, row_sq):
         cmax = np.sqrt(cmax_sq)
         margin = (8.0 * u * cmax_sq + 0.5 * slope * cmax_sq, 0.5 * slope,
                   8.0 * u * cmax_sq, slope * cmax)
-    return (m2, np.ascontiguousarray(m2.T), np.asarray(centers_sq, dtype=np.float32),
-            rows32, row_sq, direct_screen(c.shape[0], n_features), margin)
+    if screen is None:
+        return (m2, np.ascontiguousarray(m2.T), np.asarray(centers_sq, dtype=np.float32),
+                rows32, row_sq, direct_screen(c.shape[0], n_features), np.array(margin))
+    screen[0][:] = m2
+    screen[1][:] = m2.T
+    screen[2][:] = centers_sq
+    screen[6][:] = margin
+    return screen
 
 
 @njit(**INNER)
@@ -1033,6 +1041,8 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     weights = np.empty(n_clusters)
     counts = np.empty(n_clusters, dtype=np.int64)
     for lane in range(lane_lo, lane_hi):
+        lane_sums[lane].fill(0.0)
+        lane_weights[lane].fill(0.0)
         for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
             start = b * block_rows
             mode = block_mode[b]
@@ -1121,22 +1131,95 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
         weights_k ||c_k||^2)``: pruned rows are not read
     n_scored : int, rows that were scored
     """
-    n_blocks = -(-X.shape[0] // block_rows)
-    n_lanes = min(n_blocks, N_LANES)
-    n_clusters, n_features = centers.shape
-    lane_sums = np.zeros((n_lanes, n_clusters, n_features))
-    lane_weights = np.zeros((n_lanes, n_clusters))
-    block_changed = np.empty(n_blocks, dtype=np.int64)
-    block_scored = np.empty(n_blocks, dtype=np.int64)
-    screen = float32_screen(X, centers, centers_sq, rows32, row_sq)
-    run_lanes(_bounded_lanes, (X, sample_weight, shift, centers, centers_sq, labels,
-                               lower, upper, block_mode, block_period, drift, screen,
-                               block_rows, block_sums, block_weights, block_counts,
-                               block_cached, block_sq_norms, lane_sums, lane_weights,
-                               block_changed, block_scored),
-              n_lanes, _pass_threads(n_threads, X.shape[0], n_clusters * n_features))
-    return _jit.call(_pass_totals, lane_sums, lane_weights, block_sq_norms, block_changed,
-                     block_scored, centers)
+    passes = BoundedPasses(X, sample_weight, shift, labels, lower, upper, block_mode,
+                           block_period, block_rows, block_sums, block_weights,
+                           block_counts, block_cached, block_sq_norms, rows32, row_sq,
+                           centers.shape[0], n_threads, team=False)
+    return passes.run(centers, centers_sq, drift)
+
+
+class BoundedPasses:
+    """:func:`bounded_lloyd_pass` after pass over the same rows and bounds,
+    each pass's inputs and outputs in fixed arrays: on several threads, a
+    :class:`~fastem._threads.LaneTeam` runs the passes (a pass of 100,000 x
+    8 rows, K=8, takes 0.3 ms on two threads; handing each to a pool thread
+    from Python cost it 20-40 µs of waiting, see :mod:`._team`).
+
+    Parameters
+    ----------
+    X, sample_weight, shift, labels, ..., row_sq : as :func:`bounded_lloyd_pass`
+    n_clusters : int
+    n_threads : int or None, as :func:`lloyd_pass`
+    team : bool
+        Run the passes on a team (False: pool threads per pass, as
+        :func:`run_lanes`; for a single pass). Call :meth:`close` after
+        the last pass.
+    """
+
+    def __init__(self, X, sample_weight, shift, labels, lower, upper, block_mode,
+                 block_period, block_rows, block_sums, block_weights, block_counts,
+                 block_cached, block_sq_norms, rows32, row_sq, n_clusters, n_threads,
+                 team=True):
+        n_samples, n_features = X.shape
+        n_blocks = -(-n_samples // block_rows)
+        self.n_lanes = min(n_blocks, N_LANES)
+        self.n_threads = _pass_threads(n_threads, n_samples, n_clusters * n_features)
+        self.centers = np.empty((n_clusters, n_features), dtype=X.dtype)
+        self.centers_sq = np.empty(n_clusters, dtype=X.dtype)
+        self.drift = np.empty(n_clusters)
+        self.screen = (np.empty((n_clusters, n_features), dtype=np.float32),
+                       np.empty((n_features, n_clusters), dtype=np.float32),
+                       np.empty(n_clusters, dtype=np.float32), rows32, row_sq,
+                       direct_screen(n_clusters, n_features), np.empty(4))
+        self.lane_sums = np.empty((self.n_lanes, n_clusters, n_features))
+        self.lane_weights = np.empty((self.n_lanes, n_clusters))
+        self.block_changed = np.empty(n_blocks, dtype=np.int64)
+        self.block_scored = np.empty(n_blocks, dtype=np.int64)
+        self.block_sq_norms = block_sq_norms
+        self.args = (X, sample_weight, shift, self.centers, self.centers_sq, labels, lower,
+                     upper, block_mode, block_period, self.drift, self.screen, block_rows,
+                     block_sums, block_weights, block_counts, block_cached, block_sq_norms,
+                     self.lane_sums, self.lane_weights, self.block_changed,
+                     self.block_scored)
+        self.team = (LaneTeam(_bounded_team, self.args, self.n_lanes, self.n_threads)
+                     if team and self.n_threads > 1 else None)
+
+    def run(self, centers, centers_sq, drift):
+        """One pass: :func:`bounded_lloyd_pass`'s results for these centers,
+        their squared norms and ``drift``."""
+        self.centers[:] = centers
+        self.centers_sq[:] = centers_sq
+        self.drift[:] = drift
+        X, rows32, row_sq = self.args[0], self.screen[3], self.screen[4]
+        float32_screen(X, self.centers, self.centers_sq, rows32, row_sq, self.screen)
+        if self.team is None:
+            run_lanes(_bounded_lanes, self.args, self.n_lanes, self.n_threads)
+        else:
+            self.team.run()
+        return _jit.call(_pass_totals, self.lane_sums, self.lane_weights,
+                         self.block_sq_norms, self.block_changed, self.block_scored,
+                         self.centers)
+
+    def close(self):
+        """End the team's threads (no pass runs after this)."""
+        if self.team is not None:
+            self.team.close()
+
+
+@njit(**_JIT)
+def _bounded_team(args, state, serving):
+    """:func:`_bounded_lanes` over the lanes this thread claims from a
+    :class:`~fastem._threads.LaneTeam` (``serving``: a pool thread, which
+    then waits for the next pass; else the caller, which waits for this one)."""
+    while True:
+        lo, hi = claim_lanes(state)
+        if lo < hi:
+            _bounded_lanes(*args, lo, hi)
+            lanes_done(state, hi - lo)
+        elif not serving:
+            return pass_done(state)
+        elif not next_pass(state):
+            return 0
 
 
 @njit(**_JIT)
