@@ -152,17 +152,20 @@ _yield_core = getattr(os, "sched_yield", lambda: time.sleep(0))
 
 
 class LaneTeam:
-    """``n_threads`` threads, the caller's and pool threads, that run one lane
-    kernel on the same arrays pass after pass, the pool threads polling in
-    compiled code between passes (see :mod:`fastem.kernels._team`).
+    """``n_threads`` threads, the caller's and pool threads, that run a lane
+    kernel on the same arrays pass after pass, the pool threads waiting for
+    the next pass in compiled code (see :mod:`fastem.kernels._team`).
 
     Parameters
     ----------
-    team_kernel : Numba dispatcher
-        ``team_kernel(args, state, serving)``, the kernel's team loop.
+    kernel : Numba dispatcher
+        ``kernel(*args, state, serving)``: claims lanes from the team's
+        ``state`` and runs them until none is left, then, ``serving`` (a
+        pool thread), waits for the next pass, else (the caller) for this
+        one; returns as :mod:`fastem.kernels._team`'s loop does.
     args : tuple
-        The kernel's arguments but the lanes, fixed for the team's life: a
-        pass's inputs are written into them before :meth:`run`.
+        The kernel's arguments, fixed for the team's life: a pass's inputs
+        are written into them before :meth:`run`.
     n_lanes, n_threads : int
 
     A pool thread serves until no pass comes for a while (about 0.3 ms),
@@ -170,12 +173,11 @@ class LaneTeam:
     :meth:`close` ends them at once.
     """
 
-    def __init__(self, team_kernel, args, n_lanes, n_threads):
+    def __init__(self, kernel, args, n_lanes, n_threads):
         self.args = args
         self.n_threads = n_threads
         self.state = _team.new_state(n_lanes, n_threads)
-        self._lead = _jit.machine_code(team_kernel, (args, self.state, False))
-        self._serve = _jit.machine_code(team_kernel, (args, self.state, True))
+        self._kernel = _jit.machine_code(kernel, (*args, self.state, False))
         self._errors = []
         self._closed = False
 
@@ -189,7 +191,7 @@ class LaneTeam:
             for _ in range(missing):
                 _executor().submit(self._serving)
         try:
-            done = self._lead(self.args, self.state, False)
+            done = self._kernel(*self.args, self.state, False)
             while done == 0:
                 _yield_core()
                 done = _team.pass_done(self.state)
@@ -203,7 +205,7 @@ class LaneTeam:
 
     def _serving(self):
         try:
-            self._serve(self.args, self.state, True)
+            self._kernel(*self.args, self.state, True)
         except BaseException as error:
             self._errors.append(error)
             _team.leave(self.state)

@@ -79,11 +79,11 @@ def _square_lanes(x, out, served, fail, work, lane_lo, lane_hi, serving):
 
 
 @njit(nogil=True)
-def _square_team(args, state, serving):
+def _square_team(x, out, served, fail, work, state, serving):
     while True:
         lo, hi = claim_lanes(state)
         if lo < hi:
-            _square_lanes(*args, lo, hi, serving)
+            _square_lanes(x, out, served, fail, work, lo, hi, serving)
             lanes_done(state, hi - lo)
         elif not serving:
             return pass_done(state)

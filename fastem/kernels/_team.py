@@ -11,13 +11,13 @@ the caller publishes it (:class:`fastem._threads.LaneTeam`).
 A team's state is one int64 array, one slot per cache line: the lanes of a
 pass, the threads, how long a thread polls before it leaves, the next lane
 to claim, the lanes done, the threads serving, and the stop and failed
-flags. A kernel's team loop (e.g. :func:`fastem.kernels.kmeans._bounded_team`)
-is::
+flags. A kernel on a team (e.g. :func:`fastem.kernels.kmeans._bounded_lanes`)
+loops::
 
     while True:
         lo, hi = claim_lanes(state)
         if lo < hi:
-            kernel(*args, lo, hi)
+            ... lanes lo:hi, reading the pass's inputs after the claim ...
             lanes_done(state, hi - lo)
         elif not serving:
             return pass_done(state)
@@ -116,16 +116,15 @@ def _swap_if(typingctx, state, slot, expected, value):
 @njit(**INNER)
 def claim_lanes(state):
     """The next run of lanes ``(lo, hi)`` of the published pass, empty when
-    none is left: guided, the lanes left over twice the threads, at least an
-    eighth of a thread's share (each run costs a kernel call, ~2 µs)."""
+    none is left: guided, the lanes left over twice the threads (at least
+    one), so a thread that starts late or runs slow takes fewer."""
     n_lanes = state[N_LANES]
     n_threads = state[N_THREADS]
-    smallest = max(1, n_lanes // (8 * n_threads))
     while True:
         lo = _load(state, CLAIMED)
         if lo >= n_lanes:
             return n_lanes, n_lanes
-        hi = min(n_lanes, lo + max(smallest, (n_lanes - lo) // (2 * n_threads)))
+        hi = min(n_lanes, lo + max(1, (n_lanes - lo) // (2 * n_threads)))
         if _swap_if(state, CLAIMED, lo, hi):
             return lo, hi
 

@@ -1000,25 +1000,19 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     return n_changed, n_todo, failed
 
 
-@njit(**_JIT)
-def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
-                   block_mode, block_period, drift, screen, block_rows, block_sums,
-                   block_weights, block_counts, block_cached, block_sq_norms, lane_sums,
-                   lane_weights, block_changed, block_scored, lane_lo, lane_hi):
-    """Bounded Lloyd pass over the blocks of lanes ``lane_lo:lane_hi``; see
-    :func:`bounded_lloyd_pass` (``block_scored``: OUT, each block's rows
-    that were scored; ``screen``: :func:`float32_screen`)."""
-    n_samples = X.shape[0]
-    n_clusters, n_features = centers.shape
-    n_blocks, n_lanes = block_changed.shape[0], lane_weights.shape[0]
-    keep = block_sums.shape[0] > 0  # else no block's statistics are kept
+@njit(**INNER)
+def _pass_terms(X, centers_sq, drift, center_norms, widened):
+    """What a bounded pass derives from its centers' squared norms and
+    drifts: ``center_norms`` and the drifts ``widened`` (OUT, (n_clusters,)
+    float64), and ``(drift_top, slack_const, slack_slope, settle)``, see
+    :func:`_bounded_block`."""
+    n_features = X.shape[1]
     # the drifts carry their own round-off (D squares added, a square
     # root): widened, they still bound how far the centers moved
-    drift = drift * (1.0 + (n_features + 4) * _FLOAT64_EPS)
-    drift_top = _top2(drift)
-    center_norms = np.empty(n_clusters)
+    for k in range(drift.shape[0]):
+        widened[k] = drift[k] * (1.0 + (n_features + 4) * _FLOAT64_EPS)
     cmax = 0.0
-    for k in range(n_clusters):  # (a loop: .max() compiles for most of a second)
+    for k in range(centers_sq.shape[0]):  # (a loop: .max() compiles for most of a second)
         center_norms[k] = np.sqrt(np.float64(centers_sq[k]))
         cmax = max(cmax, center_norms[k])
     # the bounds come from float32 scores, each within 2u ||c||^2 + (2D +
@@ -1032,7 +1026,26 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     slack_slope = (4.0 * n_features + 16.0) * u * cmax
     # the labels the bounds settle are the argmin of scores in X's dtype
     # (scikit-learn's), whose round-off the bound test allows
-    settle = _settle_margin(X.itemsize, n_features, cmax)
+    return (_top2(widened), slack_const, slack_slope,
+            _settle_margin(X.itemsize, n_features, cmax))
+
+
+@njit(**_JIT)
+def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
+                   block_mode, block_period, drift, screen, block_rows, block_sums,
+                   block_weights, block_counts, block_cached, block_sq_norms, lane_sums,
+                   lane_weights, block_changed, block_scored, team, serving):
+    """Bounded Lloyd passes over the blocks of the lanes this thread claims
+    from ``team``, a team's state (:mod:`._team`; ``serving``: a team
+    thread, which then waits for the next pass, else the caller, which
+    waits for this one; returns as a team loop does); see
+    :func:`bounded_lloyd_pass` (``block_scored``: OUT, each block's rows
+    that were scored; ``screen``: :func:`float32_screen`). The scratch
+    is allocated once, for every pass a team thread serves."""
+    n_samples = X.shape[0]
+    n_clusters, n_features = centers.shape
+    n_blocks, n_lanes = block_changed.shape[0], lane_weights.shape[0]
+    keep = block_sums.shape[0] > 0  # else no block's statistics are kept
     scoring = _scoring_scratch(X, screen, n_clusters, block_rows)
     todo = np.empty(block_rows, dtype=np.int64)
     lab = np.empty(block_rows, dtype=np.int32)
@@ -1040,44 +1053,59 @@ def _bounded_lanes(X, sample_weight, shift, centers, centers_sq, labels, lower, 
     sums = np.empty((n_clusters, n_features))
     weights = np.empty(n_clusters)
     counts = np.empty(n_clusters, dtype=np.int64)
-    for lane in range(lane_lo, lane_hi):
-        lane_sums[lane].fill(0.0)
-        lane_weights[lane].fill(0.0)
-        for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
-            start = b * block_rows
-            mode = block_mode[b]
-            if keep:
-                sums, weights, counts = block_sums[b], block_weights[b], block_counts[b]
-            stop = min(start + block_rows, n_samples)
-            dense = mode != 0
-            period = block_period[b]
-            # a block trying its bounds probes if they fail, unless it has
-            # failed just before (then it backs off)
-            probe = mode == 1 or (mode == 0 and period == 1)
-            cached = keep and block_cached[b]
-            if not block_sq_norms[b] >= 0.0:  # NaN: the block's first pass
-                block_sq_norms[b] = _center_rows(X, sample_weight, shift, screen[3],
-                                                 screen[4], start, stop)
-            changed, scored, failed = _bounded_block(
-                X, sample_weight, shift, centers, centers_sq, center_norms, labels,
-                lower, upper, drift, drift_top, slack_const, slack_slope, settle, start,
-                stop, dense, probe, cached, sums, weights, counts, scoring, todo, lab, scores)
-            if keep:
-                block_cached[b] = True
-            if mode > 0:  # dense until the probe, then the bounds are tried
-                block_mode[b] = mode - 1
-            elif not failed:
-                block_period[b] = 1
-            elif period == 1:  # it probed: the bounds are tried again next pass
-                block_period[b] = 2
-            else:  # try less often while the bounds fail
-                period = min(2 * period, _MAX_PROBE_PERIOD)
-                block_period[b] = period
-                block_mode[b] = period - 1
-            block_changed[b] = changed
-            block_scored[b] = scored
-            add_into(lane_sums[lane], sums)
-            add_into(lane_weights[lane], weights)
+    center_norms = np.empty(n_clusters)
+    widened = np.empty(n_clusters)
+    while True:
+        lo, hi = claim_lanes(team)
+        if lo >= hi:
+            if not serving:
+                return pass_done(team)
+            if not next_pass(team):
+                return 0
+            continue
+        # after the claim: the inputs of the pass these lanes belong to
+        drift_top, slack_const, slack_slope, settle = _pass_terms(
+            X, centers_sq, drift, center_norms, widened)
+        for lane in range(lo, hi):
+            lane_sums[lane].fill(0.0)
+            lane_weights[lane].fill(0.0)
+            for b in range(lane * n_blocks // n_lanes, (lane + 1) * n_blocks // n_lanes):
+                start = b * block_rows
+                mode = block_mode[b]
+                if keep:
+                    sums, weights, counts = block_sums[b], block_weights[b], block_counts[b]
+                stop = min(start + block_rows, n_samples)
+                dense = mode != 0
+                period = block_period[b]
+                # a block trying its bounds probes if they fail, unless it has
+                # failed just before (then it backs off)
+                probe = mode == 1 or (mode == 0 and period == 1)
+                cached = keep and block_cached[b]
+                if not block_sq_norms[b] >= 0.0:  # NaN: the block's first pass
+                    block_sq_norms[b] = _center_rows(X, sample_weight, shift, screen[3],
+                                                     screen[4], start, stop)
+                changed, scored, failed = _bounded_block(
+                    X, sample_weight, shift, centers, centers_sq, center_norms, labels,
+                    lower, upper, widened, drift_top, slack_const, slack_slope, settle,
+                    start, stop, dense, probe, cached, sums, weights, counts, scoring, todo,
+                    lab, scores)
+                if keep:
+                    block_cached[b] = True
+                if mode > 0:  # dense until the probe, then the bounds are tried
+                    block_mode[b] = mode - 1
+                elif not failed:
+                    block_period[b] = 1
+                elif period == 1:  # it probed: the bounds are tried again next pass
+                    block_period[b] = 2
+                else:  # try less often while the bounds fail
+                    period = min(2 * period, _MAX_PROBE_PERIOD)
+                    block_period[b] = period
+                    block_mode[b] = period - 1
+                block_changed[b] = changed
+                block_scored[b] = scored
+                add_into(lane_sums[lane], sums)
+                add_into(lane_weights[lane], weights)
+        lanes_done(team, hi - lo)
 
 
 def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, lower, upper,
@@ -1134,32 +1162,31 @@ def bounded_lloyd_pass(X, sample_weight, shift, centers, centers_sq, labels, low
     passes = BoundedPasses(X, sample_weight, shift, labels, lower, upper, block_mode,
                            block_period, block_rows, block_sums, block_weights,
                            block_counts, block_cached, block_sq_norms, rows32, row_sq,
-                           centers.shape[0], n_threads, team=False)
-    return passes.run(centers, centers_sq, drift)
+                           centers.shape[0], n_threads)
+    try:
+        return passes.run(centers, centers_sq, drift)
+    finally:
+        passes.close()
 
 
 class BoundedPasses:
     """:func:`bounded_lloyd_pass` after pass over the same rows and bounds,
-    each pass's inputs and outputs in fixed arrays: on several threads, a
-    :class:`~fastem._threads.LaneTeam` runs the passes (a pass of 100,000 x
-    8 rows, K=8, takes 0.3 ms on two threads; handing each to a pool thread
-    from Python cost it 20-40 µs of waiting, see :mod:`._team`).
+    each pass's inputs and outputs in fixed arrays, on a
+    :class:`~fastem._threads.LaneTeam` whose threads wait for the next pass
+    in compiled code (a pass of 100,000 x 8 rows, K=8, takes 0.3 ms on two
+    threads; handing each to a pool thread from Python cost 20-40 µs more,
+    see :mod:`._team`). Call :meth:`close` after the last pass.
 
     Parameters
     ----------
     X, sample_weight, shift, labels, ..., row_sq : as :func:`bounded_lloyd_pass`
     n_clusters : int
     n_threads : int or None, as :func:`lloyd_pass`
-    team : bool
-        Run the passes on a team (False: pool threads per pass, as
-        :func:`run_lanes`; for a single pass). Call :meth:`close` after
-        the last pass.
     """
 
     def __init__(self, X, sample_weight, shift, labels, lower, upper, block_mode,
                  block_period, block_rows, block_sums, block_weights, block_counts,
-                 block_cached, block_sq_norms, rows32, row_sq, n_clusters, n_threads,
-                 team=True):
+                 block_cached, block_sq_norms, rows32, row_sq, n_clusters, n_threads):
         n_samples, n_features = X.shape
         n_blocks = -(-n_samples // block_rows)
         self.n_lanes = min(n_blocks, N_LANES)
@@ -1181,8 +1208,7 @@ class BoundedPasses:
                      block_sums, block_weights, block_counts, block_cached, block_sq_norms,
                      self.lane_sums, self.lane_weights, self.block_changed,
                      self.block_scored)
-        self.team = (LaneTeam(_bounded_team, self.args, self.n_lanes, self.n_threads)
-                     if team and self.n_threads > 1 else None)
+        self.team = LaneTeam(_bounded_lanes, self.args, self.n_lanes, self.n_threads)
 
     def run(self, centers, centers_sq, drift):
         """One pass: :func:`bounded_lloyd_pass`'s results for these centers,
@@ -1192,34 +1218,14 @@ class BoundedPasses:
         self.drift[:] = drift
         X, rows32, row_sq = self.args[0], self.screen[3], self.screen[4]
         float32_screen(X, self.centers, self.centers_sq, rows32, row_sq, self.screen)
-        if self.team is None:
-            run_lanes(_bounded_lanes, self.args, self.n_lanes, self.n_threads)
-        else:
-            self.team.run()
+        self.team.run()
         return _jit.call(_pass_totals, self.lane_sums, self.lane_weights,
                          self.block_sq_norms, self.block_changed, self.block_scored,
                          self.centers)
 
     def close(self):
         """End the team's threads (no pass runs after this)."""
-        if self.team is not None:
-            self.team.close()
-
-
-@njit(**_JIT)
-def _bounded_team(args, state, serving):
-    """:func:`_bounded_lanes` over the lanes this thread claims from a
-    :class:`~fastem._threads.LaneTeam` (``serving``: a pool thread, which
-    then waits for the next pass; else the caller, which waits for this one)."""
-    while True:
-        lo, hi = claim_lanes(state)
-        if lo < hi:
-            _bounded_lanes(*args, lo, hi)
-            lanes_done(state, hi - lo)
-        elif not serving:
-            return pass_done(state)
-        elif not next_pass(state):
-            return 0
+        self.team.close()
 
 
 @njit(**_JIT)
