@@ -13,7 +13,8 @@ A pass object hides where the rows are:
 - :class:`InMemoryPass` (one array) keeps state between passes (the labels
   and bounds of each row, the sums of each block of rows, see
   :func:`fastem.kernels.kmeans.bounded_lloyd_pass`), so rows whose label
-  cannot change are neither scored nor read;
+  cannot change are neither scored nor read, and runs its passes on a team
+  of threads (:class:`fastem.kernels.kmeans.BoundedPasses`);
 - :class:`SourcePass` (memmap chunks, Dask blocks) runs the dense pass per
   chunk or block and adds the sums (per-row bounds would be held for every
   streamed row);
@@ -284,7 +285,7 @@ class InMemoryPass:
         self.previous = None
         self.n_scored = []  # rows scored, per pass (diagnostics)
         self._bounds = None  # allocated by the first bounded pass
-        self._passes = None  # its kernel.BoundedPasses
+        self._passes = None  # the passes over them (kernels.kmeans.BoundedPasses)
 
     def step(self, centers):
         """Assign every row, sum per cluster: ``(sums, weights, inertia, n_changed)``."""
@@ -300,21 +301,20 @@ class InMemoryPass:
         drift = (np.zeros(c.shape[0]) if self.previous is None
                  else np.sqrt(((c - self.previous) ** 2).sum(axis=1)))
         self.previous = c
-        if self._bounds is None:
+        if self._passes is None:
             b = self._bounds = _bounded_state(X, centers.shape[0], BLOCK_ROWS)
             self._passes = _k.BoundedPasses(
                 X, w, shift, self.labels, b["lower"], b["upper"], b["block_mode"],
                 b["block_period"], BLOCK_ROWS, b["block_sums"], b["block_weights"],
                 b["block_counts"], b["block_cached"], b["block_sq_norms"], b["rows32"],
                 b["row_sq"], centers.shape[0], self.n_threads)
-        b = self._bounds
         sums, weights, inertia, n_changed, n_scored = self._passes.run(centers, centers_sq,
                                                                        drift)
         if len(self.n_scored) == 0:
             # the first M-step moves the centers most: every block that keeps
             # bounds scores its rows and probes again rather than try them (a
             # try that fails twice backs off for passes)
-            mode = b["block_mode"]
+            mode = self._bounds["block_mode"]
             mode[mode >= 0] = 1
         self.n_scored.append(n_scored)
         return sums, weights, inertia, n_changed
@@ -332,11 +332,11 @@ class InMemoryPass:
             # one more bounded pass: the rows the bounds settle are not scored
             self.step(centers)
             self.n_scored.pop()  # not an iteration
-        if self._passes is not None:
-            self._passes.close()
         elif not labels_current:
             assign(self.X, self.shift, centers, row_norms(centers, squared=True),
                    self.labels, serial)
+        if self._passes is not None:
+            self._passes.close()  # its threads go back to the pool
         inertia = np.nan
         if want_inertia:
             kernel = _k.inertia_pass_serial if serial else _k.inertia_pass
