@@ -170,7 +170,7 @@ class LaneTeam:
 
     A pool thread serves until no pass comes for a while (about 0.3 ms),
     then returns to the pool; :meth:`run` sends new ones as needed, and
-    :meth:`close` ends them at once.
+    :meth:`close` ends them.
     """
 
     def __init__(self, kernel, args, n_lanes, n_threads):
@@ -196,11 +196,10 @@ class LaneTeam:
                 _yield_core()
                 done = _team.pass_done(self.state)
         except BaseException:
-            # the other threads write into the same arrays: none may run on
-            self.close()
+            self._abandon()
             raise
         if done < 0:
-            self.close()
+            self._abandon()
             raise self._errors[0]
 
     def _serving(self):
@@ -213,9 +212,15 @@ class LaneTeam:
             raise
 
     def close(self):
-        """Stop the team; returns once no pool thread serves it."""
+        """Stop the team after its last pass: a pool thread serving it leaves
+        at once (a queued one on starting)."""
         self._closed = True
         _team.stop(self.state, False)
+
+    def _abandon(self):
+        """Stop the team after a failure and wait until no pool thread serves
+        it: one may still be running lanes, which write into shared arrays."""
+        self.close()
         _team.wait_left(self.state)
 
 

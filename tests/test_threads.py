@@ -108,9 +108,16 @@ def test_a_team_runs_every_lane_of_every_pass(n_lanes):
         team.run()
         assert_array_equal(out, x * x + np.arange(n_lanes))
     team.close()
-    assert team.state[_team.SERVING] == 0
+    _wait_until_no_thread_serves(team)
     with pytest.raises(RuntimeError, match="closed"):
         team.run()
+
+
+def _wait_until_no_thread_serves(team):
+    deadline = time.monotonic() + 10
+    while team.state[_team.SERVING] > 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert team.state[_team.SERVING] == 0
 
 
 def test_team_threads_take_lanes_and_leave_when_no_pass_comes():
@@ -120,10 +127,7 @@ def test_team_threads_take_lanes_and_leave_when_no_pass_comes():
     team.run()
     assert_array_equal(out, 4.0 + np.arange(64))
     assert 0 < served.sum() < 64
-    deadline = time.monotonic() + 10
-    while team.state[_team.SERVING] > 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert team.state[_team.SERVING] == 0  # back in the pool
+    _wait_until_no_thread_serves(team)  # back in the pool: no pass came
     x[:] = 3.0
     team.run()  # sends another
     assert_array_equal(out, 9.0 + np.arange(64))

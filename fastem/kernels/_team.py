@@ -189,8 +189,10 @@ def join(state, n):
 
 @njit(**dict(INNER, no_cpython_wrapper=False))
 def stop(state, failed):
-    """Stop the team: serving threads leave after their current lanes;
-    ``failed``: a thread failed (the caller's wait ends)."""
+    """Stop the team: no lane is claimed after this, and serving threads
+    leave after their current lanes (a queued one on starting); ``failed``:
+    a thread failed (the caller's wait ends)."""
+    _store(state, CLAIMED, state[N_LANES])
     if failed:
         _store(state, FAILED, 1)
     _store(state, STOP, 1)
@@ -204,6 +206,6 @@ def leave(state):
 
 @njit(**dict(INNER, no_cpython_wrapper=False))
 def wait_left(state):
-    """Wait until no thread serves (after :func:`stop`)."""
+    """Wait until no thread serves, queued ones included (after :func:`stop`)."""
     while _load(state, SERVING) > 0:
         pass
