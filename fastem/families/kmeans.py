@@ -552,7 +552,7 @@ class SparsePass:
     def step(self, centers):
         rows, w = self.rows, self.rows.sample_weight
         centers_sq = row_norms(centers, squared=True)
-        inertia, n_changed = _ks.lloyd_pass(*rows.csr, w, np.ascontiguousarray(centers.T),
+        inertia, n_changed = _ks.lloyd_pass(*rows.csr, w, _ks.centers_columns(centers),
                                             centers_sq, self.labels, BLOCK_ROWS)
         col_rows, col_indptr, weighted, lanes = rows.columns()
         sums = _ks.column_sums(col_rows, col_indptr, weighted, self.labels, lanes,
@@ -589,7 +589,7 @@ def sparse_labels_inertia(rows, centers, labels=None, want_inertia=True):
     w = rows.sample_weight
     if labels is None:
         labels = np.full(rows.n_samples, -1, dtype=np.int32)
-        _ks.lloyd_pass(*rows.csr, w, np.ascontiguousarray(centers.T),
+        _ks.lloyd_pass(*rows.csr, w, _ks.centers_columns(centers),
                        row_norms(centers, squared=True), labels, BLOCK_ROWS)
     if not want_inertia:
         return labels, None
