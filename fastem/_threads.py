@@ -168,7 +168,7 @@ class LaneTeam:
         are written into them before :meth:`run`.
     n_lanes, n_threads : int
 
-    A pool thread serves until no pass comes for a while (about 0.3 ms),
+    A pool thread serves until no pass comes for a while (about 0.6 ms),
     then returns to the pool; :meth:`run` sends new ones as needed, and
     :meth:`close` ends them.
     """
