@@ -11,8 +11,9 @@ tasks call) and sum the slots. The in-memory fit's bounded passes run on a
 team of threads that wait for the next pass in compiled code
 (:class:`BoundedPasses`, :mod:`._team`): at 100,000 rows a pass takes
 0.3 ms, and handing each pass to pool threads from Python cost a third as
-much again. Each call allocates its scratch once, not per block: allocating per block is slow where malloc returns memory to the
-system eagerly (Dask workers run with ``MALLOC_TRIM_THRESHOLD_=65536``,
+much again. Each call allocates its scratch once, not per block:
+allocating per block is slow where malloc returns memory to the system
+eagerly (Dask workers run with ``MALLOC_TRIM_THRESHOLD_=65536``,
 which turns every allocation above ~64 KB into an mmap with fresh page
 faults).
 
@@ -438,7 +439,7 @@ def _assign_rows(X, shift, start, rows, centers, centers_sq, labels_out, best_ou
     :func:`float32_screen`, :func:`_screen_tile`) and only the near ties
     again in X's dtype (see the module docstring); ``best_out`` and
     ``second_out`` then hold scores within a float32 score's round-off of
-    the exact ones (:func:`_bounded_lanes` widens the bounds by it).
+    the exact ones (:func:`_pass_terms` widens the bounds by it).
 
     Parameters
     ----------
@@ -853,7 +854,7 @@ def _bounded_block(X, sample_weight, shift, centers, centers_sq, center_norms, l
     are gathered and scored exactly as the dense pass scores them. Bounds
     are taken from the best and second-best scores, inflated and deflated
     by the scores' round-off (``slack_const + slack_slope ||x||``, see
-    :func:`_bounded_lanes`), and rounded outward when a drift moves them,
+    :func:`_pass_terms`), and rounded outward when a drift moves them,
     so they are true bounds; ``settle``: :func:`_settle_margin`.
 
     The block's statistics (``sums``, ``weights``, ``counts``, as
@@ -1212,6 +1213,9 @@ class BoundedPasses:
                      self.lane_sums, self.lane_weights, self.block_changed,
                      self.block_scored)
         self.team = LaneTeam(_bounded_lanes, self.args, self.n_lanes, self.n_threads)
+        self._totals = _jit.machine_code(_pass_totals, (
+            self.lane_sums, self.lane_weights, block_sq_norms, self.block_changed,
+            self.block_scored, self.centers))
 
     def run(self, centers, centers_sq, drift):
         """One pass: :func:`bounded_lloyd_pass`'s results for these centers,
@@ -1222,9 +1226,8 @@ class BoundedPasses:
         X, rows32, row_sq = self.args[0], self.screen[3], self.screen[4]
         float32_screen(X, self.centers, self.centers_sq, rows32, row_sq, self.screen)
         self.team.run()
-        return _jit.call(_pass_totals, self.lane_sums, self.lane_weights,
-                         self.block_sq_norms, self.block_changed, self.block_scored,
-                         self.centers)
+        return self._totals(self.lane_sums, self.lane_weights, self.block_sq_norms,
+                            self.block_changed, self.block_scored, self.centers)
 
     def close(self):
         """End the team's threads (no pass runs after this)."""
